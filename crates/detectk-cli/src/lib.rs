@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+use detectk_core::Registry;
+
+/// The registry of this build: built-ins plus every backend crate enabled by features.
+pub fn registry() -> Registry {
+    let mut registry = Registry::with_builtins();
+    detectk_detectors::register(&mut registry);
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    detectk_collectors_sql::register(&mut registry);
+    #[cfg(feature = "clickhouse")]
+    detectk_collectors_clickhouse::register(&mut registry);
+    #[cfg(feature = "mattermost")]
+    detectk_alerters_mattermost::register(&mut registry);
+    #[cfg(feature = "slack")]
+    detectk_alerters_slack::register(&mut registry);
+    registry
+}

@@ -1,0 +1,6 @@
+//! `dtk`, the DetectK command line.
+
+fn main() {
+    let registry = detectk_cli::registry();
+    println!("{registry:?}");
+}

@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+
+pub mod alert;
+pub mod config;
+pub mod detector_id;
+pub mod duration;
+pub mod error;
+pub mod model;
+pub mod registry;
+pub mod secret;
+pub mod traits;
+
+pub use detector_id::{detector_id, python_json};
+pub use duration::{HumanDuration, Window};
+pub use error::{
+    AlertError, AlertErrorKind, BackendError, BackendErrorKind, ConfigError, ConfigIssue, Error,
+};
+pub use model::{Cell, Context, DataPoint, Detection, DetectionRecord, Direction, Table};
+pub use registry::{Component, Registry};
+pub use secret::{Secret, mask_dsn};
+pub use traits::{AlertMessage, Alerter, Collector, DetectionContext, Detector, Storage};
+
+/// Re-exported so backend crates implement the traits with the same macro version.
+pub use async_trait::async_trait;

@@ -1,0 +1,198 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::error::BackendError;
+use crate::model::{DataPoint, DetectionRecord};
+use crate::traits::AlertKind;
+
+/// Result of a storage operation.
+pub type StorageResult<T> = Result<T, BackendError>;
+
+/// Keeps a metric's datapoints, detections, checkpoints and alert state.
+///
+/// Tables (names are a contract, users query them): `dtk_datapoints`,
+/// `dtk_detections`, `dtk_checkpoints`, `dtk_alerts`. Every write is idempotent:
+/// writing the same rows twice leaves one copy. All times are UTC; ranges are
+/// half-open `[from, to)`; results are sorted by time ascending.
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// Where the data is kept, for messages: `postgres 127.0.0.1:5432/db`. Never credentials.
+    fn describe(&self) -> String;
+
+    /// Creates the `dtk_*` tables if needed and migrates them forward. Idempotent and
+    /// safe to call from several processes at once.
+    async fn migrate(&self) -> StorageResult<()>;
+
+    /// Inserts or replaces points, keyed by `(metric, timestamp)`; `loaded_at` is now.
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()>;
+
+    /// Points of `metric` with `from <= timestamp < to`, sorted ascending.
+    async fn load_datapoints(
+        &self,
+        metric: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DataPoint>>;
+
+    /// Timestamp of the newest stored point of `metric`, missing points included.
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>>;
+
+    /// Inserts or replaces detections, keyed by `(metric, detector_id, timestamp)`.
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()>;
+
+    /// Detections of `metric` (of one detector, or all when `None`) with
+    /// `from <= timestamp < to`, sorted by timestamp then detector ID.
+    async fn load_detections(
+        &self,
+        metric: &str,
+        detector_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DetectionRecord>>;
+
+    /// Timestamp of the newest stored detection of `metric` by `detector_id`.
+    async fn last_detection_time(
+        &self,
+        metric: &str,
+        detector_id: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>>;
+
+    /// Sets `alert_sent = true` on the detections of `metric` at `timestamp` by these detectors.
+    async fn mark_alert_sent(
+        &self,
+        metric: &str,
+        detector_ids: &[String],
+        timestamp: DateTime<Utc>,
+    ) -> StorageResult<()>;
+
+    /// A named progress marker of `metric` (e.g. job `backfill`), if set.
+    async fn get_checkpoint(&self, metric: &str, job: &str)
+    -> StorageResult<Option<DateTime<Utc>>>;
+
+    /// Sets (replaces) a named progress marker.
+    async fn set_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+        position: DateTime<Utc>,
+    ) -> StorageResult<()>;
+
+    /// Removes a named progress marker.
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()>;
+
+    /// Atomically claims the right to send the alert `claim.key` of `claim.metric`.
+    ///
+    /// Returns `true` to exactly one caller among processes racing for the same key:
+    /// when no row exists for the key, or the existing row is `failed`, or it is
+    /// `pending` with `claimed_at` older than `claim.stale_before` (its owner died).
+    /// Returns `false` when the key is `sent` or freshly `pending` elsewhere.
+    /// The winning row is `pending` with `claim.token`.
+    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool>;
+
+    /// Records how a claimed alert ended (only the row holding `token` is updated).
+    async fn finish_alert(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()>;
+
+    /// The newest alert of `metric` with status `sent` (by `timestamp`), optionally of one kind.
+    async fn last_sent_alert(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>>;
+
+    /// Deletes datapoints and detections of `metric` older than `before`; returns rows removed
+    /// (backends that cannot count return 0).
+    async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64>;
+}
+
+/// A request to own the sending of one alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertClaim {
+    /// Metric name.
+    pub metric: String,
+    /// Unique key of the alert within the metric, e.g. `anomaly:2024-01-01T10:00:00Z`.
+    pub key: String,
+    /// Why the alert is sent.
+    pub kind: AlertKind,
+    /// Timestamp of the point the alert is about.
+    pub timestamp: DateTime<Utc>,
+    /// Random token identifying this claimant.
+    pub token: String,
+    /// When the claim is made (wall clock).
+    pub claimed_at: DateTime<Utc>,
+    /// A `pending` claim older than this is considered abandoned.
+    pub stale_before: DateTime<Utc>,
+    /// Detector IDs behind the alert.
+    pub detector_ids: Vec<String>,
+}
+
+/// Status of an alert row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// Claimed, being sent.
+    Pending,
+    /// Delivered.
+    Sent,
+    /// Delivery failed; a later run may claim it again.
+    Failed,
+}
+
+impl AlertStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Pending => "pending",
+            AlertStatus::Sent => "sent",
+            AlertStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "sent" => Some(Self::Sent),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// How a claimed alert ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertOutcome {
+    /// `Sent` or `Failed`.
+    pub status: AlertStatus,
+    /// When it ended (wall clock).
+    pub finished_at: DateTime<Utc>,
+    /// The message text that was (or would have been) sent.
+    pub message: String,
+    /// The error, when delivery failed (no secrets).
+    pub error: Option<String>,
+}
+
+/// A stored alert row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRecord {
+    /// Metric name.
+    pub metric: String,
+    /// Unique key within the metric.
+    pub key: String,
+    /// Why it was sent.
+    pub kind: AlertKind,
+    /// Timestamp of the point the alert is about.
+    pub timestamp: DateTime<Utc>,
+    /// Current status.
+    pub status: AlertStatus,
+    /// When it was sent, for `Sent`.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Detector IDs behind the alert.
+    pub detector_ids: Vec<String>,
+}
