@@ -8,6 +8,8 @@ pub mod error;
 pub mod model;
 pub mod registry;
 pub mod secret;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod traits;
 
 pub use detector_id::{detector_id, python_json};
