@@ -1,12 +1,24 @@
 //! Alerting: settings parsed from `alerter`, the policy deciding whether to alert,
-//! the default message text, and delivery with state kept in storage.
+//! the default message text and `message_template`, channel-neutral webhook
+//! delivery (retries, backoff, `Retry-After`), and the run step that delivers each
+//! alert once with its state kept in storage.
 //!
-//! An alerter crate only shapes its channel's payload and delivers it; everything
-//! else lives here so a new channel is small.
+//! An alerter crate only shapes its channel's payload and makes one HTTP attempt;
+//! everything else lives here so a new channel is small.
 
 pub mod console;
+mod delivery;
+mod message;
+mod policy;
 mod process;
 mod settings;
+mod template;
 
-pub use process::{AlertJob, AlertReport, DetectorInfo, process};
-pub use settings::AlertSettings;
+pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
+pub use message::{
+    MessageInput, build_message, default_text, format_time, format_value, sample_message, title,
+};
+pub use policy::{Decision, PolicyInput, decide, qualifies};
+pub use process::{AlertJob, AlertReport, CLAIM_STALE_AFTER, DetectorInfo, alert_key, process};
+pub use settings::{Agreement, AlertSettings, DEFAULT_COOLDOWN_MINUTES, DirectionFilter};
+pub use template::{TEMPLATE_VARIABLES, validate_template};

@@ -1,12 +1,25 @@
-use chrono::{DateTime, TimeDelta, Utc};
+//! One run's alert step: gather the newest points' detections (stored and fresh),
+//! ask the policy, render the message, and deliver it at most once across processes
+//! through the storage's alert claims.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::alert::AlertSettings;
+use crate::alert::message::{MessageInput, build_message};
+use crate::alert::policy::{Decision, PolicyInput, decide};
 use crate::error::Error;
 use crate::model::DetectionRecord;
 use crate::traits::{AlertClaim, AlertOutcome, AlertStatus};
 use crate::traits::{AlertKind, AlertMessage, Alerter, Storage};
+
+/// A `pending` claim older than this is taken as abandoned (its process died while
+/// sending), so a later run may send the alert. Longer than any channel's retries.
+pub const CLAIM_STALE_AFTER: TimeDelta = TimeDelta::minutes(15);
 
 /// A configured detector as alerts describe it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,7 +51,7 @@ pub struct AlertJob<'a> {
     pub newest: DateTime<Utc>,
     /// The metric's interval.
     pub interval: TimeDelta,
-    /// Decide and render, but neither claim nor send.
+    /// Decide and render, but neither claim nor send nor write anything.
     pub dry_run: bool,
 }
 
@@ -53,83 +66,153 @@ pub struct AlertReport {
     pub held_back: Option<String>,
 }
 
-/// Decides whether the newest point warrants an alert and delivers it once.
+impl AlertReport {
+    fn held(reason: impl Into<String>) -> Self {
+        Self {
+            held_back: Some(reason.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Decides whether the newest point warrants an alert (or a recovery message) and
+/// delivers it once, however many runs for the metric happen at the same time.
+///
+/// A failed delivery is recorded as `failed` (so a later run may send it again) and
+/// returned as [`Error::Alert`] naming the metric.
 pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
+    if !job.settings.enabled {
+        return Ok(AlertReport::held("alerting is disabled (alerter.enabled: false)"));
+    }
     let storage_err = |source| Error::Storage {
         metric: job.metric.to_string(),
         source,
     };
-    let mut report = AlertReport::default();
-    let fired: Vec<DetectionRecord> = job
-        .fresh
-        .iter()
-        .filter(|r| r.detection.timestamp == job.newest && r.detection.is_anomaly)
-        .cloned()
-        .collect();
-    if fired.is_empty() {
-        report.held_back = Some("the newest point is normal".into());
-        return Ok(report);
-    }
-    if let Some(last) = job
+    let detections = gather(&job).await.map_err(storage_err)?;
+    let last_anomaly = job
         .storage
         .last_sent_alert(job.metric, Some(AlertKind::Anomaly))
         .await
-        .map_err(storage_err)?
-    {
-        let cooldown = TimeDelta::minutes(job.settings.cooldown_minutes as i64);
-        if job.newest < last.timestamp + cooldown && job.newest != last.timestamp {
-            report.held_back = Some(format!("cooldown: last alert at {}", last.timestamp));
-            return Ok(report);
+        .map_err(storage_err)?;
+    let last_recovery = if job.settings.notify_recovery {
+        job.storage
+            .last_sent_alert(job.metric, Some(AlertKind::Recovery))
+            .await
+            .map_err(storage_err)?
+    } else {
+        None
+    };
+    let detector_ids: Vec<String> = job.detectors.iter().map(|d| d.id.clone()).collect();
+    let decision = decide(&PolicyInput {
+        settings: job.settings,
+        detector_ids: &detector_ids,
+        detections: &detections,
+        newest: job.newest,
+        interval: job.interval,
+        last_anomaly_alert: last_anomaly.map(|a| a.timestamp),
+        last_recovery_alert: last_recovery.map(|a| a.timestamp),
+    });
+    let (kind, fired, consecutive, recovered_from) = match decision {
+        Decision::Hold(reason) => return Ok(AlertReport::held(reason)),
+        Decision::Anomaly {
+            detections,
+            consecutive,
+        } => (AlertKind::Anomaly, detections, consecutive, None),
+        Decision::Recovery {
+            detections,
+            recovered_from,
+        } => (AlertKind::Recovery, detections, 1, Some(recovered_from)),
+    };
+    let message = build_message(
+        &MessageInput {
+            metric: job.metric,
+            kind,
+            timestamp: job.newest,
+            detections: &fired,
+            consecutive,
+            recovered_from,
+        },
+        job.settings.message_template.as_deref(),
+    );
+    if job.dry_run {
+        return Ok(AlertReport {
+            would_send: vec![message],
+            ..AlertReport::default()
+        });
+    }
+    deliver_once(&job, message).await
+}
+
+/// The detections of the points the policy looks at: stored ones, replaced by this
+/// run's fresh ones where both exist (a dry run has not stored its own).
+async fn gather(job: &AlertJob<'_>) -> Result<Vec<DetectionRecord>, crate::BackendError> {
+    let span = job.interval * (job.settings.consecutive_anomalies.max(1) as i32 - 1);
+    let from = job.newest - span;
+    let to = job.newest + TimeDelta::microseconds(1);
+    let stored = job
+        .storage
+        .load_detections(job.metric, None, from, to)
+        .await?;
+    let mut merged: BTreeMap<(DateTime<Utc>, String), DetectionRecord> = stored
+        .into_iter()
+        .map(|r| ((r.detection.timestamp, r.detector_id.clone()), r))
+        .collect();
+    for r in job.fresh {
+        let t = r.detection.timestamp;
+        if t >= from && t <= job.newest {
+            merged.insert((t, r.detector_id.clone()), r.clone());
         }
     }
-    let text = fired
-        .iter()
-        .map(|r| {
-            format!(
-                "{} = {:?} is anomalous by {} `{}` (expected {:?}..{:?})",
-                job.metric,
-                r.detection.value,
-                r.detector_type,
-                r.detector_id,
-                r.detection.lower_bound,
-                r.detection.upper_bound
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let message = AlertMessage {
-        metric: job.metric.to_string(),
-        kind: AlertKind::Anomaly,
-        timestamp: job.newest,
-        title: format!("Anomaly in {}", job.metric),
-        text,
-        detections: fired.clone(),
-    };
-    if job.dry_run {
-        report.would_send.push(message);
-        return Ok(report);
-    }
-    let now = Utc::now();
-    let key = format!("anomaly:{}", job.newest.to_rfc3339());
-    let token = format!(
-        "{}-{}",
+    Ok(merged.into_values().collect())
+}
+
+/// A token unique to this claimant: process ID, wall-clock nanos and a counter.
+fn claim_token(now: DateTime<Utc>) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
         std::process::id(),
-        now.timestamp_nanos_opt().unwrap_or_default()
-    );
-    let ids: Vec<String> = fired.iter().map(|r| r.detector_id.clone()).collect();
+        now.timestamp_nanos_opt().unwrap_or_default(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The alert's key within the metric: `anomaly:2024-01-01T10:00:00Z`.
+pub fn alert_key(kind: AlertKind, timestamp: DateTime<Utc>) -> String {
+    format!(
+        "{}:{}",
+        kind.as_str(),
+        timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    )
+}
+
+async fn deliver_once(job: &AlertJob<'_>, message: AlertMessage) -> Result<AlertReport, Error> {
+    let storage_err = |source| Error::Storage {
+        metric: job.metric.to_string(),
+        source,
+    };
+    let now = Utc::now();
+    let key = alert_key(message.kind, job.newest);
+    let token = claim_token(now);
+    let ids: Vec<String> = message
+        .detections
+        .iter()
+        .map(|r| r.detector_id.clone())
+        .collect();
     let claim = AlertClaim {
         metric: job.metric.to_string(),
         key: key.clone(),
-        kind: AlertKind::Anomaly,
+        kind: message.kind,
         timestamp: job.newest,
         token: token.clone(),
         claimed_at: now,
-        stale_before: now - TimeDelta::minutes(10),
+        stale_before: now - CLAIM_STALE_AFTER,
         detector_ids: ids.clone(),
     };
     if !job.storage.claim_alert(&claim).await.map_err(storage_err)? {
-        report.held_back = Some("already sent (or being sent) by another run".into());
-        return Ok(report);
+        return Ok(AlertReport::held(
+            "already sent, or being sent by another run",
+        ));
     }
     let result = job.alerter.send(&message).await;
     let outcome = AlertOutcome {
@@ -148,12 +231,22 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
         .map_err(storage_err)?;
     match result {
         Ok(()) => {
-            job.storage
-                .mark_alert_sent(job.metric, &ids, job.newest)
-                .await
-                .map_err(storage_err)?;
-            report.sent.push(message);
-            Ok(report)
+            tracing::info!(
+                metric = job.metric,
+                kind = message.kind.as_str(),
+                channel = job.alerter.describe(),
+                "alert sent"
+            );
+            if message.kind == AlertKind::Anomaly {
+                job.storage
+                    .mark_alert_sent(job.metric, &ids, job.newest)
+                    .await
+                    .map_err(storage_err)?;
+            }
+            Ok(AlertReport {
+                sent: vec![message],
+                ..AlertReport::default()
+            })
         }
         Err(source) => Err(Error::Alert {
             metric: job.metric.to_string(),

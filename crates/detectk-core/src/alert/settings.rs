@@ -1,20 +1,139 @@
+//! The alert policy as configured: `alerter.enabled`, `alerter.conditions` and the
+//! policy keys of `alerter.params` (`cooldown_minutes`, `message_template`).
+
 use serde::Serialize;
 
+use crate::alert::template;
 use crate::config::Params;
+
+/// Default cooldown when neither `alerter.params` nor `alerter.conditions` sets one
+/// (the default of Python detectk's alerters).
+pub const DEFAULT_COOLDOWN_MINUTES: u64 = 60;
+
+/// Which anomaly directions may trigger an alert (`conditions.direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectionFilter {
+    /// Only values above the expected range.
+    Up,
+    /// Only values below the expected range.
+    Down,
+    /// Either side.
+    Both,
+    /// Either side, but every point of a consecutive run on the same side
+    /// (Python detectk's `one`).
+    One,
+}
+
+impl DirectionFilter {
+    /// The config spellings, in the order the docs list them.
+    pub const CHOICES: &'static [&'static str] = &["both", "up", "down", "one"];
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "up" => Self::Up,
+            "down" => Self::Down,
+            "one" => Self::One,
+            _ => Self::Both,
+        }
+    }
+}
+
+/// How many of a metric's detectors must flag a point (`conditions.agreement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Agreement {
+    /// At least one detector.
+    Any,
+    /// Every configured detector.
+    All,
+    /// More than half of the configured detectors.
+    Majority,
+}
+
+impl Agreement {
+    /// The config spellings.
+    pub const CHOICES: &'static [&'static str] = &["any", "all", "majority"];
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "all" => Self::All,
+            "majority" => Self::Majority,
+            _ => Self::Any,
+        }
+    }
+
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::All => "all",
+            Self::Majority => "majority",
+        }
+    }
+
+    /// Whether `agreeing` detectors out of `total` are enough.
+    ///
+    /// ```
+    /// use detectk_core::alert::Agreement;
+    /// assert!(Agreement::Majority.is_met(2, 3));
+    /// assert!(!Agreement::Majority.is_met(1, 2));
+    /// assert!(!Agreement::All.is_met(2, 3));
+    /// ```
+    pub fn is_met(self, agreeing: usize, total: usize) -> bool {
+        match self {
+            Self::Any => agreeing >= 1,
+            Self::All => total > 0 && agreeing == total,
+            Self::Majority => agreeing * 2 > total,
+        }
+    }
+}
 
 /// What `alerter` says beyond the channel: whether to send, and when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertSettings {
     /// `alerter.enabled`: false means detect and store, never send.
     pub enabled: bool,
-    /// Minutes after a sent alert during which further anomaly alerts are held back.
+    /// Minutes between two anomaly alerts of the metric, measured between the
+    /// timestamps of the points alerted on (0 disables the cooldown).
     pub cooldown_minutes: u64,
+    /// How many newest points in a row must be anomalous before alerting (at least 1).
+    pub consecutive_anomalies: u32,
+    /// Which anomaly directions may trigger an alert.
+    pub direction: DirectionFilter,
+    /// Smallest `|percent_deviation|` that may trigger an alert.
+    pub min_deviation_percent: Option<f64>,
+    /// Send a recovery message when the metric is back to normal after an alert.
+    pub notify_recovery: bool,
+    /// How many of the metric's detectors must agree.
+    pub agreement: Agreement,
+    /// A minijinja template replacing the default message text.
+    pub message_template: Option<String>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            cooldown_minutes: DEFAULT_COOLDOWN_MINUTES,
+            consecutive_anomalies: 1,
+            direction: DirectionFilter::Both,
+            min_deviation_percent: None,
+            notify_recovery: false,
+            agreement: Agreement::Any,
+            message_template: None,
+        }
+    }
 }
 
 impl AlertSettings {
-    /// Reads the policy from `alerter.params` (keys the core handles for every channel,
-    /// such as `cooldown_minutes`) and `alerter.conditions`.
+    /// Reads the policy from `alerter.params` (keys the core handles for every channel:
+    /// `cooldown_minutes`, `message_template`) and `alerter.conditions`.
+    ///
+    /// Problems are recorded in the readers; the caller calls `finish()` on both
+    /// after the channel factory has read its own keys from `params`.
     pub fn parse(enabled: bool, params: &mut Params<'_>, conditions: &mut Params<'_>) -> Self {
+        let defaults = Self::default();
         let in_params: Option<u64> = params.optional("cooldown_minutes");
         let in_conditions: Option<u64> = conditions.optional("cooldown_minutes");
         if let (Some(a), Some(b)) = (in_params, in_conditions)
@@ -25,9 +144,114 @@ impl AlertSettings {
                 format!("is {b} but alerter.params.cooldown_minutes is {a}; set it in one place"),
             );
         }
+        let consecutive_anomalies: u32 = conditions.or("consecutive_anomalies", 1);
+        conditions.check(consecutive_anomalies >= 1, "consecutive_anomalies", || {
+            "must be at least 1".into()
+        });
+        let direction = DirectionFilter::parse(&conditions.choice(
+            "direction",
+            DirectionFilter::CHOICES,
+            "both",
+        ));
+        let min_deviation_percent: Option<f64> = conditions.optional("min_deviation_percent");
+        if let Some(m) = min_deviation_percent {
+            conditions.check(m.is_finite() && m >= 0.0, "min_deviation_percent", || {
+                format!("must be a number >= 0, got {m}")
+            });
+        }
+        let notify_recovery = conditions.or("notify_recovery", false);
+        let agreement = Agreement::parse(&conditions.choice("agreement", Agreement::CHOICES, "any"));
+        let message_template: Option<String> = params.optional("message_template");
+        if let Some(source) = &message_template
+            && let Err(problem) = template::validate_template(source)
+        {
+            params.error("message_template", problem);
+        }
         Self {
             enabled,
-            cooldown_minutes: in_conditions.or(in_params).unwrap_or(60),
+            cooldown_minutes: in_conditions
+                .or(in_params)
+                .unwrap_or(defaults.cooldown_minutes),
+            consecutive_anomalies: consecutive_anomalies.max(1),
+            direction,
+            min_deviation_percent,
+            notify_recovery,
+            agreement,
+            message_template,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Map, Value, json};
+
+    fn parse(params: Value, conditions: Value) -> (AlertSettings, Vec<String>) {
+        let p: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
+        let c: Map<String, Value> = conditions.as_object().cloned().unwrap_or_default();
+        let mut pr = Params::new(&p, "alerter.params");
+        let mut cr = Params::new(&c, "alerter.conditions");
+        let s = AlertSettings::parse(true, &mut pr, &mut cr);
+        let mut issues: Vec<String> = pr.finish().issues.iter().map(|i| i.to_string()).collect();
+        issues.extend(cr.finish().issues.iter().map(|i| i.to_string()));
+        (s, issues)
+    }
+
+    #[test]
+    fn defaults_match_python_alerters() {
+        let (s, issues) = parse(json!({}), json!({}));
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s, AlertSettings::default());
+        assert_eq!(s.cooldown_minutes, 60);
+    }
+
+    #[test]
+    fn reads_every_condition() {
+        let (s, issues) = parse(
+            json!({"cooldown_minutes": 30, "message_template": "{{ metric_name }}"}),
+            json!({"consecutive_anomalies": 3, "direction": "down", "min_deviation_percent": 12.5,
+                   "notify_recovery": true, "agreement": "majority", "cooldown_minutes": 30}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.cooldown_minutes, 30);
+        assert_eq!(s.consecutive_anomalies, 3);
+        assert_eq!(s.direction, DirectionFilter::Down);
+        assert_eq!(s.min_deviation_percent, Some(12.5));
+        assert!(s.notify_recovery);
+        assert_eq!(s.agreement, Agreement::Majority);
+        assert_eq!(s.message_template.as_deref(), Some("{{ metric_name }}"));
+    }
+
+    #[test]
+    fn cooldown_in_both_places_must_agree() {
+        let (_, issues) = parse(
+            json!({"cooldown_minutes": 60}),
+            json!({"cooldown_minutes": 30}),
+        );
+        assert_eq!(
+            issues,
+            vec![
+                "alerter.conditions.cooldown_minutes: is 30 but alerter.params.cooldown_minutes is 60; set it in one place"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_paths() {
+        let (_, issues) = parse(
+            json!({"message_template": "{{ value | nosuchfilter }}"}),
+            json!({"consecutive_anomalies": 0, "direction": "sideways", "min_deviation_percent": -1,
+                   "agreement": "most", "consecutiv_anomalies": 2}),
+        );
+        let joined = issues.join("\n");
+        assert!(joined.contains("alerter.params.message_template: "), "{joined}");
+        assert!(joined.contains("nosuchfilter"), "{joined}");
+        assert!(joined.contains("alerter.conditions.consecutive_anomalies: must be at least 1"));
+        assert!(joined.contains("alerter.conditions.direction: unknown value \"sideways\""));
+        assert!(joined.contains("alerter.conditions.min_deviation_percent: must be a number >= 0"));
+        assert!(joined.contains("alerter.conditions.agreement: unknown value \"most\""));
+        assert!(joined.contains("alerter.conditions.consecutiv_anomalies: unknown key"));
+        assert_eq!(issues.len(), 6, "{joined}");
     }
 }
