@@ -49,7 +49,7 @@ impl RetryPolicy {
     /// use detectk_core::alert::RetryPolicy;
     /// let p = RetryPolicy::default();
     /// assert_eq!(p.backoff(0, 0.0), Duration::from_millis(250));
-    /// assert_eq!(p.backoff(2, 0.999_999), Duration::from_micros(1_999_998));
+    /// assert_eq!(p.backoff(2, 0.5), Duration::from_millis(1500));
     /// ```
     pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
         let exp = self

@@ -175,7 +175,7 @@ pub fn format_value(v: Option<f64>) -> String {
     if !x.is_finite() {
         return x.to_string();
     }
-    if x == x.trunc() && x.abs() < 1e15 {
+    if x == x.trunc() {
         return format!("{x:.0}");
     }
     if x.abs() >= 1.0 {
@@ -276,3 +276,6 @@ pub(crate) fn sample_detection(timestamp: DateTime<Utc>) -> Detection {
         stats,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ mod policy;
 mod process;
 mod settings;
 mod template;
+mod webhook_params;
 
 pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
 pub use message::{
@@ -22,3 +23,4 @@ pub use policy::{Decision, PolicyInput, decide, qualifies};
 pub use process::{AlertJob, AlertReport, CLAIM_STALE_AFTER, DetectorInfo, alert_key, process};
 pub use settings::{Agreement, AlertSettings, DEFAULT_COOLDOWN_MINUTES, DirectionFilter};
 pub use template::{TEMPLATE_VARIABLES, validate_template};
+pub use webhook_params::{DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams};

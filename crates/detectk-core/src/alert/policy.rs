@@ -218,3 +218,6 @@ fn not_alerting(
     }
     Decision::Hold("the newest point is normal".into())
 }
+
+#[cfg(test)]
+mod tests;

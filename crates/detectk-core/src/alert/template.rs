@@ -93,19 +93,19 @@ fn environment() -> Environment<'static> {
 
 fn detection_value(record: &DetectionRecord) -> Value {
     let d = &record.detection;
-    Value::from_serialize(serde_json::json!({
-        "detector_id": record.detector_id,
-        "detector_type": record.detector_type,
-        "detector_params": record.detector_params,
-        "value": d.value,
-        "is_anomaly": d.is_anomaly,
-        "score": d.score,
-        "lower_bound": d.lower_bound,
-        "upper_bound": d.upper_bound,
-        "direction": d.direction.map(|x| x.as_str()),
-        "percent_deviation": d.percent_deviation,
-        "stats": d.stats,
-    }))
+    minijinja::context! {
+        detector_id => record.detector_id,
+        detector_type => record.detector_type,
+        detector_params => Value::from_serialize(&record.detector_params),
+        value => d.value,
+        is_anomaly => d.is_anomaly,
+        score => d.score,
+        lower_bound => d.lower_bound,
+        upper_bound => d.upper_bound,
+        direction => d.direction.map(|x| x.as_str()),
+        percent_deviation => d.percent_deviation,
+        stats => Value::from_serialize(&d.stats),
+    }
 }
 
 /// Python detectk's `metadata`: detector type and ID, its params, and the statistics.
