@@ -21,6 +21,7 @@ mod collector;
 mod report;
 mod samples;
 mod storage;
+pub mod webhook_server;
 
 pub use collector::{
     CollectorFixture, SampleKind, collector_columns_keep_order, collector_empty_result,
