@@ -6,11 +6,13 @@ pub mod detector_id;
 pub mod duration;
 pub mod error;
 pub mod model;
+pub mod pipeline;
 pub mod registry;
 pub mod secret;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod traits;
+pub mod yaml;
 
 pub use detector_id::{detector_id, python_json};
 pub use duration::{HumanDuration, Window};

@@ -1,5 +1,19 @@
 //! The metric config: model, loader, params reader, env substitution, profiles.
 
+mod env;
+mod load;
+mod model;
 mod params;
+mod profiles;
+pub mod template;
 
+pub use env::substitute_env;
+pub use load::{
+    COLLECTOR_CORE_KEYS, EnvLookup, LoadOptions, LoadedConfig, load_file, parse_config, parse_time,
+};
+pub use model::{
+    AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
+    StorageConfig,
+};
 pub use params::{FromParam, Params, ParamsReport, did_you_mean};
+pub use profiles::{Profile, Profiles};

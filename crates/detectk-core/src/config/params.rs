@@ -343,6 +343,14 @@ impl<'a> Params<'a> {
         !self.issues.is_empty()
     }
 
+    /// Returns what was found without checking for unknown keys (another reader owns the rest).
+    pub fn finish_known_only(self) -> ParamsReport {
+        ParamsReport {
+            issues: self.issues,
+            warnings: self.warnings,
+        }
+    }
+
     /// Reports unknown keys (with "did you mean") and returns everything found.
     pub fn finish(mut self) -> ParamsReport {
         for key in self.map.keys() {

@@ -1,0 +1,624 @@
+//! Reading one metric config file into a [`MetricConfig`], reporting every problem at once.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::{Map, Value};
+
+use crate::config::env::substitute_env;
+use crate::config::model::{
+    AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
+    StorageConfig,
+};
+use crate::config::params::{Params, ParamsReport, did_you_mean};
+use crate::config::profiles::Profiles;
+use crate::config::template::{check_query, render_config_strings};
+use crate::detector_id::detector_id;
+use crate::duration::HumanDuration;
+use crate::error::{ConfigError, ConfigIssue};
+
+/// Keys of `collector` (or `collector.params`) that the core reads itself.
+pub const COLLECTOR_CORE_KEYS: &[&str] = &[
+    "query",
+    "timestamp_column",
+    "value_column",
+    "context_columns",
+];
+
+/// Environment lookup used for `${VAR}` substitution.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What loading needs besides the file.
+#[derive(Clone)]
+pub struct LoadOptions {
+    /// Value of `execution_time` in config templates.
+    pub execution_time: DateTime<Utc>,
+    /// Connection profiles.
+    pub profiles: Profiles,
+    /// Environment for `${VAR}` (the process environment by default).
+    pub env: EnvLookup,
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("execution_time", &self.execution_time)
+            .field("profiles", &self.profiles.names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            execution_time: Utc::now(),
+            profiles: Profiles::empty(),
+            env: Arc::new(|k| std::env::var(k).ok()),
+        }
+    }
+}
+
+/// A parsed config and the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The config.
+    pub config: MetricConfig,
+    /// Non-fatal findings (ignored Python keys, ...), each with file and path.
+    pub warnings: Vec<ConfigIssue>,
+}
+
+/// Reads and parses one metric config file.
+pub fn load_file(path: &Path, options: &LoadOptions) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::single(ConfigIssue::new("", format!("cannot read file: {e}")).in_file(path))
+    })?;
+    parse_config(&text, Some(path), options)
+}
+
+/// Parses a metric config from text. `file` is used in messages and kept in the config.
+///
+/// ```
+/// use detectk_core::config::{parse_config, LoadOptions};
+/// let yaml = r#"
+/// name: sessions
+/// collector:
+///   type: sqlite
+///   params:
+///     connection_string: "sqlite:///metrics.db"
+///     query: "SELECT ts AS period_time, n AS value FROM t WHERE ts >= '{{ period_start }}'"
+/// detector: {type: mad, params: {window_size: 30 days, n_sigma: 3}}
+/// "#;
+/// let loaded = parse_config(yaml, None, &LoadOptions::default()).unwrap();
+/// assert_eq!(loaded.config.detectors[0].id, "a2b640f6");
+///
+/// let bad = parse_config("name: x\ncolector: {}\n", None, &LoadOptions::default()).unwrap_err();
+/// assert!(bad.to_string().contains("did you mean") || bad.issues.iter().any(|i| i.hint.as_deref() == Some("did you mean `collector`?")));
+/// ```
+pub fn parse_config(
+    text: &str,
+    file: Option<&Path>,
+    options: &LoadOptions,
+) -> Result<LoadedConfig, ConfigError> {
+    let attach = |e: ConfigError| match file {
+        Some(f) => e.in_file(f),
+        None => e,
+    };
+    let env = options.env.clone();
+    let (text, missing) = substitute_env(text, |k| env(k));
+    if !missing.is_empty() {
+        let issues = missing
+            .iter()
+            .map(|name| {
+                ConfigIssue::new("", format!("environment variable `{name}` is not set")).with_hint(
+                    format!("export {name}=..., or write ${{{name}:-default}} in the config"),
+                )
+            })
+            .collect();
+        return Err(attach(ConfigError { issues }));
+    }
+    let mut doc = crate::yaml::parse(&text)
+        .map_err(|e| attach(ConfigError::single(ConfigIssue::new("", e.to_string()))))?;
+    let Value::Object(_) = doc else {
+        return Err(attach(ConfigError::single(ConfigIssue::new(
+            "",
+            "expected a mapping with `name`, `collector`, `detector`, ...",
+        ))));
+    };
+    let mut issues = Vec::new();
+    render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
+    let map = doc.as_object().cloned().unwrap_or_default();
+    let mut parser = Parser {
+        options,
+        issues,
+        warnings: Vec::new(),
+    };
+    let config = parser.metric(&map, file);
+    if parser.issues.is_empty() {
+        let warnings = parser
+            .warnings
+            .into_iter()
+            .map(|w| in_file(w, file))
+            .collect();
+        Ok(LoadedConfig {
+            config: config.expect("config is complete when there are no issues"),
+            warnings,
+        })
+    } else {
+        Err(attach(ConfigError {
+            issues: parser.issues,
+        }))
+    }
+}
+
+fn in_file(issue: ConfigIssue, file: Option<&Path>) -> ConfigIssue {
+    match file {
+        Some(f) => issue.in_file(f),
+        None => issue,
+    }
+}
+
+struct Parser<'o> {
+    options: &'o LoadOptions,
+    issues: Vec<ConfigIssue>,
+    warnings: Vec<ConfigIssue>,
+}
+
+impl Parser<'_> {
+    fn absorb(&mut self, report: ParamsReport) {
+        self.issues.extend(report.issues);
+        self.warnings.extend(report.warnings);
+    }
+
+    fn issue(&mut self, path: &str, message: impl Into<String>) {
+        self.issues.push(ConfigIssue::new(path, message));
+    }
+
+    fn metric(&mut self, map: &Map<String, Value>, file: Option<&Path>) -> Option<MetricConfig> {
+        let mut top = Params::new(map, "");
+        let name: Option<String> = top.required("name");
+        if let Some(n) = &name
+            && !valid_name(n)
+        {
+            top.error(
+                "name",
+                format!("{n:?} may only contain letters, digits, `_` and `-`"),
+            );
+        }
+        let description: Option<String> = top.optional("description");
+        let tags: Vec<String> = top.or("tags", Vec::new());
+        let metadata: Map<String, Value> = top.or("metadata", Map::new());
+        let collector_map: Option<Map<String, Value>> = top.required("collector");
+        let storage_map: Option<Map<String, Value>> = top.optional("storage");
+        let alerter_map: Option<Map<String, Value>> = top.optional("alerter");
+        let schedule_map: Map<String, Value> = top.or("schedule", Map::new());
+        let detector_value = top.raw("detector").cloned();
+        let detectors_value = top.raw("detectors").cloned();
+        top.ignore_with_warning(
+            "backtest",
+            "DetectK for Rust backtests with `dtk backfill` (detection on, alerts off); the `backtest` section is not read",
+        );
+        let report = top.finish();
+        self.absorb(report);
+
+        let collector = collector_map.and_then(|m| self.collector(&m));
+        let timezone = collector.as_ref().map(|c| c.timezone).unwrap_or(Tz::UTC);
+        let storage = self.storage(storage_map.as_ref(), collector.as_ref());
+        let detectors = self.detectors(detector_value, detectors_value);
+        let alerter = alerter_map.and_then(|m| self.alerter(&m));
+        let schedule = self.schedule(&schedule_map, timezone);
+
+        Some(MetricConfig {
+            name: name?,
+            description,
+            tags,
+            collector: collector?,
+            storage: storage?,
+            detectors,
+            alerter,
+            schedule: schedule?,
+            metadata,
+            file: file.map(Path::to_path_buf),
+        })
+    }
+
+    fn collector(&mut self, map: &Map<String, Value>) -> Option<CollectorConfig> {
+        let mut c = Params::new(map, "collector");
+        let mut kind: Option<String> = c.optional("type");
+        let profile: Option<String> = c.optional("profile");
+        let params: Map<String, Value> = c.or("params", Map::new());
+        let top_ts: Option<String> = c.optional("timestamp_column");
+        let top_value: Option<String> = c.optional("value_column");
+        let top_context: Option<Vec<String>> = c.optional("context_columns");
+        let tz_name: Option<String> = c.optional("timezone");
+        let query_at_top: Option<String> = c.optional("query");
+        let report = c.finish();
+        self.absorb(report);
+
+        let timezone = match tz_name {
+            Some(name) => match name.parse::<Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    self.issues.push(
+                        ConfigIssue::new(
+                            "collector.timezone",
+                            format!("unknown time zone {name:?}"),
+                        )
+                        .with_hint("use an IANA name such as `UTC` or `Europe/Berlin`"),
+                    );
+                    Tz::UTC
+                }
+            },
+            None => Tz::UTC,
+        };
+
+        let mut p = Params::new(&params, "collector.params");
+        let query: Option<String> = match query_at_top {
+            Some(q) => {
+                p.check(!p.map().contains_key("query"), "query", || {
+                    "is also set at `collector.query`; keep one".into()
+                });
+                Some(q)
+            }
+            None => p.required("query"),
+        };
+        let column =
+            |p: &mut Params<'_>, key: &str, top: Option<String>, default: &str| -> String {
+                let inner: Option<String> = p.optional(key);
+                match (top, inner) {
+                    (Some(a), Some(b)) if a != b => {
+                        p.error(
+                            key,
+                            format!("is {b:?} but collector.{key} is {a:?}; set it in one place"),
+                        );
+                        a
+                    }
+                    (Some(a), _) | (None, Some(a)) => a,
+                    (None, None) => default.to_string(),
+                }
+            };
+        let timestamp_column = column(&mut p, "timestamp_column", top_ts, "period_time");
+        let value_column = column(&mut p, "value_column", top_value, "value");
+        let inner_context: Option<Vec<String>> = p.optional("context_columns");
+        let context_columns = top_context.or(inner_context).unwrap_or_default();
+        // Connection keys are checked by the collector's factory when the metric is built.
+        let report = p.finish_known_only();
+        self.absorb(report);
+
+        if let Some(q) = &query
+            && let Err(e) = check_query(q)
+        {
+            self.issues.push(
+                ConfigIssue::new("collector.params.query", format!("template error: {e}"))
+                    .with_hint("the query may use {{ period_start }}, {{ period_finish }}, {{ interval }}, {{ interval_seconds }}, {{ metric_name }}, {{ execution_time }}"),
+            );
+        }
+
+        let mut connection: Map<String, Value> = params
+            .into_iter()
+            .filter(|(k, _)| !COLLECTOR_CORE_KEYS.contains(&k.as_str()))
+            .collect();
+        if let Some(name) = &profile
+            && let Some(from_profile) = self.profile(name, "collector.profile")
+        {
+            merge_profile(&mut kind, &mut connection, from_profile);
+        }
+        if kind.is_none() {
+            self.issues.push(
+                ConfigIssue::new("collector.type", "is required")
+                    .with_hint("set `type:` (clickhouse, postgres, mysql, sqlite, sql) or a `profile:` that has one"),
+            );
+        }
+        Some(CollectorConfig {
+            kind: kind?,
+            profile,
+            query: query?,
+            timestamp_column,
+            value_column,
+            context_columns,
+            timezone,
+            params: ParamMap(connection),
+        })
+    }
+
+    fn profile(&mut self, name: &str, path: &str) -> Option<Map<String, Value>> {
+        let profiles = &self.options.profiles;
+        let Some(profile) = profiles.get(name) else {
+            let mut hint = did_you_mean(name, profiles.names()).unwrap_or_default();
+            if !hint.is_empty() {
+                hint.push(' ');
+            }
+            if profiles.names().is_empty() {
+                hint.push_str("no profiles are defined: create ./detectk_profiles.yaml or ~/.detectk/profiles.yaml");
+            } else {
+                hint.push_str(&format!(
+                    "defined profiles: {}",
+                    profiles.names().join(", ")
+                ));
+            }
+            self.issues
+                .push(ConfigIssue::new(path, format!("unknown profile `{name}`")).with_hint(hint));
+            return None;
+        };
+        let env = self.options.env.clone();
+        match profile.resolve(&|k| env(k)) {
+            Ok(params) => Some(params),
+            Err(missing) => {
+                for var in missing {
+                    self.issues.push(ConfigIssue::new(
+                        path,
+                        format!("profile `{name}` ({}) needs environment variable `{var}`, which is not set", profile.file.display()),
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    fn storage(
+        &mut self,
+        map: Option<&Map<String, Value>>,
+        collector: Option<&CollectorConfig>,
+    ) -> Option<StorageConfig> {
+        let Some(map) = map else {
+            let c = collector?;
+            return Some(StorageConfig {
+                kind: c.kind.clone(),
+                profile: c.profile.clone(),
+                params: c.params.clone(),
+                retention_days: None,
+                defaulted: true,
+            });
+        };
+        let mut s = Params::new(map, "storage");
+        let enabled: bool = s.or("enabled", true);
+        let mut kind: Option<String> = s.optional("type");
+        let profile: Option<String> = s.optional("profile");
+        let params: Map<String, Value> = s.or("params", Map::new());
+        let retention_days: Option<u32> = s.optional("retention_days");
+        s.check(retention_days != Some(0), "retention_days", || {
+            "must be at least 1".into()
+        });
+        if !enabled {
+            s.error_with_hint(
+                "enabled",
+                "storage cannot be disabled: DetectK keeps history, checkpoints and alert state in storage",
+                "remove `enabled: false`; to keep DetectK's tables out of the source database, point `storage` at another database (for example a local SQLite file)",
+            );
+        }
+        let report = s.finish();
+        self.absorb(report);
+
+        let mut connection = params.clone();
+        let mut p = Params::new(&params, "storage.params");
+        let legacy_retention: Option<u32> = p.optional("datapoints_retention_days");
+        p.ignore_with_warning("save_detections", "detections are always stored");
+        p.ignore_with_warning(
+            "detections_retention_days",
+            "detections follow `storage.retention_days`",
+        );
+        let report = p.finish_known_only();
+        self.absorb(report);
+        for key in [
+            "datapoints_retention_days",
+            "save_detections",
+            "detections_retention_days",
+        ] {
+            connection.remove(key);
+        }
+        if let Some(name) = &profile
+            && let Some(from_profile) = self.profile(name, "storage.profile")
+        {
+            merge_profile(&mut kind, &mut connection, from_profile);
+        }
+        let collector_kind = collector.map(|c| c.kind.clone());
+        let kind = kind.or(collector_kind.clone());
+        if connection.is_empty()
+            && profile.is_none()
+            && let Some(c) = collector
+            && Some(&c.kind) == kind.as_ref()
+        {
+            connection = c.params.0.clone();
+        }
+        Some(StorageConfig {
+            kind: kind?,
+            profile,
+            params: ParamMap(connection),
+            retention_days: retention_days.or(legacy_retention),
+            defaulted: false,
+        })
+    }
+
+    fn detectors(&mut self, single: Option<Value>, list: Option<Value>) -> Vec<DetectorConfig> {
+        let entries: Vec<(String, Value)> = match (single, list) {
+            (Some(_), Some(_)) => {
+                self.issues.push(
+                    ConfigIssue::new("detectors", "both `detector` and `detectors` are set")
+                        .with_hint(
+                            "use `detector:` for one detector or a `detectors:` list, not both",
+                        ),
+                );
+                return Vec::new();
+            }
+            (Some(d), None) => vec![("detector".to_string(), d)],
+            (None, Some(Value::Array(items))) => {
+                if items.is_empty() {
+                    self.issue("detectors", "is empty; list at least one detector");
+                }
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, d)| (format!("detectors[{i}]"), d))
+                    .collect()
+            }
+            (None, Some(_)) => {
+                self.issue("detectors", "expected a list of detectors");
+                return Vec::new();
+            }
+            (None, None) => {
+                self.issues.push(
+                    ConfigIssue::new("detector", "is required")
+                        .with_hint("add `detector: {type: mad}` or a `detectors:` list"),
+                );
+                return Vec::new();
+            }
+        };
+        let mut out: Vec<DetectorConfig> = Vec::new();
+        for (path, value) in entries {
+            let Value::Object(map) = value else {
+                self.issue(&path, "expected a mapping with `type` and `params`");
+                continue;
+            };
+            let mut d = Params::new(&map, path.clone());
+            let id: Option<String> = d.optional("id");
+            let kind: Option<String> = d.required("type");
+            let params: Map<String, Value> = d.or("params", Map::new());
+            if let Some(id) = &id
+                && !valid_name(id)
+            {
+                d.error(
+                    "id",
+                    format!("{id:?} may only contain letters, digits, `_` and `-`"),
+                );
+            }
+            let report = d.finish();
+            self.absorb(report);
+            let Some(kind) = kind else { continue };
+            let explicit_id = id.is_some();
+            let id = id.unwrap_or_else(|| detector_id(&kind, &Value::Object(params.clone())));
+            if let Some(other) = out.iter().find(|o| o.id == id) {
+                self.issues.push(
+                    ConfigIssue::new(format!("{path}.id"), format!("duplicate detector ID `{id}` (also used by {})", other.path))
+                        .with_hint("two detectors with the same type and params get the same ID; change one or give it an explicit `id:`"),
+                );
+                continue;
+            }
+            out.push(DetectorConfig {
+                id,
+                explicit_id,
+                kind,
+                params,
+                path,
+            });
+        }
+        out
+    }
+
+    fn alerter(&mut self, map: &Map<String, Value>) -> Option<AlerterConfig> {
+        let mut a = Params::new(map, "alerter");
+        let enabled: bool = a.or("enabled", true);
+        let kind: Option<String> = a.required("type");
+        let params: Map<String, Value> = a.or("params", Map::new());
+        let conditions: Map<String, Value> = a.or("conditions", Map::new());
+        let report = a.finish();
+        self.absorb(report);
+        Some(AlerterConfig {
+            enabled,
+            kind: kind?,
+            params: ParamMap(params),
+            conditions,
+        })
+    }
+
+    fn schedule(&mut self, map: &Map<String, Value>, timezone: Tz) -> Option<ScheduleConfig> {
+        let mut s = Params::new(map, "schedule");
+        let interval: HumanDuration = s.or("interval", HumanDuration::from_seconds(600));
+        let time = |s: &mut Params<'_>, key: &str| -> Option<DateTime<Utc>> {
+            let raw: String = match s.raw(key)? {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            match parse_time(&raw, timezone) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    s.error(key, e);
+                    None
+                }
+            }
+        };
+        let start_time = time(&mut s, "start_time");
+        let end_time = time(&mut s, "end_time");
+        let batch_load_days: u32 = s.or("batch_load_days", 30);
+        s.check(batch_load_days >= 1, "batch_load_days", || {
+            "must be at least 1".into()
+        });
+        let delay: Option<HumanDuration> = s.optional("delay");
+        if let (Some(a), Some(b)) = (start_time, end_time) {
+            s.check(a < b, "end_time", || {
+                format!("must be after start_time ({a})")
+            });
+        }
+        let interval_secs = interval.seconds();
+        s.check(86_400 % interval_secs == 0 || interval_secs % 86_400 == 0, "interval", || {
+            format!("{interval} does not divide a day evenly; use e.g. 1, 5, 10, 15 or 30 minutes, 1 or 2 hours, 1 day")
+        });
+        let report = s.finish();
+        self.absorb(report);
+        Some(ScheduleConfig {
+            interval,
+            start_time,
+            end_time,
+            batch_load_days,
+            delay,
+        })
+    }
+}
+
+fn merge_profile(
+    kind: &mut Option<String>,
+    connection: &mut Map<String, Value>,
+    mut from_profile: Map<String, Value>,
+) {
+    let profile_kind = from_profile
+        .remove("type")
+        .and_then(|v| v.as_str().map(str::to_string));
+    if kind.is_none() {
+        *kind = profile_kind;
+    }
+    for (key, value) in from_profile {
+        connection.entry(key).or_insert(value);
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Parses `2024-01-01`, `2024-01-01 10:00[:00]`, or RFC 3339; times without zone are in `tz`.
+///
+/// ```
+/// use detectk_core::config::parse_time;
+/// let t = parse_time("2024-01-01", chrono_tz::Tz::UTC).unwrap();
+/// assert_eq!(t.to_rfc3339(), "2024-01-01T00:00:00+00:00");
+/// ```
+pub fn parse_time(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    });
+    let Some(naive) = naive else {
+        return Err(format!(
+            "invalid time {text:?}; expected `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` or RFC 3339"
+        ));
+    };
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("time {text:?} does not exist in time zone {tz}"))
+}

@@ -1,0 +1,99 @@
+//! Interval arithmetic: aligning times to a metric's schedule grid (UTC, from the Unix epoch).
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// Start of the interval containing `t`.
+///
+/// ```
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use detectk_core::pipeline::floor_to_interval;
+/// let t = Utc.with_ymd_and_hms(2024, 1, 1, 14, 7, 0).unwrap();
+/// let floor = floor_to_interval(t, TimeDelta::minutes(10));
+/// assert_eq!(floor, Utc.with_ymd_and_hms(2024, 1, 1, 14, 0, 0).unwrap());
+/// ```
+pub fn floor_to_interval(t: DateTime<Utc>, interval: TimeDelta) -> DateTime<Utc> {
+    let step = interval.num_seconds().max(1);
+    let secs = t.timestamp().div_euclid(step) * step;
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
+}
+
+/// End (exclusive) of the newest complete interval at `execution_time`, after `delay`.
+/// At 14:07 with a 10-minute interval the newest complete interval is [13:50, 14:00): 14:00.
+pub fn newest_complete_end(
+    execution_time: DateTime<Utc>,
+    interval: TimeDelta,
+    delay: TimeDelta,
+) -> DateTime<Utc> {
+    floor_to_interval(execution_time - delay, interval)
+}
+
+/// Interval starts in `[from, to)`, `from` aligned first.
+pub fn slots(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    interval: TimeDelta,
+) -> impl Iterator<Item = DateTime<Utc>> {
+    let first = {
+        let f = floor_to_interval(from, interval);
+        if f < from { f + interval } else { f }
+    };
+    std::iter::successors(Some(first), move |t| Some(*t + interval)).take_while(move |t| *t < to)
+}
+
+/// `[from, to)` split into consecutive ranges of at most `size`.
+pub fn batches(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    size: TimeDelta,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = (start + size).min(to);
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 3, 1, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn only_complete_intervals() {
+        let ten = TimeDelta::minutes(10);
+        assert_eq!(
+            newest_complete_end(t(14, 7), ten, TimeDelta::zero()),
+            t(14, 0)
+        );
+        assert_eq!(
+            newest_complete_end(t(14, 0), ten, TimeDelta::zero()),
+            t(14, 0)
+        );
+        assert_eq!(
+            newest_complete_end(t(14, 7), ten, TimeDelta::minutes(10)),
+            t(13, 50)
+        );
+    }
+
+    #[test]
+    fn slots_are_aligned_and_half_open() {
+        let s: Vec<_> = slots(t(13, 55), t(14, 30), TimeDelta::minutes(10)).collect();
+        assert_eq!(s, vec![t(14, 0), t(14, 10), t(14, 20)]);
+    }
+
+    #[test]
+    fn batches_cover_the_range_exactly() {
+        let b = batches(t(0, 0), t(10, 0), TimeDelta::hours(4));
+        assert_eq!(
+            b,
+            vec![(t(0, 0), t(4, 0)), (t(4, 0), t(8, 0)), (t(8, 0), t(10, 0))]
+        );
+    }
+}

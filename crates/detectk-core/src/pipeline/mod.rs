@@ -1,0 +1,15 @@
+//! The pipeline: build a metric's parts, then `run` or `backfill` it.
+
+mod grid;
+mod mapping;
+mod plan;
+mod retry;
+mod runner;
+
+pub use grid::{batches, floor_to_interval, newest_complete_end, slots};
+pub use mapping::{Mapped, MappingError, fill_missing, map_table};
+pub use plan::{AlertPlan, MetricPlan, PlannedDetector, build_plan};
+pub use retry::with_retry;
+pub use runner::{
+    BackfillOptions, BackfillReport, BatchProgress, RangeReport, RunOptions, RunReport, Runner,
+};

@@ -1,0 +1,189 @@
+//! Turning a [`MetricConfig`] into live parts through the [`Registry`]: this is also
+//! the full validation `dtk validate` runs (no connection is opened).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::alert::{AlertSettings, DetectorInfo};
+use crate::config::{MetricConfig, Params};
+use crate::error::{ConfigError, ConfigIssue};
+use crate::registry::Registry;
+use crate::traits::{Alerter, Collector, Detector, Storage};
+
+/// A detector ready to score, with what alerts and storage say about it.
+#[derive(Debug)]
+pub struct PlannedDetector {
+    /// ID, type and params.
+    pub info: DetectorInfo,
+    /// The detector.
+    pub detector: Box<dyn Detector>,
+}
+
+/// The alert side of a metric.
+#[derive(Debug)]
+pub struct AlertPlan {
+    /// Policy and switches.
+    pub settings: AlertSettings,
+    /// The channel.
+    pub alerter: Arc<dyn Alerter>,
+    /// Channel type.
+    pub kind: String,
+}
+
+/// A metric with its collector, storage, detectors and alerter built.
+#[derive(Debug)]
+pub struct MetricPlan {
+    /// The config.
+    pub config: MetricConfig,
+    /// Runs the query.
+    pub collector: Arc<dyn Collector>,
+    /// Keeps everything.
+    pub storage: Arc<dyn Storage>,
+    /// The detectors, in config order.
+    pub detectors: Vec<PlannedDetector>,
+    /// The alerter, when configured.
+    pub alert: Option<AlertPlan>,
+    /// Non-fatal findings from the factories.
+    pub warnings: Vec<ConfigIssue>,
+}
+
+/// Builds every part of `config`, collecting every problem at once.
+pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPlan, ConfigError> {
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let mut warnings: Vec<ConfigIssue> = Vec::new();
+
+    let collector = {
+        let mut params = Params::new(&config.collector.params.0, "collector.params");
+        for key in crate::config::COLLECTOR_CORE_KEYS {
+            params.allow(key);
+        }
+        let built = match registry.collector(&config.collector.kind) {
+            Ok(factory) => factory.build(&config.collector.kind, &mut params),
+            Err(e) => {
+                issues.push(e.to_issue("collector.type"));
+                None
+            }
+        };
+        let report = params.finish();
+        issues.extend(report.issues);
+        warnings.extend(report.warnings);
+        built
+    };
+
+    let storage = {
+        let storage_config = &config.storage;
+        let path = if storage_config.defaulted {
+            "collector.params"
+        } else {
+            "storage.params"
+        };
+        let mut params = Params::new(&storage_config.params.0, path);
+        let built = match registry.storage(&storage_config.kind) {
+            Ok(factory) => factory.build(&storage_config.kind, &mut params),
+            Err(e) => {
+                let at = if storage_config.defaulted {
+                    "collector.type"
+                } else {
+                    "storage.type"
+                };
+                let mut issue = e.to_issue(at);
+                if storage_config.defaulted {
+                    issue.message = format!(
+                        "{} (storage defaults to the collector's type)",
+                        issue.message
+                    );
+                    issue.hint = Some(format!(
+                        "{}; or add a `storage:` section naming a storage this build has",
+                        issue.hint.unwrap_or_default()
+                    ));
+                }
+                issues.push(issue);
+                None
+            }
+        };
+        // When storage borrows the collector's params, the collector's factory already
+        // judged every key; report only problems, not keys the storage doesn't read.
+        let report = if storage_config.defaulted {
+            params.finish_known_only()
+        } else {
+            params.finish()
+        };
+        let known: Vec<ConfigIssue> = issues.clone();
+        issues.extend(report.issues.into_iter().filter(|i| !known.contains(i)));
+        warnings.extend(
+            report
+                .warnings
+                .into_iter()
+                .filter(|w| !warnings.contains(w))
+                .collect::<Vec<_>>(),
+        );
+        built
+    };
+
+    let mut detectors = Vec::new();
+    for d in &config.detectors {
+        let mut params = Params::new(&d.params, format!("{}.params", d.path));
+        match registry.detector(&d.kind) {
+            Ok(factory) => {
+                if let Some(detector) = factory.build(&mut params) {
+                    detectors.push(PlannedDetector {
+                        info: DetectorInfo {
+                            id: d.id.clone(),
+                            kind: d.kind.clone(),
+                            params: Value::Object(d.params.clone()),
+                        },
+                        detector,
+                    });
+                }
+            }
+            Err(e) => issues.push(e.to_issue(&format!("{}.type", d.path))),
+        }
+        let report = params.finish();
+        issues.extend(report.issues);
+        warnings.extend(report.warnings);
+    }
+
+    let alert = config.alerter.as_ref().and_then(|a| {
+        let mut params = Params::new(&a.params.0, "alerter.params");
+        let mut conditions = Params::new(&a.conditions, "alerter.conditions");
+        let settings = AlertSettings::parse(a.enabled, &mut params, &mut conditions);
+        let alerter = match registry.alerter(&a.kind) {
+            Ok(factory) => factory.build(&mut params),
+            Err(e) => {
+                issues.push(e.to_issue("alerter.type"));
+                None
+            }
+        };
+        for report in [params.finish(), conditions.finish()] {
+            issues.extend(report.issues);
+            warnings.extend(report.warnings);
+        }
+        Some(AlertPlan {
+            settings,
+            alerter: alerter?,
+            kind: a.kind.clone(),
+        })
+    });
+
+    if !issues.is_empty() {
+        let file = config.file.clone();
+        let error = ConfigError { issues };
+        return Err(match file {
+            Some(f) => error.in_file(f),
+            None => error,
+        });
+    }
+    let warnings = match &config.file {
+        Some(f) => warnings.into_iter().map(|w| w.in_file(f.clone())).collect(),
+        None => warnings,
+    };
+    Ok(MetricPlan {
+        collector: collector.expect("no issues means the collector was built"),
+        storage: storage.expect("no issues means the storage was built"),
+        detectors,
+        alert,
+        warnings,
+        config,
+    })
+}

@@ -1,0 +1,549 @@
+//! `run` and `backfill`: one code path that collects a range, stores it, and detects it.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::alert::{AlertJob, AlertReport};
+use crate::config::template::{QueryVars, format_time, render_query, sql_interval};
+use crate::duration::Window;
+use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
+use crate::model::{DataPoint, DetectionRecord};
+use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
+use crate::pipeline::mapping::{fill_missing, map_table};
+use crate::pipeline::plan::MetricPlan;
+use crate::pipeline::retry::with_retry;
+use crate::traits::DetectionContext;
+
+/// Options of `dtk run`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// The run's time (default now); only intervals complete by then are collected.
+    pub execution_time: DateTime<Utc>,
+    /// Collect and detect, but write nothing and send nothing; report what would be sent.
+    pub dry_run: bool,
+}
+
+/// Options of `dtk backfill`.
+#[derive(Debug, Clone, Copy)]
+pub struct BackfillOptions {
+    /// Caps the range at the newest complete interval at this time.
+    pub execution_time: DateTime<Utc>,
+    /// Show the plan only.
+    pub dry_run: bool,
+    /// Ignore the checkpoint and reload the whole range.
+    pub force: bool,
+    /// Run detectors on the loaded points.
+    pub detect: bool,
+}
+
+/// One collected range.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RangeReport {
+    /// Range start (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Range end (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    /// Points stored (missing ones included).
+    pub points: usize,
+    /// Of those, missing points.
+    pub missing: usize,
+    /// Detections made.
+    pub detections: usize,
+    /// Anomalous detections.
+    pub anomalies: Vec<DetectionRecord>,
+    /// Things worth telling the user (NULL values, rows outside the range, ...).
+    pub notes: Vec<String>,
+}
+
+impl RangeReport {
+    fn absorb(&mut self, other: RangeReport) {
+        self.from = self.from.or(other.from);
+        self.to = other.to.or(self.to);
+        self.points += other.points;
+        self.missing += other.missing;
+        self.detections += other.detections;
+        self.anomalies.extend(other.anomalies);
+        self.notes.extend(other.notes);
+    }
+}
+
+/// What `run` did for one metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Metric name.
+    pub metric: String,
+    /// The newest complete interval's start, the point alerts are about.
+    pub newest: DateTime<Utc>,
+    /// What was collected and detected.
+    pub range: RangeReport,
+    /// The alert decision, when the metric has an enabled alerter.
+    pub alert: Option<AlertReport>,
+    /// True for a dry run (nothing written, nothing sent).
+    pub dry_run: bool,
+}
+
+/// One backfill batch, for progress display.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BatchProgress {
+    /// 1-based batch number.
+    pub index: usize,
+    /// Number of batches in this invocation.
+    pub total: usize,
+    /// Batch range start.
+    pub from: DateTime<Utc>,
+    /// Batch range end (exclusive).
+    pub to: DateTime<Utc>,
+}
+
+/// What `backfill` did (or, in a dry run, would do) for one metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillReport {
+    /// Metric name.
+    pub metric: String,
+    /// Configured range start.
+    pub start: DateTime<Utc>,
+    /// Range end (exclusive), capped at the newest complete interval.
+    pub end: DateTime<Utc>,
+    /// Where this invocation started (after a checkpoint, when resuming).
+    pub resumed_from: Option<DateTime<Utc>>,
+    /// The batches of this invocation.
+    pub batches: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// What was collected and detected.
+    pub range: RangeReport,
+    /// True for `--dry-run`.
+    pub dry_run: bool,
+}
+
+/// Runs metrics; remembers which storages were migrated in this process.
+#[derive(Debug, Default)]
+pub struct Runner {
+    migrated: Mutex<HashSet<String>>,
+}
+
+/// History needed before a detector's first scored point.
+fn history_span(window: &Window, interval: TimeDelta) -> TimeDelta {
+    match window {
+        Window::Span(d) => d.delta(),
+        // Missing points may not count toward a point window: load twice as many intervals.
+        Window::Points(n) => interval * i32::try_from(n.saturating_mul(2)).unwrap_or(i32::MAX),
+    }
+}
+
+impl Runner {
+    /// A new runner.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    async fn migrate(&self, plan: &MetricPlan) -> Result<(), Error> {
+        let key = plan.storage.describe();
+        if self
+            .migrated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+        {
+            return Ok(());
+        }
+        let metric = &plan.config.name;
+        with_retry("migrate", || plan.storage.migrate())
+            .await
+            .map_err(|source| storage_error(metric, source))?;
+        self.migrated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+        Ok(())
+    }
+
+    /// `dtk run` for one metric: collect from the checkpoint to the newest complete
+    /// interval, store, detect every new point, and decide on the alert.
+    pub async fn run(&self, plan: &MetricPlan, options: RunOptions) -> Result<RunReport, Error> {
+        let config = &plan.config;
+        let metric = config.name.as_str();
+        let interval = config.schedule.interval.delta();
+        let delay = config
+            .schedule
+            .delay
+            .as_ref()
+            .map(|d| d.delta())
+            .unwrap_or_else(TimeDelta::zero);
+        let end = newest_complete_end(options.execution_time, interval, delay);
+        let newest = end - interval;
+        if !options.dry_run {
+            self.migrate(plan).await?;
+        }
+        let storage = plan.storage.as_ref();
+        let last = with_retry("checkpoint", || storage.last_datapoint_time(metric))
+            .await
+            .map_err(|s| storage_error(metric, s))?;
+        let start = match last {
+            Some(last) => floor_to_interval(last, interval) + interval,
+            None => end - self.bootstrap_span(plan),
+        };
+
+        // Per detector: score points after its newest stored detection, or the new points.
+        let mut detect_from = Vec::with_capacity(plan.detectors.len());
+        for d in &plan.detectors {
+            let last_detection = with_retry("detections", || {
+                storage.last_detection_time(metric, &d.info.id)
+            })
+            .await
+            .map_err(|s| storage_error(metric, s))?;
+            let from = match last_detection {
+                Some(t) => (t + TimeDelta::seconds(1)).min(start),
+                None => start,
+            };
+            detect_from.push(from);
+        }
+
+        let mut range = RangeReport::default();
+        let mut fresh: Vec<DetectionRecord> = Vec::new();
+        let batch = TimeDelta::days(i64::from(config.schedule.batch_load_days));
+        let mut new_points: Vec<DataPoint> = Vec::new();
+        for (from, to) in batches(start, end, batch) {
+            let (points, notes) = self.collect(plan, from, to, options.execution_time).await?;
+            range.notes.extend(notes);
+            range.points += points.len();
+            range.missing += points.iter().filter(|p| p.is_missing).count();
+            if !options.dry_run {
+                with_retry("store points", || {
+                    storage.upsert_datapoints(metric, &points)
+                })
+                .await
+                .map_err(|s| storage_error(metric, s))?;
+            }
+            new_points.extend(points);
+        }
+        if start < end {
+            range.from = Some(start);
+            range.to = Some(end);
+        }
+        let catching_up = detect_from.iter().any(|f| *f < start);
+        if !plan.detectors.is_empty() && (!new_points.is_empty() || catching_up) {
+            let records = self
+                .detect(
+                    plan,
+                    &new_points,
+                    start,
+                    &detect_from,
+                    options.execution_time,
+                )
+                .await?;
+            if !options.dry_run && !records.is_empty() {
+                with_retry("store detections", || storage.upsert_detections(&records))
+                    .await
+                    .map_err(|s| storage_error(metric, s))?;
+            }
+            range.detections += records.len();
+            range
+                .anomalies
+                .extend(records.iter().filter(|r| r.detection.is_anomaly).cloned());
+            fresh = records;
+        }
+
+        let alert = match &plan.alert {
+            Some(a) if a.settings.enabled => {
+                let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
+                let job = AlertJob {
+                    metric,
+                    settings: &a.settings,
+                    alerter: a.alerter.as_ref(),
+                    storage,
+                    detectors: &detectors,
+                    fresh: &fresh,
+                    newest,
+                    interval,
+                    dry_run: options.dry_run,
+                };
+                Some(crate::alert::process(job).await?)
+            }
+            _ => None,
+        };
+
+        if !options.dry_run
+            && let Some(days) = config.storage.retention_days
+        {
+            let before = options.execution_time - TimeDelta::days(i64::from(days));
+            with_retry("retention", || storage.apply_retention(metric, before))
+                .await
+                .map_err(|s| storage_error(metric, s))?;
+        }
+        Ok(RunReport {
+            metric: metric.to_string(),
+            newest,
+            range,
+            alert,
+            dry_run: options.dry_run,
+        })
+    }
+
+    /// `dtk backfill` for one metric: `schedule.start_time..end_time` in `batch_load_days`
+    /// batches, a checkpoint after every batch, alerts off.
+    pub async fn backfill(
+        &self,
+        plan: &MetricPlan,
+        options: BackfillOptions,
+        mut progress: impl FnMut(BatchProgress),
+    ) -> Result<BackfillReport, Error> {
+        let config = &plan.config;
+        let metric = config.name.as_str();
+        let schedule = &config.schedule;
+        let interval = schedule.interval.delta();
+        let Some(start) = schedule.start_time else {
+            let mut issue = ConfigIssue::new("schedule.start_time", "is required for a backfill")
+                .with_hint(
+                    "set `schedule.start_time` (and optionally `end_time`) to the range to load",
+                );
+            if let Some(f) = &config.file {
+                issue = issue.in_file(f);
+            }
+            return Err(Error::Config(ConfigError::single(issue)));
+        };
+        let start = floor_to_interval(start, interval);
+        let delay = schedule
+            .delay
+            .as_ref()
+            .map(|d| d.delta())
+            .unwrap_or_else(TimeDelta::zero);
+        let cap = newest_complete_end(options.execution_time, interval, delay);
+        let end = schedule
+            .end_time
+            .map(|e| floor_to_interval(e, interval).min(cap))
+            .unwrap_or(cap);
+        let job = format!("backfill:{}", start.to_rfc3339());
+        let storage = plan.storage.as_ref();
+
+        if !options.dry_run {
+            self.migrate(plan).await?;
+        }
+        let checkpoint = if options.force {
+            None
+        } else {
+            match with_retry("checkpoint", || storage.get_checkpoint(metric, &job)).await {
+                Ok(c) => c,
+                // A dry run against a storage whose tables do not exist yet has no checkpoint.
+                Err(_) if options.dry_run => None,
+                Err(s) => return Err(storage_error(metric, s)),
+            }
+        };
+        let resumed_from = checkpoint.filter(|c| *c > start && *c <= end);
+        let from = resumed_from.unwrap_or(start);
+        let plan_batches = batches(
+            from,
+            end,
+            TimeDelta::days(i64::from(schedule.batch_load_days)),
+        );
+        let mut report = BackfillReport {
+            metric: metric.to_string(),
+            start,
+            end,
+            resumed_from,
+            batches: plan_batches.clone(),
+            range: RangeReport::default(),
+            dry_run: options.dry_run,
+        };
+        if options.dry_run {
+            return Ok(report);
+        }
+        let total = plan_batches.len();
+        for (index, (from, to)) in plan_batches.into_iter().enumerate() {
+            let (points, notes) = self.collect(plan, from, to, options.execution_time).await?;
+            with_retry("store points", || {
+                storage.upsert_datapoints(metric, &points)
+            })
+            .await
+            .map_err(|s| storage_error(metric, s))?;
+            let mut batch_report = RangeReport {
+                from: Some(from),
+                to: Some(to),
+                points: points.len(),
+                missing: points.iter().filter(|p| p.is_missing).count(),
+                notes,
+                ..RangeReport::default()
+            };
+            if options.detect && !plan.detectors.is_empty() {
+                let detect_from = vec![from; plan.detectors.len()];
+                let records = self
+                    .detect(plan, &points, from, &detect_from, options.execution_time)
+                    .await?;
+                if !records.is_empty() {
+                    with_retry("store detections", || storage.upsert_detections(&records))
+                        .await
+                        .map_err(|s| storage_error(metric, s))?;
+                }
+                batch_report.detections = records.len();
+                batch_report.anomalies = records
+                    .into_iter()
+                    .filter(|r| r.detection.is_anomaly)
+                    .collect();
+            }
+            with_retry("checkpoint", || storage.set_checkpoint(metric, &job, to))
+                .await
+                .map_err(|s| storage_error(metric, s))?;
+            report.range.absorb(batch_report);
+            progress(BatchProgress {
+                index: index + 1,
+                total,
+                from,
+                to,
+            });
+        }
+        Ok(report)
+    }
+
+    /// History loaded on a metric's first run: the largest detector window, at least one interval.
+    fn bootstrap_span(&self, plan: &MetricPlan) -> TimeDelta {
+        let interval = plan.config.schedule.interval.delta();
+        plan.detectors
+            .iter()
+            .map(|d| history_span(&d.detector.window(), interval))
+            .max()
+            .unwrap_or(interval)
+            .max(interval)
+    }
+
+    /// Renders the query for `[from, to)`, runs it, maps the rows and fills missing intervals.
+    async fn collect(
+        &self,
+        plan: &MetricPlan,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        execution_time: DateTime<Utc>,
+    ) -> Result<(Vec<DataPoint>, Vec<String>), Error> {
+        let config = &plan.config;
+        let metric = config.name.as_str();
+        let interval = &config.schedule.interval;
+        let tz = config.collector.timezone;
+        let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+        let vars = QueryVars {
+            period_start: local(from),
+            period_finish: local(to),
+            interval: sql_interval(interval.seconds()),
+            interval_seconds: interval.seconds(),
+            metric_name: metric.to_string(),
+            execution_time: format_time(&execution_time),
+        };
+        let query = render_query(&config.collector.query, &vars).map_err(|e| Error::Data {
+            metric: metric.to_string(),
+            message: format!("rendering collector.params.query failed: {e}"),
+            hint: None,
+        })?;
+        tracing::debug!(metric, %from, %to, "collecting");
+        let table = with_retry("query", || plan.collector.query(&query))
+            .await
+            .map_err(|source| Error::Collect {
+                metric: metric.to_string(),
+                source,
+            })?;
+        let mapped = map_table(&table, &config.collector).map_err(|e| Error::Data {
+            metric: metric.to_string(),
+            message: format!(
+                "query result for [{}, {}): {}",
+                format_time(&from),
+                format_time(&to),
+                e.message
+            ),
+            hint: e.hint,
+        })?;
+        let mut notes = Vec::new();
+        if mapped.null_values > 0 {
+            notes.push(format!(
+                "{} row(s) had a NULL value and are stored as missing points",
+                mapped.null_values
+            ));
+        }
+        let (points, dropped) = fill_missing(mapped.points, from, to, interval.delta());
+        if dropped > 0 {
+            notes.push(format!(
+                "{dropped} row(s) outside [{}, {}) were ignored; filter the query with {{{{ period_start }}}} and {{{{ period_finish }}}}",
+                format_time(&from),
+                format_time(&to)
+            ));
+        }
+        for note in &notes {
+            tracing::warn!(metric, "{note}");
+        }
+        Ok((points, notes))
+    }
+
+    /// Scores, for each detector, the points from its `detect_from` on, against
+    /// stored history plus `new_points` (which start at `new_from`).
+    async fn detect(
+        &self,
+        plan: &MetricPlan,
+        new_points: &[DataPoint],
+        new_from: DateTime<Utc>,
+        detect_from: &[DateTime<Utc>],
+        execution_time: DateTime<Utc>,
+    ) -> Result<Vec<DetectionRecord>, Error> {
+        let metric = plan.config.name.as_str();
+        let interval = plan.config.schedule.interval.delta();
+        let history_from = plan
+            .detectors
+            .iter()
+            .zip(detect_from)
+            .map(|(d, from)| *from - history_span(&d.detector.window(), interval))
+            .min()
+            .unwrap_or(new_from);
+        let mut series: Vec<DataPoint> = if history_from < new_from {
+            with_retry("load history", || {
+                plan.storage.load_datapoints(metric, history_from, new_from)
+            })
+            .await
+            .map_err(|s| storage_error(metric, s))?
+        } else {
+            Vec::new()
+        };
+        series.retain(|p| p.timestamp < new_from);
+        series.extend_from_slice(new_points);
+
+        let ctx = DetectionContext {
+            execution_time,
+            interval,
+        };
+        let mut records = Vec::new();
+        for (d, from) in plan.detectors.iter().zip(detect_from) {
+            let first = series.partition_point(|p| p.timestamp < *from);
+            if first >= series.len() {
+                continue;
+            }
+            let window_start = *from - history_span(&d.detector.window(), interval);
+            let start = series.partition_point(|p| p.timestamp < window_start);
+            let detections = d.detector.detect(&series[start..], first - start, &ctx);
+            if detections.len() != series.len() - first {
+                return Err(Error::Detect {
+                    metric: metric.to_string(),
+                    detector_id: d.info.id.clone(),
+                    message: format!(
+                        "returned {} results for {} points",
+                        detections.len(),
+                        series.len() - first
+                    ),
+                });
+            }
+            for (point, detection) in series[first..].iter().zip(detections) {
+                records.push(DetectionRecord {
+                    metric: metric.to_string(),
+                    detector_id: d.info.id.clone(),
+                    detector_type: d.info.kind.clone(),
+                    detector_params: d.info.params.clone(),
+                    detection,
+                    alert_sent: false,
+                    context: point.context.clone(),
+                });
+            }
+        }
+        Ok(records)
+    }
+}
+
+fn storage_error(metric: &str, source: BackendError) -> Error {
+    Error::Storage {
+        metric: metric.to_string(),
+        source,
+    }
+}
