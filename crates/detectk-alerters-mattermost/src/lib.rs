@@ -1,8 +1,44 @@
 #![doc = include_str!("../README.md")]
 
-use detectk_core::Registry;
+mod alerter;
+mod payload;
 
-/// Registers this crate's types with `registry`.
+pub use alerter::MattermostAlerter;
+pub use payload::payload;
+
+use std::sync::Arc;
+
+use detectk_core::alert::{WebhookDefaults, WebhookParams};
+use detectk_core::config::Params;
+use detectk_core::registry::{AlerterFactory, Registry};
+use detectk_core::Alerter;
+
+/// Defaults of Python detectk's Mattermost alerter.
+pub const DEFAULTS: WebhookDefaults = WebhookDefaults {
+    username: Some("DetectK"),
+    icon_emoji: None,
+};
+
+struct Factory;
+
+impl AlerterFactory for Factory {
+    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+        let webhook = WebhookParams::parse(params, DEFAULTS)?;
+        match MattermostAlerter::new(webhook) {
+            Ok(alerter) => Some(Arc::new(alerter)),
+            Err(e) => {
+                params.error("webhook_url", e.message);
+                None
+            }
+        }
+    }
+}
+
+/// Registers the `mattermost` alerter type with `registry`.
 pub fn register(registry: &mut Registry) {
-    let _ = registry;
+    registry.register_alerter(
+        "mattermost",
+        "posts alerts to a Mattermost incoming webhook (username, icon, channel override)",
+        Arc::new(Factory),
+    );
 }

@@ -1,8 +1,53 @@
 #![doc = include_str!("../README.md")]
 
-use detectk_core::Registry;
+mod alerter;
+mod blocks;
 
-/// Registers this crate's types with `registry`.
+pub use alerter::SlackAlerter;
+pub use blocks::payload;
+
+use std::sync::Arc;
+
+use detectk_core::Alerter;
+use detectk_core::alert::{WebhookDefaults, WebhookParams};
+use detectk_core::config::Params;
+use detectk_core::registry::{AlerterFactory, Registry};
+
+/// Defaults of Python detectk's Slack alerter.
+pub const DEFAULTS: WebhookDefaults = WebhookDefaults {
+    username: Some("DetectK"),
+    icon_emoji: Some(":warning:"),
+};
+
+struct Factory;
+
+impl AlerterFactory for Factory {
+    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+        let webhook = WebhookParams::parse(params, DEFAULTS)?;
+        if !webhook.host().ends_with("slack.com") {
+            params.warn(
+                "webhook_url",
+                format!(
+                    "points to {}, not hooks.slack.com; fine for a Slack-compatible endpoint",
+                    webhook.host()
+                ),
+            );
+        }
+        match SlackAlerter::new(webhook) {
+            Ok(alerter) => Some(Arc::new(alerter)),
+            Err(e) => {
+                params.error("webhook_url", e.message);
+                None
+            }
+        }
+    }
+}
+
+/// Registers the `slack` alerter type with `registry`.
 pub fn register(registry: &mut Registry) {
-    let _ = registry;
+    registry.register_alerter(
+        "slack",
+        "posts alerts to a Slack incoming webhook as Block Kit with a plain-text fallback",
+        Arc::new(Factory),
+    );
 }

@@ -97,7 +97,11 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        (at.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// `text` with every occurrence of the secret URL (and of its path, which is the
@@ -207,9 +211,10 @@ fn classify(
             wait: backoff,
             why: format!("connection failed: {e}"),
         },
-        Err(AttemptFailure::Request(e)) => {
-            Next::Fail(AlertErrorKind::Other, format!("could not send the request: {e}"))
-        }
+        Err(AttemptFailure::Request(e)) => Next::Fail(
+            AlertErrorKind::Other,
+            format!("could not send the request: {e}"),
+        ),
     }
 }
 
@@ -305,7 +310,11 @@ mod tests {
         let secret = Secret::new("https://hooks.example/secret-path");
         let result = deliver("test", &policy, &secret, || {
             *calls.lock().unwrap() += 1;
-            let next = script.lock().unwrap().pop_front().unwrap_or_else(|| reply(200));
+            let next = script
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or_else(|| reply(200));
             async move { next }
         })
         .await;
@@ -377,14 +386,22 @@ mod tests {
         assert_eq!(calls, 4);
         assert_eq!(e.kind, AlertErrorKind::Unavailable);
         assert_eq!(e.attempts, 4);
-        assert!(e.message.starts_with("gave up after 4 attempts; last: HTTP 500"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("gave up after 4 attempts; last: HTTP 500"),
+            "{}",
+            e.message
+        );
         assert!(!e.message.contains("secret-path"));
     }
 
     #[tokio::test]
     async fn timeouts_are_retried_and_reported_as_timeouts() {
         let (result, calls) = run(
-            RetryPolicy { max_retries: 1, ..fast() },
+            RetryPolicy {
+                max_retries: 1,
+                ..fast()
+            },
             vec![Err(AttemptFailure::Timeout), Err(AttemptFailure::Timeout)],
         )
         .await;
@@ -420,7 +437,8 @@ mod tests {
 
     #[tokio::test]
     async fn request_errors_are_not_retried() {
-        let (result, calls) = run(fast(), vec![Err(AttemptFailure::Request("bad url".into()))]).await;
+        let (result, calls) =
+            run(fast(), vec![Err(AttemptFailure::Request("bad url".into()))]).await;
         assert_eq!(calls, 1);
         assert_eq!(result.unwrap_err().kind, AlertErrorKind::Other);
     }

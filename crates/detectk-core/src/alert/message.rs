@@ -78,7 +78,10 @@ pub fn default_text(input: &MessageInput<'_>) -> String {
         out.push_str("Sample data from `dtk test-alert`: no anomaly happened.\n");
     }
     out.push_str(&format!("Time: {}\n", format_time(input.timestamp)));
-    out.push_str(&format!("Value: {}\n", format_value(point_value(input.detections))));
+    out.push_str(&format!(
+        "Value: {}\n",
+        format_value(point_value(input.detections))
+    ));
     match input.kind {
         AlertKind::Recovery => {
             if let Some(since) = input.recovered_from {
@@ -111,7 +114,10 @@ pub fn default_text(input: &MessageInput<'_>) -> String {
 fn detector_line(record: &DetectionRecord) -> String {
     let params = format_params(&record.detector_params);
     if params.is_empty() {
-        format!("Detector: {} (id {})", record.detector_type, record.detector_id)
+        format!(
+            "Detector: {} (id {})",
+            record.detector_type, record.detector_id
+        )
     } else {
         format!(
             "Detector: {} (id {}; {params})",
@@ -122,13 +128,15 @@ fn detector_line(record: &DetectionRecord) -> String {
 
 fn detection_lines(out: &mut String, d: &Detection, kind: AlertKind) {
     match (d.lower_bound, d.upper_bound) {
-        (Some(lo), Some(hi)) => out.push_str(&format!(
-            "Expected range: {} - {}\n",
-            format_value(Some(lo)),
-            format_value(Some(hi))
-        )),
-        (Some(lo), None) => out.push_str(&format!("Expected: at least {}\n", format_value(Some(lo)))),
-        (None, Some(hi)) => out.push_str(&format!("Expected: at most {}\n", format_value(Some(hi)))),
+        (Some(lo), Some(hi)) => {
+            out.push_str(&format!("Expected range: {}\n", format_range(lo, hi)))
+        }
+        (Some(lo), None) => {
+            out.push_str(&format!("Expected: at least {}\n", format_value(Some(lo))))
+        }
+        (None, Some(hi)) => {
+            out.push_str(&format!("Expected: at most {}\n", format_value(Some(hi))))
+        }
         (None, None) => {}
     }
     if kind == AlertKind::Recovery {
@@ -184,6 +192,16 @@ pub fn format_value(v: Option<f64>) -> String {
     let decimals = (3 - x.abs().log10().floor() as i32).clamp(1, 12) as usize;
     let s = format!("{x:.decimals$}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// `900 - 1100`, `2.00 - 31.50`: both ends in the same style.
+fn format_range(lo: f64, hi: f64) -> String {
+    let whole = |x: f64| x == x.trunc();
+    let big = |x: f64| x.abs() >= 1.0 || x == 0.0;
+    if !(whole(lo) && whole(hi)) && big(lo) && big(hi) && lo.is_finite() && hi.is_finite() {
+        return format!("{lo:.2} - {hi:.2}");
+    }
+    format!("{} - {}", format_value(Some(lo)), format_value(Some(hi)))
 }
 
 fn format_score(score: f64) -> String {

@@ -80,7 +80,11 @@ impl<'a> Points<'a> {
     fn new(input: &PolicyInput<'a>) -> Self {
         let mut detector_ids: Vec<&str> = input.detector_ids.iter().map(String::as_str).collect();
         if detector_ids.is_empty() {
-            detector_ids = input.detections.iter().map(|r| r.detector_id.as_str()).collect();
+            detector_ids = input
+                .detections
+                .iter()
+                .map(|r| r.detector_id.as_str())
+                .collect();
             detector_ids.sort_unstable();
             detector_ids.dedup();
         }
@@ -109,7 +113,11 @@ impl<'a> Points<'a> {
     }
 
     /// The qualifying detections at `t`, when enough detectors agree.
-    fn agreeing(&self, settings: &AlertSettings, t: DateTime<Utc>) -> Option<Vec<&'a DetectionRecord>> {
+    fn agreeing(
+        &self,
+        settings: &AlertSettings,
+        t: DateTime<Utc>,
+    ) -> Option<Vec<&'a DetectionRecord>> {
         let fired: Vec<&DetectionRecord> = self
             .at(t)
             .iter()
@@ -188,9 +196,15 @@ fn not_alerting(
     newest: &[&DetectionRecord],
 ) -> Decision {
     let flagged = newest.iter().filter(|r| r.detection.is_anomaly).count();
-    let scored = newest.iter().filter(|r| r.detection.skipped.is_none()).count();
+    let scored = newest
+        .iter()
+        .filter(|r| r.detection.skipped.is_none())
+        .count();
     if flagged > 0 {
-        let qualifying = newest.iter().filter(|r| qualifies(input.settings, r)).count();
+        let qualifying = newest
+            .iter()
+            .filter(|r| qualifies(input.settings, r))
+            .count();
         return Decision::Hold(if qualifying == 0 {
             format!(
                 "{flagged} detector(s) flag the newest point, but not as the conditions require (direction / min_deviation_percent)"
@@ -204,7 +218,9 @@ fn not_alerting(
         });
     }
     if scored == 0 {
-        return Decision::Hold("the newest point was not scored (too little history or missing)".into());
+        return Decision::Hold(
+            "the newest point was not scored (too little history or missing)".into(),
+        );
     }
     if input.settings.notify_recovery
         && let Some(alerted) = input.last_anomaly_alert

@@ -82,7 +82,9 @@ impl AlertReport {
 /// returned as [`Error::Alert`] naming the metric.
 pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
     if !job.settings.enabled {
-        return Ok(AlertReport::held("alerting is disabled (alerter.enabled: false)"));
+        return Ok(AlertReport::held(
+            "alerting is disabled (alerter.enabled: false)",
+        ));
     }
     let storage_err = |source| Error::Storage {
         metric: job.metric.to_string(),

@@ -160,7 +160,8 @@ impl AlertSettings {
             });
         }
         let notify_recovery = conditions.or("notify_recovery", false);
-        let agreement = Agreement::parse(&conditions.choice("agreement", Agreement::CHOICES, "any"));
+        let agreement =
+            Agreement::parse(&conditions.choice("agreement", Agreement::CHOICES, "any"));
         let message_template: Option<String> = params.optional("message_template");
         if let Some(source) = &message_template
             && let Err(problem) = template::validate_template(source)
@@ -245,7 +246,10 @@ mod tests {
                    "agreement": "most", "consecutiv_anomalies": 2}),
         );
         let joined = issues.join("\n");
-        assert!(joined.contains("alerter.params.message_template: "), "{joined}");
+        assert!(
+            joined.contains("alerter.params.message_template: "),
+            "{joined}"
+        );
         assert!(joined.contains("nosuchfilter"), "{joined}");
         assert!(joined.contains("alerter.conditions.consecutive_anomalies: must be at least 1"));
         assert!(joined.contains("alerter.conditions.direction: unknown value \"sideways\""));

@@ -79,7 +79,10 @@ impl Object for Timestamp {
             ("timestamp", []) => Ok(Value::from(self.0.timestamp())),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
-                format!("timestamp has no method {method}() with {} arguments", args.len()),
+                format!(
+                    "timestamp has no method {method}() with {} arguments",
+                    args.len()
+                ),
             )),
         }
     }
@@ -188,7 +191,10 @@ pub fn validate_template(source: &str) -> Result<(), String> {
             TEMPLATE_VARIABLES.join(", ")
         ));
     }
-    let at = Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).single().unwrap_or_default();
+    let at = Utc
+        .with_ymd_and_hms(2024, 1, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default();
     let records = [DetectionRecord {
         metric: "sample_metric".into(),
         detector_id: "sample".into(),

@@ -165,8 +165,10 @@ mod tests {
 
     #[test]
     fn problems_never_repeat_the_url() {
-        let (w, issues) = parse(json!({"webhook_url": "ftp://h.example/hooks/s3cret", "timeout": 0,
-            "max_retries": 99}));
+        let (w, issues) = parse(
+            json!({"webhook_url": "ftp://h.example/hooks/s3cret", "timeout": 0,
+            "max_retries": 99}),
+        );
         assert!(w.is_none());
         assert_eq!(
             issues,

@@ -203,9 +203,15 @@ fn templates_see_every_detection_and_the_default_text() {
 #[test]
 fn template_problems_are_caught_by_validation() {
     let syntax = validate_template("{% for x in detections %}").unwrap_err();
-    assert!(syntax.starts_with("template error on line 1: syntax error"), "{syntax}");
+    assert!(
+        syntax.starts_with("template error on line 1: syntax error"),
+        "{syntax}"
+    );
     let unknown = validate_template("{{ metric }} {{ valeu }}").unwrap_err();
-    assert!(unknown.starts_with("unknown template variables metric, valeu; available: metric_name"), "{unknown}");
+    assert!(
+        unknown.starts_with("unknown template variables metric, valeu; available: metric_name"),
+        "{unknown}"
+    );
     let filter = validate_template("{{ value | money }}").unwrap_err();
     assert!(filter.contains("unknown filter"), "{filter}");
     let method = validate_template("{{ timestamp.strftime() }}").unwrap_err();
@@ -230,4 +236,7 @@ fn values_are_formatted_for_people() {
     assert_eq!(format_value(Some(3.14159)), "3.14");
     assert_eq!(format_value(Some(f64::NAN)), "NaN");
     assert_eq!(format_value(Some(1e20)), "100000000000000000000");
+    assert_eq!(format_range(2.0, 31.5), "2.00 - 31.50");
+    assert_eq!(format_range(900.0, 1100.0), "900 - 1100");
+    assert_eq!(format_range(0.0012, 0.5), "0.0012 - 0.5");
 }

@@ -26,7 +26,11 @@ fn det(id: &str, i: i32, dev: f64) -> DetectionRecord {
             score: Some(dev.abs() / 3.0),
             lower_bound: Some(90.0),
             upper_bound: Some(110.0),
-            direction: anomalous.then_some(if dev > 0.0 { Direction::Up } else { Direction::Down }),
+            direction: anomalous.then_some(if dev > 0.0 {
+                Direction::Up
+            } else {
+                Direction::Down
+            }),
             percent_deviation: Some(dev),
             skipped: None,
             stats: Map::new(),
@@ -162,11 +166,17 @@ fn agreement_any_all_majority() {
     case.settings.agreement = Agreement::Majority;
     assert_eq!(fired_ids(&case.decide()), ["a", "b"]);
     case.settings.agreement = Agreement::All;
-    assert_eq!(held(&case.decide()), "2 of 3 detectors agree; agreement `all` is not met");
+    assert_eq!(
+        held(&case.decide()),
+        "2 of 3 detectors agree; agreement `all` is not met"
+    );
     // A configured detector with no detection at all counts as not agreeing.
     case.ids.push("d".into());
     case.settings.agreement = Agreement::Majority;
-    assert_eq!(held(&case.decide()), "2 of 4 detectors agree; agreement `majority` is not met");
+    assert_eq!(
+        held(&case.decide()),
+        "2 of 4 detectors agree; agreement `majority` is not met"
+    );
 }
 
 #[test]
@@ -181,7 +191,10 @@ fn cooldown_is_measured_between_point_timestamps() {
     let mut case = Case::new((0..8).map(|i| det("a", i, 30.0)).collect(), 0);
     case.settings.cooldown_minutes = 60;
     case.last_anomaly = Some(t(0));
-    assert_eq!(held(&case.decide()), "an alert for this point was already sent");
+    assert_eq!(
+        held(&case.decide()),
+        "an alert for this point was already sent"
+    );
     for i in 1..6 {
         case.newest = i;
         assert!(held(&case.decide()).starts_with("cooldown:"), "point {i}");
