@@ -8,10 +8,10 @@ pub use payload::payload;
 
 use std::sync::Arc;
 
+use detectk_core::Alerter;
 use detectk_core::alert::{WebhookDefaults, WebhookParams};
 use detectk_core::config::Params;
 use detectk_core::registry::{AlerterFactory, Registry};
-use detectk_core::Alerter;
 
 /// Defaults of Python detectk's Mattermost alerter.
 pub const DEFAULTS: WebhookDefaults = WebhookDefaults {

@@ -67,7 +67,8 @@ async fn retries_server_errors_then_delivers_once() {
 
 #[tokio::test]
 async fn a_rejected_message_is_not_retried_and_hides_the_url() {
-    let server = WebhookServer::with_replies([Reply::Body(400, "Unable to parse incoming data".into())]);
+    let server =
+        WebhookServer::with_replies([Reply::Body(400, "Unable to parse incoming data".into())]);
     let a = alerter(&server, 3);
     let err = a.send(&message()).await.unwrap_err();
     assert_eq!(server.request_count(), 1);
@@ -77,7 +78,12 @@ async fn a_rejected_message_is_not_retried_and_hides_the_url() {
         err.to_string(),
         "mattermost: the endpoint rejected the message with HTTP 400: Unable to parse incoming data"
     );
-    for shown in [err.to_string(), format!("{err:?}"), format!("{a:?}"), a.describe()] {
+    for shown in [
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{a:?}"),
+        a.describe(),
+    ] {
         assert!(!shown.contains("/hooks/test"), "URL leaked: {shown}");
     }
 }
@@ -89,7 +95,11 @@ async fn rate_limits_honour_retry_after() {
     }]);
     let started = Instant::now();
     alerter(&server, 2).send(&message()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(server.request_count(), 2);
 }
 

@@ -14,7 +14,10 @@ fn build(params: Value) -> (bool, Vec<String>, Vec<String>, String) {
     let mut c = Params::new(&conditions, "alerter.conditions");
     let _settings = AlertSettings::parse(true, &mut p, &mut c);
     let built = registry.alerter("mattermost").unwrap().build(&mut p);
-    let described = built.as_ref().map(|a| format!("{} {a:?}", a.describe())).unwrap_or_default();
+    let described = built
+        .as_ref()
+        .map(|a| format!("{} {a:?}", a.describe()))
+        .unwrap_or_default();
     let report = p.finish();
     let issues = report.issues.iter().map(|i| i.to_string()).collect();
     let warnings = report.warnings.iter().map(|i| i.to_string()).collect();
@@ -35,13 +38,17 @@ fn python_detectk_params_are_all_accepted() {
     }));
     assert!(ok);
     assert!(issues.is_empty(), "{issues:?}");
-    assert!(described.starts_with("mattermost (chat.example.com, channel alerts)"), "{described}");
+    assert!(
+        described.starts_with("mattermost (chat.example.com, channel alerts)"),
+        "{described}"
+    );
     assert!(!described.contains("xyz789secret"), "{described}");
 }
 
 #[test]
 fn unknown_and_invalid_keys_are_reported() {
-    let (ok, issues, _, _) = build(json!({"webhook_url": "chat.example.com/hooks/x", "usernme": "x"}));
+    let (ok, issues, _, _) =
+        build(json!({"webhook_url": "chat.example.com/hooks/x", "usernme": "x"}));
     assert!(!ok);
     assert_eq!(
         issues,

@@ -2,8 +2,8 @@
 //! message text as mrkdwn sections, a context line) and `text` as the plain-text
 //! fallback that notifications and old clients show.
 
-use detectk_core::alert::{WebhookParams, format_time};
 use detectk_core::AlertMessage;
+use detectk_core::alert::{WebhookParams, format_time};
 use detectk_core::traits::AlertKind;
 use serde_json::{Map, Value, json};
 
@@ -104,7 +104,8 @@ fn sections(text: &str, limit: usize) -> Vec<String> {
             }
             out.push(head);
         }
-        let needed = current.chars().count() + line.chars().count() + usize::from(!current.is_empty());
+        let needed =
+            current.chars().count() + line.chars().count() + usize::from(!current.is_empty());
         if needed > limit {
             out.push(std::mem::take(&mut current));
         }
@@ -139,7 +140,11 @@ mod tests {
         assert_eq!(sections("abcdefgh", 3), ["abc", "def", "gh"]);
         assert_eq!(sections("\n\n", 3), Vec::<String>::new());
         let long = "x".repeat(7000);
-        assert!(sections(&long, SECTION_LIMIT).iter().all(|s| s.chars().count() <= SECTION_LIMIT));
+        assert!(
+            sections(&long, SECTION_LIMIT)
+                .iter()
+                .all(|s| s.chars().count() <= SECTION_LIMIT)
+        );
     }
 
     #[test]

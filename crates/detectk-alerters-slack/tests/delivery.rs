@@ -76,7 +76,11 @@ async fn posts_block_kit_with_a_plain_text_fallback() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].header("content-type"), Some("application/json"));
     let body = requests[0].json();
-    assert_eq!(body["text"], anomaly().text, "the fallback is the full plain text");
+    assert_eq!(
+        body["text"],
+        anomaly().text,
+        "the fallback is the full plain text"
+    );
     insta::assert_json_snapshot!("slack_payload", body);
 }
 
@@ -107,6 +111,10 @@ async fn rate_limits_honour_an_http_date_retry_after() {
     }]);
     let started = Instant::now();
     alerter(&server).send(&anomaly()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(server.request_count(), 2);
 }

@@ -40,6 +40,8 @@ fn warns_about_a_non_slack_host_without_showing_the_url() {
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(
         warnings,
-        ["alerter.params.webhook_url: points to 127.0.0.1:9, not hooks.slack.com; fine for a Slack-compatible endpoint"]
+        [
+            "alerter.params.webhook_url: points to 127.0.0.1:9, not hooks.slack.com; fine for a Slack-compatible endpoint"
+        ]
     );
 }

@@ -111,7 +111,9 @@ impl WebhookServer {
     pub fn with_replies(replies: impl IntoIterator<Item = Reply>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind a TCP port on 127.0.0.1 for the webhook test server");
-        let addr = listener.local_addr().expect("local address of the listener");
+        let addr = listener
+            .local_addr()
+            .expect("local address of the listener");
         listener
             .set_nonblocking(true)
             .expect("make the listener non-blocking");
@@ -195,7 +197,11 @@ impl Drop for WebhookServer {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn serve(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
@@ -311,11 +317,18 @@ async fn read_request<S: AsyncRead + Unpin>(
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     let body = if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         read_chunked(stream, buffer).await?
     } else {
-        let length: usize = find("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: usize = find("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         while buffer.len() < length {
             if !fill(stream, buffer).await {
                 return None;
@@ -331,7 +344,10 @@ async fn read_request<S: AsyncRead + Unpin>(
     })
 }
 
-async fn read_chunked<S: AsyncRead + Unpin>(stream: &mut S, buffer: &mut Vec<u8>) -> Option<Vec<u8>> {
+async fn read_chunked<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buffer: &mut Vec<u8>,
+) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line_end = loop {
@@ -366,7 +382,8 @@ mod tests {
     fn exchange(server: &WebhookServer, raw: &str) -> String {
         let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
         s.write_all(raw.as_bytes()).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 1024];
         while let Ok(n) = s.read(&mut buf) {
@@ -391,7 +408,10 @@ mod tests {
         ]);
         let post = "POST /hooks/x HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"text\":1}\n";
         let first = exchange(&server, post);
-        assert!(first.starts_with("HTTP/1.1 429 Too Many Requests\r\n"), "{first}");
+        assert!(
+            first.starts_with("HTTP/1.1 429 Too Many Requests\r\n"),
+            "{first}"
+        );
         assert!(first.contains("retry-after: 2\r\n"), "{first}");
         assert!(exchange(&server, post).starts_with("HTTP/1.1 500 "));
         assert!(exchange(&server, post).starts_with("HTTP/1.1 200 OK"));

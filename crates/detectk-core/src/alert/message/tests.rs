@@ -233,7 +233,7 @@ fn a_template_failing_at_send_time_falls_back_to_the_default_text() {
 fn values_are_formatted_for_people() {
     assert_eq!(format_value(Some(-0.5)), "-0.5");
     assert_eq!(format_value(Some(0.000012341)), "0.00001234");
-    assert_eq!(format_value(Some(3.14159)), "3.14");
+    assert_eq!(format_value(Some(12.3456)), "12.35");
     assert_eq!(format_value(Some(f64::NAN)), "NaN");
     assert_eq!(format_value(Some(1e20)), "100000000000000000000");
     assert_eq!(format_range(2.0, 31.5), "2.00 - 31.50");
