@@ -1,0 +1,83 @@
+//! The driver-independent part of running a user query: prepare (to learn the
+//! columns even of an empty result), fetch, decode every row, bound the time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use detectk_core::model::{Cell, Table};
+use detectk_core::{BackendError, BackendErrorKind};
+
+use crate::Driver;
+use crate::error::{backend_error, timeout_error};
+
+/// A row decoding failure: which column, and why.
+#[derive(Debug)]
+pub(crate) struct DecodeFailure {
+    pub column: usize,
+    pub message: String,
+}
+
+impl DecodeFailure {
+    /// A failure of column `column`.
+    pub(crate) fn new(column: usize, message: impl Into<String>) -> Self {
+        Self {
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why running a query failed, before it is turned into a [`BackendError`].
+pub(crate) enum QueryFailure {
+    Sql(sqlx::Error),
+    Decode(DecodeFailure),
+}
+
+impl From<sqlx::Error> for QueryFailure {
+    fn from(e: sqlx::Error) -> Self {
+        QueryFailure::Sql(e)
+    }
+}
+
+impl From<DecodeFailure> for QueryFailure {
+    fn from(e: DecodeFailure) -> Self {
+        QueryFailure::Decode(e)
+    }
+}
+
+/// A query's result as column names plus rows of decoded cells.
+pub(crate) struct Decoded {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Runs `fut` (a driver's fetch-and-decode of `query`) within `timeout`, and turns
+/// every failure into a [`BackendError`] naming `server` (and the column, for decoding).
+pub(crate) async fn collect(
+    driver: Driver,
+    server: &str,
+    timeout: Duration,
+    fut: impl Future<Output = Result<Decoded, QueryFailure>>,
+) -> Result<Table, BackendError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Err(_) => Err(timeout_error(server, "query", timeout)),
+        Ok(Ok(decoded)) => Ok(Table {
+            columns: decoded.columns,
+            rows: decoded.rows,
+        }),
+        Ok(Err(QueryFailure::Sql(e))) => Err(backend_error(driver, server, "query", e)),
+        Ok(Err(QueryFailure::Decode(d))) => Err(BackendError::new(
+            BackendErrorKind::Decode,
+            server,
+            format!("column {}: {}", d.column + 1, d.message),
+        )),
+    }
+}
+
+/// Formats the column name into a decode failure's message.
+pub(crate) fn name_column(columns: &[String], mut failure: DecodeFailure) -> DecodeFailure {
+    if let Some(name) = columns.get(failure.column) {
+        failure.message = format!("`{name}`: {}", failure.message);
+    }
+    failure
+}

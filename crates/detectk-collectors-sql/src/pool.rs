@@ -1,0 +1,82 @@
+//! Connection pools shared by every collector and storage with the same connection
+//! settings, created on first use (building a collector or storage never connects).
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use sqlx::pool::PoolOptions;
+use sqlx::{Connection, Database, Pool};
+
+/// A pool that is built, without connecting, the first time it is used.
+pub(crate) struct LazyPool<DB: Database> {
+    connect: <DB::Connection as Connection>::Options,
+    max_connections: u32,
+    timeout: Duration,
+    /// Keep connections forever (an in-memory SQLite database lives in its connection).
+    keep_connections: bool,
+    pool: OnceLock<Pool<DB>>,
+}
+
+impl<DB: Database> LazyPool<DB> {
+    /// A pool of at most `max_connections` connections; `timeout` bounds the wait for one.
+    pub(crate) fn new(
+        connect: <DB::Connection as Connection>::Options,
+        max_connections: u32,
+        timeout: Duration,
+        keep_connections: bool,
+    ) -> Self {
+        Self {
+            connect,
+            max_connections,
+            timeout,
+            keep_connections,
+            pool: OnceLock::new(),
+        }
+    }
+
+    /// The pool; must be called from within a Tokio runtime. Connects lazily.
+    pub(crate) fn get(&self) -> &Pool<DB> {
+        self.pool.get_or_init(|| {
+            let mut options = PoolOptions::<DB>::new()
+                .max_connections(self.max_connections)
+                .acquire_timeout(self.timeout);
+            if self.keep_connections {
+                options = options.idle_timeout(None).max_lifetime(None);
+            }
+            options.connect_lazy_with(self.connect.clone())
+        })
+    }
+}
+
+/// Pools by connection identity (see `ConnectionSettings::pool_key`).
+#[derive(Default)]
+pub(crate) struct PoolCache {
+    pools: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl PoolCache {
+    /// The pool cached under `key`, or a new one from `make`.
+    pub(crate) fn get_or_insert<DB: Database>(
+        &self,
+        key: String,
+        make: impl FnOnce() -> LazyPool<DB>,
+    ) -> Arc<LazyPool<DB>> {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pool) = pools
+            .get(&key)
+            .and_then(|p| Arc::clone(p).downcast::<LazyPool<DB>>().ok())
+        {
+            return pool;
+        }
+        let pool = Arc::new(make());
+        pools.insert(key, pool.clone());
+        pool
+    }
+
+    /// Number of distinct pools.
+    pub(crate) fn len(&self) -> usize {
+        self.pools.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}

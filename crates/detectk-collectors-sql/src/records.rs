@@ -1,0 +1,193 @@
+//! Backend-independent pieces of the storages: the JSON layout of the `context`
+//! columns, batch de-duplication and time formatting.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use detectk_core::model::{Context, DataPoint, DetectionRecord};
+use serde_json::{Map, Value};
+
+/// Key of `dtk_detections.context` holding `Detection::stats`.
+pub(crate) const STATS_KEY: &str = "stats";
+/// Key of `dtk_detections.context` holding `Detection::skipped`.
+pub(crate) const SKIPPED_KEY: &str = "skipped";
+
+/// Points of a batch with one point per timestamp (the last one given wins),
+/// in the order given.
+pub(crate) fn dedupe_points(points: &[DataPoint]) -> Vec<&DataPoint> {
+    let mut last: HashMap<DateTime<Utc>, usize> = HashMap::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        last.insert(p.timestamp, i);
+    }
+    if last.len() == points.len() {
+        return points.iter().collect();
+    }
+    points
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| last.get(&p.timestamp) == Some(i))
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// Detections with one record per key (metric, detector, timestamp), the last one winning.
+pub(crate) fn dedupe_detections(records: &[DetectionRecord]) -> Vec<&DetectionRecord> {
+    let key = |r: &DetectionRecord| (r.metric.clone(), r.detector_id.clone(), r.detection.timestamp);
+    let mut last = HashMap::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        last.insert(key(r), i);
+    }
+    records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&key(r)) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// A point's context as stored: `None` (SQL NULL) when empty.
+pub(crate) fn context_text(context: &Context) -> Option<String> {
+    (!context.is_empty()).then(|| Value::Object(context.clone()).to_string())
+}
+
+/// A stored context back into a map (NULL, empty or non-object text gives an empty map).
+pub(crate) fn parse_context(text: Option<&str>) -> Context {
+    match text.map(serde_json::from_str::<Value>) {
+        Some(Ok(Value::Object(map))) => map,
+        _ => Context::new(),
+    }
+}
+
+/// A stored JSON value back into a map.
+pub(crate) fn context_from_value(value: Option<Value>) -> Context {
+    match value {
+        Some(Value::Object(map)) => map,
+        _ => Context::new(),
+    }
+}
+
+/// The `context` JSON of a detection: the point's context plus `stats` and `skipped`.
+pub(crate) fn detection_context(record: &DetectionRecord) -> Option<String> {
+    let mut map = record.context.clone();
+    if !record.detection.stats.is_empty() {
+        map.insert(STATS_KEY.into(), Value::Object(record.detection.stats.clone()));
+    }
+    if let Some(reason) = &record.detection.skipped {
+        map.insert(SKIPPED_KEY.into(), Value::String(reason.clone()));
+    }
+    context_text(&map)
+}
+
+/// Splits a stored detection context into (point context, stats, skip reason).
+pub(crate) fn split_detection_context(mut map: Context) -> (Context, Map<String, Value>, Option<String>) {
+    let stats = match map.shift_remove(STATS_KEY) {
+        Some(Value::Object(s)) => s,
+        _ => Map::new(),
+    };
+    let skipped = match map.shift_remove(SKIPPED_KEY) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    (map, stats, skipped)
+}
+
+/// `Some(v)` only for finite values (for servers without NaN/inf: MySQL).
+pub(crate) fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+/// Stored text form of a UTC time: `YYYY-MM-DD HH:MM:SS`, with `.ffffff` only when
+/// there are sub-seconds. Text order equals time order.
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
+    if t.nanosecond() == 0 {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+}
+
+/// Parses [`time_text`] (and ISO 8601 with `T`, optional `Z` or offset) as UTC.
+pub(crate) fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| n.and_utc())
+}
+
+/// The stored `detector_ids` JSON list.
+pub(crate) fn ids_text(ids: &[String]) -> String {
+    Value::from(ids.to_vec()).to_string()
+}
+
+/// Parses a stored `detector_ids` list.
+pub(crate) fn parse_ids(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Parses a stored alert kind (`anomaly`, `recovery`, `test`).
+pub(crate) fn parse_kind(s: &str) -> Option<detectk_core::traits::AlertKind> {
+    use detectk_core::traits::AlertKind;
+    [AlertKind::Anomaly, AlertKind::Recovery, AlertKind::Test]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    #[test]
+    fn time_text_sorts_like_time_and_round_trips() {
+        let a = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let b = a + chrono::Duration::milliseconds(500);
+        let c = a + chrono::Duration::seconds(1);
+        let texts: Vec<String> = [a, b, c].into_iter().map(time_text).collect();
+        assert_eq!(texts[0], "2024-01-01 00:00:00");
+        assert_eq!(texts[1], "2024-01-01 00:00:00.500000");
+        assert!(texts[0] < texts[1] && texts[1] < texts[2]);
+        for (t, s) in [a, b, c].into_iter().zip(&texts) {
+            assert_eq!(parse_time_text(s), Some(t));
+        }
+        assert_eq!(parse_time_text("2024-01-01T00:00:00Z"), Some(a));
+        assert_eq!(parse_time_text("2024-01-01T03:00:00+03:00"), Some(a));
+    }
+
+    #[test]
+    fn batches_keep_the_last_point_per_timestamp() {
+        let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let points = vec![DataPoint::new(t, 1.0), DataPoint::new(t, 2.0)];
+        let kept = dedupe_points(&points);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].value, Some(2.0));
+    }
+
+    #[test]
+    fn detection_context_holds_stats_and_skip_reason() {
+        let mut stats = Map::new();
+        stats.insert("median".into(), json!(1.5));
+        let mut context = Context::new();
+        context.insert("hour".into(), json!(3));
+        let mut map: Context = serde_json::from_str(
+            &context_text(&{
+                let mut m = context.clone();
+                m.insert(STATS_KEY.into(), Value::Object(stats.clone()));
+                m.insert(SKIPPED_KEY.into(), json!("too little history"));
+                m
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        map.insert("extra".into(), json!(null));
+        let (ctx, s, skipped) = split_detection_context(map);
+        assert_eq!(s, stats);
+        assert_eq!(skipped.as_deref(), Some("too little history"));
+        assert_eq!(ctx.get("hour"), Some(&json!(3)));
+    }
+}

@@ -1,0 +1,60 @@
+//! The SQLite collector: runs a user's query on a database file.
+
+use detectk_core::model::Table;
+use detectk_core::{BackendError, Collector, async_trait};
+use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
+
+use super::SqliteHandle;
+use super::decode::decode_row;
+use crate::Driver;
+use crate::collect::{Decoded, QueryFailure, collect, name_column};
+
+/// Runs user queries on a SQLite file (which must exist), decoding each value by its
+/// storage class and the column's declared type.
+#[derive(Debug, Clone)]
+pub struct SqliteCollector {
+    handle: SqliteHandle,
+}
+
+impl SqliteCollector {
+    pub(crate) fn new(handle: SqliteHandle) -> Self {
+        Self { handle }
+    }
+
+    async fn fetch(&self, query: &str) -> Result<Decoded, QueryFailure> {
+        let mut conn = self.handle.pool().acquire().await?;
+        let statement = conn
+            .prepare(AssertSqlSafe(query.to_string()).into_sql_str())
+            .await?;
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let rows = statement.query().fetch_all(&mut *conn).await?;
+        let rows = rows
+            .iter()
+            .map(decode_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|f| name_column(&columns, f))?;
+        Ok(Decoded { columns, rows })
+    }
+}
+
+#[async_trait]
+impl Collector for SqliteCollector {
+    fn describe(&self) -> String {
+        self.handle.describe()
+    }
+
+    async fn query(&self, query: &str) -> Result<Table, BackendError> {
+        let settings = self.handle.settings();
+        collect(
+            Driver::Sqlite,
+            &settings.server(),
+            settings.timeout(),
+            self.fetch(query),
+        )
+        .await
+    }
+}

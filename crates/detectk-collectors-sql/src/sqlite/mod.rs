@@ -1,0 +1,78 @@
+//! SQLite: the embedded default. A collector over a user's database file and a
+//! storage keeping the `dtk_*` tables in a file (WAL mode).
+
+mod collector;
+mod decode;
+mod schema;
+mod storage;
+
+use std::sync::Arc;
+
+use sqlx::Sqlite;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+pub use collector::SqliteCollector;
+pub use storage::SqliteStorage;
+
+use crate::pool::{LazyPool, PoolCache};
+use crate::settings::{ConnectionSettings, Role, SqliteFile, SqliteSettings};
+
+/// A shared, lazily connecting pool on one SQLite database plus how to name it.
+#[derive(Clone)]
+pub(crate) struct SqliteHandle {
+    pool: Arc<LazyPool<Sqlite>>,
+    settings: ConnectionSettings,
+}
+
+impl std::fmt::Debug for SqliteHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteHandle")
+            .field("database", &self.settings.describe())
+            .finish()
+    }
+}
+
+impl SqliteHandle {
+    /// The pool for `s`, shared through `cache` with every user of the same file and role.
+    pub(crate) fn new(s: &SqliteSettings, cache: &PoolCache) -> Self {
+        let settings = ConnectionSettings::Sqlite(s.clone());
+        let pool = cache.get_or_insert(settings.pool_key(), || {
+            let memory = s.file == SqliteFile::Memory;
+            let max = if memory { 1 } else { s.max_connections };
+            LazyPool::new(connect_options(s), max, s.timeout, memory)
+        });
+        Self { pool, settings }
+    }
+
+    pub(crate) fn pool(&self) -> &sqlx::SqlitePool {
+        self.pool.get()
+    }
+
+    pub(crate) fn server(&self) -> String {
+        self.settings.server()
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        self.settings.describe()
+    }
+
+    pub(crate) fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+}
+
+fn connect_options(s: &SqliteSettings) -> SqliteConnectOptions {
+    let options = match &s.file {
+        SqliteFile::Path(path) => SqliteConnectOptions::new().filename(path),
+        SqliteFile::Memory => SqliteConnectOptions::new().in_memory(true),
+    }
+    .busy_timeout(s.timeout);
+    match s.role {
+        // Never change the journal mode of a user's database file.
+        Role::Collector => options.create_if_missing(false),
+        Role::Storage => options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal),
+    }
+}

@@ -1,0 +1,433 @@
+//! The SQLite storage: `dtk_*` tables in a local file, WAL mode, idempotent upserts.
+
+use chrono::{DateTime, Utc};
+use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+};
+use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{SqliteHandle, schema};
+use crate::Driver;
+use crate::error::backend_error;
+use crate::records::{
+    context_text, dedupe_detections, dedupe_points, detection_context, ids_text, parse_context,
+    parse_ids, parse_kind, parse_time_text, split_detection_context, time_text,
+};
+
+/// SQLite allows 32,766 bind parameters per statement.
+const MAX_BINDS: usize = 32_000;
+
+/// Keeps datapoints, detections, checkpoints and alert state in a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    handle: SqliteHandle,
+}
+
+impl SqliteStorage {
+    pub(crate) fn new(handle: SqliteHandle) -> Self {
+        Self { handle }
+    }
+
+    fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
+        move |e| backend_error(Driver::Sqlite, &self.handle.server(), what, e)
+    }
+
+    fn decode_err(&self, what: &str) -> BackendError {
+        BackendError::new(BackendErrorKind::Decode, self.handle.server(), what.to_string())
+    }
+
+    fn time(&self, row: &SqliteRow, column: &str) -> StorageResult<DateTime<Utc>> {
+        let text: String = row.try_get(column).map_err(self.err("reading a time"))?;
+        parse_time_text(&text)
+            .ok_or_else(|| self.decode_err(&format!("`{column}` holds {text:?}, not a time")))
+    }
+
+    fn detection(&self, row: &SqliteRow) -> StorageResult<DetectionRecord> {
+        let err = self.err("reading detections");
+        let context: Option<String> = row.try_get("context").map_err(&err)?;
+        let (context, stats, skipped) = split_detection_context(parse_context(context.as_deref()));
+        let params: Option<String> = row.try_get("detector_params").map_err(&err)?;
+        let direction: Option<String> = row.try_get("direction").map_err(&err)?;
+        Ok(DetectionRecord {
+            metric: row.try_get("metric_name").map_err(&err)?,
+            detector_id: row.try_get("detector_id").map_err(&err)?,
+            detector_type: row.try_get("detector_type").map_err(&err)?,
+            detector_params: params
+                .and_then(|p| serde_json::from_str(&p).ok())
+                .unwrap_or(serde_json::Value::Null),
+            detection: Detection {
+                timestamp: self.time(row, "detected_at")?,
+                value: row.try_get("value").map_err(&err)?,
+                is_anomaly: row.try_get("is_anomaly").map_err(&err)?,
+                score: row.try_get("score").map_err(&err)?,
+                lower_bound: row.try_get("lower_bound").map_err(&err)?,
+                upper_bound: row.try_get("upper_bound").map_err(&err)?,
+                direction: direction.as_deref().and_then(Direction::parse),
+                percent_deviation: row.try_get("percent_deviation").map_err(&err)?,
+                skipped,
+                stats,
+            },
+            alert_sent: row.try_get("alert_sent").map_err(&err)?,
+            context,
+        })
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn describe(&self) -> String {
+        self.handle.describe()
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        match schema::migrate(self.handle.pool()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(BackendError::new(
+                BackendErrorKind::Schema,
+                self.handle.server(),
+                message,
+            )),
+            Err(e) => {
+                let mut err = self.err("creating the dtk_* tables")(e);
+                if err.kind == BackendErrorKind::Query {
+                    err.kind = BackendErrorKind::Schema;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
+        let points = dedupe_points(points);
+        if points.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("storing datapoints");
+        let loaded_at = time_text(Utc::now());
+        let mut tx = self.handle.pool().begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
+        for chunk in points.chunks(MAX_BINDS / 6) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) ",
+            );
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(metric)
+                    .push_bind(time_text(p.timestamp))
+                    .push_bind(p.value)
+                    .push_bind(p.is_missing)
+                    .push_bind(context_text(&p.context))
+                    .push_bind(loaded_at.clone());
+            });
+            q.push(
+                " ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = excluded.value, \
+                 is_missing = excluded.is_missing, context = excluded.context, loaded_at = excluded.loaded_at",
+            );
+            q.build().execute(&mut *tx).await.map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn load_datapoints(
+        &self,
+        metric: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DataPoint>> {
+        let err = self.err("loading datapoints");
+        let rows = sqlx::query(
+            "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
+             WHERE metric_name = ?1 AND collected_at >= ?2 AND collected_at < ?3 ORDER BY collected_at",
+        )
+        .bind(metric)
+        .bind(time_text(from))
+        .bind(time_text(to))
+        .fetch_all(self.handle.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|row| {
+                let context: Option<String> = row.try_get("context").map_err(&err)?;
+                Ok(DataPoint {
+                    timestamp: self.time(row, "collected_at")?,
+                    value: row.try_get("value").map_err(&err)?,
+                    is_missing: row.try_get("is_missing").map_err(&err)?,
+                    context: parse_context(context.as_deref()),
+                })
+            })
+            .collect()
+    }
+
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = ?1")
+                .bind(metric)
+                .fetch_one(self.handle.pool())
+                .await
+                .map_err(self.err("reading the last datapoint time"))?;
+        last.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
+            .transpose()
+    }
+
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
+        let records = dedupe_detections(records);
+        if records.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("storing detections");
+        let mut tx = self.handle.pool().begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
+        for chunk in records.chunks(MAX_BINDS / 14) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
+                 score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
+                 detector_params, alert_sent, context) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                let d = &r.detection;
+                b.push_bind(r.metric.clone())
+                    .push_bind(r.detector_id.clone())
+                    .push_bind(time_text(d.timestamp))
+                    .push_bind(d.value)
+                    .push_bind(d.is_anomaly)
+                    .push_bind(d.score)
+                    .push_bind(d.lower_bound)
+                    .push_bind(d.upper_bound)
+                    .push_bind(d.direction.map(Direction::as_str))
+                    .push_bind(d.percent_deviation)
+                    .push_bind(r.detector_type.clone())
+                    .push_bind(r.detector_params.to_string())
+                    .push_bind(r.alert_sent)
+                    .push_bind(detection_context(r));
+            });
+            q.push(
+                " ON CONFLICT (metric_name, detector_id, detected_at) DO UPDATE SET \
+                 value = excluded.value, is_anomaly = excluded.is_anomaly, score = excluded.score, \
+                 lower_bound = excluded.lower_bound, upper_bound = excluded.upper_bound, \
+                 direction = excluded.direction, percent_deviation = excluded.percent_deviation, \
+                 detector_type = excluded.detector_type, detector_params = excluded.detector_params, \
+                 alert_sent = excluded.alert_sent, context = excluded.context",
+            );
+            q.build().execute(&mut *tx).await.map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn load_detections(
+        &self,
+        metric: &str,
+        detector_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DetectionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM dtk_detections WHERE metric_name = ?1 \
+             AND (?2 IS NULL OR detector_id = ?2) AND detected_at >= ?3 AND detected_at < ?4 \
+             ORDER BY detected_at, detector_id",
+        )
+        .bind(metric)
+        .bind(detector_id)
+        .bind(time_text(from))
+        .bind(time_text(to))
+        .fetch_all(self.handle.pool())
+        .await
+        .map_err(self.err("loading detections"))?;
+        rows.iter().map(|row| self.detection(row)).collect()
+    }
+
+    async fn last_detection_time(
+        &self,
+        metric: &str,
+        detector_id: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(detected_at) FROM dtk_detections WHERE metric_name = ?1 AND detector_id = ?2",
+        )
+        .bind(metric)
+        .bind(detector_id)
+        .fetch_one(self.handle.pool())
+        .await
+        .map_err(self.err("reading the last detection time"))?;
+        last.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
+            .transpose()
+    }
+
+    async fn mark_alert_sent(
+        &self,
+        metric: &str,
+        detector_ids: &[String],
+        timestamp: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        if detector_ids.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE dtk_detections SET alert_sent = 1 WHERE metric_name = ",
+        );
+        q.push_bind(metric)
+            .push(" AND detected_at = ")
+            .push_bind(time_text(timestamp))
+            .push(" AND detector_id IN (");
+        let mut ids = q.separated(", ");
+        for id in detector_ids {
+            ids.push_bind(id.as_str());
+        }
+        q.push(")");
+        q.build()
+            .execute(self.handle.pool())
+            .await
+            .map_err(self.err("marking alerts sent"))?;
+        Ok(())
+    }
+
+    async fn get_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        let position: Option<String> = sqlx::query_scalar(
+            "SELECT position FROM dtk_checkpoints WHERE metric_name = ?1 AND job = ?2",
+        )
+        .bind(metric)
+        .bind(job)
+        .fetch_optional(self.handle.pool())
+        .await
+        .map_err(self.err("reading a checkpoint"))?;
+        position
+            .map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
+            .transpose()
+    }
+
+    async fn set_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+        position: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO dtk_checkpoints (metric_name, job, position, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (metric_name, job) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(metric)
+        .bind(job)
+        .bind(time_text(position))
+        .bind(time_text(Utc::now()))
+        .execute(self.handle.pool())
+        .await
+        .map_err(self.err("writing a checkpoint"))?;
+        Ok(())
+    }
+
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
+        sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = ?1 AND job = ?2")
+            .bind(metric)
+            .bind(job)
+            .execute(self.handle.pool())
+            .await
+            .map_err(self.err("clearing a checkpoint"))?;
+        Ok(())
+    }
+
+    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, claimed_at, detector_ids) \
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7) \
+             ON CONFLICT (metric_name, alert_key) DO UPDATE SET kind = excluded.kind, \
+             alert_time = excluded.alert_time, status = 'pending', token = excluded.token, \
+             claimed_at = excluded.claimed_at, finished_at = NULL, sent_at = NULL, \
+             detector_ids = excluded.detector_ids, message = NULL, error = NULL \
+             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' AND dtk_alerts.claimed_at < ?8)",
+        )
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(claim.kind.as_str())
+        .bind(time_text(claim.timestamp))
+        .bind(&claim.token)
+        .bind(time_text(claim.claimed_at))
+        .bind(ids_text(&claim.detector_ids))
+        .bind(time_text(claim.stale_before))
+        .execute(self.handle.pool())
+        .await
+        .map_err(self.err("claiming an alert"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn finish_alert(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        let sent_at = (outcome.status == AlertStatus::Sent).then(|| time_text(outcome.finished_at));
+        sqlx::query(
+            "UPDATE dtk_alerts SET status = ?1, finished_at = ?2, sent_at = ?3, message = ?4, error = ?5 \
+             WHERE metric_name = ?6 AND alert_key = ?7 AND token = ?8",
+        )
+        .bind(outcome.status.as_str())
+        .bind(time_text(outcome.finished_at))
+        .bind(sent_at)
+        .bind(&outcome.message)
+        .bind(&outcome.error)
+        .bind(metric)
+        .bind(key)
+        .bind(token)
+        .execute(self.handle.pool())
+        .await
+        .map_err(self.err("recording an alert outcome"))?;
+        Ok(())
+    }
+
+    async fn last_sent_alert(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.err("reading the last sent alert");
+        let row = sqlx::query(
+            "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ?1 AND status = 'sent' AND (?2 IS NULL OR kind = ?2) \
+             ORDER BY alert_time DESC, sent_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind.map(AlertKind::as_str))
+        .fetch_optional(self.handle.pool())
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let kind_text: String = row.try_get("kind").map_err(&err)?;
+        let sent_at: Option<String> = row.try_get("sent_at").map_err(&err)?;
+        let ids: String = row.try_get("detector_ids").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind: parse_kind(&kind_text)
+                .ok_or_else(|| self.decode_err(&format!("unknown alert kind {kind_text:?}")))?,
+            timestamp: self.time(&row, "alert_time")?,
+            status: AlertStatus::Sent,
+            sent_at: sent_at.as_deref().and_then(parse_time_text),
+            detector_ids: parse_ids(&ids),
+        }))
+    }
+
+    async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
+        let err = self.err("applying retention");
+        let before = time_text(before);
+        let mut tx = self.handle.pool().begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
+        let points = sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = ?1 AND collected_at < ?2")
+            .bind(metric)
+            .bind(&before)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let detections =
+            sqlx::query("DELETE FROM dtk_detections WHERE metric_name = ?1 AND detected_at < ?2")
+                .bind(metric)
+                .bind(&before)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(points.rows_affected() + detections.rows_affected())
+    }
+}

@@ -1,0 +1,221 @@
+//! SQLite collector and storage against real database files in temporary directories.
+
+mod common;
+
+use std::sync::Arc;
+
+use detectk_collectors_sql::SqlFactory;
+use detectk_core::model::Cell;
+use detectk_core::testkit::{
+    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
+};
+use detectk_core::{BackendErrorKind, Collector, async_trait};
+use serde_json::json;
+use sqlx::{Connection, SqliteConnection};
+use tempfile::TempDir;
+
+use common::{collector, params, storage};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_suite() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("dtk.db");
+    let p = params(json!({"path": path.to_str().unwrap()}));
+    let main = storage(&SqlFactory::new(), "sqlite", &p).await;
+    let peer = storage(&SqlFactory::new(), "sqlite", &p).await;
+    let report = run_storage_suite(&StorageTarget::new(main.as_ref(), peer.as_ref())).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+struct SqliteFixture {
+    _dir: TempDir,
+    url: String,
+    collector: Arc<dyn Collector>,
+}
+
+impl SqliteFixture {
+    fn new() -> Self {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("source.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let dsn = format!("sqlite:///{}", path.display());
+        let collector = collector(
+            &SqlFactory::new(),
+            "sql",
+            &params(json!({"connection_string": dsn})),
+        );
+        Self {
+            _dir: dir,
+            url,
+            collector,
+        }
+    }
+}
+
+#[async_trait]
+impl CollectorFixture for SqliteFixture {
+    fn collector(&self) -> &dyn Collector {
+        self.collector.as_ref()
+    }
+
+    async fn setup(&self) -> Result<(), String> {
+        let mut conn = SqliteConnection::connect(&self.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let sql = format!(
+            "CREATE TABLE samples (id INTEGER, ts DATETIME, ts_tz TIMESTAMP, d DATE, small INTEGER, \
+             big BIGINT, dbl DOUBLE, num NUMERIC(12,3), txt TEXT, flag BOOLEAN);
+             INSERT INTO samples VALUES (1, '{}', '{}+00:00', '{}', {}, {}, {}, {}, '{}', 1);
+             INSERT INTO samples (id) VALUES (2);",
+            SampleKind::Timestamp.literal(),
+            SampleKind::TimestampTz.literal(),
+            SampleKind::Date.literal(),
+            SampleKind::SmallInt.literal(),
+            SampleKind::BigInt.literal(),
+            SampleKind::Double.literal(),
+            SampleKind::Decimal.literal(),
+            SampleKind::Text.literal(),
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn sample_columns(&self) -> Vec<(String, SampleKind)> {
+        [
+            ("ts", SampleKind::Timestamp),
+            ("ts_tz", SampleKind::TimestampTz),
+            ("d", SampleKind::Date),
+            ("small", SampleKind::SmallInt),
+            ("big", SampleKind::BigInt),
+            ("dbl", SampleKind::Double),
+            ("num", SampleKind::Decimal),
+            ("txt", SampleKind::Text),
+            ("flag", SampleKind::Bool),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_string(), k))
+        .collect()
+    }
+
+    fn select_samples(&self) -> String {
+        "SELECT ts, ts_tz, d, small, big, dbl, num, txt, flag FROM samples ORDER BY id".into()
+    }
+
+    fn select_empty(&self) -> String {
+        "SELECT ts AS period_time, dbl AS value FROM samples WHERE 1 = 0".into()
+    }
+}
+
+#[tokio::test]
+async fn collector_conformance_suite() {
+    let fixture = SqliteFixture::new();
+    let report = run_collector_suite(&fixture).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+#[tokio::test]
+async fn expression_columns_decode_by_each_values_storage_class() {
+    let fixture = SqliteFixture::new();
+    fixture.setup().await.unwrap();
+    let table = fixture
+        .collector()
+        .query(
+            "SELECT strftime('%Y-%m-%d %H:00:00', ts) AS period_time, COUNT(*) AS value, \
+             AVG(dbl) AS mean, date(ts) AS day, typeof(ts) AS t \
+             FROM samples WHERE ts IS NOT NULL GROUP BY 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(table.columns, ["period_time", "value", "mean", "day", "t"]);
+    let naive = chrono::NaiveDate::from_ymd_opt(2024, 3, 10)
+        .unwrap()
+        .and_hms_opt(2, 0, 0)
+        .unwrap();
+    assert_eq!(
+        table.rows,
+        vec![vec![
+            Cell::DateTime(naive),
+            Cell::Int(1),
+            Cell::Float(2.5),
+            Cell::Date(naive.date()),
+            Cell::Text("text".into()),
+        ]]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_database_file_is_a_connect_error_and_is_not_created() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("absent.db");
+    let c = collector(
+        &SqlFactory::new(),
+        "sqlite",
+        &params(json!({"path": path.to_str().unwrap()})),
+    );
+    let err = c.query("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
+    assert!(err.server.contains("absent.db"), "{}", err.server);
+    assert!(!path.exists(), "the collector created the file");
+}
+
+#[tokio::test]
+async fn storage_creates_the_file_in_wal_mode_with_a_schema_version() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("new.db");
+    let p = params(json!({"connection_string": format!("sqlite:///{}", path.display())}));
+    let s = storage(&SqlFactory::new(), "sql", &p).await;
+    s.migrate().await.unwrap();
+    assert!(path.exists());
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM dtk_schema_version")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(versions, vec![1]);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'dtk_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "dtk_alerts",
+            "dtk_checkpoints",
+            "dtk_datapoints",
+            "dtk_detections",
+            "dtk_schema_version"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_newer_schema_than_this_build_knows_is_a_schema_error() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("future.db");
+    let p = params(json!({"path": path.to_str().unwrap()}));
+    let s = storage(&SqlFactory::new(), "sqlite", &p).await;
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO dtk_schema_version VALUES (99, 'later')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = s.migrate().await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Schema);
+    assert!(err.message.contains("99"), "{err}");
+}
