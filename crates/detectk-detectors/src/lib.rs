@@ -1,8 +1,52 @@
 #![doc = include_str!("../README.md")]
 
+mod band;
+mod common;
+mod history;
+mod iqr;
+mod mad;
+mod missing_data;
+mod seasonal;
+mod stats;
+mod threshold;
+mod zscore;
+
 use detectk_core::Registry;
 
-/// Registers this crate's types with `registry`.
+pub use common::{
+    DEFAULT_DECAY, DEFAULT_MIN_POINTS, DEFAULT_WINDOW_SECONDS, HistoryOptions, Seasonality,
+};
+pub use iqr::IqrDetector;
+pub use mad::{MAD_SCALE, MadDetector};
+pub use missing_data::{DEFAULT_LOOKBACK_POINTS, MissingDataDetector};
+pub use threshold::{OPERATORS, Operator, ThresholdDetector};
+pub use zscore::ZScoreDetector;
+
+/// Registers `threshold`, `mad`, `zscore`, `iqr` and `missing_data` with `registry`.
 pub fn register(registry: &mut Registry) {
-    let _ = registry;
+    registry.register_detector(
+        "threshold",
+        "compares each value (or its percent change from a baseline) with fixed limits",
+        threshold::factory(),
+    );
+    registry.register_detector(
+        "mad",
+        "median ± n_sigma robust sigmas (1.4826 × MAD) of the history, optionally weighted and seasonal",
+        mad::factory(),
+    );
+    registry.register_detector(
+        "zscore",
+        "mean ± n_sigma standard deviations of the history, optionally weighted and seasonal",
+        zscore::factory(),
+    );
+    registry.register_detector(
+        "iqr",
+        "Tukey's fences: Q1 - multiplier × IQR .. Q3 + multiplier × IQR of the history",
+        iqr::factory(),
+    );
+    registry.register_detector(
+        "missing_data",
+        "flags runs of missing points and data arriving after more than max_age",
+        missing_data::factory(),
+    );
 }

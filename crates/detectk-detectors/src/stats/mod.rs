@@ -1,0 +1,6 @@
+//! Incremental window statistics.
+
+pub(crate) mod decay;
+pub(crate) mod fenwick;
+pub(crate) mod moments;
+pub(crate) mod ordered;
