@@ -1,0 +1,50 @@
+//! The `clickhouse` collector and storage factories, sharing one server cache.
+
+use std::sync::Arc;
+
+use detectk_core::config::Params;
+use detectk_core::registry::{CollectorFactory, StorageFactory};
+use detectk_core::{Collector, Storage};
+
+use crate::collector::ClickHouseCollector;
+use crate::config::ConnectionConfig;
+use crate::server::ServerCache;
+use crate::storage::ClickHouseStorage;
+
+/// Builds ClickHouse collectors and storages from params. Never connects: servers
+/// are shared per login and contacted on first use.
+#[derive(Debug, Default)]
+pub struct ClickHouseFactory {
+    servers: ServerCache,
+}
+
+impl ClickHouseFactory {
+    /// A factory with an empty server cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A collector for `config` (sharing the server handle with earlier builds).
+    pub fn collector(&self, config: ConnectionConfig) -> ClickHouseCollector {
+        ClickHouseCollector::new(self.servers.get(&config), config)
+    }
+
+    /// A storage for `config` (sharing the server handle with earlier builds).
+    pub fn storage(&self, config: &ConnectionConfig) -> ClickHouseStorage {
+        ClickHouseStorage::new(self.servers.get(config), config)
+    }
+}
+
+impl CollectorFactory for ClickHouseFactory {
+    fn build(&self, _type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Collector>> {
+        let config = ConnectionConfig::from_params(params)?;
+        Some(Arc::new(self.collector(config)))
+    }
+}
+
+impl StorageFactory for ClickHouseFactory {
+    fn build(&self, _type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Storage>> {
+        let config = ConnectionConfig::from_params(params)?;
+        Some(Arc::new(self.storage(&config)))
+    }
+}

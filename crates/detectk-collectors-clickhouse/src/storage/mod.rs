@@ -1,0 +1,254 @@
+//! The ClickHouse storage: `dtk_*` tables as `ReplacingMergeTree`, read with `FINAL`.
+
+mod alerts;
+mod checkpoints;
+mod claims;
+mod datapoints;
+mod detections;
+mod migrate;
+mod retention;
+mod rows;
+mod schema;
+mod versions;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clickhouse::insert::Insert;
+use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
+use detectk_core::{
+    BackendError, BackendErrorKind, DataPoint, DetectionRecord, Storage, async_trait,
+};
+
+use crate::config::ConnectionConfig;
+use crate::server::Server;
+
+pub use schema::latest_version as latest_schema_version;
+
+/// How long a claimant waits before reading the claims of its key (see `claims`).
+pub const DEFAULT_CLAIM_SETTLE: Duration = Duration::from_millis(500);
+
+/// Keeps datapoints, detections, checkpoints and alert state in one ClickHouse database.
+///
+/// Tables: `dtk_datapoints`, `dtk_detections`, `dtk_checkpoints`, `dtk_alerts` and
+/// `dtk_schema_version`, created by [`Storage::migrate`]. Every table is a
+/// `ReplacingMergeTree(version)` keyed by its unique columns, so writes are upserts.
+#[derive(Clone)]
+pub struct ClickHouseStorage {
+    server: Arc<Server>,
+    database: String,
+    timeout: Duration,
+    claim_settle: Duration,
+}
+
+impl fmt::Debug for ClickHouseStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClickHouseStorage")
+            .field("server", &self.server.name())
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClickHouseStorage {
+    /// A storage in `config.database` on the shared `server`. Does not connect.
+    pub fn new(server: Arc<Server>, config: &ConnectionConfig) -> Self {
+        Self {
+            server,
+            database: config.database.clone(),
+            timeout: config.timeout,
+            claim_settle: DEFAULT_CLAIM_SETTLE,
+        }
+    }
+
+    /// Changes how long a claimant waits for racing claims to become visible
+    /// (default [`DEFAULT_CLAIM_SETTLE`]). Longer is safer across slow networks.
+    pub fn with_claim_settle(mut self, settle: Duration) -> Self {
+        self.claim_settle = settle;
+        self
+    }
+
+    /// The database holding the tables.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn client(&self) -> clickhouse::Client {
+        self.server
+            .client()
+            .clone()
+            .with_database(self.database.clone())
+    }
+
+    fn error(&self, kind: BackendErrorKind, message: impl Into<String>) -> BackendError {
+        BackendError::new(kind, self.server.name(), message)
+    }
+
+    fn decode_error(&self, table: &str, message: impl fmt::Display) -> BackendError {
+        self.error(
+            BackendErrorKind::Decode,
+            format!("bad row in {}.{table}: {message}", self.database),
+        )
+    }
+
+    /// Runs a statement without result.
+    async fn execute(&self, what: &str, query: clickhouse::query::Query) -> StorageResult<()> {
+        self.server.run(what, self.timeout, query.execute()).await
+    }
+
+    /// Runs a query returning typed rows.
+    async fn fetch_all<T>(
+        &self,
+        what: &str,
+        query: clickhouse::query::Query,
+    ) -> StorageResult<Vec<T>>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.server
+            .run(what, self.timeout, query.fetch_all::<T>())
+            .await
+    }
+
+    /// Inserts `rows` into `table` as one RowBinary request.
+    async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> StorageResult<()>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let what = format!("insert into {}.{table}", self.database);
+        let client = self.client();
+        self.server
+            .run(&what, self.timeout, async move {
+                let mut insert: Insert<T> = client.insert::<T>(table).await?;
+                for row in rows {
+                    insert.write(row).await?;
+                }
+                insert.end().await
+            })
+            .await
+    }
+
+    /// Seconds now, for `loaded_at` / `updated_at` columns.
+    fn now_secs() -> u32 {
+        u32::try_from(Utc::now().timestamp()).unwrap_or(u32::MAX)
+    }
+
+    /// Converts a row conversion error into a backend error naming the metric.
+    fn value_error(&self, metric: &str, message: String) -> BackendError {
+        self.error(
+            BackendErrorKind::Unsupported,
+            format!("metric `{metric}`: {message}"),
+        )
+    }
+}
+
+#[async_trait]
+impl Storage for ClickHouseStorage {
+    fn describe(&self) -> String {
+        format!("clickhouse {}/{}", self.server.name(), self.database)
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        self.migrate_schema().await
+    }
+
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
+        self.write_datapoints(metric, points).await
+    }
+
+    async fn load_datapoints(
+        &self,
+        metric: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DataPoint>> {
+        self.read_datapoints(metric, from, to).await
+    }
+
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
+        self.newest_datapoint(metric).await
+    }
+
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
+        self.write_detections(records).await
+    }
+
+    async fn load_detections(
+        &self,
+        metric: &str,
+        detector_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DetectionRecord>> {
+        self.read_detections(metric, detector_id, from, to).await
+    }
+
+    async fn last_detection_time(
+        &self,
+        metric: &str,
+        detector_id: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        self.newest_detection(metric, detector_id).await
+    }
+
+    async fn mark_alert_sent(
+        &self,
+        metric: &str,
+        detector_ids: &[String],
+        timestamp: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        self.flag_alert_sent(metric, detector_ids, timestamp).await
+    }
+
+    async fn get_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        self.read_checkpoint(metric, job).await
+    }
+
+    async fn set_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+        position: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        self.write_checkpoint(metric, job, Some(position)).await
+    }
+
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
+        self.write_checkpoint(metric, job, None).await
+    }
+
+    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        self.claim(claim).await
+    }
+
+    async fn finish_alert(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        self.finish(metric, key, token, outcome).await
+    }
+
+    async fn last_sent_alert(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        self.newest_sent_alert(metric, kind).await
+    }
+
+    async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
+        self.delete_older(metric, before).await
+    }
+}

@@ -1,0 +1,116 @@
+//! The backend-neutral conformance suites of `detectk_core::testkit`, run against
+//! ClickHouse 18.16 on 127.0.0.1:8123.
+
+mod common;
+
+use detectk_collectors_clickhouse::ClickHouseCollector;
+use detectk_core::async_trait;
+use detectk_core::testkit::{
+    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
+};
+use detectk_core::{Collector, Storage};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance() {
+    let db = common::unique_database("conf");
+    // Two factories: two independent connection pools on the same database.
+    let storage = common::factory().storage(&common::config(&db));
+    let peer = common::factory().storage(&common::config(&db));
+    storage.migrate().await.expect("migrate");
+    peer.migrate().await.expect("migrate peer");
+    let report = run_storage_suite(&StorageTarget::new(&storage, &peer)).await;
+    common::drop_database(&db).await;
+    report.assert_all_passed();
+}
+
+struct Fixture {
+    db: String,
+    collector: ClickHouseCollector,
+}
+
+/// Sample columns ClickHouse 18.16 has a type for. It has no zone-less timestamp
+/// (DateTime is an absolute instant), no JSON and no Bool type.
+const COLUMNS: &[(&str, SampleKind, &str)] = &[
+    // A column zone other than UTC: the canonical instant is 02:30:05 UTC = 21:30:05 in New York.
+    (
+        "ts_tz",
+        SampleKind::TimestampTz,
+        "Nullable(DateTime('America/New_York'))",
+    ),
+    ("d", SampleKind::Date, "Nullable(Date)"),
+    ("small", SampleKind::SmallInt, "Nullable(Int16)"),
+    ("big", SampleKind::BigInt, "Nullable(Int64)"),
+    ("ubig", SampleKind::UnsignedBigInt, "Nullable(UInt64)"),
+    ("dbl", SampleKind::Double, "Nullable(Float64)"),
+    ("dec", SampleKind::Decimal, "Nullable(Decimal(12, 3))"),
+    ("txt", SampleKind::Text, "Nullable(String)"),
+];
+
+#[async_trait]
+impl CollectorFixture for Fixture {
+    fn collector(&self) -> &dyn Collector {
+        &self.collector
+    }
+
+    async fn setup(&self) -> Result<(), String> {
+        common::exec("default", &format!("CREATE DATABASE {}", self.db)).await;
+        let columns: Vec<String> = COLUMNS.iter().map(|(n, _, t)| format!("{n} {t}")).collect();
+        common::exec(
+            &self.db,
+            &format!(
+                "CREATE TABLE samples (row UInt8, {}) ENGINE = MergeTree ORDER BY row",
+                columns.join(", ")
+            ),
+        )
+        .await;
+        let values: Vec<String> = COLUMNS
+            .iter()
+            .map(|(_, kind, _)| match kind {
+                SampleKind::TimestampTz => {
+                    format!("toDateTime('{}', 'UTC')", kind.literal())
+                }
+                SampleKind::Date => format!("toDate('{}')", kind.literal()),
+                SampleKind::Text => format!("'{}'", kind.literal()),
+                _ => kind.literal().to_string(),
+            })
+            .collect();
+        let nulls = vec!["NULL"; COLUMNS.len()].join(", ");
+        common::exec(
+            &self.db,
+            &format!(
+                "INSERT INTO samples VALUES (1, {}), (2, {nulls})",
+                values.join(", ")
+            ),
+        )
+        .await;
+        Ok(())
+    }
+
+    fn sample_columns(&self) -> Vec<(String, SampleKind)> {
+        COLUMNS
+            .iter()
+            .map(|(n, k, _)| (n.to_string(), *k))
+            .collect()
+    }
+
+    fn select_samples(&self) -> String {
+        let names: Vec<&str> = COLUMNS.iter().map(|(n, ..)| *n).collect();
+        format!("SELECT {} FROM samples ORDER BY row", names.join(", "))
+    }
+
+    fn select_empty(&self) -> String {
+        "SELECT now() AS period_time, 1.5 AS value FROM system.one WHERE 0".into()
+    }
+}
+
+#[tokio::test]
+async fn collector_conformance() {
+    let db = common::unique_database("colconf");
+    let fixture = Fixture {
+        collector: common::factory().collector(common::config(&db)),
+        db: db.clone(),
+    };
+    let report = run_collector_suite(&fixture).await;
+    common::drop_database(&db).await;
+    report.assert_all_passed();
+}
