@@ -1,5 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cli;
+pub mod commands;
+pub mod discover;
+pub mod output;
+pub mod render;
+#[cfg(feature = "sqlite")]
+pub mod sample_data;
+pub mod select;
+pub mod templates;
+
 use detectk_core::Registry;
 
 /// The registry of this build: built-ins plus every backend crate enabled by features.

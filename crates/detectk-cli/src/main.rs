@@ -1,6 +1,77 @@
 //! `dtk`, the DetectK command line.
 
-fn main() {
+use std::process::ExitCode;
+
+use clap::Parser;
+use detectk_cli::cli::{Cli, Command, LogFormat};
+use detectk_cli::commands::{self, INVALID};
+use detectk_core::registry::Component;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.without_time().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
     let registry = detectk_cli::registry();
-    println!("{registry:?}");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Run(args) => commands::run::run(&registry, args).await,
+            Command::Validate(args) => commands::validate::validate(&registry, args),
+            Command::Backfill(args) => commands::backfill::backfill(&registry, args).await,
+            Command::Init(args) => commands::init::init(&registry, args),
+            Command::InitProject(args) => commands::init_project::init_project(args).await,
+            Command::ListCollectors(a) => Ok(commands::list::list_types(
+                &registry,
+                Component::Collector,
+                a.format,
+            )),
+            Command::ListDetectors(a) => Ok(commands::list::list_types(
+                &registry,
+                Component::Detector,
+                a.format,
+            )),
+            Command::ListAlerters(a) => Ok(commands::list::list_types(
+                &registry,
+                Component::Alerter,
+                a.format,
+            )),
+            Command::ListMetrics(args) => commands::list::list_metrics(&registry, args),
+            Command::TestAlert(args) => commands::test_alert::test_alert(&registry, args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprint!("{}", detectk_cli::render::config_error_text(&e));
+            ExitCode::from(INVALID)
+        }
+    }
 }

@@ -106,27 +106,30 @@ pub fn parse_config(
         None => e,
     };
     let env = options.env.clone();
+    // Unset variables are reported, and the rest of the file is still checked.
     let (text, missing) = substitute_env(text, |k| env(k));
-    if !missing.is_empty() {
-        let issues = missing
-            .iter()
-            .map(|name| {
-                ConfigIssue::new("", format!("environment variable `{name}` is not set")).with_hint(
-                    format!("export {name}=..., or write ${{{name}:-default}} in the config"),
-                )
-            })
-            .collect();
-        return Err(attach(ConfigError { issues }));
-    }
-    let mut doc = crate::yaml::parse(&text)
-        .map_err(|e| attach(ConfigError::single(ConfigIssue::new("", e.to_string()))))?;
+    let mut issues: Vec<ConfigIssue> = missing
+        .iter()
+        .map(|name| {
+            ConfigIssue::new("", format!("environment variable `{name}` is not set")).with_hint(
+                format!("export {name}=..., or write ${{{name}:-default}} in the config"),
+            )
+        })
+        .collect();
+    let mut doc = match crate::yaml::parse(&text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            issues.push(ConfigIssue::new("", e.to_string()));
+            return Err(attach(ConfigError { issues }));
+        }
+    };
     let Value::Object(_) = doc else {
-        return Err(attach(ConfigError::single(ConfigIssue::new(
+        issues.push(ConfigIssue::new(
             "",
             "expected a mapping with `name`, `collector`, `detector`, ...",
-        ))));
+        ));
+        return Err(attach(ConfigError { issues }));
     };
-    let mut issues = Vec::new();
     render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
     let map = doc.as_object().cloned().unwrap_or_default();
     let mut parser = Parser {

@@ -114,8 +114,35 @@ pub fn render_query(template: &str, vars: &QueryVars) -> Result<String, String> 
         .map_err(|e| describe_error(&e))
 }
 
-/// Checks a query template at load time: syntax, and that it renders with sample values.
+/// Names a query template may use.
+pub const QUERY_VARIABLES: &[&str] = &[
+    "period_start",
+    "period_finish",
+    "interval",
+    "interval_seconds",
+    "metric_name",
+    "execution_time",
+];
+
+/// Checks a query template at load time: syntax, unknown variables, and that it renders
+/// with sample values.
 pub fn check_query(template: &str) -> Result<(), String> {
+    let env = environment();
+    let parsed = env
+        .template_from_str(template)
+        .map_err(|e| describe_error(&e))?;
+    let mut unknown: Vec<String> = parsed
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !QUERY_VARIABLES.contains(&v.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(first) = unknown.first() {
+        let close = crate::config::did_you_mean(first, QUERY_VARIABLES.iter().copied())
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        return Err(format!("unknown variable `{first}`{close}"));
+    }
     let sample = QueryVars {
         period_start: "2024-01-01 00:00:00".into(),
         period_finish: "2024-01-01 00:10:00".into(),

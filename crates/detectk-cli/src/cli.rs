@@ -1,0 +1,211 @@
+//! Command-line definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// DetectK: collect metrics from SQL databases, detect anomalies, send alerts.
+#[derive(Debug, Parser)]
+#[command(name = "dtk", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v: info, -vv: debug, -vvv: trace). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// For machines: one JSON document on stdout.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect new intervals, detect anomalies and send alerts for each metric.
+    Run(RunArgs),
+    /// Check configs without connecting to anything.
+    Validate(ValidateArgs),
+    /// Load `schedule.start_time..end_time` in batches (detection on, alerts off).
+    #[command(alias = "load-history")]
+    Backfill(BackfillArgs),
+    /// Write a new metric config.
+    Init(InitArgs),
+    /// Create a project: metrics folder, profiles, and (for SQLite) a sample database.
+    InitProject(InitProjectArgs),
+    /// List the collector types of this build.
+    ListCollectors(ListArgs),
+    /// List the detector types of this build.
+    ListDetectors(ListArgs),
+    /// List the alerter types of this build.
+    ListAlerters(ListArgs),
+    /// List the metrics found in configs.
+    ListMetrics(ListMetricsArgs),
+    /// Send a sample message through a metric's alerter.
+    TestAlert(TestAlertArgs),
+}
+
+/// Which configs to act on.
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
+    /// Config files or directories (searched recursively for *.yaml / *.yml).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Only these metrics: `tag:NAME`, a metric name, or a glob on names (`sessions_*`). Repeatable.
+    #[arg(short, long)]
+    pub select: Vec<String>,
+    /// Leave out these metrics (same forms as --select). Repeatable.
+    #[arg(short, long)]
+    pub exclude: Vec<String>,
+}
+
+/// `dtk run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configs to run.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Run as if it were this time (`YYYY-MM-DD HH:MM:SS` UTC, or RFC 3339). Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub execution_time: Option<String>,
+    /// Collect and detect, but write nothing and send nothing; print the alerts that would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Metrics processed at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+/// `dtk validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Configs to check.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `dtk backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Configs to load.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Show the batches that would be loaded, and load nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ignore the checkpoint and reload the whole range.
+    #[arg(long)]
+    pub force: bool,
+    /// Load points only; do not run detectors.
+    #[arg(long)]
+    pub no_detect: bool,
+    /// Cap the range at the newest complete interval at this time. Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub execution_time: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `dtk init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// File to write.
+    pub file: PathBuf,
+    /// Detector type.
+    #[arg(short, long, default_value = "mad")]
+    pub detector: String,
+    /// Collector type.
+    #[arg(short, long, default_value = "sqlite")]
+    pub collector: String,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Database of a new project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Database {
+    /// A local SQLite file with sample data (no server needed).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+    /// ClickHouse.
+    Clickhouse,
+}
+
+/// `dtk init-project`.
+#[derive(Debug, Args)]
+pub struct InitProjectArgs {
+    /// Project directory (created if needed).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Only the folder layout and one metric, no sample data or extra examples.
+    #[arg(long)]
+    pub minimal: bool,
+    /// Database the metrics are read from.
+    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
+    pub database: Database,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// End of the sample data (default: now); fixed in tests so output is reproducible.
+    #[arg(long, hide = true, value_name = "TIME")]
+    pub sample_end: Option<String>,
+}
+
+/// `dtk list-collectors|list-detectors|list-alerters`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `dtk list-metrics`.
+#[derive(Debug, Args)]
+pub struct ListMetricsArgs {
+    /// Configs to list.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `dtk test-alert`.
+#[derive(Debug, Args)]
+pub struct TestAlertArgs {
+    /// The metric config whose alerter to use.
+    pub config: PathBuf,
+}

@@ -1,0 +1,137 @@
+//! `dtk run`: collect, detect and alert for each selected metric, concurrently.
+
+use std::sync::Arc;
+
+use detectk_core::pipeline::{RunOptions, RunReport, Runner};
+use detectk_core::{ConfigError, Error, Registry};
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::cli::{Format, RunArgs};
+use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
+use crate::output::{anomaly_line, time};
+use crate::render::{error_json, error_text, issue_json};
+
+/// Runs `dtk run`; returns the exit code.
+pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError> {
+    let at = execution_time(args.execution_time.as_deref())?;
+    let prepared = prepare(registry, &args.selection, at)?;
+    let runner = Arc::new(Runner::new());
+    let options = RunOptions {
+        execution_time: at,
+        dry_run: args.dry_run,
+    };
+    if args.format == Format::Text {
+        print_config_errors(&prepared.errors);
+    }
+    let mut results = futures::stream::iter(prepared.plans.iter())
+        .map(|plan| {
+            let runner = runner.clone();
+            async move { (plan.config.name.clone(), runner.run(plan, options).await) }
+        })
+        .buffered(args.concurrency.max(1));
+
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let mut json_metrics = Vec::new();
+    while let Some((name, result)) = results.next().await {
+        match &result {
+            Ok(_) => ok += 1,
+            Err(_) => failed += 1,
+        }
+        match args.format {
+            Format::Text => match &result {
+                Ok(report) => print_report(report),
+                Err(e) => eprint!("{}", error_text(e)),
+            },
+            Format::Json => json_metrics.push(match result {
+                Ok(report) => json!({"name": name, "status": "ok", "report": report}),
+                Err(e) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
+            }),
+        }
+    }
+    let invalid = prepared.errors.len();
+    match args.format {
+        Format::Text => {
+            let mut summary = format!(
+                "{} metric(s): {ok} ok, {failed} failed",
+                ok + failed + invalid
+            );
+            if invalid > 0 {
+                summary.push_str(&format!(", {invalid} invalid"));
+            }
+            if args.dry_run {
+                summary.push_str(" (dry run: nothing written, nothing sent)");
+            }
+            println!("{summary}");
+        }
+        Format::Json => {
+            for e in &prepared.errors {
+                json_metrics.push(json!({
+                    "file": e.issues.first().and_then(|i| i.file.as_ref()).map(|f| f.display().to_string()),
+                    "status": "invalid",
+                    "errors": e.issues.iter().map(issue_json).collect::<Vec<_>>(),
+                }));
+            }
+            let doc = json!({
+                "execution_time": at,
+                "dry_run": args.dry_run,
+                "metrics": json_metrics,
+                "summary": {"ok": ok, "failed": failed, "invalid": invalid},
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+    }
+    Ok(if invalid > 0 {
+        INVALID
+    } else if failed > 0 {
+        FAILED
+    } else {
+        OK
+    })
+}
+
+fn print_report(report: &RunReport) {
+    let range = &report.range;
+    let collected = match (range.from, range.to) {
+        (Some(from), Some(to)) => format!(
+            "collected {} point(s) [{} .. {}), {} missing",
+            range.points,
+            time(&from),
+            time(&to),
+            range.missing
+        ),
+        _ => format!("up to date (newest interval {})", time(&report.newest)),
+    };
+    println!(
+        "{}: {collected}; {} detection(s), {} anomal{}",
+        report.metric,
+        range.detections,
+        range.anomalies.len(),
+        if range.anomalies.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        }
+    );
+    for note in &range.notes {
+        println!("  note: {note}");
+    }
+    const SHOWN: usize = 10;
+    for record in range.anomalies.iter().rev().take(SHOWN).rev() {
+        println!("  {}", anomaly_line(record));
+    }
+    if range.anomalies.len() > SHOWN {
+        println!(
+            "  ... and {} earlier anomalies",
+            range.anomalies.len() - SHOWN
+        );
+    }
+    if let Some(alert) = &report.alert {
+        crate::output::print_alert_report(alert);
+    }
+}
+
+/// Renders a run failure for callers outside this module.
+pub fn failure_text(e: &Error) -> String {
+    error_text(e)
+}

@@ -1,0 +1,110 @@
+//! Finding config files and loading the selected metrics.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use detectk_core::config::{LoadOptions, LoadedConfig, load_file};
+use detectk_core::{ConfigError, ConfigIssue};
+
+use crate::select::Selector;
+
+/// Files that live next to metric configs but are not metric configs.
+const NOT_METRICS: &[&str] = &[
+    "detectk_profiles.yaml",
+    "detectk_profiles.yml",
+    "profiles.yaml",
+    "profiles.yml",
+];
+
+/// Config files under `paths`: files as given, directories searched recursively for
+/// `*.yaml` / `*.yml` (hidden entries and profile files skipped), sorted, without duplicates.
+pub fn find_config_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut files = Vec::new();
+    let mut issues = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files, &mut issues);
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            issues.push(ConfigIssue::new("", "no such file or directory").in_file(path));
+        }
+    }
+    if !issues.is_empty() {
+        return Err(ConfigError { issues });
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, issues: &mut Vec<ConfigIssue>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            issues.push(ConfigIssue::new("", format!("cannot read directory: {e}")).in_file(dir));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || NOT_METRICS.contains(&name.as_str()) {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files, issues);
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            files.push(path);
+        }
+    }
+}
+
+/// The outcome of loading a selection: good configs, and per-file errors.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Valid configs, in file order.
+    pub configs: Vec<LoadedConfig>,
+    /// Files that failed to load (each error lists every problem of its file).
+    pub errors: Vec<ConfigError>,
+}
+
+/// Loads every config under `paths`, keeps the selected ones, and checks that names are unique.
+/// A file that fails to parse is reported (its metric name is unknown, so selection cannot skip it).
+pub fn load_selected(
+    paths: &[PathBuf],
+    select: &[Selector],
+    exclude: &[Selector],
+    options: &LoadOptions,
+) -> Result<Loaded, ConfigError> {
+    let files = find_config_files(paths)?;
+    let mut loaded = Loaded::default();
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for file in files {
+        match load_file(&file, options) {
+            Ok(config) => {
+                let c = &config.config;
+                let picked = (select.is_empty() || select.iter().any(|s| s.matches(c)))
+                    && !exclude.iter().any(|s| s.matches(c));
+                if !picked {
+                    continue;
+                }
+                if let Some(first) = seen.get(&c.name) {
+                    loaded.errors.push(ConfigError::single(
+                        ConfigIssue::new(
+                            "name",
+                            format!("metric `{}` is also defined in {}", c.name, first.display()),
+                        )
+                        .with_hint("metric names must be unique in a project")
+                        .in_file(&file),
+                    ));
+                    continue;
+                }
+                seen.insert(c.name.clone(), file.clone());
+                loaded.configs.push(config);
+            }
+            Err(e) => loaded.errors.push(e),
+        }
+    }
+    Ok(loaded)
+}
