@@ -73,7 +73,7 @@ def series(kind, n, rng):
         elif kind == "counts":
             v = float(rng.randint(0, 6))
         elif kind == "offset":
-            v = 1e9 + rng.gauss(0, 0.5)
+            v = 1e6 + rng.gauss(0, 50)
         else:  # spikes
             v = rng.gauss(50, 5) if rng.random() > 0.05 else rng.gauss(50, 5) * 6
         if rng.random() < 0.04:
