@@ -36,6 +36,8 @@ pub enum Reply {
         /// The `Retry-After` value.
         retry_after: String,
     },
+    /// Wait this long, then answer with this status (a slow endpoint).
+    Delayed(Duration, u16),
     /// Read the request, record it, and never answer (the connection stays open).
     Hang,
 }
@@ -232,6 +234,13 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>, mut stop: watch:
             Reply::Hang => {
                 let _ = stop.changed().await;
                 return;
+            }
+            Reply::Delayed(wait, status) => {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                (status, default_body(status).to_string(), None)
             }
             Reply::Status(status) => (status, default_body(status).to_string(), None),
             Reply::Body(status, body) => (status, body, None),
