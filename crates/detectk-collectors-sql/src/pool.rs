@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use sqlx::pool::PoolOptions;
+use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Connection, Database, Pool};
 
 /// A pool that is built, without connecting, the first time it is used.
@@ -47,6 +47,31 @@ impl<DB: Database> LazyPool<DB> {
             }
             options.connect_lazy_with(self.connect.clone())
         })
+    }
+
+    /// A connection from the pool. When none comes in time, one direct connection
+    /// attempt finds out why (server down, login refused), since the pool itself
+    /// only reports that it timed out.
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
+        match self.get().acquire().await {
+            Err(sqlx::Error::PoolTimedOut) => Err(self
+                .probe()
+                .await
+                .unwrap_or(sqlx::Error::PoolTimedOut)),
+            other => other,
+        }
+    }
+
+    async fn probe(&self) -> Option<sqlx::Error> {
+        let attempt = DB::Connection::connect_with(&self.connect);
+        match tokio::time::timeout(self.timeout.min(Duration::from_secs(5)), attempt).await {
+            Ok(Err(e)) => Some(e),
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                None
+            }
+            Err(_) => None,
+        }
     }
 }
 

@@ -2,12 +2,14 @@
 
 use detectk_core::model::Table;
 use detectk_core::{BackendError, Collector, async_trait};
-use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
 
 use super::SqliteHandle;
 use super::decode::decode_row;
 use crate::Driver;
 use crate::collect::{Decoded, QueryFailure, collect, name_column};
+use crate::error::backend_error;
 
 /// Runs user queries on a SQLite file (which must exist), decoding each value by its
 /// storage class and the column's declared type.
@@ -21,8 +23,10 @@ impl SqliteCollector {
         Self { handle }
     }
 
-    async fn fetch(&self, query: &str) -> Result<Decoded, QueryFailure> {
-        let mut conn = self.handle.pool().acquire().await?;
+    async fn fetch(
+        mut conn: PoolConnection<Sqlite>,
+        query: &str,
+    ) -> Result<Decoded, QueryFailure> {
         let statement = conn
             .prepare(AssertSqlSafe(query.to_string()).into_sql_str())
             .await?;
@@ -49,11 +53,16 @@ impl Collector for SqliteCollector {
 
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
         let settings = self.handle.settings();
+        let conn = self
+            .handle
+            .acquire()
+            .await
+            .map_err(|e| backend_error(Driver::Sqlite, &settings.server(), "connecting", e))?;
         collect(
             Driver::Sqlite,
             &settings.server(),
             settings.timeout(),
-            self.fetch(query),
+            Self::fetch(conn, query),
         )
         .await
     }

@@ -44,8 +44,11 @@ impl SqliteHandle {
         Self { pool, settings }
     }
 
-    pub(crate) fn pool(&self) -> &sqlx::SqlitePool {
-        self.pool.get()
+    /// A pooled connection (connecting on first use).
+    pub(crate) async fn acquire(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<Sqlite>, sqlx::Error> {
+        self.pool.acquire().await
     }
 
     pub(crate) fn server(&self) -> String {

@@ -3,7 +3,6 @@
 //! Times are stored as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]` (SQLite's own date
 //! format: text order is time order, and `datetime()` understands it); JSON as text.
 
-use sqlx::SqlitePool;
 
 use crate::schema::check_version;
 
@@ -66,8 +65,8 @@ CREATE INDEX IF NOT EXISTS dtk_alerts_by_status ON dtk_alerts (metric_name, stat
 
 /// Creates or migrates the tables, in one `BEGIN IMMEDIATE` transaction so concurrent
 /// processes apply each migration once.
-pub(crate) async fn migrate(pool: &SqlitePool) -> Result<Result<(), String>, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+pub(crate) async fn migrate(conn: &mut sqlx::SqliteConnection) -> Result<Result<(), String>, sqlx::Error> {
+    let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS dtk_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )

@@ -7,7 +7,7 @@ use detectk_core::traits::{
 };
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 
 use super::{SqliteHandle, schema};
 use crate::Driver;
@@ -83,7 +83,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn migrate(&self) -> StorageResult<()> {
-        match schema::migrate(self.handle.pool()).await {
+        let mut conn = self.handle.acquire().await.map_err(self.err("connecting"))?;
+        match schema::migrate(&mut conn).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(BackendError::new(
                 BackendErrorKind::Schema,
@@ -107,7 +108,8 @@ impl Storage for SqliteStorage {
         }
         let err = self.err("storing datapoints");
         let loaded_at = time_text(Utc::now());
-        let mut tx = self.handle.pool().begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
         for chunk in points.chunks(MAX_BINDS / 6) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) ",
@@ -143,7 +145,7 @@ impl Storage for SqliteStorage {
         .bind(metric)
         .bind(time_text(from))
         .bind(time_text(to))
-        .fetch_all(self.handle.pool())
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
         .await
         .map_err(&err)?;
         rows.iter()
@@ -163,7 +165,7 @@ impl Storage for SqliteStorage {
         let last: Option<String> =
             sqlx::query_scalar("SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = ?1")
                 .bind(metric)
-                .fetch_one(self.handle.pool())
+                .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
                 .await
                 .map_err(self.err("reading the last datapoint time"))?;
         last.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
@@ -176,7 +178,8 @@ impl Storage for SqliteStorage {
             return Ok(());
         }
         let err = self.err("storing detections");
-        let mut tx = self.handle.pool().begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
         for chunk in records.chunks(MAX_BINDS / 14) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
@@ -220,6 +223,7 @@ impl Storage for SqliteStorage {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StorageResult<Vec<DetectionRecord>> {
+        let err = self.err("loading detections");
         let rows = sqlx::query(
             "SELECT * FROM dtk_detections WHERE metric_name = ?1 \
              AND (?2 IS NULL OR detector_id = ?2) AND detected_at >= ?3 AND detected_at < ?4 \
@@ -229,9 +233,9 @@ impl Storage for SqliteStorage {
         .bind(detector_id)
         .bind(time_text(from))
         .bind(time_text(to))
-        .fetch_all(self.handle.pool())
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
         .await
-        .map_err(self.err("loading detections"))?;
+        .map_err(&err)?;
         rows.iter().map(|row| self.detection(row)).collect()
     }
 
@@ -245,7 +249,7 @@ impl Storage for SqliteStorage {
         )
         .bind(metric)
         .bind(detector_id)
-        .fetch_one(self.handle.pool())
+        .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
         .await
         .map_err(self.err("reading the last detection time"))?;
         last.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
@@ -274,7 +278,7 @@ impl Storage for SqliteStorage {
         }
         q.push(")");
         q.build()
-            .execute(self.handle.pool())
+            .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
             .await
             .map_err(self.err("marking alerts sent"))?;
         Ok(())
@@ -290,7 +294,7 @@ impl Storage for SqliteStorage {
         )
         .bind(metric)
         .bind(job)
-        .fetch_optional(self.handle.pool())
+        .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
         .await
         .map_err(self.err("reading a checkpoint"))?;
         position
@@ -312,7 +316,7 @@ impl Storage for SqliteStorage {
         .bind(job)
         .bind(time_text(position))
         .bind(time_text(Utc::now()))
-        .execute(self.handle.pool())
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
         .await
         .map_err(self.err("writing a checkpoint"))?;
         Ok(())
@@ -322,7 +326,7 @@ impl Storage for SqliteStorage {
         sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = ?1 AND job = ?2")
             .bind(metric)
             .bind(job)
-            .execute(self.handle.pool())
+            .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
             .await
             .map_err(self.err("clearing a checkpoint"))?;
         Ok(())
@@ -346,7 +350,7 @@ impl Storage for SqliteStorage {
         .bind(time_text(claim.claimed_at))
         .bind(ids_text(&claim.detector_ids))
         .bind(time_text(claim.stale_before))
-        .execute(self.handle.pool())
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
         .await
         .map_err(self.err("claiming an alert"))?;
         Ok(result.rows_affected() == 1)
@@ -372,7 +376,7 @@ impl Storage for SqliteStorage {
         .bind(metric)
         .bind(key)
         .bind(token)
-        .execute(self.handle.pool())
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
         .await
         .map_err(self.err("recording an alert outcome"))?;
         Ok(())
@@ -391,7 +395,7 @@ impl Storage for SqliteStorage {
         )
         .bind(metric)
         .bind(kind.map(AlertKind::as_str))
-        .fetch_optional(self.handle.pool())
+        .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
         .await
         .map_err(&err)?;
         let Some(row) = row else { return Ok(None) };
@@ -413,7 +417,8 @@ impl Storage for SqliteStorage {
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
         let err = self.err("applying retention");
         let before = time_text(before);
-        let mut tx = self.handle.pool().begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
         let points = sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = ?1 AND collected_at < ?2")
             .bind(metric)
             .bind(&before)

@@ -16,11 +16,20 @@ pub fn params(value: Value) -> Map<String, Value> {
 }
 
 /// Resolves settings for `type_name` from `params`; panics on any config issue.
-pub fn settings(factory: &SqlFactory, type_name: &str, role: Role, map: &Map<String, Value>) -> ConnectionSettings {
+pub fn settings(
+    factory: &SqlFactory,
+    type_name: &str,
+    role: Role,
+    map: &Map<String, Value>,
+) -> ConnectionSettings {
     let mut p = Params::new(map, "storage.params");
     let settings = factory.settings(type_name, role, &mut p);
     let report = p.finish();
-    assert!(report.issues.is_empty(), "config issues: {:?}", report.issues);
+    assert!(
+        report.issues.is_empty(),
+        "config issues: {:?}",
+        report.issues
+    );
     settings.expect("settings resolve")
 }
 
@@ -37,13 +46,21 @@ pub fn try_settings(
 }
 
 /// A migrated storage built by `factory` from `params`.
-pub async fn storage(factory: &SqlFactory, type_name: &str, map: &Map<String, Value>) -> Arc<dyn Storage> {
+pub async fn storage(
+    factory: &SqlFactory,
+    type_name: &str,
+    map: &Map<String, Value>,
+) -> Arc<dyn Storage> {
     let s = factory.storage_for(&settings(factory, type_name, Role::Storage, map));
     s.migrate().await.expect("migrate");
     s
 }
 
 /// A collector built by `factory` from `params`.
-pub fn collector(factory: &SqlFactory, type_name: &str, map: &Map<String, Value>) -> Arc<dyn Collector> {
+pub fn collector(
+    factory: &SqlFactory,
+    type_name: &str,
+    map: &Map<String, Value>,
+) -> Arc<dyn Collector> {
     factory.collector_for(&settings(factory, type_name, Role::Collector, map))
 }

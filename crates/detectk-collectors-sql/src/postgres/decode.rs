@@ -1,0 +1,125 @@
+//! Decoding PostgreSQL values by the column's real type.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use detectk_core::model::Cell;
+use sqlx::postgres::PgTypeKind;
+use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef};
+use sqlx::{Column, Row, TypeInfo, ValueRef};
+
+use crate::collect::DecodeFailure;
+
+/// Decodes every cell of `row`.
+pub(crate) fn decode_row(row: &PgRow) -> Result<Vec<Cell>, DecodeFailure> {
+    (0..row.len()).map(|i| decode_cell(row, i)).collect()
+}
+
+fn decode_cell(row: &PgRow, i: usize) -> Result<Cell, DecodeFailure> {
+    let raw = row
+        .try_get_raw(i)
+        .map_err(|e| DecodeFailure::new(i, e.to_string()))?;
+    if raw.is_null() {
+        return Ok(Cell::Null);
+    }
+    let ty = row.column(i).type_info().clone();
+    decode_typed(row, i, &ty, raw)
+}
+
+fn decode_typed(row: &PgRow, i: usize, ty: &PgTypeInfo, raw: PgValueRef<'_>) -> Result<Cell, DecodeFailure> {
+    let fail = |e: sqlx::Error| DecodeFailure::new(i, e.to_string());
+    Ok(match ty.name() {
+        "BOOL" => Cell::Bool(row.try_get::<bool, _>(i).map_err(fail)?),
+        "INT2" => Cell::Int(row.try_get::<i16, _>(i).map_err(fail)?.into()),
+        "INT4" => Cell::Int(row.try_get::<i32, _>(i).map_err(fail)?.into()),
+        "INT8" => Cell::Int(row.try_get::<i64, _>(i).map_err(fail)?),
+        "OID" => Cell::Int(row.try_get::<sqlx::postgres::types::Oid, _>(i).map_err(fail)?.0.into()),
+        "FLOAT4" => Cell::Float(row.try_get::<f32, _>(i).map_err(fail)?.into()),
+        "FLOAT8" => Cell::Float(row.try_get::<f64, _>(i).map_err(fail)?),
+        "NUMERIC" => Cell::Float(numeric(raw).map_err(|m| DecodeFailure::new(i, m))?),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CITEXT" | "UNKNOWN" => {
+            Cell::Text(text(raw).map_err(|m| DecodeFailure::new(i, m))?)
+        }
+        "TIMESTAMP" => Cell::DateTime(row.try_get::<NaiveDateTime, _>(i).map_err(fail)?),
+        "TIMESTAMPTZ" => Cell::DateTimeUtc(row.try_get::<DateTime<Utc>, _>(i).map_err(fail)?),
+        "DATE" => Cell::Date(row.try_get::<NaiveDate, _>(i).map_err(fail)?),
+        "JSON" | "JSONB" => Cell::Json(row.try_get::<serde_json::Value, _>(i).map_err(fail)?),
+        name => match ty.kind() {
+            PgTypeKind::Enum(_) => Cell::Text(text(raw).map_err(|m| DecodeFailure::new(i, m))?),
+            PgTypeKind::Domain(base) => return decode_typed(row, i, base, raw),
+            _ => Cell::Other(name.to_string()),
+        },
+    })
+}
+
+/// Text of a text-like value (identical in the text and binary formats).
+fn text(raw: PgValueRef<'_>) -> Result<String, String> {
+    raw.as_str().map(str::to_string).map_err(|e| e.to_string())
+}
+
+/// A NUMERIC as `f64`, including `NaN` and the infinities, in either wire format.
+fn numeric(raw: PgValueRef<'_>) -> Result<f64, String> {
+    match raw.format() {
+        PgValueFormat::Text => {
+            let s = raw.as_str().map_err(|e| e.to_string())?;
+            s.parse::<f64>().map_err(|_| format!("NUMERIC {s:?} is not a number"))
+        }
+        PgValueFormat::Binary => numeric_binary(raw.as_bytes().map_err(|e| e.to_string())?),
+    }
+}
+
+/// The binary NUMERIC format: ndigits, weight, sign, dscale (i16 each), then base-10000 digits.
+pub(crate) fn numeric_binary(bytes: &[u8]) -> Result<f64, String> {
+    let word = |k: usize| -> Result<u16, String> {
+        bytes
+            .get(k * 2..k * 2 + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or_else(|| "truncated NUMERIC value".to_string())
+    };
+    let ndigits = word(0)? as usize;
+    let weight = word(1)? as i16 as i32;
+    let sign = word(2)?;
+    match sign {
+        0xC000 => return Ok(f64::NAN),
+        0xD000 => return Ok(f64::INFINITY),
+        0xF000 => return Ok(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // Accumulate the digits as text, then parse, so the result is correctly rounded.
+    let mut digits = String::with_capacity(ndigits * 4);
+    for k in 0..ndigits {
+        digits.push_str(&format!("{:04}", word(4 + k)?));
+    }
+    if digits.is_empty() {
+        return Ok(0.0);
+    }
+    let exponent = (weight + 1 - ndigits as i32) * 4;
+    let text = format!("{}{digits}e{exponent}", if sign == 0x4000 { "-" } else { "" });
+    text.parse::<f64>().map_err(|_| "malformed NUMERIC value".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(ndigits: u16, weight: i16, sign: u16, digits: &[u16]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for w in [ndigits, weight as u16, sign, 0] {
+            v.extend_from_slice(&w.to_be_bytes());
+        }
+        for d in digits {
+            v.extend_from_slice(&d.to_be_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn binary_numeric_values() {
+        // 12345.678 = 1 2345 . 6780
+        assert_eq!(numeric_binary(&encode(3, 1, 0, &[1, 2345, 6780])).unwrap(), 12345.678);
+        assert_eq!(numeric_binary(&encode(1, -1, 0x4000, &[5000])).unwrap(), -0.5);
+        assert_eq!(numeric_binary(&encode(0, 0, 0, &[])).unwrap(), 0.0);
+        assert_eq!(numeric_binary(&encode(1, 2, 0, &[7])).unwrap(), 7e8);
+        assert!(numeric_binary(&encode(0, 0, 0xC000, &[])).unwrap().is_nan());
+        assert_eq!(numeric_binary(&encode(0, 0, 0xF000, &[])).unwrap(), f64::NEG_INFINITY);
+        assert!(numeric_binary(&[0, 1]).is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! PostgreSQL: a collector decoding every common column type by its real type, and a
+//! storage keeping the `dtk_*` tables (TIMESTAMPTZ times, JSONB context, bulk
+//! upserts through `UNNEST` arrays).
+
+mod collector;
+mod decode;
+mod schema;
+mod storage;
+
+use std::sync::Arc;
+
+use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+pub use collector::PostgresCollector;
+pub use storage::PostgresStorage;
+
+use crate::pool::{LazyPool, PoolCache};
+use crate::settings::{ConnectionSettings, ServerSettings};
+
+/// A shared, lazily connecting pool on one PostgreSQL database plus how to name it.
+#[derive(Clone)]
+pub(crate) struct PgHandle {
+    pool: Arc<LazyPool<Postgres>>,
+    settings: ConnectionSettings,
+    schema: Option<String>,
+}
+
+impl std::fmt::Debug for PgHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgHandle")
+            .field("database", &self.settings.describe())
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl PgHandle {
+    /// The pool for `s`, shared through `cache` with every user of the same settings.
+    pub(crate) fn new(s: &ServerSettings, cache: &PoolCache) -> Self {
+        let settings = ConnectionSettings::Server(s.clone());
+        let pool = cache.get_or_insert(settings.pool_key(), || {
+            LazyPool::new(connect_options(s), s.max_connections, s.timeout, false)
+        });
+        Self {
+            pool,
+            settings,
+            schema: s.schema.clone(),
+        }
+    }
+
+    /// A pooled connection (connecting on first use).
+    pub(crate) async fn acquire(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<Postgres>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    pub(crate) fn server(&self) -> String {
+        self.settings.server()
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{} (schema {schema})", self.settings.describe()),
+            None => self.settings.describe(),
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+
+    pub(crate) fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+}
+
+fn connect_options(s: &ServerSettings) -> PgConnectOptions {
+    let mut o = PgConnectOptions::new()
+        .host(&s.host)
+        .port(s.port)
+        .username(&s.user)
+        .application_name("detectk");
+    if let Some(password) = &s.password {
+        o = o.password(password.expose());
+    }
+    if let Some(database) = &s.database {
+        o = o.database(database);
+    }
+    if let Some(schema) = &s.schema {
+        o = o.options([("search_path", format!("{schema},public"))]);
+    }
+    if let Some(mode) = &s.ssl_mode {
+        o = o.ssl_mode(match mode.as_str() {
+            "disable" => PgSslMode::Disable,
+            "require" => PgSslMode::Require,
+            "verify-ca" => PgSslMode::VerifyCa,
+            "verify-full" => PgSslMode::VerifyFull,
+            _ => PgSslMode::Prefer,
+        });
+    }
+    o
+}

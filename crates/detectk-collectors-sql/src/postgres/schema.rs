@@ -1,0 +1,100 @@
+//! The `dtk_*` tables in PostgreSQL and their forward migrations.
+
+
+use crate::schema::check_version;
+
+/// Migration scripts; script `i` brings the schema to version `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE IF NOT EXISTS dtk_datapoints (
+    metric_name  TEXT             NOT NULL,
+    collected_at TIMESTAMPTZ      NOT NULL,
+    value        DOUBLE PRECISION,
+    is_missing   BOOLEAN          NOT NULL DEFAULT FALSE,
+    context      JSONB,
+    loaded_at    TIMESTAMPTZ      NOT NULL DEFAULT now(),
+    PRIMARY KEY (metric_name, collected_at)
+);
+
+CREATE TABLE IF NOT EXISTS dtk_detections (
+    metric_name       TEXT             NOT NULL,
+    detector_id       TEXT             NOT NULL,
+    detected_at       TIMESTAMPTZ      NOT NULL,
+    value             DOUBLE PRECISION,
+    is_anomaly        BOOLEAN          NOT NULL,
+    score             DOUBLE PRECISION,
+    lower_bound       DOUBLE PRECISION,
+    upper_bound       DOUBLE PRECISION,
+    direction         TEXT,
+    percent_deviation DOUBLE PRECISION,
+    detector_type     TEXT             NOT NULL,
+    detector_params   JSONB,
+    alert_sent        BOOLEAN          NOT NULL DEFAULT FALSE,
+    context           JSONB,
+    PRIMARY KEY (metric_name, detector_id, detected_at)
+);
+CREATE INDEX IF NOT EXISTS dtk_detections_by_time ON dtk_detections (metric_name, detected_at);
+
+CREATE TABLE IF NOT EXISTS dtk_checkpoints (
+    metric_name TEXT        NOT NULL,
+    job         TEXT        NOT NULL,
+    position    TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (metric_name, job)
+);
+
+CREATE TABLE IF NOT EXISTS dtk_alerts (
+    metric_name  TEXT        NOT NULL,
+    alert_key    TEXT        NOT NULL,
+    kind         TEXT        NOT NULL,
+    alert_time   TIMESTAMPTZ NOT NULL,
+    status       TEXT        NOT NULL,
+    token        TEXT        NOT NULL,
+    claimed_at   TIMESTAMPTZ NOT NULL,
+    finished_at  TIMESTAMPTZ,
+    sent_at      TIMESTAMPTZ,
+    detector_ids JSONB       NOT NULL,
+    message      TEXT,
+    error        TEXT,
+    PRIMARY KEY (metric_name, alert_key)
+);
+CREATE INDEX IF NOT EXISTS dtk_alerts_by_status ON dtk_alerts (metric_name, status, alert_time);
+"#];
+
+/// Creates or migrates the tables (and the schema, when one is configured) in one
+/// transaction holding an advisory lock, so concurrent processes migrate once.
+pub(crate) async fn migrate(
+    conn: &mut sqlx::PgConnection,
+    schema: Option<&str>,
+) -> Result<Result<(), String>, sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('detectk.migrate'))")
+        .execute(&mut *tx)
+        .await?;
+    if let Some(schema) = schema {
+        // `schema` is a validated identifier (settings::resolve).
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS dtk_schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let current: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM dtk_schema_version")
+        .fetch_one(&mut *tx)
+        .await?;
+    let current = i64::from(current.unwrap_or(0));
+    if let Err(message) = check_version(current, MIGRATIONS.len()) {
+        return Ok(Err(message));
+    }
+    for (i, script) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        sqlx::raw_sql(*script).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO dtk_schema_version (version) VALUES ($1)")
+            .bind(i as i32 + 1)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}

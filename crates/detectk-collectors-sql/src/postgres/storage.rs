@@ -1,0 +1,436 @@
+//! The PostgreSQL storage: upserts through `UNNEST` arrays (no bind-parameter limit),
+//! atomic alert claims with `INSERT ... ON CONFLICT DO UPDATE ... WHERE`.
+
+use chrono::{DateTime, Utc};
+use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+};
+use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
+use serde_json::Value;
+use sqlx::{Connection, Row};
+use sqlx::postgres::PgRow;
+
+use super::{PgHandle, schema};
+use crate::Driver;
+use crate::error::backend_error;
+use crate::records::{
+    context_from_value, context_text, dedupe_detections, dedupe_points, detection_context,
+    parse_kind, split_detection_context,
+};
+
+/// Rows per statement: bounds statement size and server memory, not a protocol limit.
+const CHUNK_ROWS: usize = 50_000;
+
+/// Keeps datapoints, detections, checkpoints and alert state in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresStorage {
+    handle: PgHandle,
+}
+
+impl PostgresStorage {
+    pub(crate) fn new(handle: PgHandle) -> Self {
+        Self { handle }
+    }
+
+    fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
+        move |e| backend_error(Driver::Postgres, &self.handle.server(), what, e)
+    }
+
+    fn detection(&self, row: &PgRow) -> Result<DetectionRecord, sqlx::Error> {
+        let context: Option<Value> = row.try_get("context")?;
+        let (context, stats, skipped) = split_detection_context(context_from_value(context));
+        let direction: Option<String> = row.try_get("direction")?;
+        Ok(DetectionRecord {
+            metric: row.try_get("metric_name")?,
+            detector_id: row.try_get("detector_id")?,
+            detector_type: row.try_get("detector_type")?,
+            detector_params: row
+                .try_get::<Option<Value>, _>("detector_params")?
+                .unwrap_or(Value::Null),
+            detection: Detection {
+                timestamp: row.try_get("detected_at")?,
+                value: row.try_get("value")?,
+                is_anomaly: row.try_get("is_anomaly")?,
+                score: row.try_get("score")?,
+                lower_bound: row.try_get("lower_bound")?,
+                upper_bound: row.try_get("upper_bound")?,
+                direction: direction.as_deref().and_then(Direction::parse),
+                percent_deviation: row.try_get("percent_deviation")?,
+                skipped,
+                stats,
+            },
+            alert_sent: row.try_get("alert_sent")?,
+            context,
+        })
+    }
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    fn describe(&self) -> String {
+        self.handle.describe()
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        let mut conn = self.handle.acquire().await.map_err(self.err("connecting"))?;
+        match schema::migrate(&mut conn, self.handle.schema()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(BackendError::new(
+                BackendErrorKind::Schema,
+                self.handle.server(),
+                message,
+            )),
+            Err(e) => {
+                let mut err = self.err("creating the dtk_* tables")(e);
+                if err.kind == BackendErrorKind::Query {
+                    err.kind = BackendErrorKind::Schema;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
+        let points = dedupe_points(points);
+        if points.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("storing datapoints");
+        let loaded_at = Utc::now();
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin().await.map_err(&err)?;
+        for chunk in points.chunks(CHUNK_ROWS) {
+            let times: Vec<DateTime<Utc>> = chunk.iter().map(|p| p.timestamp).collect();
+            let values: Vec<Option<f64>> = chunk.iter().map(|p| p.value).collect();
+            let missing: Vec<bool> = chunk.iter().map(|p| p.is_missing).collect();
+            let contexts: Vec<Option<String>> =
+                chunk.iter().map(|p| context_text(&p.context)).collect();
+            sqlx::query(
+                "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
+                 SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
+                 FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
+                 AS t(collected_at, value, is_missing, context) \
+                 ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = EXCLUDED.value, \
+                 is_missing = EXCLUDED.is_missing, context = EXCLUDED.context, loaded_at = EXCLUDED.loaded_at",
+            )
+            .bind(metric)
+            .bind(loaded_at)
+            .bind(times)
+            .bind(values)
+            .bind(missing)
+            .bind(contexts)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn load_datapoints(
+        &self,
+        metric: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DataPoint>> {
+        let err = self.err("loading datapoints");
+        let rows = sqlx::query(
+            "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
+             WHERE metric_name = $1 AND collected_at >= $2 AND collected_at < $3 ORDER BY collected_at",
+        )
+        .bind(metric)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(DataPoint {
+                    timestamp: row.try_get("collected_at")?,
+                    value: row.try_get("value")?,
+                    is_missing: row.try_get("is_missing")?,
+                    context: context_from_value(row.try_get("context")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
+    }
+
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
+        sqlx::query_scalar("SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = $1")
+            .bind(metric)
+            .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+            .await
+            .map_err(self.err("reading the last datapoint time"))
+    }
+
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
+        let records = dedupe_detections(records);
+        if records.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("storing detections");
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin().await.map_err(&err)?;
+        for chunk in records.chunks(CHUNK_ROWS) {
+            let col = |f: &dyn Fn(&DetectionRecord) -> Option<f64>| -> Vec<Option<f64>> {
+                chunk.iter().map(|r| f(r)).collect()
+            };
+            sqlx::query(
+                "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
+                 score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
+                 detector_params, alert_sent, context) \
+                 SELECT t.metric_name, t.detector_id, t.detected_at, t.value, t.is_anomaly, t.score, \
+                 t.lower_bound, t.upper_bound, t.direction, t.percent_deviation, t.detector_type, \
+                 t.detector_params::jsonb, t.alert_sent, t.context::jsonb \
+                 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::bool[], \
+                 $6::float8[], $7::float8[], $8::float8[], $9::text[], $10::float8[], $11::text[], \
+                 $12::text[], $13::bool[], $14::text[]) AS t(metric_name, detector_id, detected_at, \
+                 value, is_anomaly, score, lower_bound, upper_bound, direction, percent_deviation, \
+                 detector_type, detector_params, alert_sent, context) \
+                 ON CONFLICT (metric_name, detector_id, detected_at) DO UPDATE SET \
+                 value = EXCLUDED.value, is_anomaly = EXCLUDED.is_anomaly, score = EXCLUDED.score, \
+                 lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, \
+                 direction = EXCLUDED.direction, percent_deviation = EXCLUDED.percent_deviation, \
+                 detector_type = EXCLUDED.detector_type, detector_params = EXCLUDED.detector_params, \
+                 alert_sent = EXCLUDED.alert_sent, context = EXCLUDED.context",
+            )
+            .bind(chunk.iter().map(|r| r.metric.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.detector_id.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.detection.timestamp).collect::<Vec<_>>())
+            .bind(col(&|r| r.detection.value))
+            .bind(chunk.iter().map(|r| r.detection.is_anomaly).collect::<Vec<_>>())
+            .bind(col(&|r| r.detection.score))
+            .bind(col(&|r| r.detection.lower_bound))
+            .bind(col(&|r| r.detection.upper_bound))
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| r.detection.direction.map(|d| d.as_str().to_string()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(col(&|r| r.detection.percent_deviation))
+            .bind(chunk.iter().map(|r| r.detector_type.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.detector_params.to_string()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.alert_sent).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| detection_context(r)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn load_detections(
+        &self,
+        metric: &str,
+        detector_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DetectionRecord>> {
+        let err = self.err("loading detections");
+        let rows = sqlx::query(
+            "SELECT * FROM dtk_detections WHERE metric_name = $1 \
+             AND ($2::text IS NULL OR detector_id = $2) AND detected_at >= $3 AND detected_at < $4 \
+             ORDER BY detected_at, detector_id",
+        )
+        .bind(metric)
+        .bind(detector_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|row| self.detection(row))
+            .collect::<Result<_, _>>()
+            .map_err(&err)
+    }
+
+    async fn last_detection_time(
+        &self,
+        metric: &str,
+        detector_id: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        sqlx::query_scalar(
+            "SELECT MAX(detected_at) FROM dtk_detections WHERE metric_name = $1 AND detector_id = $2",
+        )
+        .bind(metric)
+        .bind(detector_id)
+        .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(self.err("reading the last detection time"))
+    }
+
+    async fn mark_alert_sent(
+        &self,
+        metric: &str,
+        detector_ids: &[String],
+        timestamp: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        if detector_ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE dtk_detections SET alert_sent = TRUE \
+             WHERE metric_name = $1 AND detected_at = $2 AND detector_id = ANY($3)",
+        )
+        .bind(metric)
+        .bind(timestamp)
+        .bind(detector_ids)
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(self.err("marking alerts sent"))?;
+        Ok(())
+    }
+
+    async fn get_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        sqlx::query_scalar("SELECT position FROM dtk_checkpoints WHERE metric_name = $1 AND job = $2")
+            .bind(metric)
+            .bind(job)
+            .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+            .await
+            .map_err(self.err("reading a checkpoint"))
+    }
+
+    async fn set_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+        position: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO dtk_checkpoints (metric_name, job, position, updated_at) VALUES ($1, $2, $3, now()) \
+             ON CONFLICT (metric_name, job) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(metric)
+        .bind(job)
+        .bind(position)
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(self.err("writing a checkpoint"))?;
+        Ok(())
+    }
+
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
+        sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = $1 AND job = $2")
+            .bind(metric)
+            .bind(job)
+            .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+            .await
+            .map_err(self.err("clearing a checkpoint"))?;
+        Ok(())
+    }
+
+    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, claimed_at, detector_ids) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) \
+             ON CONFLICT (metric_name, alert_key) DO UPDATE SET kind = EXCLUDED.kind, \
+             alert_time = EXCLUDED.alert_time, status = 'pending', token = EXCLUDED.token, \
+             claimed_at = EXCLUDED.claimed_at, finished_at = NULL, sent_at = NULL, \
+             detector_ids = EXCLUDED.detector_ids, message = NULL, error = NULL \
+             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' AND dtk_alerts.claimed_at < $8)",
+        )
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(claim.kind.as_str())
+        .bind(claim.timestamp)
+        .bind(&claim.token)
+        .bind(claim.claimed_at)
+        .bind(Value::from(claim.detector_ids.clone()))
+        .bind(claim.stale_before)
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(self.err("claiming an alert"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn finish_alert(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        let sent_at = (outcome.status == AlertStatus::Sent).then_some(outcome.finished_at);
+        sqlx::query(
+            "UPDATE dtk_alerts SET status = $1, finished_at = $2, sent_at = $3, message = $4, error = $5 \
+             WHERE metric_name = $6 AND alert_key = $7 AND token = $8",
+        )
+        .bind(outcome.status.as_str())
+        .bind(outcome.finished_at)
+        .bind(sent_at)
+        .bind(&outcome.message)
+        .bind(&outcome.error)
+        .bind(metric)
+        .bind(key)
+        .bind(token)
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(self.err("recording an alert outcome"))?;
+        Ok(())
+    }
+
+    async fn last_sent_alert(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.err("reading the last sent alert");
+        let row = sqlx::query(
+            "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = $1 AND status = 'sent' AND ($2::text IS NULL OR kind = $2) \
+             ORDER BY alert_time DESC, sent_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind.map(AlertKind::as_str))
+        .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let kind_text: String = row.try_get("kind").map_err(&err)?;
+        let ids: Value = row.try_get("detector_ids").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind: parse_kind(&kind_text).ok_or_else(|| {
+                BackendError::new(
+                    BackendErrorKind::Decode,
+                    self.handle.server(),
+                    format!("unknown alert kind {kind_text:?}"),
+                )
+            })?,
+            timestamp: row.try_get("alert_time").map_err(&err)?,
+            status: AlertStatus::Sent,
+            sent_at: row.try_get("sent_at").map_err(&err)?,
+            detector_ids: serde_json::from_value(ids).unwrap_or_default(),
+        }))
+    }
+
+    async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
+        let err = self.err("applying retention");
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin().await.map_err(&err)?;
+        let points = sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = $1 AND collected_at < $2")
+            .bind(metric)
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let detections =
+            sqlx::query("DELETE FROM dtk_detections WHERE metric_name = $1 AND detected_at < $2")
+                .bind(metric)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(points.rows_affected() + detections.rows_affected())
+    }
+}

@@ -1,0 +1,266 @@
+//! PostgreSQL collector and storage against the real server on 127.0.0.1:5432
+//! (started by `scripts/services/postgres.sh`). These tests fail, never skip, when the
+//! server is absent.
+
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use detectk_collectors_sql::SqlFactory;
+use detectk_core::testkit::{
+    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
+};
+use detectk_core::{BackendErrorKind, Collector, async_trait};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+
+use common::{collector, params, storage};
+
+const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn server_params(extra: Value) -> serde_json::Map<String, Value> {
+    let mut p =
+        params(json!({"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}));
+    p.extend(params(extra));
+    p
+}
+
+fn unique_schema(label: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000_000;
+    format!("dtk_{label}_{}_{nanos}", std::process::id())
+}
+
+async fn admin() -> PgConnection {
+    PgConnection::connect(URL)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (run scripts/services/postgres.sh)")
+}
+
+async fn drop_schema(schema: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&mut admin().await)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_suite() {
+    let p = server_params(json!({"schema": "dtk_sql_tests"}));
+    let main = storage(&SqlFactory::new(), "postgres", &p).await;
+    let peer = storage(&SqlFactory::new(), "postgresql", &p).await;
+    let report = run_storage_suite(&StorageTarget::new(main.as_ref(), peer.as_ref())).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_suite_through_a_sqlalchemy_url() {
+    let schema = unique_schema("url");
+    let p = params(json!({
+        "connection_string": "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
+        "schema": schema,
+        "pool_size": 5,
+    }));
+    let main = storage(&SqlFactory::new(), "sql", &p).await;
+    let peer = storage(&SqlFactory::new(), "sql", &p).await;
+    let mut target = StorageTarget::new(main.as_ref(), peer.as_ref());
+    target.large_batch_rows = 10_000;
+    let report = run_storage_suite(&target).await;
+    drop_schema(&schema).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+struct PgFixture {
+    schema: String,
+    collector: Arc<dyn Collector>,
+}
+
+#[async_trait]
+impl CollectorFixture for PgFixture {
+    fn collector(&self) -> &dyn Collector {
+        self.collector.as_ref()
+    }
+
+    async fn setup(&self) -> Result<(), String> {
+        let k = |kind: SampleKind| kind.literal();
+        let sql = format!(
+            "CREATE SCHEMA {schema};
+             CREATE TABLE {schema}.samples (id INT, ts TIMESTAMP, ts_tz TIMESTAMPTZ, d DATE, small SMALLINT,
+               big BIGINT, dbl DOUBLE PRECISION, num NUMERIC(12,3), txt TEXT, vc VARCHAR(40), js JSON,
+               jb JSONB, flag BOOLEAN, real4 REAL);
+             INSERT INTO {schema}.samples VALUES (1, '{ts}', '{ts}+00', '{d}', {small}, {big}, {dbl}, {num},
+               '{txt}', '{txt}', '{json}', '{json}', {flag}, {dbl});
+             INSERT INTO {schema}.samples (id) VALUES (2);",
+            schema = self.schema,
+            ts = k(SampleKind::Timestamp),
+            d = k(SampleKind::Date),
+            small = k(SampleKind::SmallInt),
+            big = k(SampleKind::BigInt),
+            dbl = k(SampleKind::Double),
+            num = k(SampleKind::Decimal),
+            txt = k(SampleKind::Text),
+            json = k(SampleKind::Json),
+            flag = k(SampleKind::Bool),
+        );
+        let mut conn = PgConnection::connect(URL)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn sample_columns(&self) -> Vec<(String, SampleKind)> {
+        [
+            ("ts", SampleKind::Timestamp),
+            ("ts_tz", SampleKind::TimestampTz),
+            ("d", SampleKind::Date),
+            ("small", SampleKind::SmallInt),
+            ("big", SampleKind::BigInt),
+            ("dbl", SampleKind::Double),
+            ("num", SampleKind::Decimal),
+            ("txt", SampleKind::Text),
+            ("vc", SampleKind::Text),
+            ("js", SampleKind::Json),
+            ("jb", SampleKind::Json),
+            ("flag", SampleKind::Bool),
+            ("real4", SampleKind::Double),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_string(), k))
+        .collect()
+    }
+
+    fn select_samples(&self) -> String {
+        "SELECT ts, ts_tz, d, small, big, dbl, num, txt, vc, js, jb, flag, real4 FROM samples ORDER BY id".into()
+    }
+
+    fn select_empty(&self) -> String {
+        "SELECT ts AS period_time, dbl AS value FROM samples WHERE false".into()
+    }
+}
+
+#[tokio::test]
+async fn collector_conformance_suite() {
+    let schema = unique_schema("collect");
+    let fixture = PgFixture {
+        collector: collector(
+            &SqlFactory::new(),
+            "postgres",
+            &server_params(json!({"schema": schema})),
+        ),
+        schema: schema.clone(),
+    };
+    let report = run_collector_suite(&fixture).await;
+    drop_schema(&schema).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+#[tokio::test]
+async fn session_time_zone_does_not_shift_timestamptz() {
+    let c = collector(&SqlFactory::new(), "postgres", &server_params(json!({})));
+    let table = c
+        .query("SELECT TIMESTAMPTZ '2024-03-10 05:30:05+03' AS t, date_trunc('hour', TIMESTAMP '2024-03-10 02:30:05') AS h, 1.5::numeric * 2 AS n")
+        .await
+        .unwrap();
+    let utc = chrono::NaiveDate::from_ymd_opt(2024, 3, 10)
+        .unwrap()
+        .and_hms_opt(2, 30, 5)
+        .unwrap();
+    assert_eq!(
+        table.rows[0][0],
+        detectk_core::model::Cell::DateTimeUtc(utc.and_utc())
+    );
+    assert_eq!(
+        table.rows[0][1],
+        detectk_core::model::Cell::DateTime(utc.date().and_hms_opt(2, 0, 0).unwrap())
+    );
+    assert_eq!(table.rows[0][2], detectk_core::model::Cell::Float(3.0));
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_a_transient_connect_error_without_the_password() {
+    let p = server_params(json!({"port": 1, "password": "s3cr3t-pw", "timeout": 5}));
+    let c = collector(&SqlFactory::new(), "postgres", &p);
+    let err = c.query("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
+    assert!(err.transient, "{err}");
+    assert_eq!(err.server, "127.0.0.1:1");
+    let shown = format!("{err} {err:?} {c:?} {}", c.describe());
+    assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+}
+
+#[tokio::test]
+async fn an_unknown_database_is_a_connect_error() {
+    let c = collector(
+        &SqlFactory::new(),
+        "postgres",
+        &server_params(json!({"database": "dtk_no_such_db"})),
+    );
+    let err = c.query("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
+    assert!(!err.transient);
+}
+
+#[tokio::test]
+async fn a_query_running_past_the_timeout_is_a_transient_timeout() {
+    let c = collector(
+        &SqlFactory::new(),
+        "postgres",
+        &server_params(json!({"timeout": 1})),
+    );
+    let err = c.query("SELECT pg_sleep(5)").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Timeout, "{err}");
+    assert!(err.transient);
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_tables_and_version() {
+    let schema = unique_schema("migrate");
+    let s = storage(
+        &SqlFactory::new(),
+        "postgres",
+        &server_params(json!({"schema": schema})),
+    )
+    .await;
+    s.migrate().await.unwrap();
+    let mut conn = admin().await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+    )
+    .bind(&schema)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let versions: Vec<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT version FROM {schema}.dtk_schema_version"
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    drop_schema(&schema).await;
+    assert_eq!(
+        tables,
+        [
+            "dtk_alerts",
+            "dtk_checkpoints",
+            "dtk_datapoints",
+            "dtk_detections",
+            "dtk_schema_version"
+        ]
+    );
+    assert_eq!(versions, vec![1]);
+}
