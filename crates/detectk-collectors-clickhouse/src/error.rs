@@ -116,7 +116,7 @@ pub(crate) fn clean_exception(text: &str) -> String {
         }
     }
     // Keep error texts short: long syntax errors quote the whole query.
-    let body = body.trim().trim_end_matches('.');
+    let body = body.trim();
     let mut out: String = body.chars().take(600).collect();
     if out.len() < body.len() {
         out.push_str(" ...");
