@@ -1,4 +1,5 @@
-//! The `console` alerter: prints messages to standard output (or appends them to a file).
+//! The `console` alerter: prints messages to standard error (or appends them to a file), so
+//! it never mixes with `--format json` output on stdout.
 //!
 //! It needs no server, so the quickstart shows real alerts on any machine.
 
@@ -13,7 +14,7 @@ use crate::error::{AlertError, AlertErrorKind};
 use crate::registry::{AlerterFactory, Registry};
 use crate::traits::{AlertMessage, Alerter};
 
-/// Prints each alert to stdout, or appends it to `path`.
+/// Prints each alert to stderr, or appends it to `path`.
 #[derive(Debug)]
 pub struct ConsoleAlerter {
     path: Option<PathBuf>,
@@ -21,7 +22,7 @@ pub struct ConsoleAlerter {
 }
 
 impl ConsoleAlerter {
-    /// An alerter printing to stdout (`path: None`) or appending to a file.
+    /// An alerter printing to stderr (`path: None`) or appending to a file.
     pub fn new(path: Option<PathBuf>) -> Self {
         Self {
             path,
@@ -43,7 +44,7 @@ impl Alerter for ConsoleAlerter {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let block = format!("----- alert: {} -----\n{}\n", message.title, message.text);
         let result = match &self.path {
-            None => std::io::stdout().lock().write_all(block.as_bytes()),
+            None => std::io::stderr().lock().write_all(block.as_bytes()),
             Some(path) => std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -73,7 +74,7 @@ impl AlerterFactory for ConsoleFactory {
 pub fn register(registry: &mut Registry) {
     registry.register_alerter(
         "console",
-        "prints alerts to standard output, or appends them to `path`",
+        "prints alerts to standard error, or appends them to `path`",
         Arc::new(ConsoleFactory),
     );
 }

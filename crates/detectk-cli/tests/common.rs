@@ -1,0 +1,95 @@
+//! Helpers shared by the CLI tests: run `dtk` in a directory, make a sample project.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The `dtk` binary built for these tests.
+pub fn dtk() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dtk"));
+    cmd.env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("DETECTK_PROFILES", "detectk_profiles.yaml");
+    cmd
+}
+
+/// Runs `dtk args...` in `dir`.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    dtk()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("dtk runs")
+}
+
+/// Stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// End of the sample data used by the tests.
+pub const SAMPLE_END: &str = "2024-03-01 00:00:00";
+
+/// Creates the quickstart project (sample SQLite data) in `dir`.
+pub fn sample_project(dir: &Path) {
+    let out = dtk()
+        .args([
+            "init-project",
+            dir.to_str().unwrap(),
+            "--database",
+            "sqlite",
+            "--sample-end",
+            SAMPLE_END,
+            "--force",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "init-project failed: {}",
+        stderr(&out)
+    );
+}
+
+/// Rows of a SQLite query, each row's columns rendered and joined with `|`, for comparing databases.
+pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<String> {
+    use sqlx::{Column, Row, ValueRef};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}?mode=ro", db.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("open sqlite");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(&pool)
+            .await
+            .expect("query");
+        let out = rows
+            .iter()
+            .map(|row| {
+                (0..row.columns().len())
+                    .map(|i| {
+                        let raw = row.try_get_raw(i).unwrap();
+                        if raw.is_null() {
+                            return "NULL".to_string();
+                        }
+                        row.try_get::<String, _>(i)
+                            .or_else(|_| row.try_get::<i64, _>(i).map(|v| v.to_string()))
+                            .or_else(|_| row.try_get::<f64, _>(i).map(|v| format!("{v:?}")))
+                            .unwrap_or_else(|_| "?".into())
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        pool.close().await;
+        out
+    })
+}
