@@ -103,6 +103,11 @@ pub fn default_text(input: &MessageInput<'_>) -> String {
         out.push('\n');
         out.push_str(&detector_line(record));
         out.push('\n');
+        if record.detector_type == "threshold" {
+            threshold_line(&mut out, &record.detector_params);
+        } else {
+            expected_lines(&mut out, &record.detection);
+        }
         detection_lines(&mut out, &record.detection, input.kind);
     }
     while out.ends_with('\n') {
@@ -126,7 +131,8 @@ fn detector_line(record: &DetectionRecord) -> String {
     }
 }
 
-fn detection_lines(out: &mut String, d: &Detection, kind: AlertKind) {
+/// The expected range from the detection's bounds.
+fn expected_lines(out: &mut String, d: &Detection) {
     match (d.lower_bound, d.upper_bound) {
         (Some(lo), Some(hi)) => {
             out.push_str(&format!("Expected range: {}\n", format_range(lo, hi)))
@@ -139,6 +145,35 @@ fn detection_lines(out: &mut String, d: &Detection, kind: AlertKind) {
         }
         (None, None) => {}
     }
+}
+
+/// A threshold detector's rule, from its params: its bounds (as in Python detectk)
+/// mark the threshold, not an expected range.
+fn threshold_line(out: &mut String, params: &Value) {
+    let number = |key: &str| params.get(key).and_then(Value::as_f64);
+    let Some(threshold) = number("threshold") else {
+        return;
+    };
+    let operator = params
+        .get("operator")
+        .and_then(Value::as_str)
+        .unwrap_or("greater_than");
+    let mut rule = format!("Threshold: {operator} {}", format_value(Some(threshold)));
+    if let Some(upper) = number("upper_threshold") {
+        rule.push_str(&format!(" and {}", format_value(Some(upper))));
+    }
+    if params.get("percent").and_then(Value::as_bool) == Some(true) {
+        rule.push_str(" (% change");
+        if let Some(baseline) = number("baseline") {
+            rule.push_str(&format!(" from {}", format_value(Some(baseline))));
+        }
+        rule.push(')');
+    }
+    out.push_str(&rule);
+    out.push('\n');
+}
+
+fn detection_lines(out: &mut String, d: &Detection, kind: AlertKind) {
     if kind == AlertKind::Recovery {
         return;
     }
@@ -194,14 +229,14 @@ pub fn format_value(v: Option<f64>) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// `900 - 1100`, `2.00 - 31.50`: both ends in the same style.
+/// `900 to 1100`, `2.00 to 31.50`, `-6 to 15`: both ends in the same style.
 fn format_range(lo: f64, hi: f64) -> String {
     let whole = |x: f64| x == x.trunc();
     let big = |x: f64| x.abs() >= 1.0 || x == 0.0;
     if !(whole(lo) && whole(hi)) && big(lo) && big(hi) && lo.is_finite() && hi.is_finite() {
-        return format!("{lo:.2} - {hi:.2}");
+        return format!("{lo:.2} to {hi:.2}");
     }
-    format!("{} - {}", format_value(Some(lo)), format_value(Some(hi)))
+    format!("{} to {}", format_value(Some(lo)), format_value(Some(hi)))
 }
 
 fn format_score(score: f64) -> String {

@@ -51,8 +51,8 @@ fn threshold_up() -> DetectionRecord {
             value: Some(1234.5),
             is_anomaly: true,
             score: Some(f64::INFINITY),
-            lower_bound: None,
-            upper_bound: Some(1200.0),
+            lower_bound: Some(1200.0),
+            upper_bound: None,
             direction: Some(Direction::Up),
             percent_deviation: Some(2.875),
             skipped: None,
@@ -83,7 +83,7 @@ fn default_anomaly_message() {
     Value: 1234.50
 
     Detector: mad (id a1b2c3d4; window_size=30 days, n_sigma=3.0)
-    Expected range: 900 - 1100
+    Expected range: 900 to 1100
     Score: 4.20
     Direction: up
     Deviation: +15.0%
@@ -102,13 +102,13 @@ fn several_detectors_in_one_message() {
     Anomalous points in a row: 3
 
     Detector: mad (id a1b2c3d4; window_size=30 days, n_sigma=3.0)
-    Expected range: 900 - 1100
+    Expected range: 900 to 1100
     Score: 4.20
     Direction: up
     Deviation: +15.0%
 
     Detector: threshold (id limit; threshold=1200, operator=greater_than)
-    Expected: at most 1200
+    Threshold: greater_than 1200
     Score: infinite (zero spread in the history)
     Direction: up
     Deviation: +2.9%
@@ -133,7 +133,7 @@ fn recovery_message() {
     Back to normal after the anomaly alert for 2024-11-02 13:50:00 UTC.
 
     Detector: mad (id a1b2c3d4; window_size=30 days, n_sigma=3.0)
-    Expected range: 900 - 1100
+    Expected range: 900 to 1100
     ");
 }
 
@@ -155,7 +155,7 @@ fn sample_message_uses_configured_detectors_and_template() {
     Value: 1234.50
 
     Detector: zscore (id f00dbabe; n_sigma=2.5)
-    Expected range: 900 - 1100
+    Expected range: 900 to 1100
     Score: 4.20
     Direction: up
     Deviation: +23.4%
@@ -236,7 +236,26 @@ fn values_are_formatted_for_people() {
     assert_eq!(format_value(Some(12.3456)), "12.35");
     assert_eq!(format_value(Some(f64::NAN)), "NaN");
     assert_eq!(format_value(Some(1e20)), "100000000000000000000");
-    assert_eq!(format_range(2.0, 31.5), "2.00 - 31.50");
-    assert_eq!(format_range(900.0, 1100.0), "900 - 1100");
-    assert_eq!(format_range(0.0012, 0.5), "0.0012 - 0.5");
+    assert_eq!(format_range(2.0, 31.5), "2.00 to 31.50");
+    assert_eq!(format_range(900.0, 1100.0), "900 to 1100");
+    assert_eq!(format_range(-6.0, 15.0), "-6 to 15");
+    assert_eq!(format_range(0.0012, 0.5), "0.0012 to 0.5");
+}
+
+#[test]
+fn threshold_rules_come_from_the_params() {
+    let mut out = String::new();
+    threshold_line(
+        &mut out,
+        &json!({"threshold": 10, "upper_threshold": 20.5, "operator": "outside"}),
+    );
+    threshold_line(
+        &mut out,
+        &json!({"threshold": 15, "percent": true, "baseline": 200}),
+    );
+    threshold_line(&mut out, &json!({"operator": "less_than"}));
+    assert_eq!(
+        out,
+        "Threshold: outside 10 and 20.50\nThreshold: greater_than 15 (% change from 200)\n"
+    );
 }
