@@ -12,7 +12,9 @@ pub fn causes(e: &dyn StdError) -> Vec<String> {
     let mut current = e.source();
     while let Some(cause) = current {
         let text = cause.to_string();
-        if !out.contains(&text) && !e.to_string().contains(&text) {
+        // Drivers often repeat the message of their own source; show each text once.
+        let shown = e.to_string().contains(&text) || out.iter().any(|o| o.contains(&text));
+        if !shown {
             out.push(text);
         }
         current = cause.source();
