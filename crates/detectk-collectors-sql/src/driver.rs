@@ -100,11 +100,17 @@ mod tests {
 
     #[test]
     fn schemes_of_sqlalchemy_urls_pick_the_driver() {
-        assert_eq!(Driver::from_scheme("postgresql+psycopg2"), Some(Driver::Postgres));
+        assert_eq!(
+            Driver::from_scheme("postgresql+psycopg2"),
+            Some(Driver::Postgres)
+        );
         assert_eq!(Driver::from_scheme("postgresql"), Some(Driver::Postgres));
         assert_eq!(Driver::from_scheme("postgres"), Some(Driver::Postgres));
         assert_eq!(Driver::from_scheme("mysql+pymysql"), Some(Driver::Mysql));
-        assert_eq!(Driver::from_scheme("mariadb+mariadbconnector"), Some(Driver::Mysql));
+        assert_eq!(
+            Driver::from_scheme("mariadb+mariadbconnector"),
+            Some(Driver::Mysql)
+        );
         assert_eq!(Driver::from_scheme("sqlite"), Some(Driver::Sqlite));
         assert_eq!(Driver::from_scheme("oracle+cx_oracle"), None);
     }

@@ -10,7 +10,12 @@ use crate::Driver;
 /// against `server`. Connection resets, timeouts, deadlocks and busy databases are
 /// marked transient. Never includes credentials: sqlx errors carry none, and the
 /// connection settings are never formatted into messages.
-pub(crate) fn backend_error(driver: Driver, server: &str, what: &str, e: sqlx::Error) -> BackendError {
+pub(crate) fn backend_error(
+    driver: Driver,
+    server: &str,
+    what: &str,
+    e: sqlx::Error,
+) -> BackendError {
     let (kind, transient, detail) = classify(driver, &e);
     let mut err = BackendError::new(kind, server, format!("{what}: {detail}")).with_source(e);
     if transient {
@@ -19,12 +24,20 @@ pub(crate) fn backend_error(driver: Driver, server: &str, what: &str, e: sqlx::E
     err
 }
 
+/// Whether `e` is worth retrying (deadlock, lock wait, connection reset, ...).
+pub(crate) fn is_transient(driver: Driver, e: &sqlx::Error) -> bool {
+    classify(driver, e).1
+}
+
 /// An error for a timeout the crate enforces itself (a collector query running too long).
 pub(crate) fn timeout_error(server: &str, what: &str, after: std::time::Duration) -> BackendError {
     BackendError::new(
         Kind::Timeout,
         server,
-        format!("{what}: no answer within {:.1}s (param `timeout`)", after.as_secs_f64()),
+        format!(
+            "{what}: no answer within {:.1}s (param `timeout`)",
+            after.as_secs_f64()
+        ),
     )
     .transient()
 }

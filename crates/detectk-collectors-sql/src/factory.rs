@@ -71,9 +71,11 @@ impl SqlFactory {
                 crate::sqlite::SqliteHandle::new(s, &self.cache),
             )),
             #[cfg(feature = "postgres")]
-            ConnectionSettings::Server(s) if s.driver == crate::Driver::Postgres => Arc::new(
-                crate::postgres::PostgresCollector::new(crate::postgres::PgHandle::new(s, &self.cache)),
-            ),
+            ConnectionSettings::Server(s) if s.driver == crate::Driver::Postgres => {
+                Arc::new(crate::postgres::PostgresCollector::new(
+                    crate::postgres::PgHandle::new(s, &self.cache),
+                ))
+            }
             #[cfg(feature = "mysql")]
             ConnectionSettings::Server(s) if s.driver == crate::Driver::Mysql => Arc::new(
                 crate::mysql::MysqlCollector::new(crate::mysql::MysqlHandle::new(s, &self.cache)),
@@ -91,9 +93,11 @@ impl SqlFactory {
                 crate::sqlite::SqliteHandle::new(s, &self.cache),
             )),
             #[cfg(feature = "postgres")]
-            ConnectionSettings::Server(s) if s.driver == crate::Driver::Postgres => Arc::new(
-                crate::postgres::PostgresStorage::new(crate::postgres::PgHandle::new(s, &self.cache)),
-            ),
+            ConnectionSettings::Server(s) if s.driver == crate::Driver::Postgres => {
+                Arc::new(crate::postgres::PostgresStorage::new(
+                    crate::postgres::PgHandle::new(s, &self.cache),
+                ))
+            }
             #[cfg(feature = "mysql")]
             ConnectionSettings::Server(s) if s.driver == crate::Driver::Mysql => Arc::new(
                 crate::mysql::MysqlStorage::new(crate::mysql::MysqlHandle::new(s, &self.cache)),

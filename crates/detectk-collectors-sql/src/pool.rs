@@ -54,10 +54,9 @@ impl<DB: Database> LazyPool<DB> {
     /// only reports that it timed out.
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
         match self.get().acquire().await {
-            Err(sqlx::Error::PoolTimedOut) => Err(self
-                .probe()
-                .await
-                .unwrap_or(sqlx::Error::PoolTimedOut)),
+            Err(sqlx::Error::PoolTimedOut) => {
+                Err(self.probe().await.unwrap_or(sqlx::Error::PoolTimedOut))
+            }
             other => other,
         }
     }

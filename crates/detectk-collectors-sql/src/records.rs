@@ -32,7 +32,13 @@ pub(crate) fn dedupe_points(points: &[DataPoint]) -> Vec<&DataPoint> {
 
 /// Detections with one record per key (metric, detector, timestamp), the last one winning.
 pub(crate) fn dedupe_detections(records: &[DetectionRecord]) -> Vec<&DetectionRecord> {
-    let key = |r: &DetectionRecord| (r.metric.clone(), r.detector_id.clone(), r.detection.timestamp);
+    let key = |r: &DetectionRecord| {
+        (
+            r.metric.clone(),
+            r.detector_id.clone(),
+            r.detection.timestamp,
+        )
+    };
     let mut last = HashMap::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         last.insert(key(r), i);
@@ -70,7 +76,10 @@ pub(crate) fn context_from_value(value: Option<Value>) -> Context {
 pub(crate) fn detection_context(record: &DetectionRecord) -> Option<String> {
     let mut map = record.context.clone();
     if !record.detection.stats.is_empty() {
-        map.insert(STATS_KEY.into(), Value::Object(record.detection.stats.clone()));
+        map.insert(
+            STATS_KEY.into(),
+            Value::Object(record.detection.stats.clone()),
+        );
     }
     if let Some(reason) = &record.detection.skipped {
         map.insert(SKIPPED_KEY.into(), Value::String(reason.clone()));
@@ -79,7 +88,9 @@ pub(crate) fn detection_context(record: &DetectionRecord) -> Option<String> {
 }
 
 /// Splits a stored detection context into (point context, stats, skip reason).
-pub(crate) fn split_detection_context(mut map: Context) -> (Context, Map<String, Value>, Option<String>) {
+pub(crate) fn split_detection_context(
+    mut map: Context,
+) -> (Context, Map<String, Value>, Option<String>) {
     let stats = match map.shift_remove(STATS_KEY) {
         Some(Value::Object(s)) => s,
         _ => Map::new(),
@@ -113,10 +124,15 @@ pub(crate) fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
         return Some(t.with_timezone(&Utc));
     }
     let s = s.strip_suffix('Z').unwrap_or(s);
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|n| n.and_utc())
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|n| n.and_utc())
 }
 
 /// The stored `detector_ids` JSON list.

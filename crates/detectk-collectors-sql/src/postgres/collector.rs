@@ -3,7 +3,7 @@
 use detectk_core::model::Table;
 use detectk_core::{BackendError, Collector, async_trait};
 use sqlx::pool::PoolConnection;
-use sqlx::{Postgres, AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
+use sqlx::{AssertSqlSafe, Column, Executor, Postgres, SqlSafeStr, Statement};
 
 use super::PgHandle;
 use super::decode::decode_row;
@@ -52,11 +52,10 @@ impl Collector for PostgresCollector {
 
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
         let settings = self.handle.settings();
-        let conn = self
-            .handle
-            .acquire()
-            .await
-            .map_err(|e| backend_error(Driver::Postgres, &settings.server(), "connecting", e))?;
+        let conn =
+            self.handle.acquire().await.map_err(|e| {
+                backend_error(Driver::Postgres, &settings.server(), "connecting", e)
+            })?;
         collect(
             Driver::Postgres,
             &settings.server(),

@@ -24,14 +24,24 @@ fn decode_cell(row: &PgRow, i: usize) -> Result<Cell, DecodeFailure> {
     decode_typed(row, i, &ty, raw)
 }
 
-fn decode_typed(row: &PgRow, i: usize, ty: &PgTypeInfo, raw: PgValueRef<'_>) -> Result<Cell, DecodeFailure> {
+fn decode_typed(
+    row: &PgRow,
+    i: usize,
+    ty: &PgTypeInfo,
+    raw: PgValueRef<'_>,
+) -> Result<Cell, DecodeFailure> {
     let fail = |e: sqlx::Error| DecodeFailure::new(i, e.to_string());
     Ok(match ty.name() {
         "BOOL" => Cell::Bool(row.try_get::<bool, _>(i).map_err(fail)?),
         "INT2" => Cell::Int(row.try_get::<i16, _>(i).map_err(fail)?.into()),
         "INT4" => Cell::Int(row.try_get::<i32, _>(i).map_err(fail)?.into()),
         "INT8" => Cell::Int(row.try_get::<i64, _>(i).map_err(fail)?),
-        "OID" => Cell::Int(row.try_get::<sqlx::postgres::types::Oid, _>(i).map_err(fail)?.0.into()),
+        "OID" => Cell::Int(
+            row.try_get::<sqlx::postgres::types::Oid, _>(i)
+                .map_err(fail)?
+                .0
+                .into(),
+        ),
         "FLOAT4" => Cell::Float(row.try_get::<f32, _>(i).map_err(fail)?.into()),
         "FLOAT8" => Cell::Float(row.try_get::<f64, _>(i).map_err(fail)?),
         "NUMERIC" => Cell::Float(numeric(raw).map_err(|m| DecodeFailure::new(i, m))?),
@@ -60,7 +70,8 @@ fn numeric(raw: PgValueRef<'_>) -> Result<f64, String> {
     match raw.format() {
         PgValueFormat::Text => {
             let s = raw.as_str().map_err(|e| e.to_string())?;
-            s.parse::<f64>().map_err(|_| format!("NUMERIC {s:?} is not a number"))
+            s.parse::<f64>()
+                .map_err(|_| format!("NUMERIC {s:?} is not a number"))
         }
         PgValueFormat::Binary => numeric_binary(raw.as_bytes().map_err(|e| e.to_string())?),
     }
@@ -92,8 +103,12 @@ pub(crate) fn numeric_binary(bytes: &[u8]) -> Result<f64, String> {
         return Ok(0.0);
     }
     let exponent = (weight + 1 - ndigits as i32) * 4;
-    let text = format!("{}{digits}e{exponent}", if sign == 0x4000 { "-" } else { "" });
-    text.parse::<f64>().map_err(|_| "malformed NUMERIC value".to_string())
+    let text = format!(
+        "{}{digits}e{exponent}",
+        if sign == 0x4000 { "-" } else { "" }
+    );
+    text.parse::<f64>()
+        .map_err(|_| "malformed NUMERIC value".to_string())
 }
 
 #[cfg(test)]
@@ -114,12 +129,21 @@ mod tests {
     #[test]
     fn binary_numeric_values() {
         // 12345.678 = 1 2345 . 6780
-        assert_eq!(numeric_binary(&encode(3, 1, 0, &[1, 2345, 6780])).unwrap(), 12345.678);
-        assert_eq!(numeric_binary(&encode(1, -1, 0x4000, &[5000])).unwrap(), -0.5);
+        assert_eq!(
+            numeric_binary(&encode(3, 1, 0, &[1, 2345, 6780])).unwrap(),
+            12345.678
+        );
+        assert_eq!(
+            numeric_binary(&encode(1, -1, 0x4000, &[5000])).unwrap(),
+            -0.5
+        );
         assert_eq!(numeric_binary(&encode(0, 0, 0, &[])).unwrap(), 0.0);
         assert_eq!(numeric_binary(&encode(1, 2, 0, &[7])).unwrap(), 7e8);
         assert!(numeric_binary(&encode(0, 0, 0xC000, &[])).unwrap().is_nan());
-        assert_eq!(numeric_binary(&encode(0, 0, 0xF000, &[])).unwrap(), f64::NEG_INFINITY);
+        assert_eq!(
+            numeric_binary(&encode(0, 0, 0xF000, &[])).unwrap(),
+            f64::NEG_INFINITY
+        );
         assert!(numeric_binary(&[0, 1]).is_err());
     }
 }

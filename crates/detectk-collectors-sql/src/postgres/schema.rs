@@ -1,6 +1,5 @@
 //! The `dtk_*` tables in PostgreSQL and their forward migrations.
 
-
 use crate::schema::check_version;
 
 /// Migration scripts; script `i` brings the schema to version `i + 1`.
@@ -72,9 +71,11 @@ pub(crate) async fn migrate(
         .await?;
     if let Some(schema) = schema {
         // `schema` is a validated identifier (settings::resolve).
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(&mut *tx)
+        .await?;
     }
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS dtk_schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",

@@ -8,8 +8,8 @@ use detectk_core::traits::{
 };
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use serde_json::Value;
-use sqlx::{Connection, Row};
 use sqlx::postgres::PgRow;
+use sqlx::{Connection, Row};
 
 use super::{PgHandle, schema};
 use crate::Driver;
@@ -73,7 +73,11 @@ impl Storage for PostgresStorage {
     }
 
     async fn migrate(&self) -> StorageResult<()> {
-        let mut conn = self.handle.acquire().await.map_err(self.err("connecting"))?;
+        let mut conn = self
+            .handle
+            .acquire()
+            .await
+            .map_err(self.err("connecting"))?;
         match schema::migrate(&mut conn, self.handle.schema()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(BackendError::new(
@@ -160,7 +164,13 @@ impl Storage for PostgresStorage {
     async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
         sqlx::query_scalar("SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = $1")
             .bind(metric)
-            .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+            .fetch_one(
+                &mut *self
+                    .handle
+                    .acquire()
+                    .await
+                    .map_err(self.err("connecting"))?,
+            )
             .await
             .map_err(self.err("reading the last datapoint time"))
     }
@@ -279,7 +289,13 @@ impl Storage for PostgresStorage {
         .bind(metric)
         .bind(timestamp)
         .bind(detector_ids)
-        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .execute(
+            &mut *self
+                .handle
+                .acquire()
+                .await
+                .map_err(self.err("connecting"))?,
+        )
         .await
         .map_err(self.err("marking alerts sent"))?;
         Ok(())
@@ -290,12 +306,20 @@ impl Storage for PostgresStorage {
         metric: &str,
         job: &str,
     ) -> StorageResult<Option<DateTime<Utc>>> {
-        sqlx::query_scalar("SELECT position FROM dtk_checkpoints WHERE metric_name = $1 AND job = $2")
-            .bind(metric)
-            .bind(job)
-            .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
-            .await
-            .map_err(self.err("reading a checkpoint"))
+        sqlx::query_scalar(
+            "SELECT position FROM dtk_checkpoints WHERE metric_name = $1 AND job = $2",
+        )
+        .bind(metric)
+        .bind(job)
+        .fetch_optional(
+            &mut *self
+                .handle
+                .acquire()
+                .await
+                .map_err(self.err("connecting"))?,
+        )
+        .await
+        .map_err(self.err("reading a checkpoint"))
     }
 
     async fn set_checkpoint(
@@ -321,7 +345,13 @@ impl Storage for PostgresStorage {
         sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = $1 AND job = $2")
             .bind(metric)
             .bind(job)
-            .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+            .execute(
+                &mut *self
+                    .handle
+                    .acquire()
+                    .await
+                    .map_err(self.err("connecting"))?,
+            )
             .await
             .map_err(self.err("clearing a checkpoint"))?;
         Ok(())
@@ -390,7 +420,13 @@ impl Storage for PostgresStorage {
         )
         .bind(metric)
         .bind(kind.map(AlertKind::as_str))
-        .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .fetch_optional(
+            &mut *self
+                .handle
+                .acquire()
+                .await
+                .map_err(self.err("connecting"))?,
+        )
         .await
         .map_err(&err)?;
         let Some(row) = row else { return Ok(None) };
@@ -417,12 +453,13 @@ impl Storage for PostgresStorage {
         let err = self.err("applying retention");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
-        let points = sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = $1 AND collected_at < $2")
-            .bind(metric)
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
+        let points =
+            sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = $1 AND collected_at < $2")
+                .bind(metric)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
         let detections =
             sqlx::query("DELETE FROM dtk_detections WHERE metric_name = $1 AND detected_at < $2")
                 .bind(metric)

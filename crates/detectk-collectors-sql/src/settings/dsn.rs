@@ -93,10 +93,13 @@ fn decode_query(query: &str) -> Vec<(String, String)> {
 
 fn parse_server(dsn: &str) -> Result<Dsn, String> {
     let url = url::Url::parse(dsn).map_err(|e| format!("is not a valid URL: {e}"))?;
-    let host = url.host_str().filter(|h| !h.is_empty()).map(|h| {
-        h.trim_start_matches('[').trim_end_matches(']').to_string()
-    });
-    let user = Some(url.username()).filter(|u| !u.is_empty()).map(percent_decode);
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string());
+    let user = Some(url.username())
+        .filter(|u| !u.is_empty())
+        .map(percent_decode);
     let password = url.password().map(|p| Secret::new(percent_decode(p)));
     let database = url
         .path()
@@ -148,7 +151,10 @@ mod tests {
         assert_eq!(rel.sqlite, Some(SqliteFile::Path("data/metrics.db".into())));
         let abs = parse(Driver::Sqlite, "sqlite:////var/lib/dtk.db").unwrap();
         assert_eq!(abs.sqlite, Some(SqliteFile::Path("/var/lib/dtk.db".into())));
-        assert_eq!(parse(Driver::Sqlite, "sqlite://").unwrap().sqlite, Some(SqliteFile::Memory));
+        assert_eq!(
+            parse(Driver::Sqlite, "sqlite://").unwrap().sqlite,
+            Some(SqliteFile::Memory)
+        );
         assert_eq!(
             parse(Driver::Sqlite, "sqlite:///:memory:").unwrap().sqlite,
             Some(SqliteFile::Memory)
@@ -172,7 +178,10 @@ mod tests {
         assert_eq!(d.user.as_deref(), Some("bob"));
         assert_eq!(d.password.as_ref().map(Secret::expose), Some("p@ss:w"));
         assert_eq!(d.database.as_deref(), Some("sales"));
-        assert_eq!(d.query, vec![("sslmode".to_string(), "require".to_string())]);
+        assert_eq!(
+            d.query,
+            vec![("sslmode".to_string(), "require".to_string())]
+        );
         let m = parse(Driver::Mysql, "mysql+pymysql://root@127.0.0.1/test").unwrap();
         assert_eq!((m.port, m.password), (None, None));
     }

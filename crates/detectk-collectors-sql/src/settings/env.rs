@@ -61,7 +61,11 @@ pub(crate) fn variables(driver: Driver, field: Field) -> &'static [&'static str]
 }
 
 /// The first set variable for `field`, with its name.
-pub(crate) fn lookup(env: &dyn Env, driver: Driver, field: Field) -> Option<(&'static str, String)> {
+pub(crate) fn lookup(
+    env: &dyn Env,
+    driver: Driver,
+    field: Field,
+) -> Option<(&'static str, String)> {
     variables(driver, field)
         .iter()
         .find_map(|name| env.var(name).map(|v| (*name, v)))

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::dsn::{self, Dsn};
 use super::env::{self, Env, Field};
 use super::{
-    ConnectionSettings, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, Role, ServerSettings,
-    SqliteFile, SqliteSettings,
+    ConnectionSettings, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, Role, ServerSettings, SqliteFile,
+    SqliteSettings,
 };
 use crate::Driver;
 
@@ -21,12 +21,24 @@ pub const DEFAULT_SQLITE_STORAGE: &str = "detectk.db";
 /// Keys of Python detectk's SQL collector and storage that have no effect here.
 const PYTHON_ONLY_KEYS: &[(&str, &str)] = &[
     ("pool_size", "connections are bounded by `max_connections`"),
-    ("max_overflow", "connections are bounded by `max_connections`"),
-    ("pool_timeout", "waiting for a connection is bounded by `timeout`"),
+    (
+        "max_overflow",
+        "connections are bounded by `max_connections`",
+    ),
+    (
+        "pool_timeout",
+        "waiting for a connection is bounded by `timeout`",
+    ),
     ("pool_recycle", "connections are recycled automatically"),
-    ("pool_pre_ping", "broken connections are replaced automatically"),
+    (
+        "pool_pre_ping",
+        "broken connections are replaced automatically",
+    ),
     ("echo", "log queries with RUST_LOG=sqlx=debug instead"),
-    ("connect_args", "use the connection params of DetectK instead"),
+    (
+        "connect_args",
+        "use the connection params of DetectK instead",
+    ),
     ("save_detections", "detections are always stored"),
     ("datapoints_retention_days", "use `storage.retention_days`"),
     ("detections_retention_days", "use `storage.retention_days`"),
@@ -236,7 +248,9 @@ fn server(
         .or_else(|| env::lookup(env, driver, Field::Host).map(|(_, v)| v))
         .or_else(|| from_env.host.clone())
         .unwrap_or_else(|| "localhost".into());
-    params.check(!host.trim().is_empty(), "host", || "must not be empty".into());
+    params.check(!host.trim().is_empty(), "host", || {
+        "must not be empty".into()
+    });
 
     let port = match params.optional::<u16>("port").or(explicit.port) {
         Some(p) => p,
@@ -244,7 +258,10 @@ fn server(
             Some((name, v)) => match v.trim().parse::<u16>() {
                 Ok(p) => p,
                 Err(_) => {
-                    params.error("port", format!("environment variable {name} is not a port: {v:?}"));
+                    params.error(
+                        "port",
+                        format!("environment variable {name} is not a port: {v:?}"),
+                    );
                     return None;
                 }
             },
@@ -305,7 +322,9 @@ fn server(
                 Ok(secs) if secs > 0 => timeout = Duration::from_secs(secs),
                 _ => params.error(
                     "connection_string",
-                    format!("query parameter connect_timeout is not a number of seconds: {value:?}"),
+                    format!(
+                        "query parameter connect_timeout is not a number of seconds: {value:?}"
+                    ),
                 ),
             },
             other => params.warn(

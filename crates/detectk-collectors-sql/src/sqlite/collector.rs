@@ -3,7 +3,7 @@
 use detectk_core::model::Table;
 use detectk_core::{BackendError, Collector, async_trait};
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, AssertSqlSafe, Column, Executor, SqlSafeStr, Statement};
+use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, Sqlite, Statement};
 
 use super::SqliteHandle;
 use super::decode::decode_row;
@@ -23,10 +23,7 @@ impl SqliteCollector {
         Self { handle }
     }
 
-    async fn fetch(
-        mut conn: PoolConnection<Sqlite>,
-        query: &str,
-    ) -> Result<Decoded, QueryFailure> {
+    async fn fetch(mut conn: PoolConnection<Sqlite>, query: &str) -> Result<Decoded, QueryFailure> {
         let statement = conn
             .prepare(AssertSqlSafe(query.to_string()).into_sql_str())
             .await?;

@@ -61,7 +61,12 @@ pub(crate) fn text_cell(s: String) -> Cell {
     if let Ok(t) = DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)) {
         return Cell::DateTimeUtc(t.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(&s, format) {
             return Cell::DateTime(t);
         }
@@ -79,7 +84,10 @@ mod tests {
             .unwrap()
             .and_hms_opt(2, 30, 0)
             .unwrap();
-        assert_eq!(text_cell("2024-03-10 02:30:00".into()), Cell::DateTime(naive));
+        assert_eq!(
+            text_cell("2024-03-10 02:30:00".into()),
+            Cell::DateTime(naive)
+        );
         assert_eq!(text_cell("2024-03-10T02:30".into()), Cell::DateTime(naive));
         assert_eq!(
             text_cell("2024-03-10 05:30:00+03:00".into()),
@@ -90,7 +98,10 @@ mod tests {
             Cell::DateTimeUtc(naive.and_utc())
         );
         assert_eq!(text_cell("2024-03-10".into()), Cell::Date(naive.date()));
-        assert_eq!(text_cell("2024-13-10".into()), Cell::Text("2024-13-10".into()));
+        assert_eq!(
+            text_cell("2024-13-10".into()),
+            Cell::Text("2024-13-10".into())
+        );
         assert_eq!(text_cell("web".into()), Cell::Text("web".into()));
         assert_eq!(
             text_cell("2024-03-10 is a date".into()),

@@ -45,9 +45,7 @@ impl SqliteHandle {
     }
 
     /// A pooled connection (connecting on first use).
-    pub(crate) async fn acquire(
-        &self,
-    ) -> Result<sqlx::pool::PoolConnection<Sqlite>, sqlx::Error> {
+    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, sqlx::Error> {
         self.pool.acquire().await
     }
 

@@ -3,7 +3,6 @@
 //! Times are stored as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]` (SQLite's own date
 //! format: text order is time order, and `datetime()` understands it); JSON as text.
 
-
 use crate::schema::check_version;
 
 /// Migration scripts; script `i` brings the schema to version `i + 1`.
@@ -65,7 +64,9 @@ CREATE INDEX IF NOT EXISTS dtk_alerts_by_status ON dtk_alerts (metric_name, stat
 
 /// Creates or migrates the tables, in one `BEGIN IMMEDIATE` transaction so concurrent
 /// processes apply each migration once.
-pub(crate) async fn migrate(conn: &mut sqlx::SqliteConnection) -> Result<Result<(), String>, sqlx::Error> {
+pub(crate) async fn migrate(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<Result<(), String>, sqlx::Error> {
     let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS dtk_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
@@ -81,10 +82,12 @@ pub(crate) async fn migrate(conn: &mut sqlx::SqliteConnection) -> Result<Result<
     }
     for (i, script) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         sqlx::raw_sql(*script).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO dtk_schema_version (version, applied_at) VALUES (?1, datetime('now'))")
-            .bind(i as i64 + 1)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO dtk_schema_version (version, applied_at) VALUES (?1, datetime('now'))",
+        )
+        .bind(i as i64 + 1)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(Ok(()))

@@ -36,7 +36,11 @@ impl SqliteStorage {
     }
 
     fn decode_err(&self, what: &str) -> BackendError {
-        BackendError::new(BackendErrorKind::Decode, self.handle.server(), what.to_string())
+        BackendError::new(
+            BackendErrorKind::Decode,
+            self.handle.server(),
+            what.to_string(),
+        )
     }
 
     fn time(&self, row: &SqliteRow, column: &str) -> StorageResult<DateTime<Utc>> {
@@ -83,7 +87,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn migrate(&self) -> StorageResult<()> {
-        let mut conn = self.handle.acquire().await.map_err(self.err("connecting"))?;
+        let mut conn = self
+            .handle
+            .acquire()
+            .await
+            .map_err(self.err("connecting"))?;
         match schema::migrate(&mut conn).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(BackendError::new(
@@ -162,12 +170,19 @@ impl Storage for SqliteStorage {
     }
 
     async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
-        let last: Option<String> =
-            sqlx::query_scalar("SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = ?1")
-                .bind(metric)
-                .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = ?1",
+        )
+        .bind(metric)
+        .fetch_one(
+            &mut *self
+                .handle
+                .acquire()
                 .await
-                .map_err(self.err("reading the last datapoint time"))?;
+                .map_err(self.err("connecting"))?,
+        )
+        .await
+        .map_err(self.err("reading the last datapoint time"))?;
         last.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
             .transpose()
     }
@@ -278,7 +293,13 @@ impl Storage for SqliteStorage {
         }
         q.push(")");
         q.build()
-            .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+            .execute(
+                &mut *self
+                    .handle
+                    .acquire()
+                    .await
+                    .map_err(self.err("connecting"))?,
+            )
             .await
             .map_err(self.err("marking alerts sent"))?;
         Ok(())
@@ -294,7 +315,13 @@ impl Storage for SqliteStorage {
         )
         .bind(metric)
         .bind(job)
-        .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .fetch_optional(
+            &mut *self
+                .handle
+                .acquire()
+                .await
+                .map_err(self.err("connecting"))?,
+        )
         .await
         .map_err(self.err("reading a checkpoint"))?;
         position
@@ -326,7 +353,13 @@ impl Storage for SqliteStorage {
         sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = ?1 AND job = ?2")
             .bind(metric)
             .bind(job)
-            .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+            .execute(
+                &mut *self
+                    .handle
+                    .acquire()
+                    .await
+                    .map_err(self.err("connecting"))?,
+            )
             .await
             .map_err(self.err("clearing a checkpoint"))?;
         Ok(())
@@ -395,7 +428,13 @@ impl Storage for SqliteStorage {
         )
         .bind(metric)
         .bind(kind.map(AlertKind::as_str))
-        .fetch_optional(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .fetch_optional(
+            &mut *self
+                .handle
+                .acquire()
+                .await
+                .map_err(self.err("connecting"))?,
+        )
         .await
         .map_err(&err)?;
         let Some(row) = row else { return Ok(None) };
@@ -419,12 +458,13 @@ impl Storage for SqliteStorage {
         let before = time_text(before);
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
-        let points = sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = ?1 AND collected_at < ?2")
-            .bind(metric)
-            .bind(&before)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
+        let points =
+            sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = ?1 AND collected_at < ?2")
+                .bind(metric)
+                .bind(&before)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
         let detections =
             sqlx::query("DELETE FROM dtk_detections WHERE metric_name = ?1 AND detected_at < ?2")
                 .bind(metric)

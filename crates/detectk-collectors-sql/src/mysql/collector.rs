@@ -1,0 +1,65 @@
+//! The MySQL/MariaDB collector.
+
+use detectk_core::model::Table;
+use detectk_core::{BackendError, Collector, async_trait};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Column, Executor, MySql, SqlSafeStr, Statement};
+
+use super::MysqlHandle;
+use super::decode::decode_row;
+use crate::Driver;
+use crate::collect::{Decoded, QueryFailure, collect, name_column};
+use crate::error::backend_error;
+
+/// Runs user queries on a MySQL or MariaDB server, decoding every column by its type.
+#[derive(Debug, Clone)]
+pub struct MysqlCollector {
+    handle: MysqlHandle,
+}
+
+impl MysqlCollector {
+    pub(crate) fn new(handle: MysqlHandle) -> Self {
+        Self { handle }
+    }
+
+    async fn fetch(mut conn: PoolConnection<MySql>, query: &str) -> Result<Decoded, QueryFailure> {
+        let statement = conn
+            .prepare(AssertSqlSafe(query.to_string()).into_sql_str())
+            .await?;
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let rows = statement.query().fetch_all(&mut *conn).await?;
+        let rows = rows
+            .iter()
+            .map(decode_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|f| name_column(&columns, f))?;
+        Ok(Decoded { columns, rows })
+    }
+}
+
+#[async_trait]
+impl Collector for MysqlCollector {
+    fn describe(&self) -> String {
+        self.handle.describe()
+    }
+
+    async fn query(&self, query: &str) -> Result<Table, BackendError> {
+        let settings = self.handle.settings();
+        let conn = self
+            .handle
+            .acquire()
+            .await
+            .map_err(|e| backend_error(Driver::Mysql, &settings.server(), "connecting", e))?;
+        collect(
+            Driver::Mysql,
+            &settings.server(),
+            settings.timeout(),
+            Self::fetch(conn, query),
+        )
+        .await
+    }
+}

@@ -1,0 +1,87 @@
+//! MySQL and MariaDB: a collector decoding every common column type by its real type,
+//! and a storage keeping the `dtk_*` tables (UTC DATETIME(6) times, JSON context,
+//! chunked multi-row upserts in the dialect MariaDB and MySQL share).
+
+mod collector;
+mod decode;
+mod schema;
+mod storage;
+
+use std::sync::Arc;
+
+use sqlx::MySql;
+use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
+
+pub use collector::MysqlCollector;
+pub use storage::MysqlStorage;
+
+use crate::pool::{LazyPool, PoolCache};
+use crate::settings::{ConnectionSettings, ServerSettings};
+
+/// A shared, lazily connecting pool on one MySQL/MariaDB database plus how to name it.
+#[derive(Clone)]
+pub(crate) struct MysqlHandle {
+    pool: Arc<LazyPool<MySql>>,
+    settings: ConnectionSettings,
+}
+
+impl std::fmt::Debug for MysqlHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MysqlHandle")
+            .field("database", &self.settings.describe())
+            .finish()
+    }
+}
+
+impl MysqlHandle {
+    /// The pool for `s`, shared through `cache` with every user of the same settings.
+    pub(crate) fn new(s: &ServerSettings, cache: &PoolCache) -> Self {
+        let settings = ConnectionSettings::Server(s.clone());
+        let pool = cache.get_or_insert(settings.pool_key(), || {
+            LazyPool::new(connect_options(s), s.max_connections, s.timeout, false)
+        });
+        Self { pool, settings }
+    }
+
+    /// A pooled connection (connecting on first use).
+    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<MySql>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    pub(crate) fn server(&self) -> String {
+        self.settings.server()
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        self.settings.describe()
+    }
+
+    pub(crate) fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+}
+
+fn connect_options(s: &ServerSettings) -> MySqlConnectOptions {
+    // sqlx sets the session time zone to UTC (`+00:00`), so TIMESTAMP values and
+    // UTC_TIMESTAMP() are UTC, and utf8mb4 as the character set.
+    let mut o = MySqlConnectOptions::new()
+        .host(&s.host)
+        .port(s.port)
+        .username(&s.user);
+    if let Some(password) = &s.password {
+        o = o.password(password.expose());
+    }
+    if let Some(database) = &s.database {
+        o = o.database(database);
+    }
+    if let Some(mode) = &s.ssl_mode {
+        o = o.ssl_mode(match mode.as_str() {
+            "disable" => MySqlSslMode::Disabled,
+            "require" => MySqlSslMode::Required,
+            "verify-ca" => MySqlSslMode::VerifyCa,
+            "verify-full" => MySqlSslMode::VerifyIdentity,
+            _ => MySqlSslMode::Preferred,
+        });
+    }
+    o
+}

@@ -1,0 +1,494 @@
+//! The MySQL/MariaDB storage: chunked multi-row upserts with
+//! `ON DUPLICATE KEY UPDATE v = VALUES(v)` (the form MariaDB accepts), and alert
+//! claims as an insert that only one claimer can win, or a guarded update.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+};
+use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
+use serde_json::Value;
+use sqlx::mysql::MySqlRow;
+use sqlx::{Connection, MySql, QueryBuilder, Row};
+
+use super::{MysqlHandle, schema};
+use crate::Driver;
+use crate::error::{backend_error, is_transient};
+use crate::records::{
+    context_text, dedupe_detections, dedupe_points, detection_context, finite, ids_text,
+    parse_context, parse_ids, parse_kind, split_detection_context,
+};
+
+/// Rows per statement, within the 65,535 bind parameters of one statement.
+const DATAPOINT_ROWS: usize = 65_000 / 5;
+const DETECTION_ROWS: usize = 65_000 / 14;
+
+/// Keeps datapoints, detections, checkpoints and alert state in MySQL or MariaDB.
+#[derive(Debug, Clone)]
+pub struct MysqlStorage {
+    handle: MysqlHandle,
+}
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+fn json_text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
+    row.try_get_unchecked(column)
+}
+
+impl MysqlStorage {
+    pub(crate) fn new(handle: MysqlHandle) -> Self {
+        Self { handle }
+    }
+
+    fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
+        move |e| backend_error(Driver::Mysql, &self.handle.server(), what, e)
+    }
+
+    fn detection(&self, row: &MySqlRow) -> Result<DetectionRecord, sqlx::Error> {
+        let context = json_text(row, "context")?;
+        let (context, stats, skipped) = split_detection_context(parse_context(context.as_deref()));
+        let params = json_text(row, "detector_params")?;
+        let direction: Option<String> = row.try_get("direction")?;
+        Ok(DetectionRecord {
+            metric: row.try_get("metric_name")?,
+            detector_id: row.try_get("detector_id")?,
+            detector_type: row.try_get("detector_type")?,
+            detector_params: params
+                .and_then(|p| serde_json::from_str(&p).ok())
+                .unwrap_or(Value::Null),
+            detection: Detection {
+                timestamp: utc(row.try_get("detected_at")?),
+                value: row.try_get("value")?,
+                is_anomaly: row.try_get("is_anomaly")?,
+                score: row.try_get("score")?,
+                lower_bound: row.try_get("lower_bound")?,
+                upper_bound: row.try_get("upper_bound")?,
+                direction: direction.as_deref().and_then(Direction::parse),
+                percent_deviation: row.try_get("percent_deviation")?,
+                skipped,
+                stats,
+            },
+            alert_sent: row.try_get("alert_sent")?,
+            context,
+        })
+    }
+
+    /// One claim attempt: insert the row (only one inserter wins), else take over a
+    /// failed or stale row with a guarded update (only one updater matches).
+    async fn try_claim(&self, claim: &AlertClaim) -> Result<bool, sqlx::Error> {
+        let mut conn = self.handle.acquire().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, claimed_at, detector_ids) \
+             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+        )
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(claim.kind.as_str())
+        .bind(naive(claim.timestamp))
+        .bind(&claim.token)
+        .bind(naive(claim.claimed_at))
+        .bind(ids_text(&claim.detector_ids))
+        .execute(&mut *conn)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+            Err(e) => return Err(e),
+        }
+        let updated = sqlx::query(
+            "UPDATE dtk_alerts SET kind = ?, alert_time = ?, status = 'pending', token = ?, \
+             claimed_at = ?, finished_at = NULL, sent_at = NULL, detector_ids = ?, message = NULL, error = NULL \
+             WHERE metric_name = ? AND alert_key = ? \
+             AND (status = 'failed' OR (status = 'pending' AND claimed_at < ?))",
+        )
+        .bind(claim.kind.as_str())
+        .bind(naive(claim.timestamp))
+        .bind(&claim.token)
+        .bind(naive(claim.claimed_at))
+        .bind(ids_text(&claim.detector_ids))
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(naive(claim.stale_before))
+        .execute(&mut *conn)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl Storage for MysqlStorage {
+    fn describe(&self) -> String {
+        self.handle.describe()
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        let mut conn = self
+            .handle
+            .acquire()
+            .await
+            .map_err(self.err("connecting"))?;
+        match schema::migrate(&mut conn).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(BackendError::new(
+                BackendErrorKind::Schema,
+                self.handle.server(),
+                message,
+            )),
+            Err(e) => {
+                let mut err = self.err("creating the dtk_* tables")(e);
+                if err.kind == BackendErrorKind::Query {
+                    err.kind = BackendErrorKind::Schema;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
+        let points = dedupe_points(points);
+        if points.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("storing datapoints");
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin().await.map_err(&err)?;
+        for chunk in points.chunks(DATAPOINT_ROWS) {
+            let mut q = QueryBuilder::<MySql>::new(
+                "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) ",
+            );
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(metric)
+                    .push_bind(naive(p.timestamp))
+                    .push_bind(finite(p.value))
+                    .push_bind(p.is_missing)
+                    .push_bind(context_text(&p.context))
+                    .push("UTC_TIMESTAMP(6)");
+            });
+            q.push(
+                " ON DUPLICATE KEY UPDATE value = VALUES(value), is_missing = VALUES(is_missing), \
+                 context = VALUES(context), loaded_at = VALUES(loaded_at)",
+            );
+            q.build().execute(&mut *tx).await.map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn load_datapoints(
+        &self,
+        metric: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DataPoint>> {
+        let err = self.err("loading datapoints");
+        let rows = sqlx::query(
+            "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
+             WHERE metric_name = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at",
+        )
+        .bind(metric)
+        .bind(naive(from))
+        .bind(naive(to))
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|row| {
+                let context = json_text(row, "context")?;
+                Ok(DataPoint {
+                    timestamp: utc(row.try_get("collected_at")?),
+                    value: row.try_get("value")?,
+                    is_missing: row.try_get("is_missing")?,
+                    context: parse_context(context.as_deref()),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
+    }
+
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
+        let err = self.err("reading the last datapoint time");
+        let last: Option<NaiveDateTime> = sqlx::query_scalar(
+            "SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = ?",
+        )
+        .bind(metric)
+        .fetch_one(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        Ok(last.map(utc))
+    }
+
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
+        let records = dedupe_detections(records);
+        if records.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("storing detections");
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin().await.map_err(&err)?;
+        for chunk in records.chunks(DETECTION_ROWS) {
+            let mut q = QueryBuilder::<MySql>::new(
+                "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
+                 score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
+                 detector_params, alert_sent, context) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                let d = &r.detection;
+                b.push_bind(r.metric.as_str())
+                    .push_bind(r.detector_id.as_str())
+                    .push_bind(naive(d.timestamp))
+                    .push_bind(finite(d.value))
+                    .push_bind(d.is_anomaly)
+                    .push_bind(finite(d.score))
+                    .push_bind(finite(d.lower_bound))
+                    .push_bind(finite(d.upper_bound))
+                    .push_bind(d.direction.map(Direction::as_str))
+                    .push_bind(finite(d.percent_deviation))
+                    .push_bind(r.detector_type.as_str())
+                    .push_bind(r.detector_params.to_string())
+                    .push_bind(r.alert_sent)
+                    .push_bind(detection_context(r));
+            });
+            q.push(
+                " ON DUPLICATE KEY UPDATE value = VALUES(value), is_anomaly = VALUES(is_anomaly), \
+                 score = VALUES(score), lower_bound = VALUES(lower_bound), upper_bound = VALUES(upper_bound), \
+                 direction = VALUES(direction), percent_deviation = VALUES(percent_deviation), \
+                 detector_type = VALUES(detector_type), detector_params = VALUES(detector_params), \
+                 alert_sent = VALUES(alert_sent), context = VALUES(context)",
+            );
+            q.build().execute(&mut *tx).await.map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn load_detections(
+        &self,
+        metric: &str,
+        detector_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DetectionRecord>> {
+        let err = self.err("loading detections");
+        let rows = sqlx::query(
+            "SELECT * FROM dtk_detections WHERE metric_name = ? \
+             AND (? IS NULL OR detector_id = ?) AND detected_at >= ? AND detected_at < ? \
+             ORDER BY detected_at, detector_id",
+        )
+        .bind(metric)
+        .bind(detector_id)
+        .bind(detector_id)
+        .bind(naive(from))
+        .bind(naive(to))
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|row| self.detection(row))
+            .collect::<Result<_, _>>()
+            .map_err(&err)
+    }
+
+    async fn last_detection_time(
+        &self,
+        metric: &str,
+        detector_id: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        let err = self.err("reading the last detection time");
+        let last: Option<NaiveDateTime> = sqlx::query_scalar(
+            "SELECT MAX(detected_at) FROM dtk_detections WHERE metric_name = ? AND detector_id = ?",
+        )
+        .bind(metric)
+        .bind(detector_id)
+        .fetch_one(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        Ok(last.map(utc))
+    }
+
+    async fn mark_alert_sent(
+        &self,
+        metric: &str,
+        detector_ids: &[String],
+        timestamp: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        if detector_ids.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("marking alerts sent");
+        let mut q = QueryBuilder::<MySql>::new(
+            "UPDATE dtk_detections SET alert_sent = TRUE WHERE metric_name = ",
+        );
+        q.push_bind(metric)
+            .push(" AND detected_at = ")
+            .push_bind(naive(timestamp))
+            .push(" AND detector_id IN (");
+        let mut ids = q.separated(", ");
+        for id in detector_ids {
+            ids.push_bind(id.as_str());
+        }
+        q.push(")");
+        q.build()
+            .execute(&mut *self.handle.acquire().await.map_err(&err)?)
+            .await
+            .map_err(&err)?;
+        Ok(())
+    }
+
+    async fn get_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        let err = self.err("reading a checkpoint");
+        let position: Option<NaiveDateTime> = sqlx::query_scalar(
+            "SELECT position FROM dtk_checkpoints WHERE metric_name = ? AND job = ?",
+        )
+        .bind(metric)
+        .bind(job)
+        .fetch_optional(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        Ok(position.map(utc))
+    }
+
+    async fn set_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+        position: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        let err = self.err("writing a checkpoint");
+        sqlx::query(
+            "INSERT INTO dtk_checkpoints (metric_name, job, position, updated_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6)) \
+             ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)",
+        )
+        .bind(metric)
+        .bind(job)
+        .bind(naive(position))
+        .execute(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        Ok(())
+    }
+
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
+        let err = self.err("clearing a checkpoint");
+        sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = ? AND job = ?")
+            .bind(metric)
+            .bind(job)
+            .execute(&mut *self.handle.acquire().await.map_err(&err)?)
+            .await
+            .map_err(&err)?;
+        Ok(())
+    }
+
+    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        let err = self.err("claiming an alert");
+        let mut attempts = 0;
+        loop {
+            match self.try_claim(claim).await {
+                Ok(won) => return Ok(won),
+                // A deadlock rolls the statement back; the claim is safe to try again.
+                Err(e @ sqlx::Error::Database(_))
+                    if attempts < 3 && is_transient(Driver::Mysql, &e) =>
+                {
+                    attempts += 1
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    async fn finish_alert(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        let err = self.err("recording an alert outcome");
+        let sent_at = (outcome.status == AlertStatus::Sent).then(|| naive(outcome.finished_at));
+        sqlx::query(
+            "UPDATE dtk_alerts SET status = ?, finished_at = ?, sent_at = ?, message = ?, error = ? \
+             WHERE metric_name = ? AND alert_key = ? AND token = ?",
+        )
+        .bind(outcome.status.as_str())
+        .bind(naive(outcome.finished_at))
+        .bind(sent_at)
+        .bind(&outcome.message)
+        .bind(&outcome.error)
+        .bind(metric)
+        .bind(key)
+        .bind(token)
+        .execute(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        Ok(())
+    }
+
+    async fn last_sent_alert(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.err("reading the last sent alert");
+        let kind_filter = kind.map(AlertKind::as_str);
+        let row = sqlx::query(
+            "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ? AND status = 'sent' AND (? IS NULL OR kind = ?) \
+             ORDER BY alert_time DESC, sent_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind_filter)
+        .bind(kind_filter)
+        .fetch_optional(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let kind_text: String = row.try_get("kind").map_err(&err)?;
+        let ids = json_text(&row, "detector_ids").map_err(&err)?;
+        let sent_at: Option<NaiveDateTime> = row.try_get("sent_at").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind: parse_kind(&kind_text).ok_or_else(|| {
+                BackendError::new(
+                    BackendErrorKind::Decode,
+                    self.handle.server(),
+                    format!("unknown alert kind {kind_text:?}"),
+                )
+            })?,
+            timestamp: utc(row.try_get("alert_time").map_err(&err)?),
+            status: AlertStatus::Sent,
+            sent_at: sent_at.map(utc),
+            detector_ids: ids.as_deref().map(parse_ids).unwrap_or_default(),
+        }))
+    }
+
+    async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
+        let err = self.err("applying retention");
+        let mut conn = self.handle.acquire().await.map_err(&err)?;
+        let mut tx = conn.begin().await.map_err(&err)?;
+        let points =
+            sqlx::query("DELETE FROM dtk_datapoints WHERE metric_name = ? AND collected_at < ?")
+                .bind(metric)
+                .bind(naive(before))
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        let detections =
+            sqlx::query("DELETE FROM dtk_detections WHERE metric_name = ? AND detected_at < ?")
+                .bind(metric)
+                .bind(naive(before))
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(points.rows_affected() + detections.rows_affected())
+    }
+}

@@ -1,0 +1,259 @@
+//! MySQL/MariaDB collector and storage against the real server on 127.0.0.1:3306
+//! (started by `scripts/services/mariadb.sh`). These tests fail, never skip, when the
+//! server is absent.
+
+#![cfg(feature = "mysql")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use detectk_collectors_sql::SqlFactory;
+use detectk_core::model::Cell;
+use detectk_core::testkit::{
+    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
+};
+use detectk_core::{BackendErrorKind, Collector, async_trait};
+use serde_json::{Value, json};
+use sqlx::{Connection, MySqlConnection};
+
+use common::{collector, params, storage};
+
+const URL: &str = "mysql://root@127.0.0.1:3306/test";
+const STORAGE_DB: &str = "dtk_sql_tests";
+
+fn server_params(extra: Value) -> serde_json::Map<String, Value> {
+    let mut p =
+        params(json!({"host": "127.0.0.1", "port": 3306, "user": "root", "database": "test"}));
+    p.extend(params(extra));
+    p
+}
+
+fn unique_database(label: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000_000;
+    format!("dtk_{label}_{}_{nanos}", std::process::id())
+}
+
+async fn admin(sql: &str) {
+    let mut conn = MySqlConnection::connect(URL)
+        .await
+        .expect("MariaDB on 127.0.0.1:3306 (run scripts/services/mariadb.sh)");
+    for statement in sql.split(";\n").filter(|s| !s.trim().is_empty()) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_suite() {
+    admin(&format!("CREATE DATABASE IF NOT EXISTS {STORAGE_DB}")).await;
+    let p = server_params(json!({"database": STORAGE_DB}));
+    let main = storage(&SqlFactory::new(), "mysql", &p).await;
+    let peer = storage(&SqlFactory::new(), "mysql", &p).await;
+    let report = run_storage_suite(&StorageTarget::new(main.as_ref(), peer.as_ref())).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_suite_through_a_sqlalchemy_url() {
+    let db = unique_database("url");
+    admin(&format!("CREATE DATABASE {db}")).await;
+    let p = params(json!({
+        "connection_string": format!("mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4"),
+        "pool_recycle": 3600,
+    }));
+    let main = storage(&SqlFactory::new(), "sql", &p).await;
+    let peer = storage(&SqlFactory::new(), "sql", &p).await;
+    let mut target = StorageTarget::new(main.as_ref(), peer.as_ref());
+    target.large_batch_rows = 10_000;
+    let report = run_storage_suite(&target).await;
+    admin(&format!("DROP DATABASE {db}")).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+struct MariaFixture {
+    collector: Arc<dyn Collector>,
+    database: String,
+}
+
+#[async_trait]
+impl CollectorFixture for MariaFixture {
+    fn collector(&self) -> &dyn Collector {
+        self.collector.as_ref()
+    }
+
+    async fn setup(&self) -> Result<(), String> {
+        let k = |kind: SampleKind| kind.literal();
+        admin(&format!(
+            "CREATE DATABASE {db};
+CREATE TABLE {db}.samples (id INT, ts DATETIME, ts_tz TIMESTAMP NULL, d DATE, small SMALLINT,
+  big BIGINT, ubig BIGINT UNSIGNED, dbl DOUBLE, num DECIMAL(12,3), txt TEXT, vc VARCHAR(40),
+  flag BOOLEAN, tiny TINYINT, mid MEDIUMINT, f4 FLOAT, js JSON);
+INSERT INTO {db}.samples VALUES (1, '{ts}', '{ts}', '{d}', {small}, {big}, {ubig}, {dbl}, {num},
+  '{txt}', '{txt}', {flag}, {small}, {small}, {dbl}, '{json}');
+INSERT INTO {db}.samples (id) VALUES (2)",
+            db = self.database,
+            ts = k(SampleKind::Timestamp),
+            d = k(SampleKind::Date),
+            small = k(SampleKind::SmallInt),
+            big = k(SampleKind::BigInt),
+            ubig = k(SampleKind::UnsignedBigInt),
+            dbl = k(SampleKind::Double),
+            num = k(SampleKind::Decimal),
+            txt = k(SampleKind::Text),
+            flag = k(SampleKind::Bool),
+            json = k(SampleKind::Json),
+        ))
+        .await;
+        Ok(())
+    }
+
+    fn sample_columns(&self) -> Vec<(String, SampleKind)> {
+        [
+            ("ts", SampleKind::Timestamp),
+            ("ts_tz", SampleKind::TimestampTz),
+            ("d", SampleKind::Date),
+            ("small", SampleKind::SmallInt),
+            ("big", SampleKind::BigInt),
+            ("ubig", SampleKind::UnsignedBigInt),
+            ("dbl", SampleKind::Double),
+            ("num", SampleKind::Decimal),
+            ("txt", SampleKind::Text),
+            ("vc", SampleKind::Text),
+            ("flag", SampleKind::Bool),
+            ("tiny", SampleKind::SmallInt),
+            ("mid", SampleKind::SmallInt),
+            ("f4", SampleKind::Double),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_string(), k))
+        .collect()
+    }
+
+    fn select_samples(&self) -> String {
+        "SELECT ts, ts_tz, d, small, big, ubig, dbl, num, txt, vc, flag, tiny, mid, f4 FROM samples ORDER BY id"
+            .into()
+    }
+
+    fn select_empty(&self) -> String {
+        "SELECT ts AS period_time, dbl AS value FROM samples WHERE 1 = 0".into()
+    }
+}
+
+fn fixture() -> MariaFixture {
+    let database = unique_database("collect");
+    MariaFixture {
+        collector: collector(
+            &SqlFactory::new(),
+            "mysql",
+            &server_params(json!({"database": database})),
+        ),
+        database,
+    }
+}
+
+#[tokio::test]
+async fn collector_conformance_suite() {
+    let f = fixture();
+    let report = run_collector_suite(&f).await;
+    admin(&format!("DROP DATABASE IF EXISTS {}", f.database)).await;
+    println!("{report}");
+    report.assert_all_passed();
+}
+
+#[tokio::test]
+async fn mariadb_json_columns_arrive_as_their_text() {
+    let f = fixture();
+    f.setup().await.unwrap();
+    let table = f
+        .collector()
+        .query("SELECT js FROM samples ORDER BY id")
+        .await
+        .unwrap();
+    admin(&format!("DROP DATABASE IF EXISTS {}", f.database)).await;
+    let Cell::Text(text) = &table.rows[0][0] else {
+        panic!("JSON column decoded as {:?}", table.rows[0][0])
+    };
+    let parsed: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(parsed, json!({"a": 1, "b": [true, null]}));
+    assert_eq!(table.rows[1][0], Cell::Null);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_an_auth_error_that_does_not_show_the_password() {
+    let c = collector(
+        &SqlFactory::new(),
+        "mysql",
+        &server_params(json!({"password": "s3cr3t-pw"})),
+    );
+    let err = c.query("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Auth, "{err}");
+    assert!(!err.transient);
+    assert_eq!(err.server, "127.0.0.1:3306");
+    let mut chain = format!("{err} {err:?} {c:?}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    assert!(!chain.contains("s3cr3t-pw"), "{chain}");
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_a_transient_connect_error() {
+    let c = collector(
+        &SqlFactory::new(),
+        "mysql",
+        &server_params(json!({"port": 1, "timeout": 2})),
+    );
+    let err = c.query("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
+    assert!(err.transient);
+    assert_eq!(err.server, "127.0.0.1:1");
+}
+
+#[tokio::test]
+async fn an_unknown_database_is_a_connect_error() {
+    let c = collector(
+        &SqlFactory::new(),
+        "mysql",
+        &server_params(json!({"database": "dtk_no_such_db"})),
+    );
+    let err = c.query("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
+}
+
+#[tokio::test]
+async fn expression_columns_decode_by_type() {
+    let c = collector(&SqlFactory::new(), "mysql", &server_params(json!({})));
+    let table = c
+        .query(
+            "SELECT TIMESTAMP('2024-03-10 02:30:05') AS t, DATE_FORMAT('2024-03-10 02:30:05', '%Y-%m-%d %H:00:00') AS h, \
+             COUNT(*) AS n, SUM(1.25) AS s, CAST(5 AS UNSIGNED) AS u",
+        )
+        .await
+        .unwrap();
+    let naive = chrono::NaiveDate::from_ymd_opt(2024, 3, 10)
+        .unwrap()
+        .and_hms_opt(2, 30, 5)
+        .unwrap();
+    assert_eq!(
+        table.rows[0],
+        vec![
+            Cell::DateTime(naive),
+            Cell::Text("2024-03-10 02:00:00".into()),
+            Cell::Int(1),
+            Cell::Float(1.25),
+            Cell::Int(5),
+        ]
+    );
+}
