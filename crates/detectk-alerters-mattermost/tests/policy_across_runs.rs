@@ -309,20 +309,29 @@ async fn without_recovery_enabled_no_recovery_message_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_renders_but_neither_sends_nor_writes() {
     let env = Env::new([]);
-    let s = settings(json!({}));
+    let s = settings(json!({"consecutive_anomalies": 2}));
+    let first = env.run(6, true, &s, false).await.unwrap();
+    assert_eq!(
+        first.held_back.as_deref(),
+        Some("1 of 2 consecutive anomalous points")
+    );
+    // The dry run's own detection is not stored; it counts with the stored one.
     let dry = env.run(7, true, &s, true).await.unwrap();
     assert_eq!(dry.would_send.len(), 1);
+    assert!(
+        dry.would_send[0]
+            .text
+            .contains("Anomalous points in a row: 2")
+    );
     assert!(dry.sent.is_empty());
     assert_eq!(env.server.request_count(), 0);
     let storage = env.storage().await;
     assert_eq!(storage.last_sent_alert(METRIC, None).await.unwrap(), None);
-    assert!(
-        storage
-            .load_detections(METRIC, None, t(0), t(9))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let stored = storage
+        .load_detections(METRIC, None, t(0), t(9))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "only the real run's detection is stored");
     // Nothing was claimed: a real run afterwards sends.
     assert_eq!(env.run(7, true, &s, false).await.unwrap().sent.len(), 1);
 }

@@ -150,13 +150,16 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
 async fn gather(job: &AlertJob<'_>) -> Result<Vec<DetectionRecord>, crate::BackendError> {
     let span = job.interval * (job.settings.consecutive_anomalies.max(1) as i32 - 1);
     let from = job.newest - span;
-    let to = job.newest + TimeDelta::microseconds(1);
+    // One second past the newest point: every backend resolves seconds; later points
+    // (a replay with an earlier execution time) are dropped below.
+    let to = job.newest + TimeDelta::seconds(1);
     let stored = job
         .storage
         .load_detections(job.metric, None, from, to)
         .await?;
     let mut merged: BTreeMap<(DateTime<Utc>, String), DetectionRecord> = stored
         .into_iter()
+        .filter(|r| r.detection.timestamp <= job.newest)
         .map(|r| ((r.detection.timestamp, r.detector_id.clone()), r))
         .collect();
     for r in job.fresh {
