@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use detectk_core::config::{LoadOptions, LoadedConfig, load_file};
+use detectk_core::config::{LoadOptions, PartialConfig, load_file_partial};
 use detectk_core::{ConfigError, ConfigIssue};
 
 use crate::select::Selector;
@@ -63,14 +63,14 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, issues: &mut Vec<ConfigIssue>) {
 /// The outcome of loading a selection: good configs, and per-file errors.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// Valid configs, in file order.
-    pub configs: Vec<LoadedConfig>,
+    /// Selected configs, parsed as far as possible (they may still hold problems), in file order.
+    pub configs: Vec<PartialConfig>,
     /// Files that failed to load (each error lists every problem of its file).
     pub errors: Vec<ConfigError>,
 }
 
 /// Loads every config under `paths`, keeps the selected ones, and checks that names are unique.
-/// A file that fails to parse is reported (its metric name is unknown, so selection cannot skip it).
+/// A file whose name cannot be read is reported (selection cannot skip it).
 pub fn load_selected(
     paths: &[PathBuf],
     select: &[Selector],
@@ -81,30 +81,32 @@ pub fn load_selected(
     let mut loaded = Loaded::default();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for file in files {
-        match load_file(&file, options) {
-            Ok(config) => {
-                let c = &config.config;
-                let picked = (select.is_empty() || select.iter().any(|s| s.matches(c)))
-                    && !exclude.iter().any(|s| s.matches(c));
-                if !picked {
-                    continue;
-                }
-                if let Some(first) = seen.get(&c.name) {
-                    loaded.errors.push(ConfigError::single(
-                        ConfigIssue::new(
-                            "name",
-                            format!("metric `{}` is also defined in {}", c.name, first.display()),
-                        )
-                        .with_hint("metric names must be unique in a project")
-                        .in_file(&file),
-                    ));
-                    continue;
-                }
-                seen.insert(c.name.clone(), file.clone());
-                loaded.configs.push(config);
-            }
-            Err(e) => loaded.errors.push(e),
+        let partial = load_file_partial(&file, options);
+        let Some(c) = &partial.config else {
+            // Without a name the file cannot be selected or skipped: report it.
+            loaded.errors.push(ConfigError {
+                issues: partial.issues,
+            });
+            continue;
+        };
+        let picked = (select.is_empty() || select.iter().any(|s| s.matches(c)))
+            && !exclude.iter().any(|s| s.matches(c));
+        if !picked {
+            continue;
         }
+        if let Some(first) = seen.get(&c.name) {
+            loaded.errors.push(ConfigError::single(
+                ConfigIssue::new(
+                    "name",
+                    format!("metric `{}` is also defined in {}", c.name, first.display()),
+                )
+                .with_hint("metric names must be unique in a project")
+                .in_file(&file),
+            ));
+            continue;
+        }
+        seen.insert(c.name.clone(), file.clone());
+        loaded.configs.push(partial);
     }
     Ok(loaded)
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use detectk_core::config::{LoadOptions, Profiles, parse_time};
-use detectk_core::pipeline::{MetricPlan, build_plan};
+use detectk_core::pipeline::{MetricPlan, build_partial};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 
 use crate::cli::Selection;
@@ -66,11 +66,8 @@ pub fn prepare(
         plans: Vec::new(),
         errors: loaded.errors,
     };
-    for config in loaded.configs {
-        for warning in &config.warnings {
-            tracing::warn!("{}", warning);
-        }
-        match build_plan(registry, config.config) {
+    for partial in loaded.configs {
+        match build_partial(registry, partial) {
             Ok(plan) => {
                 for warning in &plan.warnings {
                     tracing::warn!("{}", warning);

@@ -101,9 +101,43 @@ pub fn parse_config(
     file: Option<&Path>,
     options: &LoadOptions,
 ) -> Result<LoadedConfig, ConfigError> {
-    let attach = |e: ConfigError| match file {
-        Some(f) => e.in_file(f),
-        None => e,
+    let partial = parse_config_partial(text, file, options);
+    match partial.config {
+        Some(config) if partial.issues.is_empty() => Ok(LoadedConfig {
+            config,
+            warnings: partial.warnings,
+        }),
+        _ => Err(ConfigError {
+            issues: partial.issues,
+        }),
+    }
+}
+
+/// A config parsed as far as possible, with every problem found.
+#[derive(Debug, Clone)]
+pub struct PartialConfig {
+    /// The config, when its required parts could be read (even with other problems),
+    /// so that building it can report more problems at once.
+    pub config: Option<MetricConfig>,
+    /// Problems, each with file and field path.
+    pub issues: Vec<ConfigIssue>,
+    /// Non-fatal findings.
+    pub warnings: Vec<ConfigIssue>,
+}
+
+/// Parses as much of a config as possible; see [`PartialConfig`].
+pub fn parse_config_partial(
+    text: &str,
+    file: Option<&Path>,
+    options: &LoadOptions,
+) -> PartialConfig {
+    let attach = |issues: Vec<ConfigIssue>| -> Vec<ConfigIssue> {
+        issues.into_iter().map(|i| in_file(i, file)).collect()
+    };
+    let failed = |issues: Vec<ConfigIssue>| PartialConfig {
+        config: None,
+        issues: attach(issues),
+        warnings: Vec::new(),
     };
     let env = options.env.clone();
     // Unset variables are reported, and the rest of the file is still checked.
@@ -120,7 +154,7 @@ pub fn parse_config(
         Ok(doc) => doc,
         Err(e) => {
             issues.push(ConfigIssue::new("", e.to_string()));
-            return Err(attach(ConfigError { issues }));
+            return failed(issues);
         }
     };
     let Value::Object(_) = doc else {
@@ -128,7 +162,7 @@ pub fn parse_config(
             "",
             "expected a mapping with `name`, `collector`, `detector`, ...",
         ));
-        return Err(attach(ConfigError { issues }));
+        return failed(issues);
     };
     render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
     let map = doc.as_object().cloned().unwrap_or_default();
@@ -138,20 +172,22 @@ pub fn parse_config(
         warnings: Vec::new(),
     };
     let config = parser.metric(&map, file);
-    if parser.issues.is_empty() {
-        let warnings = parser
-            .warnings
-            .into_iter()
-            .map(|w| in_file(w, file))
-            .collect();
-        Ok(LoadedConfig {
-            config: config.expect("config is complete when there are no issues"),
-            warnings,
-        })
-    } else {
-        Err(attach(ConfigError {
-            issues: parser.issues,
-        }))
+    PartialConfig {
+        config,
+        issues: attach(parser.issues),
+        warnings: attach(parser.warnings),
+    }
+}
+
+/// Reads a file and parses as much of it as possible; see [`PartialConfig`].
+pub fn load_file_partial(path: &Path, options: &LoadOptions) -> PartialConfig {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_config_partial(&text, Some(path), options),
+        Err(e) => PartialConfig {
+            config: None,
+            issues: vec![ConfigIssue::new("", format!("cannot read file: {e}")).in_file(path)],
+            warnings: Vec::new(),
+        },
     }
 }
 

@@ -9,7 +9,8 @@ pub mod template;
 
 pub use env::substitute_env;
 pub use load::{
-    COLLECTOR_CORE_KEYS, EnvLookup, LoadOptions, LoadedConfig, load_file, parse_config, parse_time,
+    COLLECTOR_CORE_KEYS, EnvLookup, LoadOptions, LoadedConfig, PartialConfig, load_file,
+    load_file_partial, parse_config, parse_config_partial, parse_time,
 };
 pub use model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,

@@ -187,3 +187,34 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         config,
     })
 }
+
+/// Builds a partially parsed config, reporting parse and build problems together,
+/// so one `dtk validate` shows every problem of a file.
+pub fn build_partial(
+    registry: &Registry,
+    partial: crate::config::PartialConfig,
+) -> Result<MetricPlan, ConfigError> {
+    let crate::config::PartialConfig {
+        config,
+        mut issues,
+        warnings,
+    } = partial;
+    let Some(config) = config else {
+        return Err(ConfigError { issues });
+    };
+    match build_plan(registry, config) {
+        Ok(mut plan) if issues.is_empty() => {
+            plan.warnings.splice(0..0, warnings);
+            Ok(plan)
+        }
+        Ok(_) => Err(ConfigError { issues }),
+        Err(e) => {
+            for issue in e.issues {
+                if !issues.contains(&issue) {
+                    issues.push(issue);
+                }
+            }
+            Err(ConfigError { issues })
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! `dtk validate`: every problem at once, JSON for machines, Python detectk configs.
+
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use std::path::Path;
+
+use common::{run_in, stderr, stdout};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn reports_every_problem_of_a_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sessions.yaml",
+        r#"name: sessions
+collector:
+  type: sqlite
+  params:
+    connection_string: "sqlite:///x.db"
+    query: "SELECT ts AS period_time, n AS value FROM t WHERE ts >= '{{ period_start }}'"
+    pool_sise: 3
+detectors:
+  - type: mad
+    params: {n_sigma: -1, window_size: 30 dayz}
+  - type: mad
+    params: {n_sigma: -1, window_size: 30 dayz}
+  - type: zscor
+alerter:
+  type: console
+  conditions: {consecutive_anomalies: 0, direction: sideways}
+schedule: {interval: 10 minutes, batch_load_dayz: 3}
+"#,
+    );
+    let out = run_in(dir.path(), &["validate", "sessions.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&out));
+}
+
+#[test]
+fn json_lists_detector_ids_types_and_params() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m.yaml",
+        r#"name: m
+collector: {type: sqlite, params: {connection_string: "sqlite:///x.db", query: "SELECT 1"}}
+detectors:
+  - {type: mad, params: {window_size: 30 days, n_sigma: 3}}
+  - {id: floor, type: threshold, params: {threshold: 10, operator: less_than}}
+"#,
+    );
+    let out = run_in(dir.path(), &["validate", "m.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["valid"], true);
+    let detectors = &doc["metrics"][0]["detectors"];
+    assert_eq!(detectors[0]["id"], "a2b640f6");
+    assert_eq!(detectors[0]["type"], "mad");
+    assert_eq!(detectors[0]["params"]["window_size"], "30 days");
+    assert_eq!(detectors[1]["id"], "floor");
+    assert_eq!(detectors[1]["params"]["operator"], "less_than");
+}
+
+#[test]
+fn selection_by_tag_name_and_glob() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, tags) in [
+        ("sessions_10min", "[critical]"),
+        ("sessions_1h", "[]"),
+        ("orders", "[critical, money]"),
+    ] {
+        write(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &format!(
+                "name: {name}\ntags: {tags}\ncollector: {{type: sqlite, params: {{connection_string: \"sqlite:///x.db\", query: \"SELECT 1\"}}}}\ndetector: {{type: mad}}\n"
+            ),
+        );
+    }
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["list-metrics", ".", "--format", "json"];
+        full.extend_from_slice(args);
+        let out = run_in(dir.path(), &full);
+        let doc: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+        doc["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&["--select", "tag:critical"]),
+        ["orders", "sessions_10min"]
+    );
+    assert_eq!(
+        names(&["--select", "sessions_*"]),
+        ["sessions_10min", "sessions_1h"]
+    );
+    assert_eq!(
+        names(&["--select", "sessions_*", "--exclude", "tag:critical"]),
+        ["sessions_1h"]
+    );
+    assert_eq!(
+        names(&["--select", "orders", "--select", "sessions_1h"]),
+        ["orders", "sessions_1h"]
+    );
+    let none = run_in(dir.path(), &["run", ".", "--select", "tag:nothing"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("no metric matches the selection"),
+        "{}",
+        stderr(&none)
+    );
+}
+
+#[test]
+fn missing_environment_variable_names_the_variable_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m.yaml",
+        "name: m\ncollector: {type: sqlite, params: {connection_string: \"${DTK_TEST_UNSET_DB}\", query: \"SELECT 1\"}}\ndetector: {type: mad}\n",
+    );
+    let out = run_in(dir.path(), &["validate", "m.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error: m.yaml: environment variable `DTK_TEST_UNSET_DB` is not set"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m.yaml",
+        "name: m\ncollector: {type: sqlite, params: {connection_string: \"sqlite:///x.db\", query: \"SELECT 1\"}}\ndetector: {type: mad}\nalerter: {type: console, params: {path: out.txt, webhook_url: \"https://hooks.example/SECRET-TOKEN\"}}\n",
+    );
+    let out = run_in(
+        dir.path(),
+        &["validate", "m.yaml", "--format", "json", "-vv"],
+    );
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("SECRET-TOKEN"), "{all}");
+    assert!(
+        all.contains("webhook_url"),
+        "the unknown key is still reported: {all}"
+    );
+}
