@@ -230,10 +230,20 @@ async fn deliver_once(job: &AlertJob<'_>, message: AlertMessage) -> Result<Alert
         message: message.text.clone(),
         error: result.as_ref().err().map(|e| e.to_string()),
     };
-    job.storage
+    let recorded = job
+        .storage
         .finish_alert(job.metric, &key, &token, &outcome)
-        .await
-        .map_err(storage_err)?;
+        .await;
+    if let Err(e) = recorded {
+        if result.is_ok() {
+            return Err(storage_err(e));
+        }
+        // The delivery error matters more; the claim goes stale and may be retried.
+        tracing::error!(
+            metric = job.metric,
+            "could not record the failed alert: {e}"
+        );
+    }
     match result {
         Ok(()) => {
             tracing::info!(
