@@ -157,3 +157,49 @@ fn secrets_never_reach_the_output() {
         "the unknown key is still reported: {all}"
     );
 }
+
+#[test]
+fn the_reference_config_is_valid_and_warning_free() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = run_in(&repo, &["validate", "docs/reference-config.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1 of 1 config(s) valid"));
+}
+
+#[test]
+fn every_example_config_is_valid() {
+    // Each example directory is a project: profiles are read from the directory it runs in.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let dir = entry.unwrap().path();
+        let has_configs = std::fs::read_dir(&dir).unwrap().any(|f| {
+            let name = f.unwrap().file_name().to_string_lossy().to_string();
+            name.ends_with(".yaml") && name != "detectk_profiles.yaml"
+        });
+        if !dir.is_dir() || !has_configs {
+            continue;
+        }
+        let out = common::dtk()
+            .current_dir(&dir)
+            .env(
+                "MATTERMOST_WEBHOOK",
+                "https://mattermost.example.com/hooks/x",
+            )
+            .env("SLACK_WEBHOOK", "https://hooks.slack.com/services/T/B/x")
+            .args(["validate", "."])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}{}",
+            dir.display(),
+            stdout(&out),
+            stderr(&out)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "examples were found");
+}

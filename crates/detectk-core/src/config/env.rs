@@ -1,6 +1,7 @@
 //! `${VAR}` and `${VAR:-default}` substitution in raw config text.
 
-/// Replaces `${VAR}` and `${VAR:-default}` using `lookup`. `$${` is kept as a literal `${`.
+/// Replaces `${VAR}` and `${VAR:-default}` using `lookup`. `$${` is kept as a literal `${`,
+/// and lines that are YAML comments (first non-blank character `#`) are left alone.
 /// Returns the names of required variables that are not set (each once).
 ///
 /// ```
@@ -15,7 +16,23 @@ pub fn substitute_env(
 ) -> (String, Vec<String>) {
     let mut out = String::with_capacity(text.len());
     let mut missing: Vec<String> = Vec::new();
-    let mut rest = text;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+        } else {
+            substitute_line(line, &lookup, &mut out, &mut missing);
+        }
+    }
+    (out, missing)
+}
+
+fn substitute_line(
+    line: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    out: &mut String,
+    missing: &mut Vec<String>,
+) {
+    let mut rest = line;
     while let Some(pos) = rest.find("${") {
         if pos > 0 && rest.as_bytes()[pos - 1] == b'$' {
             out.push_str(&rest[..pos - 1]);
@@ -27,8 +44,7 @@ pub fn substitute_env(
         let after = &rest[pos + 2..];
         let Some(end) = after.find('}') else {
             out.push_str(&rest[pos..]);
-            rest = "";
-            break;
+            return;
         };
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
@@ -55,7 +71,6 @@ pub fn substitute_env(
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    (out, missing)
 }
 
 #[cfg(test)]
@@ -84,6 +99,13 @@ mod tests {
     fn reports_each_missing_variable_once() {
         let (_, m) = substitute_env("${A} ${B} ${A}", env);
         assert_eq!(m, vec!["A", "B"]);
+    }
+
+    #[test]
+    fn comment_lines_are_not_substituted() {
+        let (t, m) = substitute_env("# uses ${NOPE}\na: ${HOST} # trailing\n", env);
+        assert_eq!(t, "# uses ${NOPE}\na: db # trailing\n");
+        assert!(m.is_empty());
     }
 
     #[test]

@@ -173,7 +173,12 @@ impl Runner {
             .unwrap_or_else(TimeDelta::zero);
         let end = newest_complete_end(options.execution_time, interval, delay);
         let newest = end - interval;
-        if !options.dry_run {
+        if options.dry_run {
+            // The schema is not data: create it so a first dry run can read empty tables.
+            if let Err(e) = self.migrate(plan).await {
+                tracing::debug!(metric, error = %e, "dry run: could not create the storage tables");
+            }
+        } else {
             self.migrate(plan).await?;
         }
         let storage = plan.storage.as_ref();
