@@ -13,7 +13,7 @@ pub(crate) fn sigma_band(
     center: f64,
     sigma: f64,
     n_sigma: f64,
-    stats: Map<String, Value>,
+    stats: impl FnOnce() -> Map<String, Value>,
 ) -> Detection {
     let lower = center - n_sigma * sigma;
     let upper = center + n_sigma * sigma;
@@ -28,6 +28,10 @@ pub(crate) fn sigma_band(
 }
 
 /// A scored detection with bounds `[lower, upper]` around `center`.
+///
+/// `stats` is built for anomalies only: they are what alerts explain, while the
+/// bounds and score of every point already say where it stood (and building a JSON
+/// map for each of a year of points would cost more than the detection itself).
 pub(crate) fn detection(
     timestamp: chrono::DateTime<chrono::Utc>,
     value: f64,
@@ -35,7 +39,7 @@ pub(crate) fn detection(
     lower: f64,
     upper: f64,
     score: f64,
-    stats: Map<String, Value>,
+    stats: impl FnOnce() -> Map<String, Value>,
 ) -> Detection {
     let is_anomaly = value < lower || value > upper;
     let direction = is_anomaly.then_some(if value > upper {
@@ -54,7 +58,7 @@ pub(crate) fn detection(
         direction,
         percent_deviation: percent_deviation.filter(|p| p.is_finite()),
         skipped: None,
-        stats,
+        stats: if is_anomaly { stats() } else { Map::new() },
     }
 }
 
@@ -77,24 +81,24 @@ mod tests {
 
     #[test]
     fn band_rules() {
-        let d = sigma_band(t(), 16.0, 10.0, 2.0, 2.5, Map::new());
+        let d = sigma_band(t(), 16.0, 10.0, 2.0, 2.5, Map::new);
         assert_eq!((d.lower_bound, d.upper_bound), (Some(5.0), Some(15.0)));
         assert!(d.is_anomaly);
         assert_eq!(d.score, Some(3.0));
         assert_eq!(d.direction, Some(Direction::Up));
         assert_eq!(d.percent_deviation, Some(60.0));
-        let d = sigma_band(t(), 9.0, 10.0, 2.0, 2.5, Map::new());
+        let d = sigma_band(t(), 9.0, 10.0, 2.0, 2.5, Map::new);
         assert!(!d.is_anomaly);
         assert_eq!(d.direction, None);
     }
 
     #[test]
     fn zero_spread() {
-        let same = sigma_band(t(), 0.0, 0.0, 0.0, 3.0, Map::new());
+        let same = sigma_band(t(), 0.0, 0.0, 0.0, 3.0, Map::new);
         assert!(!same.is_anomaly);
         assert_eq!(same.score, Some(0.0));
         assert_eq!(same.percent_deviation, None);
-        let other = sigma_band(t(), -1.0, 0.0, 0.0, 3.0, Map::new());
+        let other = sigma_band(t(), -1.0, 0.0, 0.0, 3.0, Map::new);
         assert!(other.is_anomaly);
         assert_eq!(other.score, Some(f64::INFINITY));
         assert_eq!(other.direction, Some(Direction::Down));
@@ -102,7 +106,7 @@ mod tests {
 
     #[test]
     fn overflow_gives_no_nan() {
-        let d = sigma_band(t(), f64::MAX, -f64::MAX, f64::INFINITY, 3.0, Map::new());
+        let d = sigma_band(t(), f64::MAX, -f64::MAX, f64::INFINITY, 3.0, Map::new);
         assert!(d.score.is_none());
         assert!(!d.is_anomaly);
     }

@@ -7,6 +7,7 @@
 //! enters and leaves it once; "any feature matches" unions are gathered per point.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::{DataPoint, Detection, Window};
@@ -43,6 +44,29 @@ pub(crate) struct Scored<'a, T> {
 }
 
 type Key = Vec<Option<FeatureValue>>;
+
+/// FNV-1a: group keys are short and not attacker-chosen, so SipHash's cost buys nothing.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type GroupIds = HashMap<Key, usize, BuildHasherDefault<Fnv>>;
 
 struct Group<S> {
     members: Vec<usize>,
@@ -98,7 +122,7 @@ pub(crate) fn scan<S: Sliding>(
         return scan_unions::<S>(series, first, opts, &values, &mut starts, score);
     }
     // Partitioned history: one group per key.
-    let mut ids: HashMap<Key, usize> = HashMap::new();
+    let mut ids = GroupIds::default();
     let mut groups: Vec<Group<S>> = Vec::new();
     for (j, v) in values
         .iter()

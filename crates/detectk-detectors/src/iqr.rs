@@ -139,12 +139,15 @@ impl Detector for IqrDetector {
             let iqr = q3 - q1;
             let lower = q1 - self.multiplier * iqr;
             let upper = q3 + self.multiplier * iqr;
-            let mut stats = Map::new();
-            put(&mut stats, "q1", q1);
-            put(&mut stats, "median", median);
-            put(&mut stats, "q3", q3);
-            put(&mut stats, "iqr", iqr);
-            stats.insert("n".into(), s.n.into());
+            let stats = || {
+                let mut stats = Map::new();
+                put(&mut stats, "q1", q1);
+                put(&mut stats, "median", median);
+                put(&mut stats, "q3", q3);
+                put(&mut stats, "iqr", iqr);
+                stats.insert("n".into(), s.n.into());
+                stats
+            };
             let score = iqr_score(s.value, q1, q3, iqr);
             detection(
                 s.point.timestamp,

@@ -109,11 +109,14 @@ impl Detector for MadDetector {
         scan::<MedianMad>(series, first, &self.history, |s: Scored<'_, (f64, f64)>| {
             let (median, mad) = s.summary;
             let sigma = MAD_SCALE * mad;
-            let mut stats = Map::new();
-            put(&mut stats, "median", median);
-            put(&mut stats, "mad", mad);
-            put(&mut stats, "sigma", sigma);
-            stats.insert("n".into(), s.n.into());
+            let stats = || {
+                let mut stats = Map::new();
+                put(&mut stats, "median", median);
+                put(&mut stats, "mad", mad);
+                put(&mut stats, "sigma", sigma);
+                stats.insert("n".into(), s.n.into());
+                stats
+            };
             sigma_band(
                 s.point.timestamp,
                 s.value,

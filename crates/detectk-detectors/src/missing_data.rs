@@ -19,8 +19,8 @@ pub const DEFAULT_LOOKBACK_POINTS: usize = 1008;
 /// Runs are counted from the series (which comes from storage), never from process
 /// memory: the run of a missing point is the number of missing points since the last
 /// present, fresh point, looking back at most `lookback` points; a stale point does
-/// not end a run. The result has no up/down direction: `stats.condition` says
-/// `missing`, `stale` or `ok`.
+/// not end a run. The result has no up/down direction: the `stats` of an anomaly say
+/// which `condition` (`missing` or `stale`) it is.
 ///
 /// ```
 /// use chrono::{TimeDelta, TimeZone, Utc};
@@ -181,13 +181,14 @@ impl MissingDataDetector {
             }
         } else {
             d.score = Some(0.0);
-            stats.insert("condition".into(), "ok".into());
         }
-        stats.insert(
-            "direction".into(),
-            "none: missing or stale data is neither up nor down".into(),
-        );
-        d.stats = stats;
+        if d.is_anomaly {
+            stats.insert(
+                "direction".into(),
+                "none: missing or stale data is neither up nor down".into(),
+            );
+            d.stats = stats;
+        }
         d
     }
 }

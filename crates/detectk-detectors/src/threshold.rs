@@ -233,12 +233,14 @@ impl ThresholdDetector {
         };
         let percent_deviation = is_anomaly.then(|| self.deviation(cv)).flatten();
         let mut stats = Map::new();
-        put(&mut stats, "comparison_value", cv);
-        put(&mut stats, "threshold", t);
-        if let Some(b) = self.baseline {
-            put(&mut stats, "baseline", b);
+        if is_anomaly {
+            put(&mut stats, "comparison_value", cv);
+            put(&mut stats, "threshold", t);
+            if let Some(b) = self.baseline {
+                put(&mut stats, "baseline", b);
+            }
+            stats.insert("percent".into(), Value::Bool(self.baseline.is_some()));
         }
-        stats.insert("percent".into(), Value::Bool(self.baseline.is_some()));
         Detection {
             timestamp: point.timestamp,
             value: Some(value),

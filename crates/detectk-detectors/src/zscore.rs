@@ -24,7 +24,7 @@ use crate::stats::moments::Moments;
 ///
 /// let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
 /// let step = TimeDelta::minutes(10);
-/// let values = [1.0, 3.0, 1.0, 3.0, 2.0];
+/// let values = [1.0, 3.0, 1.0, 3.0, 9.0];
 /// let series: Vec<DataPoint> = values
 ///     .iter()
 ///     .enumerate()
@@ -34,7 +34,8 @@ use crate::stats::moments::Moments;
 /// let z = ZScoreDetector::new(history, 3.0);
 /// let ctx = DetectionContext { execution_time: t0 + step * 5, interval: step };
 /// let out = z.detect(&series, 4, &ctx);
-/// assert_eq!(out[0].stats["mean"], 2.0);
+/// assert!(out[0].is_anomaly);
+/// assert_eq!(out[0].stats["mean"], 2.0); // statistics come with anomalies
 /// assert_eq!(out[0].stats["std"], 1.0);
 /// assert_eq!((out[0].lower_bound, out[0].upper_bound), (Some(-1.0), Some(5.0)));
 /// ```
@@ -105,10 +106,13 @@ impl Detector for ZScoreDetector {
     ) -> Vec<Detection> {
         scan::<MeanStd>(series, first, &self.history, |s: Scored<'_, (f64, f64)>| {
             let (mean, std) = s.summary;
-            let mut stats = Map::new();
-            put(&mut stats, "mean", mean);
-            put(&mut stats, "std", std);
-            stats.insert("n".into(), s.n.into());
+            let stats = || {
+                let mut stats = Map::new();
+                put(&mut stats, "mean", mean);
+                put(&mut stats, "std", std);
+                stats.insert("n".into(), s.n.into());
+                stats
+            };
             sigma_band(s.point.timestamp, s.value, mean, std, self.n_sigma, stats)
         })
     }
