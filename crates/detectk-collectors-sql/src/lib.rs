@@ -1,11 +1,20 @@
 #![doc = include_str!("../README.md")]
+// A build without any driver only reports "driver not available" errors.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod collect;
 mod driver;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod error;
 mod factory;
 mod pool;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod records;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod schema;
 pub mod settings;
 

@@ -1,5 +1,7 @@
 //! SQLite collector and storage against real database files in temporary directories.
 
+#![cfg(feature = "sqlite")]
+
 mod common;
 
 use std::sync::Arc;

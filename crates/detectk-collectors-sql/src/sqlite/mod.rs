@@ -5,6 +5,7 @@ mod collector;
 mod decode;
 mod schema;
 mod storage;
+mod time;
 
 use std::sync::Arc;
 

@@ -9,12 +9,13 @@ use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 
+use super::time::{parse_time_text, time_text};
 use super::{SqliteHandle, schema};
 use crate::Driver;
 use crate::error::backend_error;
 use crate::records::{
     context_text, dedupe_detections, dedupe_points, detection_context, ids_text, parse_context,
-    parse_ids, parse_kind, parse_time_text, split_detection_context, time_text,
+    parse_ids, parse_kind, split_detection_context,
 };
 
 /// SQLite allows 32,766 bind parameters per statement.
