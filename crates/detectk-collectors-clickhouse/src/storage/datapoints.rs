@@ -5,7 +5,7 @@ use detectk_core::DataPoint;
 use detectk_core::traits::StorageResult;
 
 use super::ClickHouseStorage;
-use super::rows::{DATAPOINT_COLUMNS, DatapointRow};
+use super::rows::{DATAPOINT_COLUMNS, DatapointRow, DatapointWrite, seconds};
 use super::versions::{from_datetime_secs, reserve, second_range};
 
 const TABLE: &str = "dtk_datapoints";
@@ -20,15 +20,25 @@ impl ClickHouseStorage {
         if points.is_empty() {
             return Ok(());
         }
+        // Refuse the whole batch before sending any of it.
+        if let Some(err) = points.iter().find_map(|p| seconds(p.timestamp).err()) {
+            return Err(self.value_error(metric, err));
+        }
         let first = reserve(points.len());
         let loaded_at = Self::now_secs();
-        let rows = points
-            .iter()
-            .zip(first..)
-            .map(|(p, version)| DatapointRow::new(metric, p, loaded_at, version))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.value_error(metric, e))?;
-        self.insert_rows(TABLE, &rows).await
+        let client = self.client();
+        let what = format!("insert into {}.{TABLE}", self.database);
+        self.server
+            .run(&what, self.timeout, async move {
+                let mut insert = client.insert::<DatapointWrite<'_>>(TABLE).await?;
+                for (point, version) in points.iter().zip(first..) {
+                    let row = DatapointWrite::new(metric, point, loaded_at, version)
+                        .map_err(clickhouse::error::Error::Custom)?;
+                    insert.write(&row).await?;
+                }
+                insert.end().await
+            })
+            .await
     }
 
     /// Points of `metric` in `[from, to)`, oldest first.

@@ -1,5 +1,7 @@
 //! Typed RowBinary rows of `dtk_datapoints` and `dtk_detections`, and their conversions.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
 use detectk_core::{Context, DataPoint, Detection, DetectionRecord, Direction};
@@ -8,41 +10,19 @@ use serde_json::Value;
 
 use super::versions::{from_datetime_secs, to_datetime_secs};
 
-/// Column list of [`DatapointRow`], in field order.
-pub const DATAPOINT_COLUMNS: &str =
-    "metric_name, collected_at, value, is_missing, context, loaded_at, version";
+/// Columns read into [`DatapointRow`], in field order.
+pub const DATAPOINT_COLUMNS: &str = "collected_at, value, is_missing, context";
 
-/// One row of `dtk_datapoints`.
-#[derive(Debug, Row, Serialize, Deserialize)]
+/// One row of `dtk_datapoints` as read back.
+#[derive(Debug, Row, Deserialize)]
 pub struct DatapointRow {
-    pub metric_name: String,
     pub collected_at: u32,
     pub value: Option<f64>,
     pub is_missing: u8,
     pub context: String,
-    pub loaded_at: u32,
-    pub version: u64,
 }
 
 impl DatapointRow {
-    /// The row for `point` of `metric`; `Err` names a timestamp `DateTime` cannot hold.
-    pub fn new(
-        metric: &str,
-        point: &DataPoint,
-        loaded_at: u32,
-        version: u64,
-    ) -> Result<Self, String> {
-        Ok(Self {
-            metric_name: metric.to_string(),
-            collected_at: seconds(point.timestamp)?,
-            value: point.value,
-            is_missing: u8::from(point.is_missing),
-            context: context_text(&point.context),
-            loaded_at,
-            version,
-        })
-    }
-
     /// The stored point.
     pub fn into_point(self) -> Result<DataPoint, String> {
         Ok(DataPoint {
@@ -50,6 +30,39 @@ impl DatapointRow {
             value: self.value,
             is_missing: self.is_missing != 0,
             context: parse_context(&self.context)?,
+        })
+    }
+}
+
+/// One row of `dtk_datapoints` as written: borrows the metric name, so a bulk load
+/// streams rows without copying them first.
+#[derive(Debug, Row, Serialize)]
+pub struct DatapointWrite<'a> {
+    pub metric_name: &'a str,
+    pub collected_at: u32,
+    pub value: Option<f64>,
+    pub is_missing: u8,
+    pub context: Cow<'a, str>,
+    pub loaded_at: u32,
+    pub version: u64,
+}
+
+impl<'a> DatapointWrite<'a> {
+    /// The row for `point` of `metric`; `Err` names a timestamp `DateTime` cannot hold.
+    pub fn new(
+        metric: &'a str,
+        point: &DataPoint,
+        loaded_at: u32,
+        version: u64,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            metric_name: metric,
+            collected_at: seconds(point.timestamp)?,
+            value: point.value,
+            is_missing: u8::from(point.is_missing),
+            context: context_text(&point.context),
+            loaded_at,
+            version,
         })
     }
 }
@@ -104,7 +117,7 @@ impl DetectionRow {
             detector_type: record.detector_type.clone(),
             detector_params: record.detector_params.to_string(),
             alert_sent: u8::from(record.alert_sent),
-            context: context_text(&context),
+            context: context_text(&context).into_owned(),
             updated_at,
             version,
         })
@@ -154,7 +167,8 @@ impl DetectionRow {
     }
 }
 
-fn seconds(t: DateTime<Utc>) -> Result<u32, String> {
+/// The `DateTime` value of a point or detection time, or why it cannot be stored.
+pub fn seconds(t: DateTime<Utc>) -> Result<u32, String> {
     to_datetime_secs(t).ok_or_else(|| {
         format!(
             "timestamp {} cannot be stored: ClickHouse DateTime holds whole seconds from 1970 to 2106",
@@ -163,11 +177,12 @@ fn seconds(t: DateTime<Utc>) -> Result<u32, String> {
     })
 }
 
-fn context_text(context: &Context) -> String {
+fn context_text(context: &Context) -> Cow<'static, str> {
     if context.is_empty() {
-        "{}".to_string()
+        Cow::Borrowed("{}")
     } else {
-        Value::Object(context.clone()).to_string()
+        // Serializing a map of JSON values cannot fail.
+        Cow::Owned(serde_json::to_string(context).unwrap_or_default())
     }
 }
 
@@ -215,7 +230,7 @@ mod tests {
     fn sub_second_timestamps_are_refused() {
         let t =
             Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::milliseconds(1);
-        let err = DatapointRow::new("m", &DataPoint::new(t, 1.0), 0, 1).unwrap_err();
+        let err = DatapointWrite::new("m", &DataPoint::new(t, 1.0), 0, 1).unwrap_err();
         assert!(err.contains("whole seconds"), "{err}");
     }
 }
