@@ -1,5 +1,6 @@
 //! `dtk`, the DetectK command line.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -59,7 +59,7 @@ pub fn sample_project(dir: &Path) {
 
 /// Rows of a SQLite query, each row's columns rendered and joined with `|`, for comparing databases.
 pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<String> {
-    use sqlx::{Column, Row, ValueRef};
+    use sqlx::{Row, ValueRef};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -203,3 +203,170 @@ fn every_example_config_is_valid() {
     }
     assert!(checked >= 2, "examples were found");
 }
+
+/// Configs written the way Python detectk's documentation writes them validate unchanged,
+/// with warnings for keys DetectK does not act on.
+#[test]
+fn python_detectk_style_configs_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "clickhouse_native_port.yaml",
+        r#"name: "sessions_10min"
+description: "Sessions every 10 minutes"
+collector:
+  type: "clickhouse"
+  params:
+    host: "${CLICKHOUSE_HOST:-localhost}"
+    port: 9000
+    database: "analytics"
+    user: "default"
+    password: "${CLICKHOUSE_PASSWORD:-}"
+    query: |
+      SELECT toStartOfTenMinutes(timestamp) AS period_time, count() AS value
+      FROM sessions
+      WHERE timestamp >= toDateTime('{{ period_start }}') AND timestamp < toDateTime('{{ period_finish }}')
+      GROUP BY period_time ORDER BY period_time
+    timestamp_column: "period_time"
+    value_column: "value"
+detector:
+  type: "mad"
+  params: {window_size: "30 days", n_sigma: 3.0, use_weighted: true, exp_decay_factor: 0.1}
+alerter:
+  type: "mattermost"
+  params:
+    webhook_url: "${MATTERMOST_WEBHOOK}"
+    cooldown_minutes: 30
+    username: "DetectK Bot"
+storage:
+  enabled: true
+  type: "clickhouse"
+  params:
+    host: "${CLICKHOUSE_HOST:-localhost}"
+    port: 9000
+    database: "detectk"
+    save_detections: true
+    datapoints_retention_days: 90
+schedule:
+  start_time: "2024-01-01 00:00:00"
+  end_time: "2024-11-01 00:00:00"
+  interval: "10 minutes"
+  batch_load_days: 30
+backtest:
+  enabled: true
+"#,
+    );
+    write(
+        root,
+        "sql_drivers.yaml",
+        r#"name: "orders_hourly"
+collector:
+  type: "sql"
+  params:
+    connection_string: "mysql+pymysql://reader:secret@127.0.0.1:3306/shop"
+    query: "SELECT hour AS period_time, orders AS value FROM orders_hourly WHERE hour >= '{{ period_start }}' AND hour < '{{ period_finish }}' ORDER BY hour"
+    pool_size: 5
+storage:
+  type: "sql"
+  params:
+    connection_string: "postgresql+psycopg2://writer:secret@127.0.0.1:5432/detectk"
+detectors:
+  - type: "zscore"
+    params: {window_size: "7 days", n_sigma: 2.5}
+  - id: "floor"
+    type: "threshold"
+    params: {threshold: 10, operator: "less_than"}
+alerter:
+  type: "slack"
+  params: {webhook_url: "${SLACK_WEBHOOK}", channel: "alerts"}
+  conditions: {consecutive_anomalies: 2, direction: "both", min_deviation_percent: 10}
+schedule:
+  interval: "1 hour"
+"#,
+    );
+    write(
+        root,
+        "no_storage.yaml",
+        r#"name: "local_events"
+collector:
+  type: "sql"
+  params:
+    connection_string: "sqlite:///./events.db"
+    query: "SELECT ts AS period_time, n AS value FROM events WHERE ts >= '{{ period_start }}' AND ts < '{{ period_finish }}' ORDER BY ts"
+detector:
+  type: "threshold"
+  params: {operator: "greater_than", threshold: 50}
+storage:
+  enabled: false
+"#,
+    );
+    let out = common::dtk()
+        .current_dir(root)
+        .env(
+            "MATTERMOST_WEBHOOK",
+            "https://mattermost.example.com/hooks/abc",
+        )
+        .env(
+            "SLACK_WEBHOOK",
+            "https://hooks.slack.com/services/T0/B0/abc",
+        )
+        .args(["validate", ".", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+    assert_eq!(doc["valid"], true, "{doc:#}");
+    let warnings: Vec<String> = doc["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| {
+            m["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["path"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for expected in [
+        "backtest",
+        "collector.params.port",
+        "storage.params.save_detections",
+        "collector.params.pool_size",
+        "storage.enabled",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w == expected),
+            "no warning at {expected}: {warnings:?}"
+        );
+    }
+    // The same detector ID as Python detectk computes for these params.
+    let sessions = doc["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "sessions_10min")
+        .unwrap();
+    assert_eq!(sessions["detectors"][0]["id"], "a2b640f6");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("secret"),
+        "passwords stay out of the output"
+    );
+}
+
+#[test]
+fn python_only_types_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "http.yaml",
+        "name: api\ncollector:\n  type: http\n  params: {url: \"https://api.example.com/metrics\", method: GET}\ndetector: {type: threshold, params: {threshold: 1}}\n",
+    );
+    let out = run_in(dir.path(), &["validate", "http.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&out), @r"
+    error: http.yaml: collector.type: collector type `http` is not available in DetectK for Rust
+      hint: it exists only in Python detectk; this build has: clickhouse, mysql, postgres, postgresql, sql, sqlite
+    ");
+}

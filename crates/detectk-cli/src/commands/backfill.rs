@@ -18,6 +18,9 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
     let prepared = prepare(registry, &args.selection, at)?;
     if args.format == Format::Text {
         print_config_errors(&prepared.errors);
+        for plan in &prepared.plans {
+            crate::commands::print_warnings(&plan.warnings);
+        }
     }
     let runner = Runner::new();
     let options = BackfillOptions {

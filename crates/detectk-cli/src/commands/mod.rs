@@ -68,12 +68,7 @@ pub fn prepare(
     };
     for partial in loaded.configs {
         match build_partial(registry, partial) {
-            Ok(plan) => {
-                for warning in &plan.warnings {
-                    tracing::warn!("{}", warning);
-                }
-                prepared.plans.push(plan);
-            }
+            Ok(plan) => prepared.plans.push(plan),
             Err(e) => prepared.errors.push(e),
         }
     }

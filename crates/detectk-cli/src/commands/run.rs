@@ -23,6 +23,9 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     };
     if args.format == Format::Text {
         print_config_errors(&prepared.errors);
+        for plan in &prepared.plans {
+            crate::commands::print_warnings(&plan.warnings);
+        }
     }
     let mut results = futures::stream::iter(prepared.plans.iter())
         .map(|plan| {

@@ -91,6 +91,8 @@ impl Object for Timestamp {
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_keep_trailing_newline(false);
+    // Python detectk templates compare scores with `inf` (an infinite score means zero spread).
+    env.add_global("inf", Value::from(f64::INFINITY));
     env
 }
 

@@ -27,6 +27,9 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
     "context_columns",
 ];
 
+/// Where DetectK keeps a metric's state when its config says `storage: {enabled: false}`.
+pub const LOCAL_STATE_FILE: &str = "detectk_state.db";
+
 /// Environment lookup used for `${VAR}` substitution.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -300,7 +303,10 @@ impl Parser<'_> {
                 });
                 Some(q)
             }
-            None => p.required("query"),
+            // A missing query is reported; a placeholder lets the rest of the config be
+            // built, so problems such as an unavailable collector type show up too.
+            None if python_only_collector(kind.as_deref()) => Some(String::new()),
+            None => Some(p.required("query").unwrap_or_default()),
         };
         let column =
             |p: &mut Params<'_>, key: &str, top: Option<String>, default: &str| -> String {
@@ -420,11 +426,28 @@ impl Parser<'_> {
             "must be at least 1".into()
         });
         if !enabled {
-            s.error_with_hint(
+            // Python detectk ran without storage; DetectK needs history, checkpoints and
+            // alert state, so it keeps them in a local SQLite file instead of a database.
+            s.warn(
                 "enabled",
-                "storage cannot be disabled: DetectK keeps history, checkpoints and alert state in storage",
-                "remove `enabled: false`; to keep DetectK's tables out of the source database, point `storage` at another database (for example a local SQLite file)",
+                format!(
+                    "storage is never disabled: DetectK keeps its state in the local SQLite file {LOCAL_STATE_FILE} instead"
+                ),
             );
+            let report = s.finish();
+            self.absorb(report);
+            let mut params = Map::new();
+            params.insert(
+                "connection_string".into(),
+                Value::String(format!("sqlite:///{LOCAL_STATE_FILE}")),
+            );
+            return Some(StorageConfig {
+                kind: "sqlite".into(),
+                profile: None,
+                params: ParamMap(params),
+                retention_days,
+                defaulted: false,
+            });
         }
         let report = s.finish();
         self.absorb(report);
@@ -602,6 +625,18 @@ impl Parser<'_> {
             delay,
         })
     }
+}
+
+/// Collector types of Python detectk that DetectK does not ship (they have no SQL query);
+/// building such a config reports the type itself as unavailable.
+fn python_only_collector(kind: Option<&str>) -> bool {
+    kind.is_some_and(|k| {
+        crate::registry::KNOWN_TYPES.iter().any(|t| {
+            t.component == crate::registry::Component::Collector
+                && t.name == k
+                && t.crate_name.is_none()
+        })
+    })
 }
 
 fn merge_profile(

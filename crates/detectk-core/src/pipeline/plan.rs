@@ -58,14 +58,17 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         for key in crate::config::COLLECTOR_CORE_KEYS {
             params.allow(key);
         }
-        let built = match registry.collector(&config.collector.kind) {
-            Ok(factory) => factory.build(&config.collector.kind, &mut params),
+        let (built, report) = match registry.collector(&config.collector.kind) {
+            Ok(factory) => {
+                let built = factory.build(&config.collector.kind, &mut params);
+                (built, params.finish())
+            }
             Err(e) => {
+                // Without the type its params cannot be judged: report the type only.
                 issues.push(e.to_issue("collector.type"));
-                None
+                (None, params.finish_known_only())
             }
         };
-        let report = params.finish();
         issues.extend(report.issues);
         warnings.extend(report.warnings);
         built
@@ -81,6 +84,8 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         let mut params = Params::new(&storage_config.params.0, path);
         let built = match registry.storage(&storage_config.kind) {
             Ok(factory) => factory.build(&storage_config.kind, &mut params),
+            // The collector's unknown type was reported already.
+            Err(_) if storage_config.defaulted && collector.is_none() => None,
             Err(e) => {
                 let at = if storage_config.defaulted {
                     "collector.type"
@@ -124,7 +129,7 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
     let mut detectors = Vec::new();
     for d in &config.detectors {
         let mut params = Params::new(&d.params, format!("{}.params", d.path));
-        match registry.detector(&d.kind) {
+        let known_type = match registry.detector(&d.kind) {
             Ok(factory) => {
                 if let Some(detector) = factory.build(&mut params) {
                     detectors.push(PlannedDetector {
@@ -136,10 +141,19 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
                         detector,
                     });
                 }
+                true
             }
-            Err(e) => issues.push(e.to_issue(&format!("{}.type", d.path))),
-        }
-        let report = params.finish();
+            Err(e) => {
+                issues.push(e.to_issue(&format!("{}.type", d.path)));
+                false
+            }
+        };
+        // Without the type its params cannot be judged: report the type only.
+        let report = if known_type {
+            params.finish()
+        } else {
+            params.finish_known_only()
+        };
         issues.extend(report.issues);
         warnings.extend(report.warnings);
     }
@@ -148,14 +162,17 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         let mut params = Params::new(&a.params.0, "alerter.params");
         let mut conditions = Params::new(&a.conditions, "alerter.conditions");
         let settings = AlertSettings::parse(a.enabled, &mut params, &mut conditions);
-        let alerter = match registry.alerter(&a.kind) {
-            Ok(factory) => factory.build(&mut params),
+        let (alerter, params_report) = match registry.alerter(&a.kind) {
+            Ok(factory) => {
+                let built = factory.build(&mut params);
+                (built, params.finish())
+            }
             Err(e) => {
                 issues.push(e.to_issue("alerter.type"));
-                None
+                (None, params.finish_known_only())
             }
         };
-        for report in [params.finish(), conditions.finish()] {
+        for report in [params_report, conditions.finish()] {
             issues.extend(report.issues);
             warnings.extend(report.warnings);
         }
