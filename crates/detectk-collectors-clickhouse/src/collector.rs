@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::ConnectionConfig;
 use crate::decode::ColumnDecoder;
-use crate::server::Server;
+use crate::server::{Server, ServerInfo};
 
 /// Runs queries on one ClickHouse database over HTTP.
 ///
@@ -55,6 +55,54 @@ impl ClickHouseCollector {
     }
 }
 
+impl ClickHouseCollector {
+    /// Runs `sql` and returns the `JSONCompact` body.
+    ///
+    /// With `settings`, 64-bit integers come as numbers, NaN and infinities as text
+    /// (instead of NULL), and DateTime as UTC ISO text where the server supports it.
+    /// A `readonly = 1` user may not change any setting; then the defaults are decoded.
+    async fn fetch(
+        &self,
+        sql: &str,
+        info: &ServerInfo,
+        settings: bool,
+    ) -> Result<JsonCompact, BackendError> {
+        let mut request = self
+            .server
+            .client()
+            .clone()
+            .with_database(self.config.database.clone())
+            .query_raw(sql);
+        if settings {
+            request = request
+                .with_setting("output_format_json_quote_64bit_integers", "0")
+                .with_setting("output_format_json_quote_denormals", "1");
+            if info.iso_datetime_output {
+                request = request.with_setting("date_time_output_format", "iso");
+            }
+        }
+        let body = self
+            .server
+            .run("query", self.config.timeout, async move {
+                request.fetch_bytes("JSONCompact")?.collect().await
+            })
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| {
+            self.error(
+                BackendErrorKind::Decode,
+                format!(
+                    "the result is not ClickHouse JSON ({e}); the query must be a SELECT without its own FORMAT clause"
+                ),
+            )
+        })
+    }
+}
+
+/// The server refused a setting because the user is read-only.
+fn is_readonly_refusal(e: &BackendError) -> bool {
+    e.kind == BackendErrorKind::Query && e.message.contains("in readonly mode")
+}
+
 #[async_trait]
 impl Collector for ClickHouseCollector {
     fn describe(&self) -> String {
@@ -62,37 +110,19 @@ impl Collector for ClickHouseCollector {
     }
 
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
-        let timeout = self.config.timeout;
-        let info = self.server.info(timeout).await?.clone();
+        let info = self.server.info(self.config.timeout).await?.clone();
         let sql = query.trim().trim_end_matches(';').trim_end();
         if sql.is_empty() {
             return Err(self.error(BackendErrorKind::Query, "the query is empty"));
         }
-        let mut request = self
-            .server
-            .client()
-            .clone()
-            .with_database(self.config.database.clone())
-            .query_raw(sql)
-            .with_setting("output_format_json_quote_64bit_integers", "0")
-            .with_setting("output_format_json_quote_denormals", "1");
-        if info.iso_datetime_output {
-            request = request.with_setting("date_time_output_format", "iso");
-        }
-        let body = self
-            .server
-            .run("query", timeout, async move {
-                request.fetch_bytes("JSONCompact")?.collect().await
-            })
-            .await?;
-        let parsed: JsonCompact = serde_json::from_slice(&body).map_err(|e| {
-            self.error(
-                BackendErrorKind::Decode,
-                format!(
-                    "the result is not ClickHouse JSON ({e}); the query must be a SELECT without its own FORMAT clause"
-                ),
-            )
-        })?;
+        let use_settings = !self.server.settings_refused();
+        let parsed = match self.fetch(sql, &info, use_settings).await {
+            Err(e) if use_settings && is_readonly_refusal(&e) => {
+                self.server.refuse_settings();
+                self.fetch(sql, &info, false).await?
+            }
+            other => other?,
+        };
         let decoders = parsed
             .meta
             .iter()

@@ -20,6 +20,11 @@ pub(crate) fn map_error(server: &str, what: &str, err: clickhouse::error::Error)
             let refused = cause.contains("Connection refused");
             let message = if refused {
                 format!("{what}: connection refused (is ClickHouse listening on {server}?)")
+            } else if cause.contains("InvalidContentType") {
+                format!(
+                    "{what}: TLS handshake failed, the port does not speak HTTPS \
+                     (check `secure` and `port`): {cause}"
+                )
             } else {
                 format!("{what}: network error: {cause}")
             };

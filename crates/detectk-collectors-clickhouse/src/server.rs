@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,6 +78,7 @@ pub struct Server {
     client: clickhouse::Client,
     permits: Semaphore,
     info: OnceCell<ServerInfo>,
+    settings_refused: AtomicBool,
 }
 
 impl fmt::Debug for Server {
@@ -104,6 +106,7 @@ impl Server {
             client,
             permits: Semaphore::new(MAX_CONCURRENT_REQUESTS),
             info: OnceCell::new(),
+            settings_refused: AtomicBool::new(false),
         }
     }
 
@@ -131,6 +134,22 @@ impl Server {
         tokio::time::timeout(limit, work)
             .await
             .map_err(|_| timeout(&self.name, what, limit))?
+    }
+
+    /// Whether the login refused per-query settings (a `readonly = 1` user).
+    pub fn settings_refused(&self) -> bool {
+        self.settings_refused.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that this login cannot change settings.
+    pub fn refuse_settings(&self) {
+        if !self.settings_refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                server = %self.name,
+                "the ClickHouse user is read-only (readonly = 1) and may not change output settings; \
+                 NaN and infinite values will arrive as NULL"
+            );
+        }
     }
 
     /// Version, time zone and capabilities, asked once and then cached.

@@ -235,3 +235,44 @@ async fn many_concurrent_queries_share_one_server() {
         assert_eq!(r.unwrap().rows, vec![vec![Cell::Int(i as i64)]]);
     }
 }
+
+#[tokio::test]
+async fn read_only_user_is_served_without_output_settings() {
+    // Debian's ClickHouse ships a user `readonly` (no password, readonly = 1) that may
+    // not change any setting; the collector falls back to the server's defaults.
+    let mut config = common::config("default");
+    config.user = "readonly".into();
+    let c = collector(config);
+    for _ in 0..2 {
+        let table = c
+            .query(
+                "SELECT toUInt64(18446744073709551615) AS u, toInt64(-5) AS i, \
+                 toDateTime('2024-07-01 09:00:00', 'Asia/Tokyo') AS t, toDecimal64(2.5, 1) AS d",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            table.rows,
+            vec![vec![
+                Cell::UInt(u64::MAX),
+                Cell::Int(-5),
+                Cell::DateTimeUtc(Utc.with_ymd_and_hms(2024, 7, 1, 0, 0, 0).unwrap()),
+                Cell::Float(2.5),
+            ]]
+        );
+    }
+}
+
+#[tokio::test]
+async fn secure_connections_use_tls() {
+    // The test server speaks plain HTTP on 8123, so the TLS handshake must fail there:
+    // proof that `secure` really switches to HTTPS and that TLS support is built in.
+    let mut config = common::config("default");
+    config.secure = true;
+    let c = collector(config);
+    assert_eq!(c.describe(), "clickhouse 127.0.0.1:8123/default");
+    let err = c.query("SELECT 1").await.unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
+    assert!(!err.message.contains("scheme is not http"), "{err}");
+    assert!(err.message.contains("does not speak HTTPS"), "{err}");
+}

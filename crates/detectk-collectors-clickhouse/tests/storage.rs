@@ -321,3 +321,17 @@ async fn missing_tables_are_reported_before_migrate() {
     assert!(err.message.contains("doesn't exist"), "{err}");
     common::drop_database(&db).await;
 }
+
+#[tokio::test]
+async fn read_only_user_cannot_migrate_and_is_told_why() {
+    let mut config = common::config(&common::unique_database("ro"));
+    config.user = "readonly".into(); // Debian's built-in readonly = 1 user
+    let err = common::factory()
+        .storage(&config)
+        .migrate()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Schema, "{err}");
+    assert!(err.message.contains("readonly"), "{err}");
+    assert!(!err.transient);
+}
