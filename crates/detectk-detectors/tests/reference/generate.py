@@ -5,6 +5,7 @@ packages on PYTHONPATH, e.g.
 
     PYTHONPATH=/path/to/site-packages python3 generate.py small > vectors.jsonl
     PYTHONPATH=/path/to/site-packages python3 generate.py full > /tmp/vectors-full.jsonl
+    PYTHONPATH=/path/to/site-packages python3 generate.py nab SERIES.csv... > /tmp/vectors-nab.jsonl
 
 Each point is scored with a history that holds only the present points strictly
 before it inside the window (the semantics DetectK adopts). Output: one JSON line
@@ -147,7 +148,34 @@ SMALL_CONFIGS = [
 ]
 
 
+def nab(paths):
+    """Real NAB series (paths to CSV files) with default and seasonal settings."""
+    configs = [
+        {"window_size": "30 days"},
+        {"window_size": "1 days", "use_weighted": False},
+        {"window_size": "7 days", "n_sigma": 2.0, "exp_decay_factor": 0.02,
+         "seasonal_features": ["hour_of_day"]},
+        {"window_size": 500, "use_weighted": False, "seasonal_features": ["hour_of_day", "parity"]},
+    ]
+    for path in paths:
+        frame = pd.read_csv(path)
+        pts = []
+        for i, (ts, v) in enumerate(zip(frame["timestamp"], frame["value"])):
+            ts = datetime.strptime(ts, "%Y-%m-%d %H:%M:%S")
+            pts.append((ts, float(v), {"hour_of_day": ts.hour, "day_of_week": ts.weekday(),
+                                       "parity": i % 2}))
+        name = path.rsplit("/", 1)[-1]
+        print(json.dumps({"series": name, "points": jsonable(pts)}, separators=(",", ":")))
+        for det_type in ["mad", "zscore"]:
+            for params in configs:
+                case = {"type": det_type, "params": params, "series": name,
+                        "expected": [compact(e) for e in stat_case(det_type, params, pts)]}
+                print(json.dumps(case, allow_nan=True, separators=(",", ":")).replace("Infinity", "1e999"))
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "nab":
+        return nab(sys.argv[2:])
     full = len(sys.argv) > 1 and sys.argv[1] == "full"
     rng = random.Random(7)
     cases = []
