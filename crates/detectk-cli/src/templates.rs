@@ -30,7 +30,9 @@ pub fn detector_block(kind: &str) -> String {
         }
         "zscore" => "      window_size: 7 days\n      n_sigma: 3\n",
         "iqr" => "      window_size: 14 days\n      multiplier: 1.5\n",
-        "missing_data" => "      window_size: 1 day\n",
+        "missing_data" => {
+            "      consecutive_missing: 1   # missing intervals in a row before an anomaly\n      max_age: 1 hour          # a value arriving later than this after the previous one\n"
+        }
         _ => "      {}\n",
     };
     let params = if params.trim() == "{}" {
