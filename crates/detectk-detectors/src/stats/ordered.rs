@@ -367,6 +367,32 @@ mod tests {
     }
 
     #[test]
+    fn ball_search_agrees_with_bisection_through_level_shifts() {
+        let mut state: u64 = 42;
+        let values: Vec<f64> = (0..4000)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let level = if (i / 700) % 2 == 0 { 0.0 } else { 1e4 };
+                level + (state % 2000) as f64 * 0.25
+            })
+            .collect();
+        for decay in [None, Some(0.01), Some(0.5)] {
+            let mut w = OrderedWindow::new(&values, decay);
+            for end in 0..values.len() {
+                w.push();
+                if end >= 500 {
+                    w.pop();
+                }
+                let (m, mad) = w.median_mad().unwrap();
+                let rm = w.quantile_rank(0.5);
+                assert_eq!(mad, w.mad_around(rm, m), "{decay:?} at {end}");
+            }
+        }
+    }
+
+    #[test]
     fn empty_and_constant_windows() {
         let mut w = OrderedWindow::new(&[7.0, 7.0], None);
         assert_eq!(w.median_mad(), None);
