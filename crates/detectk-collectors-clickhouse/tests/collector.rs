@@ -276,3 +276,69 @@ async fn secure_connections_use_tls() {
     assert!(!err.message.contains("scheme is not http"), "{err}");
     assert!(err.message.contains("does not speak HTTPS"), "{err}");
 }
+
+#[tokio::test]
+async fn plain_datetime_is_read_in_the_server_time_zone() {
+    // This server runs in America/New_York: a plain DateTime is rendered as New York
+    // wall-clock time, which the collector must turn back into the same instant.
+    let c = collector(common::config_new_york("default"));
+    let table = c
+        .query(
+            "SELECT timezone() AS zone, toDateTime(1719792000) AS plain, \
+             toDateTime('2024-07-01 00:00:00') AS parsed_in_server_zone, \
+             toDateTime('2024-01-15 12:00:00', 'UTC') AS utc_column, \
+             toStartOfHour(toDateTime(1705320000)) AS hour_start, toDate(toDateTime(1719792000)) AS day",
+        )
+        .await
+        .unwrap();
+    let row = &table.rows[0];
+    assert_eq!(row[0], Cell::Text("America/New_York".into()));
+    // 2024-07-01 00:00:00 UTC is 2024-06-30 20:00 in New York (EDT).
+    assert_eq!(
+        row[1],
+        Cell::DateTimeUtc(Utc.with_ymd_and_hms(2024, 7, 1, 0, 0, 0).unwrap())
+    );
+    // Text without a zone is parsed by the server in its own zone: 00:00 EDT = 04:00 UTC.
+    assert_eq!(
+        row[2],
+        Cell::DateTimeUtc(Utc.with_ymd_and_hms(2024, 7, 1, 4, 0, 0).unwrap())
+    );
+    assert_eq!(
+        row[3],
+        Cell::DateTimeUtc(Utc.with_ymd_and_hms(2024, 1, 15, 12, 0, 0).unwrap())
+    );
+    // 2024-01-15 12:00 UTC is 07:00 EST; the hour starts at 07:00 EST = 12:00 UTC.
+    assert_eq!(
+        row[4],
+        Cell::DateTimeUtc(Utc.with_ymd_and_hms(2024, 1, 15, 12, 0, 0).unwrap())
+    );
+    // The calendar day of that instant in New York.
+    assert_eq!(
+        row[5],
+        Cell::Date(NaiveDate::from_ymd_opt(2024, 6, 30).unwrap())
+    );
+
+    // 2024-11-03 05:30 UTC is 01:30 in New York, a wall time that occurs twice.
+    let err = c
+        .query("SELECT toDateTime(1730611800) AS t")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Decode);
+    assert!(
+        err.message
+            .contains("ambiguous in time zone America/New_York"),
+        "{err}"
+    );
+    // The other 01:30 (EST) is also ambiguous as text; the UTC form of both is fine.
+    let table = c
+        .query("SELECT toTimeZone(toDateTime(1730611800), 'UTC') AS a, toTimeZone(toDateTime(1730615400), 'UTC') AS b")
+        .await
+        .unwrap();
+    assert_eq!(
+        table.rows[0],
+        vec![
+            Cell::DateTimeUtc(Utc.with_ymd_and_hms(2024, 11, 3, 5, 30, 0).unwrap()),
+            Cell::DateTimeUtc(Utc.with_ymd_and_hms(2024, 11, 3, 6, 30, 0).unwrap()),
+        ]
+    );
+}

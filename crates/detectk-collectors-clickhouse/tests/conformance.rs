@@ -3,29 +3,59 @@
 
 mod common;
 
-use detectk_collectors_clickhouse::ClickHouseCollector;
+use detectk_collectors_clickhouse::{ClickHouseCollector, ConnectionConfig};
 use detectk_core::async_trait;
 use detectk_core::testkit::{
     CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
 };
 use detectk_core::{Collector, Storage};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance() {
-    let db = common::unique_database("conf");
+async fn storage_suite_on(config: ConnectionConfig) {
     // Two factories: two independent connection pools on the same database.
-    let storage = common::factory().storage(&common::config(&db));
-    let peer = common::factory().storage(&common::config(&db));
+    let storage = common::factory().storage(&config);
+    let peer = common::factory().storage(&config);
     storage.migrate().await.expect("migrate");
     peer.migrate().await.expect("migrate peer");
     let report = run_storage_suite(&StorageTarget::new(&storage, &peer)).await;
-    common::drop_database(&db).await;
+    let mut admin = config.clone();
+    admin.database = "default".into();
+    common::exec_on(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {}", config.database),
+    )
+    .await;
     report.assert_all_passed();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance() {
+    storage_suite_on(common::config(&common::unique_database("conf"))).await;
+}
+
+/// The same suite on a server whose own time zone is not UTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_conformance_on_a_new_york_server() {
+    storage_suite_on(common::config_new_york(&common::unique_database("conf_ny"))).await;
+}
+
 struct Fixture {
-    db: String,
+    config: ConnectionConfig,
     collector: ClickHouseCollector,
+}
+
+impl Fixture {
+    fn new(config: ConnectionConfig) -> Self {
+        Self {
+            collector: common::factory().collector(config.clone()),
+            config,
+        }
+    }
+
+    async fn exec(&self, database: &str, sql: &str) {
+        let mut on = self.config.clone();
+        on.database = database.to_string();
+        common::exec_on(&on, sql).await;
+    }
 }
 
 /// Sample columns ClickHouse 18.16 has a type for. It has no zone-less timestamp
@@ -53,10 +83,11 @@ impl CollectorFixture for Fixture {
     }
 
     async fn setup(&self) -> Result<(), String> {
-        common::exec("default", &format!("CREATE DATABASE {}", self.db)).await;
+        let db = self.config.database.clone();
+        self.exec("default", &format!("CREATE DATABASE {db}")).await;
         let columns: Vec<String> = COLUMNS.iter().map(|(n, _, t)| format!("{n} {t}")).collect();
-        common::exec(
-            &self.db,
+        self.exec(
+            &db,
             &format!(
                 "CREATE TABLE samples (row UInt8, {}) ENGINE = MergeTree ORDER BY row",
                 columns.join(", ")
@@ -75,8 +106,8 @@ impl CollectorFixture for Fixture {
             })
             .collect();
         let nulls = vec!["NULL"; COLUMNS.len()].join(", ");
-        common::exec(
-            &self.db,
+        self.exec(
+            &db,
             &format!(
                 "INSERT INTO samples VALUES (1, {}), (2, {nulls})",
                 values.join(", ")
@@ -103,14 +134,26 @@ impl CollectorFixture for Fixture {
     }
 }
 
+async fn collector_suite_on(config: ConnectionConfig) {
+    let fixture = Fixture::new(config);
+    let report = run_collector_suite(&fixture).await;
+    let db = fixture.config.database.clone();
+    fixture
+        .exec("default", &format!("DROP DATABASE IF EXISTS {db}"))
+        .await;
+    report.assert_all_passed();
+}
+
 #[tokio::test]
 async fn collector_conformance() {
-    let db = common::unique_database("colconf");
-    let fixture = Fixture {
-        collector: common::factory().collector(common::config(&db)),
-        db: db.clone(),
-    };
-    let report = run_collector_suite(&fixture).await;
-    common::drop_database(&db).await;
-    report.assert_all_passed();
+    collector_suite_on(common::config(&common::unique_database("colconf"))).await;
+}
+
+/// The same suite on a server whose own time zone is not UTC.
+#[tokio::test]
+async fn collector_conformance_on_a_new_york_server() {
+    collector_suite_on(common::config_new_york(&common::unique_database(
+        "colconf_ny",
+    )))
+    .await;
 }

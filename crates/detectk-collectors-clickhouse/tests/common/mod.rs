@@ -1,5 +1,6 @@
-//! Helpers for tests against the real ClickHouse server on 127.0.0.1:8123
-//! (started by `scripts/services/clickhouse.sh`). Tests fail, never skip, without it.
+//! Helpers for tests against the real ClickHouse servers started by
+//! `scripts/services/clickhouse.sh`: 127.0.0.1:8123 (server zone UTC) and
+//! 127.0.0.1:18123 (server zone America/New_York). Tests fail, never skip, without them.
 
 #![allow(dead_code)]
 
@@ -22,6 +23,17 @@ pub fn config(database: &str) -> ConnectionConfig {
     }
 }
 
+/// The second test server, whose server time zone is America/New_York
+/// (`CLICKHOUSE_TZ_TEST_PORT` or 18123).
+pub fn config_new_york(database: &str) -> ConnectionConfig {
+    let mut c = config(database);
+    c.port = std::env::var("CLICKHOUSE_TZ_TEST_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(18123);
+    c
+}
+
 /// A database name no other test, run or process uses.
 pub fn unique_database(label: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -38,8 +50,14 @@ pub fn unique_database(label: &str) -> String {
 
 /// Runs a statement on the test server over plain HTTP, panicking with the server's answer.
 pub async fn exec(database: &str, sql: &str) {
+    exec_on(&config(database), sql).await
+}
+
+/// Runs a statement on the server and database of `config`.
+pub async fn exec_on(config: &ConnectionConfig, sql: &str) {
+    let database = config.database.as_str();
     let client = clickhouse::Client::default()
-        .with_url(config(database).url())
+        .with_url(config.url())
         .with_database(database)
         .with_validation(false);
     client
