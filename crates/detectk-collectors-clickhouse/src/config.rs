@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use detectk_core::Secret;
-use detectk_core::config::Params;
+use detectk_core::config::{FromParam, Params};
 
 /// Default HTTP port.
 pub const HTTP_PORT: u16 = 8123;
@@ -133,120 +133,140 @@ impl ConnectionConfig {
         for (key, why) in IGNORED_KEYS {
             params.ignore_with_warning(key, why);
         }
-        let mut layer = Layer::default();
-        let before = params.has_issues();
+        let mut r = Reader { params, ok: true };
 
         // Lowest explicit layer: the connection string, overridden by single keys.
-        if let Some(dsn) = params.optional::<Secret>("connection_string") {
+        let mut layer = Layer::default();
+        if let Some(dsn) = r.get::<Secret>("connection_string") {
             match parse_connection_string(dsn.expose()) {
                 Ok(from_dsn) => layer = from_dsn,
-                Err(message) => params.error("connection_string", message),
+                Err(message) => r.error("connection_string", message),
             }
         }
-        if let Some(host) = params.optional::<String>("host") {
+        if let Some(host) = r.get::<String>("host") {
             if host.trim().is_empty() {
-                params.error("host", "must not be empty");
+                r.error("host", "must not be empty".into());
             }
             layer.host = Some(host);
         }
-        if let Some(port) = params.optional::<u16>("port") {
-            layer.port = Some(port);
-        }
-        if let Some(secure) = params.optional::<bool>("secure") {
-            layer.secure = Some(secure);
-        }
-        if let Some(database) = params.optional::<String>("database") {
-            layer.database = Some(database);
-        }
-        if let Some(user) = params.optional::<String>("user") {
-            layer.user = Some(user);
-        }
-        if let Some(password) = params.optional::<Secret>("password") {
-            layer.password = Some(password);
-        }
-        let timeout = read_timeout(params);
+        layer.port = r.get("port").or(layer.port);
+        layer.secure = r.get("secure").or(layer.secure);
+        layer.database = r.get("database").or(layer.database);
+        layer.user = r.get("user").or(layer.user);
+        layer.password = r.get("password").or(layer.password);
+        let timeout = read_timeout(&mut r);
 
-        let mut config = ConnectionConfig::default();
-        config.secure = layer.secure.unwrap_or(false);
-        config.host = layer
-            .host
-            .or_else(|| env("CLICKHOUSE_HOST"))
-            .unwrap_or(config.host);
-        config.database = layer
-            .database
-            .or_else(|| env("CLICKHOUSE_DATABASE"))
-            .unwrap_or(config.database);
-        config.user = layer
-            .user
-            .or_else(|| env("CLICKHOUSE_USER"))
-            .unwrap_or(config.user);
-        config.password = layer
-            .password
-            .or_else(|| env("CLICKHOUSE_PASSWORD").map(Secret::new))
-            .unwrap_or_default();
-        config.timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-
+        let defaults = ConnectionConfig::default();
+        let secure = layer.secure.unwrap_or(false);
         let port = match layer.port {
-            Some(port) => Some((port, "port")),
-            None => match env("CLICKHOUSE_PORT") {
-                Some(text) => match text.trim().parse::<u16>() {
-                    Ok(port) => Some((port, "port")),
-                    Err(_) => {
-                        params.error(
-                            "port",
-                            format!("environment variable CLICKHOUSE_PORT is not a port number: {text:?}"),
-                        );
-                        None
-                    }
-                },
-                None => None,
-            },
+            Some(port) => Some(port),
+            None => env("CLICKHOUSE_PORT").and_then(|text| match text.trim().parse::<u16>() {
+                Ok(port) => Some(port),
+                Err(_) => {
+                    r.error(
+                        "port",
+                        format!(
+                            "environment variable CLICKHOUSE_PORT is not a port number: {text:?}"
+                        ),
+                    );
+                    None
+                }
+            }),
         };
-        config.port = match port {
-            Some((0, key)) => {
-                params.error(key, "must be between 1 and 65535");
-                0
-            }
-            Some((NATIVE_PORT, key)) => {
-                let http = if config.secure { HTTPS_PORT } else { HTTP_PORT };
-                params.warn(
-                    key,
-                    format!(
-                        "port {NATIVE_PORT} is ClickHouse's native protocol; DetectK speaks HTTP, so port {http} is used instead"
-                    ),
-                );
-                http
-            }
-            Some((NATIVE_SECURE_PORT, key)) => {
-                params.warn(
-                    key,
-                    format!(
-                        "port {NATIVE_SECURE_PORT} is ClickHouse's secure native protocol; DetectK speaks HTTPS, so port {HTTPS_PORT} is used instead"
-                    ),
-                );
-                config.secure = true;
-                HTTPS_PORT
-            }
-            Some((port, _)) => port,
-            None if config.secure => HTTPS_PORT,
-            None => HTTP_PORT,
+        let (port, secure) = http_port(port, secure, &mut r);
+        let config = ConnectionConfig {
+            host: layer
+                .host
+                .or_else(|| env("CLICKHOUSE_HOST"))
+                .unwrap_or(defaults.host),
+            port,
+            secure,
+            database: layer
+                .database
+                .or_else(|| env("CLICKHOUSE_DATABASE"))
+                .unwrap_or(defaults.database),
+            user: layer
+                .user
+                .or_else(|| env("CLICKHOUSE_USER"))
+                .unwrap_or(defaults.user),
+            password: layer
+                .password
+                .or_else(|| env("CLICKHOUSE_PASSWORD").map(Secret::new))
+                .unwrap_or_default(),
+            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
         };
         if config.database.is_empty() {
-            params.error("database", "must not be empty");
+            r.error("database", "must not be empty".into());
         }
-        (params.has_issues() == before).then_some(config)
+        r.ok.then_some(config)
     }
 }
 
-fn read_timeout(params: &mut Params<'_>) -> Option<Duration> {
-    let raw = params.raw("timeout")?;
+/// Reads params and remembers whether any of them was wrong.
+struct Reader<'p, 'a> {
+    params: &'p mut Params<'a>,
+    ok: bool,
+}
+
+impl Reader<'_, '_> {
+    /// An optional value; a value of the wrong type is recorded and gives `None`.
+    fn get<T: FromParam>(&mut self, key: &str) -> Option<T> {
+        let present = self.params.map().get(key).is_some_and(|v| !v.is_null());
+        let value = self.params.optional(key);
+        if present && value.is_none() {
+            self.ok = false;
+        }
+        value
+    }
+
+    fn error(&mut self, key: &str, message: String) {
+        self.ok = false;
+        self.params.error(key, message);
+    }
+}
+
+/// The HTTP port to use, and whether HTTPS is used: native-protocol ports of Python
+/// detectk (9000, 9440) become the HTTP(S) ports, with a warning.
+fn http_port(port: Option<u16>, secure: bool, r: &mut Reader<'_, '_>) -> (u16, bool) {
+    match port {
+        Some(0) => {
+            r.error("port", "must be between 1 and 65535".into());
+            (0, secure)
+        }
+        Some(NATIVE_PORT) => {
+            let http = if secure { HTTPS_PORT } else { HTTP_PORT };
+            r.params.warn(
+                "port",
+                format!(
+                    "port {NATIVE_PORT} is ClickHouse's native protocol; DetectK speaks HTTP, so port {http} is used instead"
+                ),
+            );
+            (http, secure)
+        }
+        Some(NATIVE_SECURE_PORT) => {
+            r.params.warn(
+                "port",
+                format!(
+                    "port {NATIVE_SECURE_PORT} is ClickHouse's secure native protocol; DetectK speaks HTTPS, so port {HTTPS_PORT} is used instead"
+                ),
+            );
+            (HTTPS_PORT, true)
+        }
+        Some(port) => (port, secure),
+        None if secure => (HTTPS_PORT, true),
+        None => (HTTP_PORT, false),
+    }
+}
+
+fn read_timeout(r: &mut Reader<'_, '_>) -> Option<Duration> {
+    let raw = r.params.raw("timeout")?;
     let seconds = match raw {
         serde_json::Value::Number(n) => n.as_f64(),
         serde_json::Value::String(s) => match detectk_core::HumanDuration::parse(s) {
             Ok(d) if d.seconds() > 0 => return Some(Duration::from_secs(d.seconds() as u64)),
             Ok(_) => None,
             Err(message) => {
-                params.error("timeout", message);
+                r.error("timeout", message);
                 return None;
             }
         },
@@ -255,9 +275,9 @@ fn read_timeout(params: &mut Params<'_>) -> Option<Duration> {
     match seconds {
         Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
         _ => {
-            params.error(
+            r.error(
                 "timeout",
-                "expected a positive number of seconds or a duration such as \"30s\"",
+                "expected a positive number of seconds or a duration such as \"30s\"".into(),
             );
             None
         }
@@ -504,6 +524,20 @@ mod tests {
         let (cfg, issues, _) = read(json!({"timeout": -1}), &[]);
         assert!(cfg.is_none());
         assert!(issues[0].starts_with("collector.params.timeout:"));
+    }
+
+    #[test]
+    fn own_problems_decide_the_result_not_earlier_ones() {
+        let map = json!({"port": "x"}).as_object().unwrap().clone();
+        let mut p = Params::new(&map, "collector.params");
+        p.error("query", "earlier problem found by the caller");
+        assert!(ConnectionConfig::from_params_with_env(&mut p, |_| None).is_none());
+
+        let map = json!({"port": 8124}).as_object().unwrap().clone();
+        let mut p = Params::new(&map, "collector.params");
+        p.error("query", "earlier problem found by the caller");
+        let cfg = ConnectionConfig::from_params_with_env(&mut p, |_| None).unwrap();
+        assert_eq!(cfg.port, 8124);
     }
 
     #[test]
