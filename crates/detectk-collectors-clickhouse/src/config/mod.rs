@@ -11,6 +11,10 @@ use std::time::Duration;
 use detectk_core::Secret;
 use detectk_core::config::{FromParam, Params};
 
+use dsn::{Layer, parse_connection_string};
+
+mod dsn;
+
 /// Default HTTP port.
 pub const HTTP_PORT: u16 = 8123;
 /// Default HTTPS port.
@@ -282,97 +286,6 @@ fn read_timeout(r: &mut Reader<'_, '_>) -> Option<Duration> {
             None
         }
     }
-}
-
-/// Settings given explicitly (by keys or a connection string).
-#[derive(Default)]
-struct Layer {
-    host: Option<String>,
-    port: Option<u16>,
-    secure: Option<bool>,
-    database: Option<String>,
-    user: Option<String>,
-    password: Option<Secret>,
-}
-
-/// Parses `clickhouse://user:password@host:port/database?secure=true` (also
-/// `clickhouses://`, `http://`, `https://`).
-fn parse_connection_string(text: &str) -> Result<Layer, String> {
-    // Never echo the string itself: it may hold a password.
-    let url = url::Url::parse(text).map_err(|e| {
-        format!("not a valid URL ({e}); expected clickhouse://user:password@host:port/database")
-    })?;
-    let mut layer = Layer::default();
-    match url.scheme() {
-        "clickhouse" | "ch" | "http" | "clickhouse+http" | "clickhouse+native" => {}
-        "clickhouses" | "https" | "clickhouse+https" => layer.secure = Some(true),
-        other => {
-            return Err(format!(
-                "unsupported scheme `{other}`; expected clickhouse://, clickhouses://, http:// or https://"
-            ));
-        }
-    }
-    let host = url.host_str().unwrap_or_default();
-    if host.is_empty() {
-        return Err("has no host".into());
-    }
-    layer.host = Some(
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-    );
-    layer.port = url.port();
-    if !url.username().is_empty() {
-        layer.user = Some(decode(url.username()));
-    }
-    if let Some(password) = url.password() {
-        layer.password = Some(Secret::new(decode(password)));
-    }
-    let database = url.path().trim_matches('/');
-    if !database.is_empty() {
-        layer.database = Some(decode(database));
-    }
-    for (key, value) in url.query_pairs() {
-        match key.as_ref() {
-            "secure" => match value.as_ref() {
-                "true" | "1" | "yes" | "True" => layer.secure = Some(true),
-                "false" | "0" | "no" | "False" => layer.secure = Some(false),
-                other => return Err(format!("query parameter secure={other:?} is not a boolean")),
-            },
-            "database" => layer.database = Some(value.into_owned()),
-            "user" => layer.user = Some(value.into_owned()),
-            other => {
-                return Err(format!(
-                    "unknown query parameter `{other}`; supported: secure, database, user"
-                ));
-            }
-        }
-    }
-    Ok(layer)
-}
-
-/// Percent-decodes a URL component (`p%40ss` -> `p@ss`).
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
