@@ -250,7 +250,9 @@ fn main() {
         ));
     }
     table.push_str(
-        "\n`threshold` has no default (its limit is specific to each metric), so it has no row.\n",
+        "\n`threshold` has no default (its limit is specific to each metric), so it has no row.\n\
+         `missing_data` sees each series with a missing point for every skipped interval (at the\n\
+         series' most common spacing); its \"false alarms\" are those gaps, not value anomalies.\n",
     );
     print!("{table}");
     let names: Vec<&str> = corpus.iter().map(|s| s.name.as_str()).collect();

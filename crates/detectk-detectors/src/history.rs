@@ -124,28 +124,18 @@ pub(crate) fn scan<S: Sliding>(
     // Partitioned history: one group per key.
     let mut ids = GroupIds::default();
     let mut groups: Vec<Group<S>> = Vec::new();
-    for (j, v) in values
-        .iter()
-        .enumerate()
-        .take(series.len().saturating_sub(1))
-    {
-        if v.is_none() {
-            continue;
-        }
-        let key = history_key(&series[j].context, features);
-        if key.iter().any(Option::is_none) {
-            continue;
-        }
-        let id = *ids.entry(key).or_insert_with(|| {
-            groups.push(Group {
-                members: Vec::new(),
-                head: 0,
-                tail: 0,
-                stat: None,
-            });
-            groups.len() - 1
+    let candidates = (0..series.len().saturating_sub(1)).filter(|&j| values[j].is_some());
+    if features.is_empty() {
+        // No seasonality: one group of every usable point, without hashing keys.
+        ids.insert(Vec::new(), 0);
+        groups.push(Group {
+            members: candidates.collect(),
+            head: 0,
+            tail: 0,
+            stat: None,
         });
-        groups[id].members.push(j);
+    } else {
+        group_by_key(series, features, candidates, &mut ids, &mut groups);
     }
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
@@ -200,6 +190,33 @@ pub(crate) fn scan<S: Sliding>(
         }
     }
     out
+}
+
+/// Puts each history candidate into the group of its seasonal key (points whose key
+/// has a value that equals nothing join no group).
+fn group_by_key<S>(
+    series: &[DataPoint],
+    features: &[String],
+    candidates: impl Iterator<Item = usize>,
+    ids: &mut GroupIds,
+    groups: &mut Vec<Group<S>>,
+) {
+    for j in candidates {
+        let key = history_key(&series[j].context, features);
+        if key.iter().any(Option::is_none) {
+            continue;
+        }
+        let id = *ids.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                members: Vec::new(),
+                head: 0,
+                tail: 0,
+                stat: None,
+            });
+            groups.len() - 1
+        });
+        groups[id].members.push(j);
+    }
 }
 
 /// The "any feature matches" case: gathers each point's history and scores it afresh.

@@ -149,6 +149,7 @@ fn check_file(text: &str) -> HashMap<String, (usize, usize)> {
 #[test]
 fn agrees_with_the_python_reference() {
     let totals = check_file(&std::fs::read_to_string(SMALL).unwrap());
+    eprintln!("compared (points, tolerated ties): {totals:?}");
     for kind in ["mad", "zscore", "threshold", "missing_data"] {
         let (compared, ties) = totals[kind];
         assert!(compared > 100, "{kind}: only {compared} points compared");

@@ -50,14 +50,18 @@ class HistoryStorage:
 
 
 def ambiguous(det, values):
-    """Whether a weighted-median cumulative weight lands within rounding of 0.5."""
+    """Whether a weighted-median cumulative weight lands within rounding of 0.5 between
+    two different values (either may then be the median)."""
     vals = np.asarray(values, dtype=float)
     w = det._compute_weights(len(vals))
     med = det._weighted_median(vals, w)
     for data in (vals, np.abs(vals - med)):
-        cs = np.cumsum(w[np.argsort(data)])
-        if np.any(np.abs(cs - 0.5) < 1e-9):
-            return True
+        order = np.argsort(data)
+        cs = np.cumsum(w[order])
+        ordered = data[order]
+        for i in np.nonzero(np.abs(cs - 0.5) < 1e-9)[0]:
+            if i + 1 < len(ordered) and ordered[i] != ordered[i + 1]:
+                return True
     return False
 
 
