@@ -76,7 +76,7 @@ struct ServerKey {
 pub struct Server {
     name: String,
     client: clickhouse::Client,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     info: OnceCell<ServerInfo>,
     settings_refused: AtomicBool,
 }
@@ -91,8 +91,13 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server handle; nothing is connected until the first request.
+    /// A server handle with its own request limit; nothing is connected until the first request.
     pub fn new(config: &ConnectionConfig) -> Self {
+        Self::with_permits(config, Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS)))
+    }
+
+    /// A server handle drawing request slots from `permits` (shared by all logins to one server).
+    fn with_permits(config: &ConnectionConfig, permits: Arc<Semaphore>) -> Self {
         let mut client = clickhouse::Client::default()
             .with_url(config.url())
             .with_user(config.user.clone())
@@ -104,7 +109,7 @@ impl Server {
         Self {
             name: config.server(),
             client,
-            permits: Semaphore::new(MAX_CONCURRENT_REQUESTS),
+            permits,
             info: OnceCell::new(),
             settings_refused: AtomicBool::new(false),
         }
@@ -125,15 +130,27 @@ impl Server {
     where
         F: Future<Output = Result<T, clickhouse::error::Error>>,
     {
+        let started = std::time::Instant::now();
         let work = async {
             let _permit = self.permits.acquire().await.map_err(|_| {
                 BackendError::new(BackendErrorKind::Other, &self.name, "server handle closed")
             })?;
             op.await.map_err(|e| map_error(&self.name, what, e))
         };
-        tokio::time::timeout(limit, work)
+        let result = tokio::time::timeout(limit, work)
             .await
-            .map_err(|_| timeout(&self.name, what, limit))?
+            .map_err(|_| timeout(&self.name, what, limit))
+            .and_then(|r| r);
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => {
+                tracing::debug!(server = %self.name, what, elapsed_ms, "clickhouse request done")
+            }
+            Err(e) => {
+                tracing::debug!(server = %self.name, what, elapsed_ms, error = %e, "clickhouse request failed")
+            }
+        }
+        result
     }
 
     /// Whether the login refused per-query settings (a `readonly = 1` user).
@@ -186,10 +203,12 @@ impl Server {
     }
 }
 
-/// Shares one [`Server`] among all collectors and storages using the same login.
+/// Shares one [`Server`] among all collectors and storages using the same login, and
+/// one request limit among all logins to the same server URL.
 #[derive(Default)]
 pub struct ServerCache {
     servers: Mutex<HashMap<ServerKey, Arc<Server>>>,
+    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl fmt::Debug for ServerCache {
@@ -210,7 +229,16 @@ impl ServerCache {
         let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
         servers
             .entry(key)
-            .or_insert_with(|| Arc::new(Server::new(config)))
+            .or_insert_with(|| {
+                let permits = self
+                    .permits
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(config.url())
+                    .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS)))
+                    .clone();
+                Arc::new(Server::with_permits(config, permits))
+            })
             .clone()
     }
 }
@@ -238,6 +266,11 @@ mod tests {
         c.password = detectk_core::Secret::new("pw");
         assert!(Arc::ptr_eq(&cache.get(&a), &cache.get(&b)));
         assert!(!Arc::ptr_eq(&cache.get(&a), &cache.get(&c)));
+        // Another login to the same server shares the request limit.
+        assert!(Arc::ptr_eq(&cache.get(&a).permits, &cache.get(&c).permits));
+        let mut d = a.clone();
+        d.port = 8124;
+        assert!(!Arc::ptr_eq(&cache.get(&a).permits, &cache.get(&d).permits));
         assert!(!format!("{cache:?}").contains("pw"));
     }
 }

@@ -342,3 +342,31 @@ async fn plain_datetime_is_read_in_the_server_time_zone() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_one_server_are_bounded_across_logins() {
+    use detectk_collectors_clickhouse::server::MAX_CONCURRENT_REQUESTS;
+    // Twice as many 0.3 s queries as the limit, from two logins of one factory: they
+    // must run in at least two waves, so the whole takes at least 0.6 s.
+    let factory = common::factory();
+    let mut readonly = common::config("default");
+    readonly.user = "readonly".into();
+    let collectors = [
+        factory.collector(common::config("default")),
+        factory.collector(readonly),
+    ];
+    let started = std::time::Instant::now();
+    let queries = (0..2 * MAX_CONCURRENT_REQUESTS).map(|i| {
+        let c = collectors[i % 2].clone();
+        async move { c.query("SELECT sleep(0.3) AS s").await }
+    });
+    for r in futures::future::join_all(queries).await {
+        r.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(600),
+        "{} queries finished in {elapsed:?}: the limit of {MAX_CONCURRENT_REQUESTS} was not applied",
+        2 * MAX_CONCURRENT_REQUESTS
+    );
+}
