@@ -76,8 +76,8 @@ fn history(decay: Option<f64>, seasonal: bool) -> HistoryOptions {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let runs = if quick { 1 } else { 7 };
-    let cron_runs = if quick { 3 } else { 50 };
+    let runs = if quick { 1 } else { 15 };
+    let cron_runs = if quick { 3 } else { 200 };
     let series = year();
     let ctx = DetectionContext {
         execution_time: series[POINTS - 1].timestamp,
@@ -141,7 +141,7 @@ fn main() {
         });
         let rate = POINTS as f64 / full.as_secs_f64();
         println!(
-            "| {name} | {:.2} M | {:.1} ms | {:.1} µs |",
+            "| {name} | {:.2} M | {:.1} ms | {:.2} µs |",
             rate / 1e6,
             full.as_secs_f64() * 1e3,
             cron.as_secs_f64() * 1e6

@@ -241,3 +241,16 @@ fn stale_points_are_flagged_and_do_not_end_a_run() {
     // point 6 is 20 minutes after point 4: fresh
     assert!(!out[6].is_anomaly);
 }
+
+#[test]
+fn empty_series_and_first_past_the_end_give_nothing() {
+    let s = series(&[Some(1.0), Some(2.0)]);
+    let mut all = statistical(plain(5));
+    all.push(Box::new(ThresholdDetector::new(1.0, Operator::GreaterThan)));
+    all.push(Box::new(MissingDataDetector::new(1)));
+    for det in all {
+        assert!(det.detect(&[], 0, &ctx()).is_empty(), "{det:?}");
+        assert!(det.detect(&s, 2, &ctx()).is_empty(), "{det:?}");
+        assert!(det.detect(&s, 7, &ctx()).is_empty(), "{det:?}");
+    }
+}
