@@ -58,8 +58,9 @@ impl ClickHouseCollector {
 impl ClickHouseCollector {
     /// Runs `sql` and returns the `JSONCompact` body.
     ///
-    /// With `settings`, 64-bit integers come as numbers, NaN and infinities as text
-    /// (instead of NULL), and DateTime as UTC ISO text where the server supports it.
+    /// With `settings`, the server enforces the time limit too, 64-bit integers come as
+    /// numbers, NaN and infinities as text (instead of NULL), and DateTime as UTC ISO
+    /// text where the server supports it.
     /// A `readonly = 1` user may not change any setting; then the defaults are decoded.
     async fn fetch(
         &self,
@@ -74,7 +75,11 @@ impl ClickHouseCollector {
             .with_database(self.config.database.clone())
             .query_raw(sql);
         if settings {
+            // The server stops the query itself at the time limit, instead of running on
+            // after the client has given up (old servers do not notice a closed connection).
+            let limit_secs = self.config.timeout.as_secs_f64().ceil().max(1.0) as u64;
             request = request
+                .with_setting("max_execution_time", limit_secs.to_string())
                 .with_setting("output_format_json_quote_64bit_integers", "0")
                 .with_setting("output_format_json_quote_denormals", "1");
             if info.iso_datetime_output {

@@ -370,3 +370,39 @@ async fn requests_to_one_server_are_bounded_across_logins() {
         2 * MAX_CONCURRENT_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn the_server_stops_a_query_at_the_time_limit_too() {
+    // ClickHouse 18.16 keeps running a query after its HTTP client went away; the
+    // collector passes its limit as max_execution_time so the server stops it as well.
+    let marker = format!("dtk_probe_{}", rand::random::<u64>());
+    let mut config = common::config("default");
+    config.timeout = Duration::from_secs(1);
+    let err = collector(config)
+        .query(&format!(
+            "SELECT count() FROM system.numbers WHERE number < 100000000000 AND '{marker}' != ''"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Timeout, "{err}");
+    assert!(err.transient);
+    let running = format!(
+        "SELECT toString(count()) FROM system.processes \
+         WHERE query LIKE '%{marker}%' AND query NOT LIKE '%system.processes%'"
+    );
+    let admin = clickhouse::Client::default()
+        .with_url(common::config("default").url())
+        .with_validation(false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let n: String = admin.query(&running).fetch_one().await.unwrap();
+        if n == "0" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the query still runs on the server 5 s after the client's time limit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
