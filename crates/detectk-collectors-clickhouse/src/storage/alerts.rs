@@ -57,10 +57,14 @@ impl ClickHouseStorage {
             )
         })?;
         if !won {
+            // Tidiness only: a losing row never holds the key, marked or not.
             let mut lost = row;
             lost.status = LOST.to_string();
             lost.version = reserve(1);
-            self.insert_rows(TABLE, &[lost]).await?;
+            if let Err(e) = self.insert_rows(TABLE, &[lost]).await {
+                tracing::warn!(metric = %claim.metric, key = %claim.key, error = %e,
+                    "could not mark a lost alert claim");
+            }
         }
         Ok(won)
     }
