@@ -335,3 +335,43 @@ async fn read_only_user_cannot_migrate_and_is_told_why() {
     assert!(err.message.contains("readonly"), "{err}");
     assert!(!err.transient);
 }
+
+#[tokio::test]
+async fn an_outcome_is_recorded_once_and_only_by_the_holder() {
+    let db = common::unique_database("finish");
+    let s = migrated(&db).await;
+    let outcome = |status| AlertOutcome {
+        status,
+        finished_at: Utc::now(),
+        message: "text".into(),
+        error: None,
+    };
+    let first = claim("k", "first".into());
+    assert!(s.claim_alert(&first).await.unwrap());
+    s.finish_alert("m", "k", "first", &outcome(AlertStatus::Failed))
+        .await
+        .unwrap();
+    let retry = claim("k", "retry".into());
+    assert!(
+        s.claim_alert(&retry).await.unwrap(),
+        "a failed alert is claimable"
+    );
+    // A second outcome for the finished first claim changes nothing: the retry still holds
+    // the key, and a sent "first" would otherwise block it.
+    s.finish_alert("m", "k", "first", &outcome(AlertStatus::Sent))
+        .await
+        .unwrap();
+    assert_eq!(s.last_sent_alert("m", None).await.unwrap(), None);
+    s.finish_alert("m", "k", "retry", &outcome(AlertStatus::Sent))
+        .await
+        .unwrap();
+    let last = s.last_sent_alert("m", None).await.unwrap().unwrap();
+    assert_eq!(last.key, "k");
+    let rows = rows_of(
+        &db,
+        "SELECT concat(token, ':', status) FROM dtk_alerts FINAL ORDER BY token",
+    )
+    .await;
+    assert_eq!(rows, ["first:failed", "retry:sent"]);
+    common::drop_database(&db).await;
+}

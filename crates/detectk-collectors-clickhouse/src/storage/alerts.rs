@@ -69,7 +69,8 @@ impl ClickHouseStorage {
         Ok(won)
     }
 
-    /// Records the outcome on the row of `token`, if that claim still holds the key.
+    /// Records the outcome on the row of `token`, if that claim still holds the key and
+    /// has not been finished yet.
     pub(super) async fn finish(
         &self,
         metric: &str,
@@ -78,11 +79,15 @@ impl ClickHouseStorage {
         outcome: &AlertOutcome,
     ) -> StorageResult<()> {
         let rows = self.alert_rows(metric, key).await?;
-        let Some(current) = holder(&rows).filter(|r| r.token == token) else {
+        // Only a pending holder is finished, once: the finish time of a row is part of
+        // the replay, so changing it later could change earlier verdicts.
+        let pending = AlertStatus::Pending.as_str();
+        let Some(current) = holder(&rows).filter(|r| r.token == token && r.status == pending)
+        else {
             tracing::warn!(
                 metric,
                 key,
-                "alert outcome ignored: the claim no longer holds this alert"
+                "alert outcome ignored: the claim no longer holds this alert or is already finished"
             );
             return Ok(());
         };
