@@ -53,9 +53,7 @@ impl ClickHouseCollector {
     fn error(&self, kind: BackendErrorKind, message: impl Into<String>) -> BackendError {
         BackendError::new(kind, self.server.name(), message)
     }
-}
 
-impl ClickHouseCollector {
     /// Runs `sql` and returns the `JSONCompact` body.
     ///
     /// With `settings`, the server enforces the time limit too, 64-bit integers come as

@@ -135,6 +135,13 @@ async fn a_table_of_the_collector_database_is_queried_by_its_plain_name() {
 }
 
 #[tokio::test]
+async fn question_marks_in_queries_are_not_placeholders() {
+    let row = one_row("SELECT 'why?' AS q, position('a?b', '?') AS p").await;
+    assert_eq!(row[0].1, Cell::Text("why?".into()));
+    assert_eq!(row[1].1, Cell::Int(2));
+}
+
+#[tokio::test]
 async fn text_value_column_stays_text() {
     // The pipeline rejects a text value column; the collector must not coerce it.
     let row = one_row("SELECT now() AS period_time, '12.5' AS value").await;
