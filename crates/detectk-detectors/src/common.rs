@@ -46,11 +46,6 @@ impl Seasonality {
     pub fn is_none(&self) -> bool {
         self.features.is_empty()
     }
-
-    /// Whether history splits into disjoint groups (one feature, or all features combined).
-    pub(crate) fn partitions(&self) -> bool {
-        self.features.len() <= 1 || self.combined
-    }
 }
 
 /// Which history each point is compared with, and how it is weighted.

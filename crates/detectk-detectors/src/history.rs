@@ -2,18 +2,16 @@
 //!
 //! The history of `series[i]` is every present, finite point `j < i` inside the
 //! window (`ts[j] >= ts[i] - span`, or `j >= i - count`), restricted to the point's
-//! seasonal group. Groups that partition the history (no feature, one feature, or
-//! all features combined) each keep one sliding statistic, so every history point
-//! enters and leaves it once; "any feature matches" unions are gathered per point.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+//! seasonal group. Each history stream ([`crate::groups`]) keeps one sliding
+//! statistic, so a point enters and leaves it once; unions whose streams would be too
+//! large are gathered and scored point by point instead.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::{DataPoint, Detection, Window};
 
 use crate::common::HistoryOptions;
-use crate::seasonal::{FeatureValue, KeyError, history_key, key_of, matches};
+use crate::groups::{Groups, Key};
+use crate::seasonal::{KeyError, history_key, key_of, matches};
 
 /// A window statistic that slides over a stream of history values.
 pub(crate) trait Sliding {
@@ -41,38 +39,6 @@ pub(crate) struct Scored<'a, T> {
     pub summary: T,
     /// Number of history points used.
     pub n: usize,
-}
-
-type Key = Vec<Option<FeatureValue>>;
-
-/// FNV-1a: group keys are short and not attacker-chosen, so SipHash's cost buys nothing.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type GroupIds = HashMap<Key, usize, BuildHasherDefault<Fnv>>;
-
-struct Group<S> {
-    members: Vec<usize>,
-    head: usize,
-    tail: usize,
-    stat: Option<S>,
 }
 
 /// Finds, for increasing `i`, the first index inside the window of `series[i]`.
@@ -118,25 +84,11 @@ pub(crate) fn scan<S: Sliding>(
         window: &opts.window,
         lo: 0,
     };
-    if !opts.seasonality.partitions() {
+    let Some(mut groups) =
+        Groups::<S>::build(series, &values, features, opts.seasonality.combined, first)
+    else {
         return scan_unions::<S>(series, first, opts, &values, &mut starts, score);
-    }
-    // Partitioned history: one group per key.
-    let mut ids = GroupIds::default();
-    let mut groups: Vec<Group<S>> = Vec::new();
-    let candidates = (0..series.len().saturating_sub(1)).filter(|&j| values[j].is_some());
-    if features.is_empty() {
-        // No seasonality: one group of every usable point, without hashing keys.
-        ids.insert(Vec::new(), 0);
-        groups.push(Group {
-            members: candidates.collect(),
-            head: 0,
-            tail: 0,
-            stat: None,
-        });
-    } else {
-        group_by_key(series, features, candidates, &mut ids, &mut groups);
-    }
+    };
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
         let point = &series[i];
@@ -152,11 +104,11 @@ pub(crate) fn scan<S: Sliding>(
             }
         };
         let lo = starts.at(i);
-        let Some(&id) = ids.get(&key) else {
+        let Some(id) = groups.id(&key) else {
             out.push(too_little(point, 0, opts.min_points));
             continue;
         };
-        let g = &mut groups[id];
+        let g = &mut groups.list[id];
         let stat = g.stat.get_or_insert_with(|| {
             let vals: Vec<f64> = g
                 .members
@@ -190,33 +142,6 @@ pub(crate) fn scan<S: Sliding>(
         }
     }
     out
-}
-
-/// Puts each history candidate into the group of its seasonal key (points whose key
-/// has a value that equals nothing join no group).
-fn group_by_key<S>(
-    series: &[DataPoint],
-    features: &[String],
-    candidates: impl Iterator<Item = usize>,
-    ids: &mut GroupIds,
-    groups: &mut Vec<Group<S>>,
-) {
-    for j in candidates {
-        let key = history_key(&series[j].context, features);
-        if key.iter().any(Option::is_none) {
-            continue;
-        }
-        let id = *ids.entry(key).or_insert_with(|| {
-            groups.push(Group {
-                members: Vec::new(),
-                head: 0,
-                tail: 0,
-                stat: None,
-            });
-            groups.len() - 1
-        });
-        groups[id].members.push(j);
-    }
 }
 
 /// The "any feature matches" case: gathers each point's history and scores it afresh.
@@ -295,4 +220,97 @@ fn too_little(point: &DataPoint, n: usize, min: usize) -> Detection {
         point.value,
         format!("too little history: {n} of {min} points needed"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Seasonality;
+    use crate::stats::ordered::OrderedWindow;
+    use chrono::TimeZone;
+    use serde_json::{Map, Value};
+
+    struct MedianMad(OrderedWindow);
+
+    impl Sliding for MedianMad {
+        type Summary = (f64, f64);
+        fn new(values: &[f64], decay: Option<f64>) -> Self {
+            Self(OrderedWindow::new(values, decay))
+        }
+        fn start_at(&mut self, m: usize) {
+            self.0.start_at(m);
+        }
+        fn push(&mut self) {
+            self.0.push();
+        }
+        fn pop(&mut self) {
+            self.0.pop();
+        }
+        fn summary(&mut self) -> Option<(f64, f64)> {
+            self.0.median_mad()
+        }
+    }
+
+    fn to_detection(s: Scored<'_, (f64, f64)>) -> Detection {
+        let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
+        d.skipped = None;
+        d.lower_bound = Some(s.summary.0);
+        d.upper_bound = Some(s.summary.1);
+        d.score = Some(s.n as f64);
+        d
+    }
+
+    /// Union streams and point-by-point gathering give the same results.
+    #[test]
+    fn union_streams_match_point_by_point_scoring() {
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let mut state: u64 = 7;
+        let series: Vec<DataPoint> = (0..600)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let mut ctx = Map::new();
+                ctx.insert("a".into(), Value::from(state % 5));
+                ctx.insert("b".into(), Value::from((state >> 8) % 3));
+                if state.is_multiple_of(11) {
+                    ctx.insert("b".into(), Value::Null);
+                }
+                let p =
+                    DataPoint::new(t0 + TimeDelta::minutes(10 * i), ((state >> 16) % 50) as f64);
+                if state.is_multiple_of(13) {
+                    DataPoint::missing(p.timestamp)
+                } else {
+                    p
+                }
+                .with_context(ctx)
+            })
+            .collect();
+        let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
+        for decay in [None, Some(0.2)] {
+            for window in [Window::Points(120), Window::Points(7)] {
+                let opts = HistoryOptions {
+                    window,
+                    min_points: 2,
+                    decay,
+                    seasonality: Seasonality::any_of(["a", "b"]),
+                };
+                let sliding = scan::<MedianMad>(&series, 50, &opts, to_detection);
+                let mut starts = WindowStart {
+                    series: &series,
+                    window: &opts.window,
+                    lo: 0,
+                };
+                let gathered = scan_unions::<MedianMad>(
+                    &series,
+                    50,
+                    &opts,
+                    &values,
+                    &mut starts,
+                    to_detection,
+                );
+                assert_eq!(sliding, gathered, "{decay:?}");
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 mod band;
 mod common;
+mod groups;
 mod history;
 mod iqr;
 mod mad;
