@@ -59,12 +59,21 @@ pub(crate) async fn collect(
     timeout: Duration,
     fut: impl Future<Output = Result<Decoded, QueryFailure>>,
 ) -> Result<Table, BackendError> {
+    let started = std::time::Instant::now();
     match tokio::time::timeout(timeout, fut).await {
         Err(_) => Err(timeout_error(server, "query", timeout)),
-        Ok(Ok(decoded)) => Ok(Table {
-            columns: decoded.columns,
-            rows: decoded.rows,
-        }),
+        Ok(Ok(decoded)) => {
+            tracing::debug!(
+                server,
+                rows = decoded.rows.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "query done"
+            );
+            Ok(Table {
+                columns: decoded.columns,
+                rows: decoded.rows,
+            })
+        }
         Ok(Err(QueryFailure::Sql(e))) => Err(backend_error(driver, server, "query", e)),
         Ok(Err(QueryFailure::Decode(d))) => Err(BackendError::new(
             BackendErrorKind::Decode,

@@ -264,3 +264,58 @@ async fn migrate_creates_the_schema_tables_and_version() {
     );
     assert_eq!(versions, vec![1]);
 }
+
+/// A collector on one server and a storage on another are independent objects:
+/// SQLite data stored in PostgreSQL, both built by one factory.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn collector_and_storage_on_different_servers() {
+    use detectk_core::model::{Cell, DataPoint};
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let source = dir.path().join("source.db");
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", source.display()))
+            .await
+            .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE events (ts TEXT, n INTEGER);
+         INSERT INTO events VALUES ('2024-01-01 00:00:00', 5), ('2024-01-01 00:10:00', 7);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let factory = SqlFactory::new();
+    let collector = collector(
+        &factory,
+        "sql",
+        &params(json!({"connection_string": format!("sqlite:///{}", source.display())})),
+    );
+    let store = storage(
+        &factory,
+        "postgres",
+        &server_params(json!({"schema": "dtk_sql_tests"})),
+    )
+    .await;
+    let table = collector
+        .query("SELECT ts, n FROM events ORDER BY ts")
+        .await
+        .unwrap();
+    let points: Vec<DataPoint> = table
+        .rows
+        .iter()
+        .map(|row| match (&row[0], &row[1]) {
+            (Cell::DateTime(t), Cell::Int(n)) => DataPoint::new(t.and_utc(), *n as f64),
+            other => panic!("unexpected cells {other:?}"),
+        })
+        .collect();
+    let metric = detectk_core::testkit::unique_metric("cross");
+    store.upsert_datapoints(&metric, &points).await.unwrap();
+    let from = points[0].timestamp;
+    let loaded = store
+        .load_datapoints(&metric, from, from + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(loaded, points);
+    assert_eq!(factory.pool_count(), 2);
+}

@@ -11,6 +11,9 @@ use crate::Driver;
 use crate::collect::{Decoded, QueryFailure, collect, name_column};
 use crate::error::backend_error;
 
+/// How much longer than the server's `statement_timeout` the client waits.
+const SERVER_TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs user queries on a PostgreSQL server, decoding every column by its type.
 #[derive(Debug, Clone)]
 pub struct PostgresCollector {
@@ -59,7 +62,7 @@ impl Collector for PostgresCollector {
         collect(
             Driver::Postgres,
             &settings.server(),
-            settings.timeout(),
+            settings.timeout() + SERVER_TIMEOUT_GRACE,
             Self::fetch(conn, query),
         )
         .await

@@ -81,7 +81,10 @@ fn connect_options(s: &ServerSettings) -> PgConnectOptions {
         .host(&s.host)
         .port(s.port)
         .username(&s.user)
-        .application_name("detectk");
+        .application_name("detectk")
+        // The server cancels statements running past `timeout` itself, so the
+        // connection stays usable (the collector's own deadline is a little later).
+        .options([("statement_timeout", format!("{}ms", s.timeout.as_millis()))]);
     if let Some(password) = &s.password {
         o = o.password(password.expose());
     }

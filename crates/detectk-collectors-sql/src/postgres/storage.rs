@@ -22,6 +22,18 @@ use crate::records::{
 /// Rows per statement: bounds statement size and server memory, not a protocol limit.
 const CHUNK_ROWS: usize = 50_000;
 
+const INSERT_POINTS: &str = "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
+     SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
+     FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
+     AS t(collected_at, value, is_missing, context)";
+
+const UPSERT_POINTS: &str = "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
+     SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
+     FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
+     AS t(collected_at, value, is_missing, context) \
+     ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = EXCLUDED.value, \
+     is_missing = EXCLUDED.is_missing, context = EXCLUDED.context, loaded_at = EXCLUDED.loaded_at";
+
 /// Keeps datapoints, detections, checkpoints and alert state in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PostgresStorage {
@@ -104,29 +116,51 @@ impl Storage for PostgresStorage {
         let loaded_at = Utc::now();
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
+        // New ranges (first loads, backfills) take the cheaper plain INSERT; after the
+        // first conflict the remaining chunks go straight to the upsert.
+        let mut conflicts = false;
         for chunk in points.chunks(CHUNK_ROWS) {
             let times: Vec<DateTime<Utc>> = chunk.iter().map(|p| p.timestamp).collect();
             let values: Vec<Option<f64>> = chunk.iter().map(|p| p.value).collect();
             let missing: Vec<bool> = chunk.iter().map(|p| p.is_missing).collect();
             let contexts: Vec<Option<String>> =
                 chunk.iter().map(|p| context_text(&p.context)).collect();
-            sqlx::query(
-                "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
-                 SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
-                 FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
-                 AS t(collected_at, value, is_missing, context) \
-                 ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = EXCLUDED.value, \
-                 is_missing = EXCLUDED.is_missing, context = EXCLUDED.context, loaded_at = EXCLUDED.loaded_at",
-            )
-            .bind(metric)
-            .bind(loaded_at)
-            .bind(times)
-            .bind(values)
-            .bind(missing)
-            .bind(contexts)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
+            let insert = |sql: &'static str| {
+                sqlx::query(sql)
+                    .bind(metric)
+                    .bind(loaded_at)
+                    .bind(times.clone())
+                    .bind(values.clone())
+                    .bind(missing.clone())
+                    .bind(contexts.clone())
+            };
+            if !conflicts {
+                sqlx::query("SAVEPOINT dtk_chunk")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?;
+                match insert(INSERT_POINTS).execute(&mut *tx).await {
+                    Ok(_) => {
+                        sqlx::query("RELEASE SAVEPOINT dtk_chunk")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(&err)?;
+                        continue;
+                    }
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                        conflicts = true;
+                        sqlx::query("ROLLBACK TO SAVEPOINT dtk_chunk")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(&err)?;
+                    }
+                    Err(e) => return Err(err(e)),
+                }
+            }
+            insert(UPSERT_POINTS)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
         }
         tx.commit().await.map_err(&err)
     }
