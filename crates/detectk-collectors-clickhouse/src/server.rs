@@ -175,11 +175,23 @@ impl Server {
     }
 
     async fn probe(&self, limit: Duration) -> Result<ServerInfo, BackendError> {
-        let sql = "SELECT version(), timezone(), \
-                   toUInt8((SELECT count() FROM system.settings WHERE name = 'date_time_output_format') > 0)";
-        let (version, zone, iso): (String, String, u8) = self
-            .run("probe server", limit, self.client.query(sql).fetch_one())
-            .await?;
+        let full = "SELECT version(), timezone(), \
+                    toUInt8((SELECT count() FROM system.settings WHERE name = 'date_time_output_format') > 0)";
+        let probed: Result<(String, String, u8), _> = self
+            .run("probe server", limit, self.client.query(full).fetch_one())
+            .await;
+        let (version, zone, iso) = match probed {
+            // A user without access to system.settings: assume the setting is unknown.
+            Err(e) if e.kind == BackendErrorKind::Query => {
+                tracing::debug!(server = %self.name, error = %e, "settings check refused");
+                let basic = "SELECT version(), timezone()";
+                let (version, zone): (String, String) = self
+                    .run("probe server", limit, self.client.query(basic).fetch_one())
+                    .await?;
+                (version, zone, 0)
+            }
+            other => other?,
+        };
         let version = ServerVersion::parse(&version).ok_or_else(|| {
             BackendError::new(
                 BackendErrorKind::Other,
