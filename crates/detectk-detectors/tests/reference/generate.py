@@ -15,6 +15,7 @@ one per case with the series name, the params and the expected result per point.
 
 import json
 import math
+import os
 import random
 import sys
 from datetime import datetime, timedelta
@@ -152,17 +153,27 @@ SMALL_CONFIGS = [
 ]
 
 
-def nab(paths):
-    """Real NAB series (paths to CSV files) with default and seasonal settings."""
-    configs = [
+NAB_CONFIGS = [
         {"window_size": "30 days"},
         {"window_size": "1 days", "use_weighted": False},
         {"window_size": "7 days", "n_sigma": 2.0, "exp_decay_factor": 0.02,
          "seasonal_features": ["hour_of_day"]},
         {"window_size": 500, "use_weighted": False, "seasonal_features": ["hour_of_day", "parity"]},
-    ]
+]
+
+SMALL_NAB_CONFIGS = [
+    {"window_size": 48, "use_weighted": False},
+    {"window_size": "4 hours"},
+    {"window_size": "1 days", "exp_decay_factor": 0.05, "seasonal_features": ["hour_of_day", "parity"]},
+]
+
+
+def nab(paths, configs=NAB_CONFIGS, limit=None):
+    """Real NAB series (paths to CSV files) with default and seasonal settings."""
     for path in paths:
         frame = pd.read_csv(path)
+        if limit:
+            frame = frame.head(limit)
         pts = []
         for i, (ts, v) in enumerate(zip(frame["timestamp"], frame["value"])):
             ts = datetime.strptime(ts, "%Y-%m-%d %H:%M:%S")
@@ -242,6 +253,10 @@ def main():
     all_series["gaps"] = jsonable(pts)
     for name, points in all_series.items():
         print(json.dumps({"series": name, "points": points}, separators=(",", ":")))
+    if not full:
+        here = os.path.dirname(os.path.abspath(__file__))
+        real = os.path.join(here, "../../../../../shared/data/nab/data/realAWSCloudwatch/elb_request_count_8c0756.csv")
+        nab([real], SMALL_NAB_CONFIGS, limit=200)
     for c in cases:
         c["expected"] = [compact(e) for e in c["expected"]]
         print(json.dumps(c, allow_nan=True, separators=(",", ":")).replace("Infinity", "1e999"))
