@@ -101,7 +101,7 @@ async fn ambiguous_local_time_is_a_clear_error() {
 
 #[tokio::test]
 async fn a_table_of_the_collector_database_is_queried_by_its_plain_name() {
-    let db = common::fresh_database("coldb").await;
+    let db = common::TempDb::create("coldb").await;
     common::exec(
         &db,
         "CREATE TABLE sessions (ts DateTime, n UInt32) ENGINE = MergeTree ORDER BY ts",
@@ -119,7 +119,6 @@ async fn a_table_of_the_collector_database_is_queried_by_its_plain_name() {
         )
         .await
         .unwrap();
-    common::drop_database(&db).await;
     assert_eq!(table.columns, ["period_time", "value"]);
     let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
     assert_eq!(

@@ -16,26 +16,22 @@ async fn storage_suite_on(config: ConnectionConfig) {
     let peer = common::factory().storage(&config);
     storage.migrate().await.expect("migrate");
     peer.migrate().await.expect("migrate peer");
-    let report = run_storage_suite(&StorageTarget::new(&storage, &peer)).await;
-    let mut admin = config.clone();
-    admin.database = "default".into();
-    common::exec_on(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS {}", config.database),
-    )
-    .await;
-    report.assert_all_passed();
+    run_storage_suite(&StorageTarget::new(&storage, &peer))
+        .await
+        .assert_all_passed();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_conformance() {
-    storage_suite_on(common::config(&common::unique_database("conf"))).await;
+    let db = common::TempDb::new("conf");
+    storage_suite_on(db.config()).await;
 }
 
 /// The same suite on a server whose own time zone is not UTC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_conformance_on_a_new_york_server() {
-    storage_suite_on(common::config_new_york(&common::unique_database("conf_ny"))).await;
+    let db = common::TempDb::on(common::config_new_york("default"), "conf_ny");
+    storage_suite_on(db.config()).await;
 }
 
 struct Fixture {
@@ -135,25 +131,20 @@ impl CollectorFixture for Fixture {
 }
 
 async fn collector_suite_on(config: ConnectionConfig) {
-    let fixture = Fixture::new(config);
-    let report = run_collector_suite(&fixture).await;
-    let db = fixture.config.database.clone();
-    fixture
-        .exec("default", &format!("DROP DATABASE IF EXISTS {db}"))
-        .await;
-    report.assert_all_passed();
+    run_collector_suite(&Fixture::new(config))
+        .await
+        .assert_all_passed();
 }
 
 #[tokio::test]
 async fn collector_conformance() {
-    collector_suite_on(common::config(&common::unique_database("colconf"))).await;
+    let db = common::TempDb::new("colconf");
+    collector_suite_on(db.config()).await;
 }
 
 /// The same suite on a server whose own time zone is not UTC.
 #[tokio::test]
 async fn collector_conformance_on_a_new_york_server() {
-    collector_suite_on(common::config_new_york(&common::unique_database(
-        "colconf_ny",
-    )))
-    .await;
+    let db = common::TempDb::on(common::config_new_york("default"), "colconf_ny");
+    collector_suite_on(db.config()).await;
 }

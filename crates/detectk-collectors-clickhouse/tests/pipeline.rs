@@ -60,8 +60,8 @@ schedule:
     )
 }
 
-async fn seeded_database() -> String {
-    let db = common::fresh_database("pipeline").await;
+async fn seeded_database() -> common::TempDb {
+    let db = common::TempDb::create("pipeline").await;
     common::exec(
         &db,
         "CREATE TABLE site (ts DateTime('UTC'), sessions UInt32) ENGINE = MergeTree ORDER BY ts",
@@ -164,7 +164,6 @@ async fn backfill_and_run_store_points_and_detections_in_clickhouse() {
         storage.last_datapoint_time("sessions").await.unwrap(),
         Some(at("2024-01-04 00:50:00"))
     );
-    common::drop_database(&db).await;
 }
 
 #[tokio::test]
@@ -196,5 +195,4 @@ async fn wrong_value_column_and_text_values_name_the_metric_and_the_column() {
         assert!(text.contains(&format!("metric `{name}`")), "{text}");
         assert!(text.contains(expected), "{name}: {text}");
     }
-    common::drop_database(&db).await;
 }

@@ -33,10 +33,10 @@ async fn rows_of(db: &str, sql: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn tables_follow_the_column_contract() {
-    let db = common::unique_database("schema");
+    let db = common::TempDb::new("schema");
     let s = migrated(&db).await;
     let columns = |table: &'static str| {
-        let db = db.clone();
+        let db = db.to_string();
         async move {
             rows_of(
                 &db,
@@ -100,12 +100,11 @@ async fn tables_follow_the_column_contract() {
         ]
     );
     assert_eq!(s.schema_version().await.unwrap(), latest_schema_version());
-    common::drop_database(&db).await;
 }
 
 #[tokio::test]
 async fn migrate_is_concurrent_safe_and_refuses_a_newer_schema() {
-    let db = common::unique_database("migrate");
+    let db = common::TempDb::new("migrate");
     let storages: Vec<ClickHouseStorage> = (0..4)
         .map(|_| common::factory().storage(&common::config(&db)))
         .collect();
@@ -128,12 +127,11 @@ async fn migrate_is_concurrent_safe_and_refuses_a_newer_schema() {
     assert_eq!(err.kind, BackendErrorKind::Schema);
     assert!(err.message.contains("schema version 999"), "{err}");
     assert!(err.message.contains("upgrade DetectK"), "{err}");
-    common::drop_database(&db).await;
 }
 
 #[tokio::test]
 async fn reloads_replace_rows_for_users_querying_with_final() {
-    let db = common::unique_database("final");
+    let db = common::TempDb::new("final");
     let s = migrated(&db).await;
     let points: Vec<DataPoint> = (0..3)
         .map(|i| DataPoint::new(t0() + Duration::minutes(10 * i), i as f64))
@@ -148,12 +146,11 @@ async fn reloads_replace_rows_for_users_querying_with_final() {
     )
     .await;
     assert_eq!(values, ["0", "42", "2"]);
-    common::drop_database(&db).await;
 }
 
 #[tokio::test]
 async fn detection_context_column_holds_stats_and_skipped() {
-    let db = common::unique_database("detctx");
+    let db = common::TempDb::new("detctx");
     let s = migrated(&db).await;
     let mut detection = Detection::skipped(t0(), Some(3.0), "not enough history: 1 of 3 points");
     detection.stats.insert("n".into(), json!(1));
@@ -182,12 +179,11 @@ async fn detection_context_column_holds_stats_and_skipped() {
         .await
         .unwrap();
     assert_eq!(loaded, [record]);
-    common::drop_database(&db).await;
 }
 
 #[tokio::test]
 async fn sub_second_and_pre_1970_timestamps_are_refused_with_a_reason() {
-    let db = common::unique_database("subsec");
+    let db = common::TempDb::new("subsec");
     let s = migrated(&db).await;
     for bad in [
         t0() + Duration::milliseconds(250),
@@ -206,7 +202,6 @@ async fn sub_second_and_pre_1970_timestamps_are_refused_with_a_reason() {
         None,
         "nothing was written"
     );
-    common::drop_database(&db).await;
 }
 
 fn claim(key: &str, token: String) -> AlertClaim {
@@ -244,7 +239,7 @@ async fn race(storages: &[ClickHouseStorage], key: &str, round: &str, n: usize) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_one_of_many_concurrent_claimers_wins() {
-    let db = common::unique_database("claims");
+    let db = common::TempDb::new("claims");
     migrated(&db).await;
     // Four independent pools stand for four processes.
     let storages: Vec<ClickHouseStorage> = (0..4)
@@ -288,7 +283,6 @@ async fn exactly_one_of_many_concurrent_claimers_wins() {
         (last.key.as_str(), last.status),
         ("anomaly:k", AlertStatus::Sent)
     );
-    common::drop_database(&db).await;
 }
 
 #[tokio::test]
@@ -313,18 +307,18 @@ async fn storage_on_a_stopped_server_fails_with_a_transient_connect_error() {
 
 #[tokio::test]
 async fn missing_tables_are_reported_before_migrate() {
-    let db = common::fresh_database("nomigrate").await;
+    let db = common::TempDb::create("nomigrate").await;
     let s = common::factory().storage(&common::config(&db));
     let err = s.last_datapoint_time("m").await.unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Query);
     assert!(err.message.contains("dtk_datapoints"), "{err}");
     assert!(err.message.contains("doesn't exist"), "{err}");
-    common::drop_database(&db).await;
 }
 
 #[tokio::test]
 async fn read_only_user_cannot_migrate_and_is_told_why() {
-    let mut config = common::config(&common::unique_database("ro"));
+    let db = common::TempDb::new("ro");
+    let mut config = db.config();
     config.user = "readonly".into(); // Debian's built-in readonly = 1 user
     let err = common::factory()
         .storage(&config)
@@ -338,7 +332,7 @@ async fn read_only_user_cannot_migrate_and_is_told_why() {
 
 #[tokio::test]
 async fn an_outcome_is_recorded_once_and_only_by_the_holder() {
-    let db = common::unique_database("finish");
+    let db = common::TempDb::new("finish");
     let s = migrated(&db).await;
     let outcome = |status| AlertOutcome {
         status,
@@ -373,5 +367,4 @@ async fn an_outcome_is_recorded_once_and_only_by_the_holder() {
     )
     .await;
     assert_eq!(rows, ["first:failed", "retry:sent"]);
-    common::drop_database(&db).await;
 }

@@ -35,7 +35,7 @@ pub fn config_new_york(database: &str) -> ConnectionConfig {
 }
 
 /// A database name no other test, run or process uses.
-pub fn unique_database(label: &str) -> String {
+fn unique_database(label: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -67,16 +67,73 @@ pub async fn exec_on(config: &ConnectionConfig, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// Creates a fresh database and returns its name.
-pub async fn fresh_database(label: &str) -> String {
-    let db = unique_database(label);
-    exec("default", &format!("CREATE DATABASE {db}")).await;
-    db
+/// A uniquely named database on a test server, dropped when the value goes out of
+/// scope, also when a test fails. Derefs to its name.
+pub struct TempDb {
+    config: ConnectionConfig,
 }
 
-/// Drops a database created by [`fresh_database`].
-pub async fn drop_database(db: &str) {
-    exec("default", &format!("DROP DATABASE IF EXISTS {db}")).await;
+impl TempDb {
+    /// A name on the main server; the database is not created (the storage's `migrate` does).
+    pub fn new(label: &str) -> Self {
+        Self::on(config("default"), label)
+    }
+
+    /// A name on the server of `server`.
+    pub fn on(mut server: ConnectionConfig, label: &str) -> Self {
+        server.database = unique_database(label);
+        Self { config: server }
+    }
+
+    /// A name on the main server, with the database created.
+    pub async fn create(label: &str) -> Self {
+        let db = Self::new(label);
+        exec(
+            "default",
+            &format!("CREATE DATABASE {}", db.config.database),
+        )
+        .await;
+        db
+    }
+
+    /// Connection settings for this database.
+    pub fn config(&self) -> ConnectionConfig {
+        self.config.clone()
+    }
+}
+
+impl std::ops::Deref for TempDb {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.config.database
+    }
+}
+
+impl std::fmt::Display for TempDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.config.database)
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let mut admin = self.config.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {}", admin.database);
+        admin.database = "default".into();
+        // Drop may run inside the test's runtime: use a runtime of its own on another thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(exec_on(&admin, &sql));
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("could not drop test database {}", self.config.database);
+        }
+    }
 }
 
 /// A new factory (its own server cache, i.e. its own connection pool: "another process").
