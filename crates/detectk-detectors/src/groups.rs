@@ -10,12 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use detectk_core::DataPoint;
-
-use crate::seasonal::{FeatureValue, history_key, key_of};
-
-/// A scored point's seasonal key (one entry per feature; `None` matches nothing).
-pub(crate) type Key = Vec<Option<FeatureValue>>;
+use crate::seasonal::{FeatureValue, RawKey, complete, missing_feature, usable};
 
 /// FNV-1a: keys are short and not attacker-chosen, so SipHash's cost buys nothing.
 #[derive(Default)]
@@ -65,7 +60,7 @@ impl<S> Group<S> {
 
 /// The streams of one series, found by key.
 pub(crate) struct Groups<S> {
-    ids: FastMap<Key, usize>,
+    ids: FastMap<RawKey, usize>,
     /// The streams.
     pub list: Vec<Group<S>>,
     /// For unions: per feature, the usable history points of each value.
@@ -76,16 +71,18 @@ pub(crate) struct Groups<S> {
 const UNION_BUDGET_PER_POINT: usize = 48;
 
 impl<S> Groups<S> {
-    /// The streams of `series` (`values`: the usable values) for `features`; `None` for
-    /// a union whose streams would hold too many entries (then score point by point).
+    /// The streams of a series (`values`: its usable values, `raw`: its points' feature
+    /// values) for `features`; `None` for a union whose streams would hold too many
+    /// entries (then score point by point).
     pub fn build(
-        series: &[DataPoint],
+        raw: &[RawKey],
         values: &[Option<f64>],
         features: &[String],
         combined: bool,
         first: usize,
     ) -> Option<Self> {
-        let candidates = (0..series.len().saturating_sub(1)).filter(|&j| values[j].is_some());
+        let len = values.len();
+        let candidates = (0..len.saturating_sub(1)).filter(|&j| values[j].is_some());
         let mut groups = Self {
             ids: FastMap::default(),
             list: Vec::new(),
@@ -95,42 +92,39 @@ impl<S> Groups<S> {
             groups.ids.insert(Vec::new(), 0);
             groups.list.push(Group::new(candidates.collect()));
         } else if features.len() == 1 || combined {
-            for j in candidates {
-                let key = history_key(&series[j].context, features);
-                if key.iter().any(Option::is_none) {
-                    continue;
-                }
-                let next = groups.list.len();
-                let id = *groups.ids.entry(key).or_insert(next);
-                if id == next {
-                    groups.list.push(Group::new(Vec::new()));
-                }
+            for j in candidates.filter(|&j| complete(&raw[j])) {
+                let id = match groups.ids.get(&raw[j]) {
+                    Some(&id) => id,
+                    None => {
+                        groups.ids.insert(raw[j].clone(), groups.list.len());
+                        groups.list.push(Group::new(Vec::new()));
+                        groups.list.len() - 1
+                    }
+                };
                 groups.list[id].members.push(j);
             }
         } else {
             let mut by_feature: Vec<FastMap<FeatureValue, Vec<usize>>> =
                 vec![FastMap::default(); features.len()];
             for j in candidates {
-                for (f, v) in history_key(&series[j].context, features)
-                    .into_iter()
-                    .enumerate()
-                {
-                    if let Some(v) = v {
-                        by_feature[f].entry(v).or_default().push(j);
+                for (index, v) in by_feature.iter_mut().zip(&raw[j]) {
+                    let Some(v) = usable(v) else { continue };
+                    match index.get_mut(v) {
+                        Some(list) => list.push(j),
+                        None => {
+                            index.insert(v.clone(), vec![j]);
+                        }
                     }
                 }
             }
-            let mut seen: HashSet<Key, BuildHasherDefault<Fnv>> = HashSet::default();
+            let mut seen: HashSet<&RawKey, BuildHasherDefault<Fnv>> = HashSet::default();
             let mut entries = 0;
-            for i in (first..series.len()).filter(|&i| values[i].is_some()) {
-                let Ok(key) = key_of(&series[i].context, features) else {
-                    continue;
-                };
-                if let Some(key) = seen.insert(key.clone()).then_some(key) {
-                    entries += stream_len(&by_feature, &key);
+            for i in (first..len).filter(|&i| values[i].is_some()) {
+                if missing_feature(&raw[i], features).is_none() && seen.insert(&raw[i]) {
+                    entries += stream_len(&by_feature, &raw[i]);
                 }
             }
-            if entries > UNION_BUDGET_PER_POINT * series.len() + 4096 {
+            if entries > UNION_BUDGET_PER_POINT * len + 4096 {
                 return None;
             }
             groups.by_feature = Some(by_feature);
@@ -139,7 +133,7 @@ impl<S> Groups<S> {
     }
 
     /// The stream of `key`, created on first use for unions; `None` when it is empty.
-    pub fn id(&mut self, key: &Key) -> Option<usize> {
+    pub fn id(&mut self, key: &RawKey) -> Option<usize> {
         if let Some(&id) = self.ids.get(key) {
             return Some(id);
         }
@@ -147,7 +141,7 @@ impl<S> Groups<S> {
         let lists = key
             .iter()
             .zip(by_feature)
-            .filter_map(|(v, index)| index.get(v.as_ref()?).map(Vec::as_slice));
+            .filter_map(|(v, index)| index.get(usable(v)?).map(Vec::as_slice));
         let members = merge(lists);
         if members.is_empty() {
             return None;
@@ -160,10 +154,10 @@ impl<S> Groups<S> {
 }
 
 /// Upper bound of a union stream's length: the sum of its features' lists.
-fn stream_len(by_feature: &[FastMap<FeatureValue, Vec<usize>>], key: &Key) -> usize {
+fn stream_len(by_feature: &[FastMap<FeatureValue, Vec<usize>>], key: &RawKey) -> usize {
     key.iter()
         .zip(by_feature)
-        .filter_map(|(v, index)| index.get(v.as_ref()?))
+        .filter_map(|(v, index)| index.get(usable(v)?))
         .map(Vec::len)
         .sum()
 }

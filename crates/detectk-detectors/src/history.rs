@@ -10,8 +10,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::{DataPoint, Detection, Window};
 
 use crate::common::HistoryOptions;
-use crate::groups::{Groups, Key};
-use crate::seasonal::{KeyError, history_key, key_of, matches};
+use crate::groups::Groups;
+use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_key};
 
 /// A window statistic that slides over a stream of history values.
 pub(crate) trait Sliding {
@@ -84,10 +84,19 @@ pub(crate) fn scan<S: Sliding>(
         window: &opts.window,
         lo: 0,
     };
+    // Each point's feature values, read from its context once.
+    let raw: Vec<RawKey> = if features.is_empty() {
+        vec![Vec::new(); series.len()]
+    } else {
+        series
+            .iter()
+            .map(|p| raw_key(&p.context, features))
+            .collect()
+    };
     let Some(mut groups) =
-        Groups::<S>::build(series, &values, features, opts.seasonality.combined, first)
+        Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)
     else {
-        return scan_unions::<S>(series, first, opts, &values, &mut starts, score);
+        return scan_unions::<S>(series, first, opts, &values, &raw, &mut starts, score);
     };
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
@@ -96,15 +105,12 @@ pub(crate) fn scan<S: Sliding>(
             out.push(unusable(point));
             continue;
         };
-        let key = match key_of(&point.context, features) {
-            Ok(k) => k,
-            Err(e) => {
-                out.push(bad_key(point, e));
-                continue;
-            }
-        };
+        if let Some(e) = missing_feature(&raw[i], features) {
+            out.push(bad_key(point, e));
+            continue;
+        }
         let lo = starts.at(i);
-        let Some(id) = groups.id(&key) else {
+        let Some(id) = groups.id(&raw[i]) else {
             out.push(too_little(point, 0, opts.min_points));
             continue;
         };
@@ -150,14 +156,11 @@ fn scan_unions<S: Sliding>(
     first: usize,
     opts: &HistoryOptions,
     values: &[Option<f64>],
+    raw: &[RawKey],
     starts: &mut WindowStart<'_>,
     mut score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
 ) -> Vec<Detection> {
     let features = &opts.seasonality.features;
-    let keys: Vec<Key> = series
-        .iter()
-        .map(|p| history_key(&p.context, features))
-        .collect();
     let mut out = Vec::with_capacity(series.len() - first);
     let mut history = Vec::new();
     for i in first..series.len() {
@@ -166,17 +169,14 @@ fn scan_unions<S: Sliding>(
             out.push(unusable(point));
             continue;
         };
-        let key = match key_of(&point.context, features) {
-            Ok(k) => k,
-            Err(e) => {
-                out.push(bad_key(point, e));
-                continue;
-            }
-        };
+        if let Some(e) = missing_feature(&raw[i], features) {
+            out.push(bad_key(point, e));
+            continue;
+        }
         let lo = starts.at(i);
         history.clear();
         history
-            .extend((lo..i).filter_map(|j| values[j].filter(|_| matches(&keys[j], &key, false))));
+            .extend((lo..i).filter_map(|j| values[j].filter(|_| matches(&raw[j], &raw[i], false))));
         let n = history.len();
         let mut stat = S::new(&history, opts.decay);
         for _ in 0..n {
@@ -301,11 +301,17 @@ mod tests {
                     window: &opts.window,
                     lo: 0,
                 };
+                let features = &opts.seasonality.features;
+                let raw: Vec<RawKey> = series
+                    .iter()
+                    .map(|p| raw_key(&p.context, features))
+                    .collect();
                 let gathered = scan_unions::<MedianMad>(
                     &series,
                     50,
                     &opts,
                     &values,
+                    &raw,
                     &mut starts,
                     to_detection,
                 );

@@ -42,40 +42,43 @@ pub(crate) enum KeyError {
     Missing(String),
 }
 
-/// The values of `features` in `context`: `Err` if one is absent, `None` inside for
-/// values that equal nothing (null, NaN).
-pub(crate) fn key_of(
-    context: &Context,
-    features: &[String],
-) -> Result<Vec<Option<FeatureValue>>, KeyError> {
+/// Each feature's value in one context, read once: `None` when the feature is absent,
+/// `Some(None)` when its value equals nothing (null, NaN).
+pub(crate) type RawKey = Vec<Option<Option<FeatureValue>>>;
+
+/// Reads `features` from `context`.
+pub(crate) fn raw_key(context: &Context, features: &[String]) -> RawKey {
     features
         .iter()
-        .map(|f| {
-            context
-                .get(f)
-                .map(FeatureValue::of)
-                .ok_or_else(|| KeyError::Missing(f.clone()))
-        })
+        .map(|f| context.get(f).map(FeatureValue::of))
         .collect()
 }
 
-/// The values of `features` in a history point's context (absent ones equal nothing).
-pub(crate) fn history_key(context: &Context, features: &[String]) -> Vec<Option<FeatureValue>> {
-    features
-        .iter()
-        .map(|f| context.get(f).and_then(FeatureValue::of))
-        .collect()
+/// The first of `features` absent from a scored point's context.
+pub(crate) fn missing_feature(raw: &RawKey, features: &[String]) -> Option<KeyError> {
+    raw.iter()
+        .zip(features)
+        .find(|(v, _)| v.is_none())
+        .map(|(_, f)| KeyError::Missing(f.clone()))
 }
 
-/// Whether a history key matches the scored point's key: on every feature
-/// (`combined`) or on at least one.
-pub(crate) fn matches(
-    history: &[Option<FeatureValue>],
-    current: &[Option<FeatureValue>],
-    combined: bool,
-) -> bool {
+/// A feature's value when it can equal something.
+pub(crate) fn usable(v: &Option<Option<FeatureValue>>) -> Option<&FeatureValue> {
+    v.as_ref()?.as_ref()
+}
+
+/// Whether every feature has a value that can equal something.
+pub(crate) fn complete(raw: &RawKey) -> bool {
+    raw.iter().all(|v| usable(v).is_some())
+}
+
+/// Whether a history point matches the scored point: on every feature (`combined`)
+/// or on at least one.
+pub(crate) fn matches(history: &RawKey, current: &RawKey, combined: bool) -> bool {
     let mut pairs = history.iter().zip(current);
-    let eq = |(h, c): (&Option<FeatureValue>, &Option<FeatureValue>)| h.is_some() && h == c;
+    let eq = |(h, c): (&Option<Option<FeatureValue>>, &Option<Option<FeatureValue>>)| {
+        usable(h).is_some() && usable(h) == usable(c)
+    };
     if combined {
         pairs.all(eq)
     } else {
@@ -103,16 +106,20 @@ mod tests {
         let ctx = json!({"hour": 3, "dow": "mon", "x": null});
         let ctx = ctx.as_object().unwrap();
         let feats = vec!["hour".to_string(), "dow".to_string()];
-        let cur = key_of(ctx, &feats).unwrap();
+        let cur = raw_key(ctx, &feats);
+        assert!(missing_feature(&cur, &feats).is_none() && complete(&cur));
+        let nope = ["nope".to_string()];
         assert_eq!(
-            key_of(ctx, &["nope".to_string()]),
-            Err(KeyError::Missing("nope".into()))
+            missing_feature(&raw_key(ctx, &nope), &nope),
+            Some(KeyError::Missing("nope".into()))
         );
         let other = json!({"hour": 3.0, "dow": "tue"});
-        let hist = history_key(other.as_object().unwrap(), &feats);
+        let hist = raw_key(other.as_object().unwrap(), &feats);
         assert!(matches(&hist, &cur, false));
         assert!(!matches(&hist, &cur, true));
-        let nulls = key_of(ctx, &["x".to_string()]).unwrap();
+        let x = ["x".to_string()];
+        let nulls = raw_key(ctx, &x);
+        assert!(missing_feature(&nulls, &x).is_none() && !complete(&nulls));
         assert!(!matches(&nulls, &nulls, true));
     }
 }
