@@ -196,13 +196,17 @@ fn scan_unions<S: Sliding>(
 }
 
 /// The result for a missing or non-finite point.
+///
+/// A missing point gets score 0, as in Python detectk (which reports it as not
+/// anomalous with score 0); a non-finite value gets no score.
 pub(crate) fn unusable(point: &DataPoint) -> Detection {
-    let reason = if point.is_missing || point.value.is_none() {
-        "missing value"
+    if point.is_missing || point.value.is_none() {
+        let mut d = Detection::skipped(point.timestamp, point.value, "missing value");
+        d.score = Some(0.0);
+        d
     } else {
-        "non-finite value"
-    };
-    Detection::skipped(point.timestamp, point.value, reason)
+        Detection::skipped(point.timestamp, point.value, "non-finite value")
+    }
 }
 
 fn bad_key(point: &DataPoint, e: KeyError) -> Detection {

@@ -72,6 +72,12 @@ fn skip_reasons() {
             ],
             "{det:?}"
         );
+        assert_eq!(
+            out[1].score,
+            Some(0.0),
+            "missing points score 0 as in Python detectk"
+        );
+        assert_eq!(out[3].score, None);
     }
 }
 
