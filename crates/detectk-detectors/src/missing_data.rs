@@ -157,8 +157,18 @@ impl MissingDataDetector {
     fn score(&self, series: &[DataPoint], i: usize) -> Detection {
         let p = &series[i];
         let mut stats = Map::new();
-        let mut d = Detection::skipped(p.timestamp, p.value, "");
-        d.skipped = None;
+        let mut d = Detection {
+            timestamp: p.timestamp,
+            value: p.value,
+            is_anomaly: false,
+            score: None,
+            lower_bound: None,
+            upper_bound: None,
+            direction: None,
+            percent_deviation: None,
+            skipped: None,
+            stats: Map::new(),
+        };
         if self.is_miss(p) {
             let run = self.run_length(series, i);
             d.is_anomaly = run >= self.consecutive_missing;
