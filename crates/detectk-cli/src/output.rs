@@ -23,11 +23,29 @@ pub fn num(v: f64) -> String {
 pub fn anomaly_line(r: &DetectionRecord) -> String {
     let d = &r.detection;
     let value = d.value.map(num).unwrap_or_else(|| "missing".into());
-    let range = match (d.lower_bound, d.upper_bound) {
-        (Some(l), Some(u)) => format!("  expected {}..{}", num(l), num(u)),
-        (Some(l), None) => format!("  expected >= {}", num(l)),
-        (None, Some(u)) => format!("  expected <= {}", num(u)),
-        (None, None) => String::new(),
+    let range = if r.detector_type == "threshold" {
+        // A threshold's bounds mark its limit, not an expected range: show the rule.
+        let params = &r.detector_params;
+        let operator = params
+            .get("operator")
+            .and_then(|o| o.as_str())
+            .unwrap_or("greater_than");
+        let limit = |key: &str| params.get(key).map(|v| v.to_string()).unwrap_or_default();
+        match params.get("upper_threshold") {
+            Some(_) => format!(
+                "  rule {operator} {}..{}",
+                limit("threshold"),
+                limit("upper_threshold")
+            ),
+            None => format!("  rule {operator} {}", limit("threshold")),
+        }
+    } else {
+        match (d.lower_bound, d.upper_bound) {
+            (Some(l), Some(u)) => format!("  expected {}..{}", num(l), num(u)),
+            (Some(l), None) => format!("  expected >= {}", num(l)),
+            (None, Some(u)) => format!("  expected <= {}", num(u)),
+            (None, None) => String::new(),
+        }
     };
     let score = d
         .score
