@@ -1,96 +1,22 @@
-//! Delivery to a Mattermost incoming webhook: one reqwest POST per attempt; retries,
-//! backoff and secret scrubbing come from `detectk_core::alert::deliver`.
+//! The Mattermost webhook alerter: the shared [`WebhookAlerter`] with Mattermost's payload.
 
-use detectk_core::alert::{AttemptFailure, HttpReply, WebhookParams, deliver};
-use detectk_core::{AlertError, AlertErrorKind, AlertMessage, Alerter, async_trait};
+use detectk_core::AlertMessage;
+use detectk_core::alert::{WebhookAlerter, WebhookFormat, WebhookParams};
+use serde_json::Value;
 
-use crate::payload::payload;
+/// Mattermost's payload shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MattermostFormat;
 
-const CHANNEL: &str = "mattermost";
+impl WebhookFormat for MattermostFormat {
+    const CHANNEL: &'static str = "mattermost";
+
+    fn payload(message: &AlertMessage, params: &WebhookParams) -> Value {
+        crate::payload::payload(message, params)
+    }
+}
 
 /// Posts alerts to a Mattermost incoming webhook.
 ///
-/// `Debug` and [`Alerter::describe`] never show the webhook URL.
-#[derive(Debug)]
-pub struct MattermostAlerter {
-    params: WebhookParams,
-    client: reqwest::Client,
-}
-
-impl MattermostAlerter {
-    /// An alerter for these webhook params (builds the HTTP client; sends nothing).
-    pub fn new(params: WebhookParams) -> Result<Self, AlertError> {
-        let client = reqwest::Client::builder()
-            .timeout(params.timeout)
-            .user_agent(concat!("detectk/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                AlertError::new(
-                    AlertErrorKind::Other,
-                    CHANNEL,
-                    format!("could not create the HTTP client: {}", e.without_url()),
-                )
-            })?;
-        Ok(Self { params, client })
-    }
-
-    async fn attempt(&self, body: &serde_json::Value) -> Result<HttpReply, AttemptFailure> {
-        let response = self
-            .client
-            .post(self.params.url.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                let e = e.without_url();
-                let mut text = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    text.push_str(&format!(": {c}"));
-                    cause = c.source();
-                }
-                if e.is_timeout() {
-                    AttemptFailure::Timeout
-                } else if e.is_builder() {
-                    AttemptFailure::Request(text)
-                } else {
-                    AttemptFailure::Connect(text)
-                }
-            })?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = match response.text().await {
-            Ok(text) => text,
-            Err(e) if e.is_timeout() => return Err(AttemptFailure::Timeout),
-            Err(_) => String::new(),
-        };
-        Ok(HttpReply {
-            status,
-            retry_after,
-            body,
-        })
-    }
-}
-
-#[async_trait]
-impl Alerter for MattermostAlerter {
-    fn describe(&self) -> String {
-        match &self.params.channel {
-            Some(channel) => format!("{CHANNEL} ({}, channel {channel})", self.params.host()),
-            None => format!("{CHANNEL} ({})", self.params.host()),
-        }
-    }
-
-    async fn send(&self, message: &AlertMessage) -> Result<(), AlertError> {
-        let body = payload(message, &self.params);
-        deliver(CHANNEL, &self.params.retry, &self.params.url, || {
-            self.attempt(&body)
-        })
-        .await
-        .map(|_| ())
-    }
-}
+/// `Debug` and [`detectk_core::Alerter::describe`] never show the webhook URL.
+pub type MattermostAlerter = WebhookAlerter<MattermostFormat>;

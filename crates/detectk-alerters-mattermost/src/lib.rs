@@ -3,7 +3,7 @@
 mod alerter;
 mod payload;
 
-pub use alerter::MattermostAlerter;
+pub use alerter::{MattermostAlerter, MattermostFormat};
 pub use payload::payload;
 
 use std::sync::Arc;

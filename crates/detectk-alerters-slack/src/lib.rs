@@ -3,7 +3,7 @@
 mod alerter;
 mod blocks;
 
-pub use alerter::SlackAlerter;
+pub use alerter::{SlackAlerter, SlackFormat};
 pub use blocks::payload;
 
 use std::sync::Arc;

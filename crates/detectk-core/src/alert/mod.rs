@@ -13,6 +13,8 @@ mod policy;
 mod process;
 mod settings;
 mod template;
+#[cfg(feature = "webhook")]
+mod webhook;
 mod webhook_params;
 
 pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
@@ -23,4 +25,6 @@ pub use policy::{Decision, PolicyInput, decide, qualifies};
 pub use process::{AlertJob, AlertReport, CLAIM_STALE_AFTER, DetectorInfo, alert_key, process};
 pub use settings::{Agreement, AlertSettings, DEFAULT_COOLDOWN_MINUTES, DirectionFilter};
 pub use template::{TEMPLATE_VARIABLES, validate_template};
+#[cfg(feature = "webhook")]
+pub use webhook::{WebhookAlerter, WebhookFormat};
 pub use webhook_params::{DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams};
