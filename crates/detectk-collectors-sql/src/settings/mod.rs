@@ -3,7 +3,7 @@
 //!
 //! Precedence for every field: explicit params (profiles are already merged into
 //! them by the core) > the `connection_string` param > environment variables
-//! ([`env`]) > `DATABASE_URL` > built-in defaults.
+//! ([`mod@env`]) > `DATABASE_URL` > built-in defaults.
 
 mod dsn;
 pub mod env;
