@@ -306,3 +306,31 @@ pub async fn storage_large_batch(t: &StorageTarget<'_>) -> CheckResult {
     );
     Ok(())
 }
+
+/// Overlapping batches written at the same time through both handles all succeed and
+/// leave exactly one row per timestamp.
+pub async fn storage_concurrent_upserts(t: &StorageTarget<'_>) -> CheckResult {
+    let metric = unique_metric("concurrent");
+    let batches: Vec<Vec<DataPoint>> = (0..6)
+        .map(|b| {
+            (0..2_000)
+                .map(|i| DataPoint::new(at(b * 500 + i), (b * 10_000 + i) as f64))
+                .collect()
+        })
+        .collect();
+    let writes = batches.iter().enumerate().map(|(b, points)| {
+        let s = if b % 2 == 0 { t.storage } else { t.peer };
+        s.upsert_datapoints(&metric, points)
+    });
+    for result in futures::future::join_all(writes).await {
+        result?;
+    }
+    let (from, to) = far();
+    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    ensure_eq!(loaded.len(), 5 * 500 + 2_000, "distinct timestamps stored");
+    ensure!(
+        loaded.windows(2).all(|w| w[0].timestamp < w[1].timestamp),
+        "points are not strictly ascending"
+    );
+    Ok(())
+}

@@ -66,6 +66,7 @@ pub async fn run_storage_suite(target: &StorageTarget<'_>) -> SuiteReport {
             storage_null_and_nan_values,
             storage_empty_writes,
             storage_large_batch,
+            storage_concurrent_upserts,
             storage_detections_round_trip,
             storage_detections_null_fields,
             storage_detections_sorted_and_filtered,
