@@ -15,3 +15,26 @@ pub(crate) fn check_version(current: i64, known: usize) -> Result<(), String> {
         Ok(())
     }
 }
+
+/// Tables Python detectk created under the same names, recognised by a column only
+/// DetectK for Rust has. Before the first migration they are renamed to
+/// `<name>_python` (their rows kept for reference) so the new tables can be created;
+/// the first run then reloads history from the source.
+pub(crate) const LEGACY_TABLES: &[(&str, &str)] = &[
+    ("dtk_datapoints", "is_missing"),
+    ("dtk_detections", "score"),
+];
+
+/// The name a legacy table is kept under.
+pub(crate) fn legacy_name(table: &str) -> String {
+    format!("{table}_python")
+}
+
+/// Logs the rename of a legacy table.
+pub(crate) fn log_legacy_rename(table: &str) {
+    tracing::warn!(
+        table,
+        renamed_to = %legacy_name(table),
+        "found a {table} table of Python detectk; kept it under a new name and created DetectK's own"
+    );
+}

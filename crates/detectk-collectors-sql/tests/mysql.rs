@@ -257,3 +257,29 @@ async fn expression_columns_decode_by_type() {
         ]
     );
 }
+
+#[tokio::test]
+async fn python_detectk_tables_are_kept_aside_and_replaced() {
+    let db = unique_database("python");
+    let mut script = vec![format!("CREATE DATABASE {db}"), format!("USE {db}")];
+    script.extend(common::python_detectk_tables(
+        "INT AUTO_INCREMENT PRIMARY KEY",
+    ));
+    admin(&script.join(";\n")).await;
+    let s = storage(
+        &SqlFactory::new(),
+        "mysql",
+        &server_params(json!({"database": db})),
+    )
+    .await;
+    common::check_works_after_python_tables(s.as_ref()).await;
+    let mut conn = MySqlConnection::connect(URL).await.unwrap();
+    let kept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {db}.dtk_datapoints_python"
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    admin(&format!("DROP DATABASE {db}")).await;
+    assert_eq!(kept, 1);
+}

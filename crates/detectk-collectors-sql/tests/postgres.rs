@@ -319,3 +319,36 @@ async fn collector_and_storage_on_different_servers() {
     assert_eq!(loaded, points);
     assert_eq!(factory.pool_count(), 2);
 }
+
+#[tokio::test]
+async fn python_detectk_tables_are_kept_aside_and_replaced() {
+    let schema = unique_schema("python");
+    let mut conn = admin().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA {schema}; SET search_path TO {schema}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for statement in common::python_detectk_tables("SERIAL PRIMARY KEY") {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let s = storage(
+        &SqlFactory::new(),
+        "postgres",
+        &server_params(json!({"schema": schema})),
+    )
+    .await;
+    common::check_works_after_python_tables(s.as_ref()).await;
+    let kept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {schema}.dtk_datapoints_python"
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    drop_schema(&schema).await;
+    assert_eq!(kept, 1);
+}

@@ -221,3 +221,30 @@ async fn a_newer_schema_than_this_build_knows_is_a_schema_error() {
     assert_eq!(err.kind, BackendErrorKind::Schema);
     assert!(err.message.contains("99"), "{err}");
 }
+
+#[tokio::test]
+async fn python_detectk_tables_are_kept_aside_and_replaced() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("python.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    for statement in common::python_detectk_tables("INTEGER PRIMARY KEY AUTOINCREMENT") {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let s = storage(
+        &SqlFactory::new(),
+        "sqlite",
+        &params(json!({"path": path.to_str().unwrap()})),
+    )
+    .await;
+    common::check_works_after_python_tables(s.as_ref()).await;
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dtk_datapoints_python")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, 1);
+    s.migrate().await.unwrap();
+}

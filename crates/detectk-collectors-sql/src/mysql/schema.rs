@@ -5,7 +5,7 @@
 
 use sqlx::{Connection, MySqlConnection};
 
-use crate::schema::check_version;
+use crate::schema::{LEGACY_TABLES, check_version, legacy_name, log_legacy_rename};
 
 const TABLE_OPTIONS: &str = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
@@ -98,6 +98,9 @@ async fn apply(conn: &mut MySqlConnection) -> Result<Result<(), String>, sqlx::E
     if let Err(message) = check_version(current, MIGRATIONS.len()) {
         return Ok(Err(message));
     }
+    if current == 0 {
+        rename_legacy_tables(conn).await?;
+    }
     for (i, statements) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         for statement in *statements {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{statement} {TABLE_OPTIONS}")))
@@ -114,4 +117,30 @@ async fn apply(conn: &mut MySqlConnection) -> Result<Result<(), String>, sqlx::E
         tx.commit().await?;
     }
     Ok(Ok(()))
+}
+
+async fn rename_legacy_tables(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    for (table, marker) in LEGACY_TABLES {
+        let (exists, has_marker): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM information_schema.tables \
+                     WHERE table_schema = DATABASE() AND table_name = ?), \
+                    (SELECT COUNT(*) FROM information_schema.columns \
+                     WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?)",
+        )
+        .bind(*table)
+        .bind(*table)
+        .bind(*marker)
+        .fetch_one(&mut *conn)
+        .await?;
+        if exists == 1 && has_marker == 0 {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "RENAME TABLE {table} TO {}",
+                legacy_name(table)
+            )))
+            .execute(&mut *conn)
+            .await?;
+            log_legacy_rename(table);
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The `dtk_*` tables in PostgreSQL and their forward migrations.
 
-use crate::schema::check_version;
+use crate::schema::{LEGACY_TABLES, check_version, legacy_name, log_legacy_rename};
 
 /// Migration scripts; script `i` brings the schema to version `i + 1`.
 const MIGRATIONS: &[&str] = &[r#"
@@ -89,6 +89,9 @@ pub(crate) async fn migrate(
     if let Err(message) = check_version(current, MIGRATIONS.len()) {
         return Ok(Err(message));
     }
+    if current == 0 {
+        rename_legacy_tables(&mut tx).await?;
+    }
     for (i, script) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         sqlx::raw_sql(*script).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO dtk_schema_version (version) VALUES ($1)")
@@ -98,4 +101,29 @@ pub(crate) async fn migrate(
     }
     tx.commit().await?;
     Ok(Ok(()))
+}
+
+async fn rename_legacy_tables(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    for (table, marker) in LEGACY_TABLES {
+        let (exists, has_marker): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+                            WHERE table_schema = current_schema() AND table_name = $1), \
+                    EXISTS (SELECT 1 FROM information_schema.columns \
+                            WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2)",
+        )
+        .bind(*table)
+        .bind(*marker)
+        .fetch_one(&mut *conn)
+        .await?;
+        if exists && !has_marker {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} RENAME TO {}",
+                legacy_name(table)
+            )))
+            .execute(&mut *conn)
+            .await?;
+            log_legacy_rename(table);
+        }
+    }
+    Ok(())
 }

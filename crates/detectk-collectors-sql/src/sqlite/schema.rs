@@ -3,7 +3,7 @@
 //! Times are stored as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]` (SQLite's own date
 //! format: text order is time order, and `datetime()` understands it); JSON as text.
 
-use crate::schema::check_version;
+use crate::schema::{LEGACY_TABLES, check_version, legacy_name, log_legacy_rename};
 
 /// Migration scripts; script `i` brings the schema to version `i + 1`.
 const MIGRATIONS: &[&str] = &[r#"
@@ -80,6 +80,9 @@ pub(crate) async fn migrate(
     if let Err(message) = check_version(current, MIGRATIONS.len()) {
         return Ok(Err(message));
     }
+    if current == 0 {
+        rename_legacy_tables(&mut tx).await?;
+    }
     for (i, script) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         sqlx::raw_sql(*script).execute(&mut *tx).await?;
         sqlx::query(
@@ -91,4 +94,27 @@ pub(crate) async fn migrate(
     }
     tx.commit().await?;
     Ok(Ok(()))
+}
+
+async fn rename_legacy_tables(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    for (table, marker) in LEGACY_TABLES {
+        let (exists, has_marker): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1), \
+                    (SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2)",
+        )
+        .bind(*table)
+        .bind(*marker)
+        .fetch_one(&mut *conn)
+        .await?;
+        if exists == 1 && has_marker == 0 {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} RENAME TO {}",
+                legacy_name(table)
+            )))
+            .execute(&mut *conn)
+            .await?;
+            log_legacy_rename(table);
+        }
+    }
+    Ok(())
 }

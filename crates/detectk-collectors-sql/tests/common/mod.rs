@@ -64,3 +64,48 @@ pub fn collector(
 ) -> Arc<dyn Collector> {
     factory.collector_for(&settings(factory, type_name, Role::Collector, map))
 }
+
+/// The tables Python detectk's SQL storage (SQLAlchemy) created, in a dialect close to
+/// all three servers, plus one legacy row.
+pub fn python_detectk_tables(auto_id: &str) -> Vec<String> {
+    vec![
+        format!(
+            "CREATE TABLE dtk_datapoints (id {auto_id}, metric_name VARCHAR(255) NOT NULL, \
+             collected_at TIMESTAMP NOT NULL, value FLOAT NOT NULL, context TEXT)"
+        ),
+        format!(
+            "CREATE TABLE dtk_detections (id {auto_id}, metric_name VARCHAR(255) NOT NULL, \
+             detector_id VARCHAR(50) NOT NULL, detected_at TIMESTAMP NOT NULL, value FLOAT NOT NULL, \
+             is_anomaly BOOLEAN NOT NULL, anomaly_score FLOAT, lower_bound FLOAT, upper_bound FLOAT, \
+             direction VARCHAR(10), percent_deviation FLOAT, detector_type VARCHAR(100) NOT NULL, \
+             detector_params TEXT, alert_sent BOOLEAN, alert_reason TEXT, alerter_type VARCHAR(100), \
+             context TEXT)"
+        ),
+        "INSERT INTO dtk_datapoints (metric_name, collected_at, value, context) \
+         VALUES ('legacy', '2024-01-01 00:00:00', 1.5, '{\"source\": \"sql\"}')"
+            .to_string(),
+    ]
+}
+
+/// Checks a migrated storage over Python detectk's tables: DetectK's own tables work.
+pub async fn check_works_after_python_tables(storage: &dyn Storage) {
+    use detectk_core::model::DataPoint;
+    let t = detectk_core::testkit::t0();
+    let metric = detectk_core::testkit::unique_metric("legacy");
+    let points = vec![
+        DataPoint::new(t, 1.0),
+        DataPoint::missing(t + chrono::Duration::minutes(10)),
+    ];
+    storage.upsert_datapoints(&metric, &points).await.unwrap();
+    storage.upsert_datapoints(&metric, &points).await.unwrap();
+    let loaded = storage
+        .load_datapoints(&metric, t, t + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(loaded, points);
+    let record = detectk_core::testkit::sample_detection(&metric, "abcd1234", t);
+    storage
+        .upsert_detections(std::slice::from_ref(&record))
+        .await
+        .unwrap();
+}
