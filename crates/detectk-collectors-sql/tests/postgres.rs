@@ -352,3 +352,38 @@ async fn python_detectk_tables_are_kept_aside_and_replaced() {
     drop_schema(&schema).await;
     assert_eq!(kept, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collectors_with_equal_settings_share_one_bounded_pool() {
+    use detectk_core::model::Cell;
+    let factory = SqlFactory::new();
+    let p = server_params(json!({"max_connections": 2}));
+    let collectors: Vec<_> = (0..6)
+        .map(|_| collector(&factory, "postgres", &p))
+        .collect();
+    assert_eq!(factory.pool_count(), 1);
+    let started = std::time::Instant::now();
+    let results = futures::future::join_all(
+        collectors
+            .iter()
+            .map(|c| c.query("SELECT pg_backend_pid() AS pid, pg_sleep(0.3)::text AS slept")),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let pids: std::collections::HashSet<i64> = results
+        .into_iter()
+        .map(|r| match r.unwrap().rows[0][0] {
+            Cell::Int(pid) => pid,
+            ref other => panic!("pid decoded as {other:?}"),
+        })
+        .collect();
+    assert!(
+        pids.len() <= 2,
+        "{} server connections for max_connections 2",
+        pids.len()
+    );
+    assert!(
+        elapsed >= std::time::Duration::from_millis(850),
+        "6 queries of 0.3 s over 2 connections took only {elapsed:?}"
+    );
+}
