@@ -283,3 +283,26 @@ async fn python_detectk_tables_are_kept_aside_and_replaced() {
     admin(&format!("DROP DATABASE {db}")).await;
     assert_eq!(kept, 1);
 }
+
+#[tokio::test]
+async fn zero_dates_never_crash_the_collector() {
+    let db = unique_database("zero");
+    admin(&format!(
+        "CREATE DATABASE {db};
+SET SESSION sql_mode = '';
+CREATE TABLE {db}.z (d DATE, t DATETIME);
+INSERT INTO {db}.z VALUES ('0000-00-00', '0000-00-00 00:00:00')"
+    ))
+    .await;
+    let c = collector(
+        &SqlFactory::new(),
+        "mysql",
+        &server_params(json!({"database": db})),
+    );
+    let result = c.query("SELECT d, t FROM z").await;
+    admin(&format!("DROP DATABASE {db}")).await;
+    match result {
+        Ok(table) => assert_eq!(table.rows[0], vec![Cell::Null, Cell::Null]),
+        Err(e) => assert_eq!(e.kind, BackendErrorKind::Decode, "{e}"),
+    }
+}

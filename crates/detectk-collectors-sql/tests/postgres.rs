@@ -387,3 +387,37 @@ async fn collectors_with_equal_settings_share_one_bounded_pool() {
         "6 queries of 0.3 s over 2 connections took only {elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_value_that_cannot_be_decoded_is_a_decode_error_naming_the_column() {
+    let c = collector(&SqlFactory::new(), "postgres", &server_params(json!({})));
+    let err = c
+        .query("SELECT 1 AS ok, 'infinity'::timestamptz AS period_time")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, BackendErrorKind::Decode, "{err}");
+    assert!(err.message.contains("`period_time`"), "{err}");
+    assert!(!err.transient);
+    for sql in [
+        "SELECT '-infinity'::timestamp AS t",
+        "SELECT 'infinity'::date AS t",
+    ] {
+        let err = c.query(sql).await.unwrap_err();
+        assert_eq!(err.kind, BackendErrorKind::Decode, "{sql}: {err}");
+    }
+    let table = c
+        .query("SELECT '1999-12-31 23:59:59.5'::timestamp AS t, '1970-01-01'::date AS d")
+        .await
+        .unwrap();
+    let t = chrono::NaiveDate::from_ymd_opt(1999, 12, 31)
+        .unwrap()
+        .and_hms_milli_opt(23, 59, 59, 500)
+        .unwrap();
+    assert_eq!(
+        table.rows[0],
+        vec![
+            detectk_core::model::Cell::DateTime(t),
+            detectk_core::model::Cell::Date(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+        ]
+    );
+}

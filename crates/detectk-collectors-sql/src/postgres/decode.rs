@@ -48,9 +48,14 @@ fn decode_typed(
         "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CITEXT" | "UNKNOWN" => {
             Cell::Text(text(raw).map_err(|m| DecodeFailure::new(i, m))?)
         }
-        "TIMESTAMP" => Cell::DateTime(row.try_get::<NaiveDateTime, _>(i).map_err(fail)?),
-        "TIMESTAMPTZ" => Cell::DateTimeUtc(row.try_get::<DateTime<Utc>, _>(i).map_err(fail)?),
-        "DATE" => Cell::Date(row.try_get::<NaiveDate, _>(i).map_err(fail)?),
+        // Decoded here, not by sqlx, which panics on `infinity`.
+        "TIMESTAMP" => Cell::DateTime(timestamp(raw).map_err(|m| DecodeFailure::new(i, m))?),
+        "TIMESTAMPTZ" => Cell::DateTimeUtc(
+            timestamp(raw)
+                .map_err(|m| DecodeFailure::new(i, m))?
+                .and_utc(),
+        ),
+        "DATE" => Cell::Date(date(raw).map_err(|m| DecodeFailure::new(i, m))?),
         "JSON" | "JSONB" => Cell::Json(row.try_get::<serde_json::Value, _>(i).map_err(fail)?),
         name => match ty.kind() {
             PgTypeKind::Enum(_) => Cell::Text(text(raw).map_err(|m| DecodeFailure::new(i, m))?),
@@ -63,6 +68,65 @@ fn decode_typed(
 /// Text of a text-like value (identical in the text and binary formats).
 fn text(raw: PgValueRef<'_>) -> Result<String, String> {
     raw.as_str().map(str::to_string).map_err(|e| e.to_string())
+}
+
+/// Midnight of 2000-01-01, PostgreSQL's epoch.
+fn pg_epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid constant")
+}
+
+/// A TIMESTAMP or TIMESTAMPTZ (microseconds since 2000-01-01 UTC in binary form).
+fn timestamp(raw: PgValueRef<'_>) -> Result<NaiveDateTime, String> {
+    match raw.format() {
+        PgValueFormat::Binary => {
+            let bytes = raw.as_bytes().map_err(|e| e.to_string())?;
+            let micros = i64::from_be_bytes(
+                bytes
+                    .try_into()
+                    .map_err(|_| "malformed timestamp".to_string())?,
+            );
+            match micros {
+                i64::MAX => Err("the timestamp is infinity".into()),
+                i64::MIN => Err("the timestamp is -infinity".into()),
+                _ => pg_epoch()
+                    .checked_add_signed(chrono::Duration::microseconds(micros))
+                    .ok_or_else(|| "the timestamp is out of range".into()),
+            }
+        }
+        PgValueFormat::Text => {
+            let s = raw.as_str().map_err(|e| e.to_string())?;
+            DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z")
+                .map(|t| t.with_timezone(&Utc).naive_utc())
+                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                .map_err(|_| format!("timestamp {s:?} is not a finite time"))
+        }
+    }
+}
+
+/// A DATE (days since 2000-01-01 in binary form).
+fn date(raw: PgValueRef<'_>) -> Result<NaiveDate, String> {
+    match raw.format() {
+        PgValueFormat::Binary => {
+            let bytes = raw.as_bytes().map_err(|e| e.to_string())?;
+            let days =
+                i32::from_be_bytes(bytes.try_into().map_err(|_| "malformed date".to_string())?);
+            match days {
+                i32::MAX => Err("the date is infinity".into()),
+                i32::MIN => Err("the date is -infinity".into()),
+                _ => pg_epoch()
+                    .date()
+                    .checked_add_signed(chrono::Duration::days(days.into()))
+                    .ok_or_else(|| "the date is out of range".into()),
+            }
+        }
+        PgValueFormat::Text => {
+            let s = raw.as_str().map_err(|e| e.to_string())?;
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| format!("date {s:?} is not a finite date"))
+        }
+    }
 }
 
 /// A NUMERIC as `f64`, including `NaN` and the infinities, in either wire format.
