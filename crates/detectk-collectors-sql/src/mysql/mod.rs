@@ -2,6 +2,7 @@
 //! and a storage keeping the `dtk_*` tables (UTC DATETIME(6) times, JSON context,
 //! chunked multi-row upserts in the dialect MariaDB and MySQL share).
 
+mod alerts;
 mod collector;
 mod decode;
 mod schema;

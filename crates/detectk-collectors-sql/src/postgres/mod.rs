@@ -2,6 +2,7 @@
 //! storage keeping the `dtk_*` tables (TIMESTAMPTZ times, JSONB context, bulk
 //! upserts through `UNNEST` arrays).
 
+mod alerts;
 mod collector;
 mod decode;
 mod schema;

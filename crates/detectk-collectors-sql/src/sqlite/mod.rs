@@ -1,6 +1,7 @@
 //! SQLite: the embedded default. A collector over a user's database file and a
 //! storage keeping the `dtk_*` tables in a file (WAL mode).
 
+mod alerts;
 mod collector;
 mod decode;
 mod schema;

@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
-use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
-};
+use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, QueryBuilder, Row, Sqlite};
@@ -14,8 +12,8 @@ use super::{SqliteHandle, schema};
 use crate::Driver;
 use crate::error::backend_error;
 use crate::records::{
-    context_text, dedupe_detections, dedupe_points, detection_context, ids_text, parse_context,
-    parse_ids, parse_kind, split_detection_context,
+    context_text, dedupe_detections, dedupe_points, detection_context, parse_context,
+    split_detection_context,
 };
 
 /// SQLite allows 32,766 bind parameters per statement.
@@ -24,7 +22,7 @@ const MAX_BINDS: usize = 32_000;
 /// Keeps datapoints, detections, checkpoints and alert state in a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
-    handle: SqliteHandle,
+    pub(super) handle: SqliteHandle,
 }
 
 impl SqliteStorage {
@@ -32,11 +30,11 @@ impl SqliteStorage {
         Self { handle }
     }
 
-    fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
+    pub(super) fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
         move |e| backend_error(Driver::Sqlite, &self.handle.server(), what, e)
     }
 
-    fn decode_err(&self, what: &str) -> BackendError {
+    pub(super) fn decode_err(&self, what: &str) -> BackendError {
         BackendError::new(
             BackendErrorKind::Decode,
             self.handle.server(),
@@ -44,7 +42,7 @@ impl SqliteStorage {
         )
     }
 
-    fn time(&self, row: &SqliteRow, column: &str) -> StorageResult<DateTime<Utc>> {
+    pub(super) fn time(&self, row: &SqliteRow, column: &str) -> StorageResult<DateTime<Utc>> {
         let text: String = row.try_get(column).map_err(self.err("reading a time"))?;
         parse_time_text(&text)
             .ok_or_else(|| self.decode_err(&format!("`{column}` holds {text:?}, not a time")))
@@ -367,27 +365,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
-        let result = sqlx::query(
-            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, claimed_at, detector_ids) \
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7) \
-             ON CONFLICT (metric_name, alert_key) DO UPDATE SET kind = excluded.kind, \
-             alert_time = excluded.alert_time, status = 'pending', token = excluded.token, \
-             claimed_at = excluded.claimed_at, finished_at = NULL, sent_at = NULL, \
-             detector_ids = excluded.detector_ids, message = NULL, error = NULL \
-             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' AND dtk_alerts.claimed_at < ?8)",
-        )
-        .bind(&claim.metric)
-        .bind(&claim.key)
-        .bind(claim.kind.as_str())
-        .bind(time_text(claim.timestamp))
-        .bind(&claim.token)
-        .bind(time_text(claim.claimed_at))
-        .bind(ids_text(&claim.detector_ids))
-        .bind(time_text(claim.stale_before))
-        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
-        .await
-        .map_err(self.err("claiming an alert"))?;
-        Ok(result.rows_affected() == 1)
+        self.claim(claim).await
     }
 
     async fn finish_alert(
@@ -397,23 +375,7 @@ impl Storage for SqliteStorage {
         token: &str,
         outcome: &AlertOutcome,
     ) -> StorageResult<()> {
-        let sent_at = (outcome.status == AlertStatus::Sent).then(|| time_text(outcome.finished_at));
-        sqlx::query(
-            "UPDATE dtk_alerts SET status = ?1, finished_at = ?2, sent_at = ?3, message = ?4, error = ?5 \
-             WHERE metric_name = ?6 AND alert_key = ?7 AND token = ?8",
-        )
-        .bind(outcome.status.as_str())
-        .bind(time_text(outcome.finished_at))
-        .bind(sent_at)
-        .bind(&outcome.message)
-        .bind(&outcome.error)
-        .bind(metric)
-        .bind(key)
-        .bind(token)
-        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
-        .await
-        .map_err(self.err("recording an alert outcome"))?;
-        Ok(())
+        self.finish(metric, key, token, outcome).await
     }
 
     async fn last_sent_alert(
@@ -421,37 +383,7 @@ impl Storage for SqliteStorage {
         metric: &str,
         kind: Option<AlertKind>,
     ) -> StorageResult<Option<AlertRecord>> {
-        let err = self.err("reading the last sent alert");
-        let row = sqlx::query(
-            "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \
-             WHERE metric_name = ?1 AND status = 'sent' AND (?2 IS NULL OR kind = ?2) \
-             ORDER BY alert_time DESC, sent_at DESC LIMIT 1",
-        )
-        .bind(metric)
-        .bind(kind.map(AlertKind::as_str))
-        .fetch_optional(
-            &mut *self
-                .handle
-                .acquire()
-                .await
-                .map_err(self.err("connecting"))?,
-        )
-        .await
-        .map_err(&err)?;
-        let Some(row) = row else { return Ok(None) };
-        let kind_text: String = row.try_get("kind").map_err(&err)?;
-        let sent_at: Option<String> = row.try_get("sent_at").map_err(&err)?;
-        let ids: String = row.try_get("detector_ids").map_err(&err)?;
-        Ok(Some(AlertRecord {
-            metric: metric.to_string(),
-            key: row.try_get("alert_key").map_err(&err)?,
-            kind: parse_kind(&kind_text)
-                .ok_or_else(|| self.decode_err(&format!("unknown alert kind {kind_text:?}")))?,
-            timestamp: self.time(&row, "alert_time")?,
-            status: AlertStatus::Sent,
-            sent_at: sent_at.as_deref().and_then(parse_time_text),
-            detector_ids: parse_ids(&ids),
-        }))
+        self.last_sent(metric, kind).await
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {

@@ -1,0 +1,142 @@
+//! Alert claims of the MySQL/MariaDB storage: the cross-process state behind "send once".
+
+use chrono::NaiveDateTime;
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+};
+use detectk_core::{BackendError, BackendErrorKind};
+use sqlx::Row;
+
+use super::storage::{json_text, naive, utc};
+use crate::Driver;
+use crate::error::is_transient;
+use crate::records::{ids_text, parse_ids, parse_kind};
+
+impl super::MysqlStorage {
+    /// One claim attempt: insert the row (only one inserter wins), else take over a
+    /// failed or stale row with a guarded update (only one updater matches).
+    async fn try_claim(&self, claim: &AlertClaim) -> Result<bool, sqlx::Error> {
+        let mut conn = self.handle.acquire().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, claimed_at, detector_ids) \
+             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+        )
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(claim.kind.as_str())
+        .bind(naive(claim.timestamp))
+        .bind(&claim.token)
+        .bind(naive(claim.claimed_at))
+        .bind(ids_text(&claim.detector_ids))
+        .execute(&mut *conn)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+            Err(e) => return Err(e),
+        }
+        let updated = sqlx::query(
+            "UPDATE dtk_alerts SET kind = ?, alert_time = ?, status = 'pending', token = ?, \
+             claimed_at = ?, finished_at = NULL, sent_at = NULL, detector_ids = ?, message = NULL, error = NULL \
+             WHERE metric_name = ? AND alert_key = ? \
+             AND (status = 'failed' OR (status = 'pending' AND claimed_at < ?))",
+        )
+        .bind(claim.kind.as_str())
+        .bind(naive(claim.timestamp))
+        .bind(&claim.token)
+        .bind(naive(claim.claimed_at))
+        .bind(ids_text(&claim.detector_ids))
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(naive(claim.stale_before))
+        .execute(&mut *conn)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
+    pub(super) async fn claim(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        let err = self.err("claiming an alert");
+        let mut attempts = 0;
+        loop {
+            match self.try_claim(claim).await {
+                Ok(won) => return Ok(won),
+                // A deadlock rolls the statement back; the claim is safe to try again.
+                Err(e @ sqlx::Error::Database(_))
+                    if attempts < 3 && is_transient(Driver::Mysql, &e) =>
+                {
+                    attempts += 1
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    /// Records how a claimed alert ended (see `Storage::finish_alert`).
+    pub(super) async fn finish(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        let err = self.err("recording an alert outcome");
+        let sent_at = (outcome.status == AlertStatus::Sent).then(|| naive(outcome.finished_at));
+        sqlx::query(
+            "UPDATE dtk_alerts SET status = ?, finished_at = ?, sent_at = ?, message = ?, error = ? \
+             WHERE metric_name = ? AND alert_key = ? AND token = ?",
+        )
+        .bind(outcome.status.as_str())
+        .bind(naive(outcome.finished_at))
+        .bind(sent_at)
+        .bind(&outcome.message)
+        .bind(&outcome.error)
+        .bind(metric)
+        .bind(key)
+        .bind(token)
+        .execute(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        Ok(())
+    }
+
+    /// The newest sent alert (see `Storage::last_sent_alert`).
+    pub(super) async fn last_sent(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.err("reading the last sent alert");
+        let kind_filter = kind.map(AlertKind::as_str);
+        let row = sqlx::query(
+            "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ? AND status = 'sent' AND (? IS NULL OR kind = ?) \
+             ORDER BY alert_time DESC, sent_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind_filter)
+        .bind(kind_filter)
+        .fetch_optional(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let kind_text: String = row.try_get("kind").map_err(&err)?;
+        let ids = json_text(&row, "detector_ids").map_err(&err)?;
+        let sent_at: Option<NaiveDateTime> = row.try_get("sent_at").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind: parse_kind(&kind_text).ok_or_else(|| {
+                BackendError::new(
+                    BackendErrorKind::Decode,
+                    self.handle.server(),
+                    format!("unknown alert kind {kind_text:?}"),
+                )
+            })?,
+            timestamp: utc(row.try_get("alert_time").map_err(&err)?),
+            status: AlertStatus::Sent,
+            sent_at: sent_at.map(utc),
+            detector_ids: ids.as_deref().map(parse_ids).unwrap_or_default(),
+        }))
+    }
+}

@@ -1,0 +1,102 @@
+//! Alert claims of the SQLite storage: the cross-process state behind "send once".
+
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+};
+use sqlx::Row;
+
+use super::time::{parse_time_text, time_text};
+use crate::records::{ids_text, parse_ids, parse_kind};
+
+impl super::SqliteStorage {
+    /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
+    pub(super) async fn claim(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, claimed_at, detector_ids) \
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7) \
+             ON CONFLICT (metric_name, alert_key) DO UPDATE SET kind = excluded.kind, \
+             alert_time = excluded.alert_time, status = 'pending', token = excluded.token, \
+             claimed_at = excluded.claimed_at, finished_at = NULL, sent_at = NULL, \
+             detector_ids = excluded.detector_ids, message = NULL, error = NULL \
+             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' AND dtk_alerts.claimed_at < ?8)",
+        )
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(claim.kind.as_str())
+        .bind(time_text(claim.timestamp))
+        .bind(&claim.token)
+        .bind(time_text(claim.claimed_at))
+        .bind(ids_text(&claim.detector_ids))
+        .bind(time_text(claim.stale_before))
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(self.err("claiming an alert"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Records how a claimed alert ended (see `Storage::finish_alert`).
+    pub(super) async fn finish(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        let sent_at = (outcome.status == AlertStatus::Sent).then(|| time_text(outcome.finished_at));
+        sqlx::query(
+            "UPDATE dtk_alerts SET status = ?1, finished_at = ?2, sent_at = ?3, message = ?4, error = ?5 \
+             WHERE metric_name = ?6 AND alert_key = ?7 AND token = ?8",
+        )
+        .bind(outcome.status.as_str())
+        .bind(time_text(outcome.finished_at))
+        .bind(sent_at)
+        .bind(&outcome.message)
+        .bind(&outcome.error)
+        .bind(metric)
+        .bind(key)
+        .bind(token)
+        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .await
+        .map_err(self.err("recording an alert outcome"))?;
+        Ok(())
+    }
+
+    /// The newest sent alert (see `Storage::last_sent_alert`).
+    pub(super) async fn last_sent(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.err("reading the last sent alert");
+        let row = sqlx::query(
+            "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ?1 AND status = 'sent' AND (?2 IS NULL OR kind = ?2) \
+             ORDER BY alert_time DESC, sent_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind.map(AlertKind::as_str))
+        .fetch_optional(
+            &mut *self
+                .handle
+                .acquire()
+                .await
+                .map_err(self.err("connecting"))?,
+        )
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let kind_text: String = row.try_get("kind").map_err(&err)?;
+        let sent_at: Option<String> = row.try_get("sent_at").map_err(&err)?;
+        let ids: String = row.try_get("detector_ids").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind: parse_kind(&kind_text)
+                .ok_or_else(|| self.decode_err(&format!("unknown alert kind {kind_text:?}")))?,
+            timestamp: self.time(&row, "alert_time")?,
+            status: AlertStatus::Sent,
+            sent_at: sent_at.as_deref().and_then(parse_time_text),
+            detector_ids: parse_ids(&ids),
+        }))
+    }
+}
