@@ -11,6 +11,8 @@ use sqlx::{Connection, Database, Pool};
 
 /// A pool that is built, without connecting, the first time it is used.
 pub(crate) struct LazyPool<DB: Database> {
+    /// Where it connects, for logs (never credentials).
+    label: String,
     connect: <DB::Connection as Connection>::Options,
     max_connections: u32,
     timeout: Duration,
@@ -22,12 +24,14 @@ pub(crate) struct LazyPool<DB: Database> {
 impl<DB: Database> LazyPool<DB> {
     /// A pool of at most `max_connections` connections; `timeout` bounds the wait for one.
     pub(crate) fn new(
+        label: String,
         connect: <DB::Connection as Connection>::Options,
         max_connections: u32,
         timeout: Duration,
         keep_connections: bool,
     ) -> Self {
         Self {
+            label,
             connect,
             max_connections,
             timeout,
@@ -39,6 +43,12 @@ impl<DB: Database> LazyPool<DB> {
     /// The pool; must be called from within a Tokio runtime. Connects lazily.
     pub(crate) fn get(&self) -> &Pool<DB> {
         self.pool.get_or_init(|| {
+            tracing::debug!(
+                target: "detectk_collectors_sql",
+                database = %self.label,
+                max_connections = self.max_connections,
+                "opening a connection pool"
+            );
             let mut options = PoolOptions::<DB>::new()
                 .max_connections(self.max_connections)
                 .acquire_timeout(self.timeout);

@@ -39,7 +39,13 @@ impl MysqlHandle {
     pub(crate) fn new(s: &ServerSettings, cache: &PoolCache) -> Self {
         let settings = ConnectionSettings::Server(s.clone());
         let pool = cache.get_or_insert(settings.pool_key(), || {
-            LazyPool::new(connect_options(s), s.max_connections, s.timeout, false)
+            LazyPool::new(
+                settings.describe(),
+                connect_options(s),
+                s.max_connections,
+                s.timeout,
+                false,
+            )
         });
         Self { pool, settings }
     }

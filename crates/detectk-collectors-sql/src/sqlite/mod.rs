@@ -41,7 +41,13 @@ impl SqliteHandle {
         let pool = cache.get_or_insert(settings.pool_key(), || {
             let memory = s.file == SqliteFile::Memory;
             let max = if memory { 1 } else { s.max_connections };
-            LazyPool::new(connect_options(s), max, s.timeout, memory)
+            LazyPool::new(
+                settings.describe(),
+                connect_options(s),
+                max,
+                s.timeout,
+                memory,
+            )
         });
         Self { pool, settings }
     }
