@@ -306,3 +306,13 @@ INSERT INTO {db}.z VALUES ('0000-00-00', '0000-00-00 00:00:00')"
         Err(e) => assert_eq!(e.kind, BackendErrorKind::Decode, "{e}"),
     }
 }
+
+#[tokio::test]
+async fn a_trailing_semicolon_and_comments_are_accepted() {
+    let c = collector(&SqlFactory::new(), "mysql", &server_params(json!({})));
+    let table = c
+        .query("-- hourly sessions\nSELECT 1 AS value; \n")
+        .await
+        .unwrap();
+    assert_eq!(table.rows, vec![vec![detectk_core::model::Cell::Int(1)]]);
+}

@@ -421,3 +421,13 @@ async fn a_value_that_cannot_be_decoded_is_a_decode_error_naming_the_column() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_trailing_semicolon_and_comments_are_accepted() {
+    let c = collector(&SqlFactory::new(), "postgres", &server_params(json!({})));
+    let table = c
+        .query("-- hourly sessions\nSELECT 1 AS value; \n")
+        .await
+        .unwrap();
+    assert_eq!(table.rows, vec![vec![detectk_core::model::Cell::Int(1)]]);
+}
