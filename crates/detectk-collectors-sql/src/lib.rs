@@ -17,6 +17,8 @@ mod records;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod schema;
 pub mod settings;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod stored;
 
 #[cfg(feature = "mysql")]
 pub mod mysql;

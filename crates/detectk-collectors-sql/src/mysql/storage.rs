@@ -3,10 +3,9 @@
 //! claims as an insert that only one claimer can win, or a guarded update.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::model::{DataPoint, DetectionRecord, Direction};
 use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
-use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
-use serde_json::Value;
+use detectk_core::{BackendError, Storage, async_trait};
 use sqlx::mysql::MySqlRow;
 use sqlx::{Connection, MySql, QueryBuilder, Row};
 
@@ -15,8 +14,8 @@ use crate::Driver;
 use crate::error::backend_error;
 use crate::records::{
     context_text, dedupe_detections, dedupe_points, detection_context, finite, parse_context,
-    split_detection_context,
 };
+use crate::stored::{detection_record, migration_result, params_from_text};
 
 /// Rows per statement, within the 65,535 bind parameters of one statement.
 const DATAPOINT_ROWS: usize = 65_000 / 5;
@@ -50,32 +49,10 @@ impl MysqlStorage {
     }
 
     fn detection(&self, row: &MySqlRow) -> Result<DetectionRecord, sqlx::Error> {
-        let context = json_text(row, "context")?;
-        let (context, stats, skipped) = split_detection_context(parse_context(context.as_deref()));
-        let params = json_text(row, "detector_params")?;
-        let direction: Option<String> = row.try_get("direction")?;
-        Ok(DetectionRecord {
-            metric: row.try_get("metric_name")?,
-            detector_id: row.try_get("detector_id")?,
-            detector_type: row.try_get("detector_type")?,
-            detector_params: params
-                .and_then(|p| serde_json::from_str(&p).ok())
-                .unwrap_or(Value::Null),
-            detection: Detection {
-                timestamp: utc(row.try_get("detected_at")?),
-                value: row.try_get("value")?,
-                is_anomaly: row.try_get("is_anomaly")?,
-                score: row.try_get("score")?,
-                lower_bound: row.try_get("lower_bound")?,
-                upper_bound: row.try_get("upper_bound")?,
-                direction: direction.as_deref().and_then(Direction::parse),
-                percent_deviation: row.try_get("percent_deviation")?,
-                skipped,
-                stats,
-            },
-            alert_sent: row.try_get("alert_sent")?,
-            context,
-        })
+        let context = parse_context(json_text(row, "context")?.as_deref());
+        let params = params_from_text(json_text(row, "detector_params")?);
+        let timestamp = utc(row.try_get("detected_at")?);
+        detection_record(row, timestamp, params, context)
     }
 }
 
@@ -91,21 +68,8 @@ impl Storage for MysqlStorage {
             .acquire()
             .await
             .map_err(self.err("connecting"))?;
-        match schema::migrate(&mut conn).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(BackendError::new(
-                BackendErrorKind::Schema,
-                self.handle.server(),
-                message,
-            )),
-            Err(e) => {
-                let mut err = self.err("creating the dtk_* tables")(e);
-                if err.kind == BackendErrorKind::Query {
-                    err.kind = BackendErrorKind::Schema;
-                }
-                Err(err)
-            }
-        }
+        let outcome = schema::migrate(&mut conn).await;
+        migration_result(Driver::Mysql, &self.handle.server(), outcome)
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

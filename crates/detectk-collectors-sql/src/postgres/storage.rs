@@ -2,9 +2,9 @@
 //! atomic alert claims with `INSERT ... ON CONFLICT DO UPDATE ... WHERE`.
 
 use chrono::{DateTime, Utc};
-use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
-use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
+use detectk_core::{BackendError, Storage, async_trait};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, Row};
@@ -14,8 +14,8 @@ use crate::Driver;
 use crate::error::backend_error;
 use crate::records::{
     context_from_value, context_text, dedupe_detections, dedupe_points, detection_context,
-    split_detection_context,
 };
+use crate::stored::{detection_record, migration_result};
 
 /// Rows per statement: bounds statement size and server memory, not a protocol limit.
 const CHUNK_ROWS: usize = 50_000;
@@ -48,31 +48,10 @@ impl PostgresStorage {
     }
 
     fn detection(&self, row: &PgRow) -> Result<DetectionRecord, sqlx::Error> {
-        let context: Option<Value> = row.try_get("context")?;
-        let (context, stats, skipped) = split_detection_context(context_from_value(context));
-        let direction: Option<String> = row.try_get("direction")?;
-        Ok(DetectionRecord {
-            metric: row.try_get("metric_name")?,
-            detector_id: row.try_get("detector_id")?,
-            detector_type: row.try_get("detector_type")?,
-            detector_params: row
-                .try_get::<Option<Value>, _>("detector_params")?
-                .unwrap_or(Value::Null),
-            detection: Detection {
-                timestamp: row.try_get("detected_at")?,
-                value: row.try_get("value")?,
-                is_anomaly: row.try_get("is_anomaly")?,
-                score: row.try_get("score")?,
-                lower_bound: row.try_get("lower_bound")?,
-                upper_bound: row.try_get("upper_bound")?,
-                direction: direction.as_deref().and_then(Direction::parse),
-                percent_deviation: row.try_get("percent_deviation")?,
-                skipped,
-                stats,
-            },
-            alert_sent: row.try_get("alert_sent")?,
-            context,
-        })
+        let context = context_from_value(row.try_get("context")?);
+        let params: Option<Value> = row.try_get("detector_params")?;
+        let timestamp = row.try_get("detected_at")?;
+        detection_record(row, timestamp, params.unwrap_or(Value::Null), context)
     }
 }
 
@@ -88,21 +67,8 @@ impl Storage for PostgresStorage {
             .acquire()
             .await
             .map_err(self.err("connecting"))?;
-        match schema::migrate(&mut conn, self.handle.schema()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(BackendError::new(
-                BackendErrorKind::Schema,
-                self.handle.server(),
-                message,
-            )),
-            Err(e) => {
-                let mut err = self.err("creating the dtk_* tables")(e);
-                if err.kind == BackendErrorKind::Query {
-                    err.kind = BackendErrorKind::Schema;
-                }
-                Err(err)
-            }
-        }
+        let outcome = schema::migrate(&mut conn, self.handle.schema()).await;
+        migration_result(Driver::Postgres, &self.handle.server(), outcome)
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

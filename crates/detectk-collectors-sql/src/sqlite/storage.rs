@@ -1,7 +1,7 @@
 //! The SQLite storage: `dtk_*` tables in a local file, WAL mode, idempotent upserts.
 
 use chrono::{DateTime, Utc};
-use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::model::{DataPoint, DetectionRecord, Direction};
 use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::sqlite::SqliteRow;
@@ -13,8 +13,8 @@ use crate::Driver;
 use crate::error::backend_error;
 use crate::records::{
     context_text, dedupe_detections, dedupe_points, detection_context, parse_context,
-    split_detection_context,
 };
+use crate::stored::{detection_record, migration_result, params_from_text};
 
 /// SQLite allows 32,766 bind parameters per statement.
 const MAX_BINDS: usize = 32_000;
@@ -51,31 +51,15 @@ impl SqliteStorage {
     fn detection(&self, row: &SqliteRow) -> StorageResult<DetectionRecord> {
         let err = self.err("reading detections");
         let context: Option<String> = row.try_get("context").map_err(&err)?;
-        let (context, stats, skipped) = split_detection_context(parse_context(context.as_deref()));
         let params: Option<String> = row.try_get("detector_params").map_err(&err)?;
-        let direction: Option<String> = row.try_get("direction").map_err(&err)?;
-        Ok(DetectionRecord {
-            metric: row.try_get("metric_name").map_err(&err)?,
-            detector_id: row.try_get("detector_id").map_err(&err)?,
-            detector_type: row.try_get("detector_type").map_err(&err)?,
-            detector_params: params
-                .and_then(|p| serde_json::from_str(&p).ok())
-                .unwrap_or(serde_json::Value::Null),
-            detection: Detection {
-                timestamp: self.time(row, "detected_at")?,
-                value: row.try_get("value").map_err(&err)?,
-                is_anomaly: row.try_get("is_anomaly").map_err(&err)?,
-                score: row.try_get("score").map_err(&err)?,
-                lower_bound: row.try_get("lower_bound").map_err(&err)?,
-                upper_bound: row.try_get("upper_bound").map_err(&err)?,
-                direction: direction.as_deref().and_then(Direction::parse),
-                percent_deviation: row.try_get("percent_deviation").map_err(&err)?,
-                skipped,
-                stats,
-            },
-            alert_sent: row.try_get("alert_sent").map_err(&err)?,
-            context,
-        })
+        let timestamp = self.time(row, "detected_at")?;
+        detection_record(
+            row,
+            timestamp,
+            params_from_text(params),
+            parse_context(context.as_deref()),
+        )
+        .map_err(&err)
     }
 }
 
@@ -91,21 +75,8 @@ impl Storage for SqliteStorage {
             .acquire()
             .await
             .map_err(self.err("connecting"))?;
-        match schema::migrate(&mut conn).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(BackendError::new(
-                BackendErrorKind::Schema,
-                self.handle.server(),
-                message,
-            )),
-            Err(e) => {
-                let mut err = self.err("creating the dtk_* tables")(e);
-                if err.kind == BackendErrorKind::Query {
-                    err.kind = BackendErrorKind::Schema;
-                }
-                Err(err)
-            }
-        }
+        let outcome = schema::migrate(&mut conn).await;
+        migration_result(Driver::Sqlite, &self.handle.server(), outcome)
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

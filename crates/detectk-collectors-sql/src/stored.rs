@@ -1,0 +1,82 @@
+//! Reading back what the SQL storages wrote, the same way on every driver: the
+//! columns of a `dtk_detections` row, and the outcome of a migration.
+
+use chrono::{DateTime, Utc};
+use detectk_core::model::{Context, Detection, DetectionRecord, Direction};
+use detectk_core::{BackendError, BackendErrorKind};
+use serde_json::Value;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::Driver;
+use crate::error::backend_error;
+use crate::records::split_detection_context;
+
+/// A `dtk_detections` row as a record. The columns every driver decodes alike
+/// (text, floats, booleans) are read from `row`; the caller decodes the ones whose
+/// types differ by driver (`detected_at`, `detector_params`, `context`) and passes
+/// them in. `context` is the stored map; its `stats` and `skipped` are split out.
+pub(crate) fn detection_record<'r, R>(
+    row: &'r R,
+    timestamp: DateTime<Utc>,
+    detector_params: Value,
+    context: Context,
+) -> Result<DetectionRecord, sqlx::Error>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    f64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let (context, stats, skipped) = split_detection_context(context);
+    let direction: Option<String> = row.try_get("direction")?;
+    Ok(DetectionRecord {
+        metric: row.try_get("metric_name")?,
+        detector_id: row.try_get("detector_id")?,
+        detector_type: row.try_get("detector_type")?,
+        detector_params,
+        detection: Detection {
+            timestamp,
+            value: row.try_get("value")?,
+            is_anomaly: row.try_get("is_anomaly")?,
+            score: row.try_get("score")?,
+            lower_bound: row.try_get("lower_bound")?,
+            upper_bound: row.try_get("upper_bound")?,
+            direction: direction.as_deref().and_then(Direction::parse),
+            percent_deviation: row.try_get("percent_deviation")?,
+            skipped,
+            stats,
+        },
+        alert_sent: row.try_get("alert_sent")?,
+        context,
+    })
+}
+
+/// Stored `detector_params` text back into JSON (NULL or unparsable text gives `null`).
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) fn params_from_text(text: Option<String>) -> Value {
+    text.and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The result of a driver's `schema::migrate` as the storage reports it: a refusal
+/// (tables newer than this build, lock not obtained) is a [`BackendErrorKind::Schema`]
+/// error; a failed statement is reported as creating the tables, with the kind
+/// `Query` turned into `Schema`.
+pub(crate) fn migration_result(
+    driver: Driver,
+    server: &str,
+    outcome: Result<Result<(), String>, sqlx::Error>,
+) -> Result<(), BackendError> {
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(BackendError::new(BackendErrorKind::Schema, server, message)),
+        Err(e) => {
+            let mut err = backend_error(driver, server, "creating the dtk_* tables", e);
+            if err.kind == BackendErrorKind::Query {
+                err.kind = BackendErrorKind::Schema;
+            }
+            Err(err)
+        }
+    }
+}
