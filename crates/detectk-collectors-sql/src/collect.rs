@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use detectk_core::model::{Cell, Table};
 use detectk_core::{BackendError, BackendErrorKind};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Column, Database, Executor, IntoArguments, SqlSafeStr, Statement};
 
 use crate::Driver;
 use crate::error::{backend_error, timeout_error};
@@ -89,4 +91,53 @@ pub(crate) fn name_column(columns: &[String], mut failure: DecodeFailure) -> Dec
         failure.message = format!("`{name}`: {}", failure.message);
     }
     failure
+}
+
+/// Runs a user's `query` on `conn` (the outcome of acquiring a pooled connection) and
+/// decodes every row with the driver's `decode_row`, within `timeout`. Every failure,
+/// connecting included, is a [`BackendError`] naming `server`.
+pub(crate) async fn query_table<DB>(
+    driver: Driver,
+    server: &str,
+    timeout: Duration,
+    conn: Result<PoolConnection<DB>, sqlx::Error>,
+    query: &str,
+    decode_row: fn(&DB::Row) -> Result<Vec<Cell>, DecodeFailure>,
+) -> Result<Table, BackendError>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let conn = conn.map_err(|e| backend_error(driver, server, "connecting", e))?;
+    collect(driver, server, timeout, fetch(conn, query, decode_row)).await
+}
+
+/// Prepares `query` (so the columns are known even when no row comes back), fetches
+/// every row and decodes it; a decoding failure names its column.
+async fn fetch<DB>(
+    mut conn: PoolConnection<DB>,
+    query: &str,
+    decode_row: fn(&DB::Row) -> Result<Vec<Cell>, DecodeFailure>,
+) -> Result<Decoded, QueryFailure>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let statement = conn
+        .prepare(AssertSqlSafe(query.to_string()).into_sql_str())
+        .await?;
+    let columns: Vec<String> = statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let rows = statement.query().fetch_all(&mut *conn).await?;
+    let rows = rows
+        .iter()
+        .map(decode_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|f| name_column(&columns, f))?;
+    Ok(Decoded { columns, rows })
 }

@@ -2,14 +2,11 @@
 
 use detectk_core::model::Table;
 use detectk_core::{BackendError, Collector, async_trait};
-use sqlx::pool::PoolConnection;
-use sqlx::{AssertSqlSafe, Column, Executor, SqlSafeStr, Sqlite, Statement};
 
 use super::SqliteHandle;
 use super::decode::decode_row;
 use crate::Driver;
-use crate::collect::{Decoded, QueryFailure, collect, name_column};
-use crate::error::backend_error;
+use crate::collect::query_table;
 
 /// Runs user queries on a SQLite file (which must exist), decoding each value by its
 /// storage class and the column's declared type.
@@ -22,24 +19,6 @@ impl SqliteCollector {
     pub(crate) fn new(handle: SqliteHandle) -> Self {
         Self { handle }
     }
-
-    async fn fetch(mut conn: PoolConnection<Sqlite>, query: &str) -> Result<Decoded, QueryFailure> {
-        let statement = conn
-            .prepare(AssertSqlSafe(query.to_string()).into_sql_str())
-            .await?;
-        let columns: Vec<String> = statement
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
-        let rows = statement.query().fetch_all(&mut *conn).await?;
-        let rows = rows
-            .iter()
-            .map(decode_row)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|f| name_column(&columns, f))?;
-        Ok(Decoded { columns, rows })
-    }
 }
 
 #[async_trait]
@@ -50,16 +29,15 @@ impl Collector for SqliteCollector {
 
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
         let settings = self.handle.settings();
-        let conn = self
-            .handle
-            .acquire()
-            .await
-            .map_err(|e| backend_error(Driver::Sqlite, &settings.server(), "connecting", e))?;
-        collect(
+        let conn = self.handle.acquire().await;
+        let timeout = settings.timeout();
+        query_table(
             Driver::Sqlite,
             &settings.server(),
-            settings.timeout(),
-            Self::fetch(conn, query),
+            timeout,
+            conn,
+            query,
+            decode_row,
         )
         .await
     }
