@@ -190,10 +190,9 @@ mod tests {
     fn query_check_catches_syntax_and_undefined_variables() {
         assert!(check_query("SELECT {{ period_start }}").is_ok());
         assert!(check_query("SELECT {{ period_start ").is_err());
-        assert!(
-            check_query("SELECT {{ perod_start }}")
-                .unwrap_err()
-                .contains("undefined")
+        assert_eq!(
+            check_query("SELECT {{ perod_start }}").unwrap_err(),
+            "unknown variable `perod_start`; did you mean `period_start`?"
         );
     }
 
