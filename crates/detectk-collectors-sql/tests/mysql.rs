@@ -7,36 +7,26 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use detectk_collectors_sql::SqlFactory;
 use detectk_core::model::Cell;
-use detectk_core::testkit::{
-    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
-};
+use detectk_core::testkit::{CollectorFixture, SampleKind, run_collector_suite};
 use detectk_core::{BackendErrorKind, Collector, async_trait};
 use serde_json::{Value, json};
 use sqlx::{Connection, MySqlConnection};
 
-use common::{collector, params, storage};
+use common::{
+    collector, merged_params, params, sample_columns, storage, storage_suite, unique_name,
+};
 
 const URL: &str = "mysql://root@127.0.0.1:3306/test";
 const STORAGE_DB: &str = "dtk_sql_tests";
 
 fn server_params(extra: Value) -> serde_json::Map<String, Value> {
-    let mut p =
-        params(json!({"host": "127.0.0.1", "port": 3306, "user": "root", "database": "test"}));
-    p.extend(params(extra));
-    p
-}
-
-fn unique_database(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        % 1_000_000_000_000;
-    format!("dtk_{label}_{}_{nanos}", std::process::id())
+    merged_params(
+        json!({"host": "127.0.0.1", "port": 3306, "user": "root", "database": "test"}),
+        extra,
+    )
 }
 
 async fn admin(sql: &str) {
@@ -55,26 +45,20 @@ async fn admin(sql: &str) {
 async fn storage_conformance_suite() {
     admin(&format!("CREATE DATABASE IF NOT EXISTS {STORAGE_DB}")).await;
     let p = server_params(json!({"database": STORAGE_DB}));
-    let main = storage(&SqlFactory::new(), "mysql", &p).await;
-    let peer = storage(&SqlFactory::new(), "mysql", &p).await;
-    let report = run_storage_suite(&StorageTarget::new(main.as_ref(), peer.as_ref())).await;
+    let report = storage_suite("mysql", "mysql", &p, None).await;
     println!("{report}");
     report.assert_all_passed();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_conformance_suite_through_a_sqlalchemy_url() {
-    let db = unique_database("url");
+    let db = unique_name("url");
     admin(&format!("CREATE DATABASE {db}")).await;
     let p = params(json!({
         "connection_string": format!("mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4"),
         "pool_recycle": 3600,
     }));
-    let main = storage(&SqlFactory::new(), "sql", &p).await;
-    let peer = storage(&SqlFactory::new(), "sql", &p).await;
-    let mut target = StorageTarget::new(main.as_ref(), peer.as_ref());
-    target.large_batch_rows = 10_000;
-    let report = run_storage_suite(&target).await;
+    let report = storage_suite("sql", "sql", &p, Some(10_000)).await;
     admin(&format!("DROP DATABASE {db}")).await;
     println!("{report}");
     report.assert_all_passed();
@@ -118,7 +102,7 @@ INSERT INTO {db}.samples (id) VALUES (2)",
     }
 
     fn sample_columns(&self) -> Vec<(String, SampleKind)> {
-        [
+        sample_columns(&[
             ("ts", SampleKind::Timestamp),
             ("ts_tz", SampleKind::TimestampTz),
             ("d", SampleKind::Date),
@@ -133,10 +117,7 @@ INSERT INTO {db}.samples (id) VALUES (2)",
             ("tiny", SampleKind::SmallInt),
             ("mid", SampleKind::SmallInt),
             ("f4", SampleKind::Double),
-        ]
-        .into_iter()
-        .map(|(n, k)| (n.to_string(), k))
-        .collect()
+        ])
     }
 
     fn select_samples(&self) -> String {
@@ -150,7 +131,7 @@ INSERT INTO {db}.samples (id) VALUES (2)",
 }
 
 fn fixture() -> MariaFixture {
-    let database = unique_database("collect");
+    let database = unique_name("collect");
     MariaFixture {
         collector: collector(
             &SqlFactory::new(),
@@ -260,7 +241,7 @@ async fn expression_columns_decode_by_type() {
 
 #[tokio::test]
 async fn python_detectk_tables_are_kept_aside_and_replaced() {
-    let db = unique_database("python");
+    let db = unique_name("python");
     let mut script = vec![format!("CREATE DATABASE {db}"), format!("USE {db}")];
     script.extend(common::python_detectk_tables(
         "INT AUTO_INCREMENT PRIMARY KEY",
@@ -286,7 +267,7 @@ async fn python_detectk_tables_are_kept_aside_and_replaced() {
 
 #[tokio::test]
 async fn zero_dates_never_crash_the_collector() {
-    let db = unique_database("zero");
+    let db = unique_name("zero");
     admin(&format!(
         "CREATE DATABASE {db};
 SET SESSION sql_mode = '';

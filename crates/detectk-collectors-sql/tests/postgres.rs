@@ -7,34 +7,24 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use detectk_collectors_sql::SqlFactory;
-use detectk_core::testkit::{
-    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
-};
+use detectk_core::testkit::{CollectorFixture, SampleKind, run_collector_suite};
 use detectk_core::{BackendErrorKind, Collector, async_trait};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 
-use common::{collector, params, storage};
+use common::{
+    collector, merged_params, params, sample_columns, storage, storage_suite, unique_name,
+};
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn server_params(extra: Value) -> serde_json::Map<String, Value> {
-    let mut p =
-        params(json!({"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}));
-    p.extend(params(extra));
-    p
-}
-
-fn unique_schema(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        % 1_000_000_000_000;
-    format!("dtk_{label}_{}_{nanos}", std::process::id())
+    merged_params(
+        json!({"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}),
+        extra,
+    )
 }
 
 async fn admin() -> PgConnection {
@@ -55,26 +45,20 @@ async fn drop_schema(schema: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_conformance_suite() {
     let p = server_params(json!({"schema": "dtk_sql_tests"}));
-    let main = storage(&SqlFactory::new(), "postgres", &p).await;
-    let peer = storage(&SqlFactory::new(), "postgresql", &p).await;
-    let report = run_storage_suite(&StorageTarget::new(main.as_ref(), peer.as_ref())).await;
+    let report = storage_suite("postgres", "postgresql", &p, None).await;
     println!("{report}");
     report.assert_all_passed();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_conformance_suite_through_a_sqlalchemy_url() {
-    let schema = unique_schema("url");
+    let schema = unique_name("url");
     let p = params(json!({
         "connection_string": "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
         "schema": schema,
         "pool_size": 5,
     }));
-    let main = storage(&SqlFactory::new(), "sql", &p).await;
-    let peer = storage(&SqlFactory::new(), "sql", &p).await;
-    let mut target = StorageTarget::new(main.as_ref(), peer.as_ref());
-    target.large_batch_rows = 10_000;
-    let report = run_storage_suite(&target).await;
+    let report = storage_suite("sql", "sql", &p, Some(10_000)).await;
     drop_schema(&schema).await;
     println!("{report}");
     report.assert_all_passed();
@@ -123,7 +107,7 @@ impl CollectorFixture for PgFixture {
     }
 
     fn sample_columns(&self) -> Vec<(String, SampleKind)> {
-        [
+        sample_columns(&[
             ("ts", SampleKind::Timestamp),
             ("ts_tz", SampleKind::TimestampTz),
             ("d", SampleKind::Date),
@@ -137,10 +121,7 @@ impl CollectorFixture for PgFixture {
             ("jb", SampleKind::Json),
             ("flag", SampleKind::Bool),
             ("real4", SampleKind::Double),
-        ]
-        .into_iter()
-        .map(|(n, k)| (n.to_string(), k))
-        .collect()
+        ])
     }
 
     fn select_samples(&self) -> String {
@@ -154,7 +135,7 @@ impl CollectorFixture for PgFixture {
 
 #[tokio::test]
 async fn collector_conformance_suite() {
-    let schema = unique_schema("collect");
+    let schema = unique_name("collect");
     let fixture = PgFixture {
         collector: collector(
             &SqlFactory::new(),
@@ -229,7 +210,7 @@ async fn a_query_running_past_the_timeout_is_a_transient_timeout() {
 
 #[tokio::test]
 async fn migrate_creates_the_schema_tables_and_version() {
-    let schema = unique_schema("migrate");
+    let schema = unique_name("migrate");
     let s = storage(
         &SqlFactory::new(),
         "postgres",
@@ -322,7 +303,7 @@ async fn collector_and_storage_on_different_servers() {
 
 #[tokio::test]
 async fn python_detectk_tables_are_kept_aside_and_replaced() {
-    let schema = unique_schema("python");
+    let schema = unique_name("python");
     let mut conn = admin().await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE SCHEMA {schema}; SET search_path TO {schema}"

@@ -8,24 +8,20 @@ use std::sync::Arc;
 
 use detectk_collectors_sql::SqlFactory;
 use detectk_core::model::Cell;
-use detectk_core::testkit::{
-    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
-};
+use detectk_core::testkit::{CollectorFixture, SampleKind, run_collector_suite};
 use detectk_core::{BackendErrorKind, Collector, async_trait};
 use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 use tempfile::TempDir;
 
-use common::{collector, params, storage};
+use common::{collector, params, sample_columns, storage, storage_suite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_conformance_suite() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("dtk.db");
     let p = params(json!({"path": path.to_str().unwrap()}));
-    let main = storage(&SqlFactory::new(), "sqlite", &p).await;
-    let peer = storage(&SqlFactory::new(), "sqlite", &p).await;
-    let report = run_storage_suite(&StorageTarget::new(main.as_ref(), peer.as_ref())).await;
+    let report = storage_suite("sqlite", "sqlite", &p, None).await;
     println!("{report}");
     report.assert_all_passed();
 }
@@ -87,7 +83,7 @@ impl CollectorFixture for SqliteFixture {
     }
 
     fn sample_columns(&self) -> Vec<(String, SampleKind)> {
-        [
+        sample_columns(&[
             ("ts", SampleKind::Timestamp),
             ("ts_tz", SampleKind::TimestampTz),
             ("d", SampleKind::Date),
@@ -97,10 +93,7 @@ impl CollectorFixture for SqliteFixture {
             ("num", SampleKind::Decimal),
             ("txt", SampleKind::Text),
             ("flag", SampleKind::Bool),
-        ]
-        .into_iter()
-        .map(|(n, k)| (n.to_string(), k))
-        .collect()
+        ])
     }
 
     fn select_samples(&self) -> String {

@@ -109,3 +109,46 @@ pub async fn check_works_after_python_tables(storage: &dyn Storage) {
         .await
         .unwrap();
 }
+
+/// `base` with the keys of `extra` added or replaced (both JSON object literals).
+pub fn merged_params(base: Value, extra: Value) -> Map<String, Value> {
+    let mut p = params(base);
+    p.extend(params(extra));
+    p
+}
+
+/// A name no other test run uses (`dtk_<label>_<pid>_<nanos>`), for schemas and databases.
+pub fn unique_name(label: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000_000;
+    format!("dtk_{label}_{}_{nanos}", std::process::id())
+}
+
+/// Runs the storage conformance suite on a storage of `main_type` with a peer of
+/// `peer_type`, each built by its own factory from `map` (so they share no pool);
+/// `large_batch_rows` overrides the suite's large batch size.
+pub async fn storage_suite(
+    main_type: &str,
+    peer_type: &str,
+    map: &Map<String, Value>,
+    large_batch_rows: Option<usize>,
+) -> detectk_core::testkit::SuiteReport {
+    use detectk_core::testkit::{StorageTarget, run_storage_suite};
+    let main = storage(&SqlFactory::new(), main_type, map).await;
+    let peer = storage(&SqlFactory::new(), peer_type, map).await;
+    let mut target = StorageTarget::new(main.as_ref(), peer.as_ref());
+    if let Some(rows) = large_batch_rows {
+        target.large_batch_rows = rows;
+    }
+    run_storage_suite(&target).await
+}
+
+/// Sample columns of a collector fixture from `(name, kind)` pairs.
+pub fn sample_columns(
+    columns: &[(&str, detectk_core::testkit::SampleKind)],
+) -> Vec<(String, detectk_core::testkit::SampleKind)> {
+    columns.iter().map(|(n, k)| (n.to_string(), *k)).collect()
+}
