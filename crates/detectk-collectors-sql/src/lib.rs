@@ -11,6 +11,8 @@ mod driver;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod error;
 mod factory;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod handle;
 mod pool;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod records;

@@ -8,31 +8,18 @@ mod decode;
 mod schema;
 mod storage;
 
-use std::sync::Arc;
-
 use sqlx::MySql;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
 pub use collector::MysqlCollector;
 pub use storage::MysqlStorage;
 
+use crate::handle::Handle;
 use crate::pool::{LazyPool, PoolCache};
 use crate::settings::{ConnectionSettings, ServerSettings};
 
-/// A shared, lazily connecting pool on one MySQL/MariaDB database plus how to name it.
-#[derive(Clone)]
-pub(crate) struct MysqlHandle {
-    pool: Arc<LazyPool<MySql>>,
-    settings: ConnectionSettings,
-}
-
-impl std::fmt::Debug for MysqlHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MysqlHandle")
-            .field("database", &self.settings.describe())
-            .finish()
-    }
-}
+/// A shared, lazily connecting pool on one MySQL/MariaDB database.
+pub(crate) type MysqlHandle = Handle<MySql>;
 
 impl MysqlHandle {
     /// The pool for `s`, shared through `cache` with every user of the same settings.
@@ -47,24 +34,7 @@ impl MysqlHandle {
                 false,
             )
         });
-        Self { pool, settings }
-    }
-
-    /// A pooled connection (connecting on first use).
-    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<MySql>, sqlx::Error> {
-        self.pool.acquire().await
-    }
-
-    pub(crate) fn server(&self) -> String {
-        self.settings.server()
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        self.settings.describe()
-    }
-
-    pub(crate) fn settings(&self) -> &ConnectionSettings {
-        &self.settings
+        Self::with_pool(pool, settings, None)
     }
 }
 

@@ -8,33 +8,18 @@ mod decode;
 mod schema;
 mod storage;
 
-use std::sync::Arc;
-
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 pub use collector::PostgresCollector;
 pub use storage::PostgresStorage;
 
+use crate::handle::Handle;
 use crate::pool::{LazyPool, PoolCache};
 use crate::settings::{ConnectionSettings, ServerSettings};
 
-/// A shared, lazily connecting pool on one PostgreSQL database plus how to name it.
-#[derive(Clone)]
-pub(crate) struct PgHandle {
-    pool: Arc<LazyPool<Postgres>>,
-    settings: ConnectionSettings,
-    schema: Option<String>,
-}
-
-impl std::fmt::Debug for PgHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgHandle")
-            .field("database", &self.settings.describe())
-            .field("schema", &self.schema)
-            .finish()
-    }
-}
+/// A shared, lazily connecting pool on one PostgreSQL database.
+pub(crate) type PgHandle = Handle<Postgres>;
 
 impl PgHandle {
     /// The pool for `s`, shared through `cache` with every user of the same settings.
@@ -49,37 +34,7 @@ impl PgHandle {
                 false,
             )
         });
-        Self {
-            pool,
-            settings,
-            schema: s.schema.clone(),
-        }
-    }
-
-    /// A pooled connection (connecting on first use).
-    pub(crate) async fn acquire(
-        &self,
-    ) -> Result<sqlx::pool::PoolConnection<Postgres>, sqlx::Error> {
-        self.pool.acquire().await
-    }
-
-    pub(crate) fn server(&self) -> String {
-        self.settings.server()
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        match &self.schema {
-            Some(schema) => format!("{} (schema {schema})", self.settings.describe()),
-            None => self.settings.describe(),
-        }
-    }
-
-    pub(crate) fn settings(&self) -> &ConnectionSettings {
-        &self.settings
-    }
-
-    pub(crate) fn schema(&self) -> Option<&str> {
-        self.schema.as_deref()
+        Self::with_pool(pool, settings, s.schema.clone())
     }
 }
 

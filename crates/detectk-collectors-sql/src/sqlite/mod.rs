@@ -8,31 +8,18 @@ mod schema;
 mod storage;
 mod time;
 
-use std::sync::Arc;
-
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 pub use collector::SqliteCollector;
 pub use storage::SqliteStorage;
 
+use crate::handle::Handle;
 use crate::pool::{LazyPool, PoolCache};
 use crate::settings::{ConnectionSettings, Role, SqliteFile, SqliteSettings};
 
-/// A shared, lazily connecting pool on one SQLite database plus how to name it.
-#[derive(Clone)]
-pub(crate) struct SqliteHandle {
-    pool: Arc<LazyPool<Sqlite>>,
-    settings: ConnectionSettings,
-}
-
-impl std::fmt::Debug for SqliteHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteHandle")
-            .field("database", &self.settings.describe())
-            .finish()
-    }
-}
+/// A shared, lazily connecting pool on one SQLite database.
+pub(crate) type SqliteHandle = Handle<Sqlite>;
 
 impl SqliteHandle {
     /// The pool for `s`, shared through `cache` with every user of the same file and role.
@@ -49,24 +36,7 @@ impl SqliteHandle {
                 memory,
             )
         });
-        Self { pool, settings }
-    }
-
-    /// A pooled connection (connecting on first use).
-    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, sqlx::Error> {
-        self.pool.acquire().await
-    }
-
-    pub(crate) fn server(&self) -> String {
-        self.settings.server()
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        self.settings.describe()
-    }
-
-    pub(crate) fn settings(&self) -> &ConnectionSettings {
-        &self.settings
+        Self::with_pool(pool, settings, None)
     }
 }
 

@@ -1,0 +1,82 @@
+//! What every collector and storage holds: a shared pool plus the settings that name
+//! its database in errors, logs and `describe()`.
+
+use std::sync::Arc;
+
+use sqlx::Database;
+use sqlx::pool::PoolConnection;
+
+use crate::pool::LazyPool;
+use crate::settings::ConnectionSettings;
+
+/// A shared, lazily connecting pool on one database plus how to name it. Each driver
+/// module builds its own (`PgHandle`, `MysqlHandle`, `SqliteHandle`).
+pub(crate) struct Handle<DB: Database> {
+    pool: Arc<LazyPool<DB>>,
+    settings: ConnectionSettings,
+    /// The PostgreSQL schema the `dtk_*` tables live in; `None` elsewhere.
+    schema: Option<String>,
+}
+
+impl<DB: Database> Clone for Handle<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: Arc::clone(&self.pool),
+            settings: self.settings.clone(),
+            schema: self.schema.clone(),
+        }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for Handle<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("database", &self.settings.describe())
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl<DB: Database> Handle<DB> {
+    /// A handle on `pool`, named by `settings` (and `schema`, when there is one).
+    pub(crate) fn with_pool(
+        pool: Arc<LazyPool<DB>>,
+        settings: ConnectionSettings,
+        schema: Option<String>,
+    ) -> Self {
+        Self {
+            pool,
+            settings,
+            schema,
+        }
+    }
+
+    /// A pooled connection (connecting on first use).
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// `host:port` or the file, for errors.
+    pub(crate) fn server(&self) -> String {
+        self.settings.server()
+    }
+
+    /// The database (and schema) for `describe()`; never credentials.
+    pub(crate) fn describe(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{} (schema {schema})", self.settings.describe()),
+            None => self.settings.describe(),
+        }
+    }
+
+    /// The settings the pool was built from.
+    pub(crate) fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+
+    /// The PostgreSQL schema of the `dtk_*` tables, when set.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+}
