@@ -93,6 +93,17 @@ impl FromParam for bool {
     fn from_param(v: &Value) -> Result<Self, String> {
         match v {
             Value::Bool(b) => Ok(*b),
+            // PyYAML (YAML 1.1) reads these as booleans; YAML 1.2 keeps them strings.
+            Value::String(s)
+                if matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "yes" | "no" | "on" | "off" | "y" | "n"
+                ) =>
+            {
+                Err(format!(
+                    "expected true or false, got string {s:?} (YAML 1.2 reads yes/no/on/off as text: write true or false)"
+                ))
+            }
             other => Err(format!("expected true or false, got {}", describe(other))),
         }
     }
