@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use detectk_core::model::{Context, Detection, DetectionRecord, Direction};
+use detectk_core::traits::AlertKind;
 use detectk_core::{BackendError, BackendErrorKind};
 use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::Driver;
 use crate::error::backend_error;
-use crate::records::split_detection_context;
+use crate::records::{parse_kind, split_detection_context};
 
 /// A `dtk_detections` row as a record. The columns every driver decodes alike
 /// (text, floats, booleans) are read from `row`; the caller decodes the ones whose
@@ -59,6 +60,17 @@ pub(crate) fn params_from_text(text: Option<String>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// A stored alert kind, or a [`BackendErrorKind::Decode`] error naming `server`.
+pub(crate) fn alert_kind(server: &str, text: &str) -> Result<AlertKind, BackendError> {
+    parse_kind(text).ok_or_else(|| {
+        BackendError::new(
+            BackendErrorKind::Decode,
+            server,
+            format!("unknown alert kind {text:?}"),
+        )
+    })
+}
+
 /// The result of a driver's `schema::migrate` as the storage reports it: a refusal
 /// (tables newer than this build, lock not obtained) is a [`BackendErrorKind::Schema`]
 /// error; a failed statement is reported as creating the tables, with the kind
@@ -78,5 +90,39 @@ pub(crate) fn migration_result(
             }
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_migration_is_a_schema_error_with_its_message() {
+        let driver = Driver::enabled()[0];
+        assert!(migration_result(driver, "db", Ok(Ok(()))).is_ok());
+        let err = migration_result(driver, "db", Ok(Err("too new".into()))).unwrap_err();
+        assert_eq!(err.kind, BackendErrorKind::Schema);
+        assert_eq!(err.server, "db");
+        assert_eq!(err.message, "too new");
+    }
+
+    #[test]
+    fn unknown_alert_kinds_are_decode_errors() {
+        assert_eq!(alert_kind("db", "recovery").unwrap(), AlertKind::Recovery);
+        let err = alert_kind("db", "later").unwrap_err();
+        assert_eq!(err.kind, BackendErrorKind::Decode);
+        assert!(err.message.contains("\"later\""), "{err}");
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "mysql"))]
+    #[test]
+    fn unreadable_detector_params_are_null() {
+        assert_eq!(params_from_text(None), Value::Null);
+        assert_eq!(params_from_text(Some("{".into())), Value::Null);
+        assert_eq!(
+            params_from_text(Some(r#"{"n": 3}"#.into())),
+            serde_json::json!({"n": 3})
+        );
     }
 }

@@ -4,13 +4,13 @@ use chrono::NaiveDateTime;
 use detectk_core::traits::{
     AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
 };
-use detectk_core::{BackendError, BackendErrorKind};
 use sqlx::Row;
 
 use super::storage::{json_text, naive, utc};
 use crate::Driver;
 use crate::error::is_transient;
-use crate::records::{ids_text, parse_ids, parse_kind};
+use crate::records::{ids_text, parse_ids};
+use crate::stored::alert_kind;
 
 impl super::MysqlStorage {
     /// One claim attempt: insert the row (only one inserter wins), else take over a
@@ -126,13 +126,7 @@ impl super::MysqlStorage {
         Ok(Some(AlertRecord {
             metric: metric.to_string(),
             key: row.try_get("alert_key").map_err(&err)?,
-            kind: parse_kind(&kind_text).ok_or_else(|| {
-                BackendError::new(
-                    BackendErrorKind::Decode,
-                    self.handle.server(),
-                    format!("unknown alert kind {kind_text:?}"),
-                )
-            })?,
+            kind: alert_kind(&self.handle.server(), &kind_text)?,
             timestamp: utc(row.try_get("alert_time").map_err(&err)?),
             status: AlertStatus::Sent,
             sent_at: sent_at.map(utc),

@@ -3,11 +3,10 @@
 use detectk_core::traits::{
     AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
 };
-use detectk_core::{BackendError, BackendErrorKind};
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::records::parse_kind;
+use crate::stored::alert_kind;
 
 impl super::PostgresStorage {
     /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
@@ -91,13 +90,7 @@ impl super::PostgresStorage {
         Ok(Some(AlertRecord {
             metric: metric.to_string(),
             key: row.try_get("alert_key").map_err(&err)?,
-            kind: parse_kind(&kind_text).ok_or_else(|| {
-                BackendError::new(
-                    BackendErrorKind::Decode,
-                    self.handle.server(),
-                    format!("unknown alert kind {kind_text:?}"),
-                )
-            })?,
+            kind: alert_kind(&self.handle.server(), &kind_text)?,
             timestamp: row.try_get("alert_time").map_err(&err)?,
             status: AlertStatus::Sent,
             sent_at: row.try_get("sent_at").map_err(&err)?,

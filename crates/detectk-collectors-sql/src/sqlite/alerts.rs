@@ -6,7 +6,8 @@ use detectk_core::traits::{
 use sqlx::Row;
 
 use super::time::{parse_time_text, time_text};
-use crate::records::{ids_text, parse_ids, parse_kind};
+use crate::records::{ids_text, parse_ids};
+use crate::stored::alert_kind;
 
 impl super::SqliteStorage {
     /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
@@ -91,8 +92,7 @@ impl super::SqliteStorage {
         Ok(Some(AlertRecord {
             metric: metric.to_string(),
             key: row.try_get("alert_key").map_err(&err)?,
-            kind: parse_kind(&kind_text)
-                .ok_or_else(|| self.decode_err(&format!("unknown alert kind {kind_text:?}")))?,
+            kind: alert_kind(&self.handle.server(), &kind_text)?,
             timestamp: self.time(&row, "alert_time")?,
             status: AlertStatus::Sent,
             sent_at: sent_at.as_deref().and_then(parse_time_text),

@@ -48,6 +48,12 @@ impl SqliteStorage {
             .ok_or_else(|| self.decode_err(&format!("`{column}` holds {text:?}, not a time")))
     }
 
+    /// A time read back as text (NULL gives `None`).
+    fn stored_time(&self, text: Option<String>) -> StorageResult<Option<DateTime<Utc>>> {
+        text.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
+            .transpose()
+    }
+
     fn detection(&self, row: &SqliteRow) -> StorageResult<DetectionRecord> {
         let err = self.err("reading detections");
         let context: Option<String> = row.try_get("context").map_err(&err)?;
@@ -153,8 +159,7 @@ impl Storage for SqliteStorage {
         )
         .await
         .map_err(self.err("reading the last datapoint time"))?;
-        last.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
-            .transpose()
+        self.stored_time(last)
     }
 
     async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
@@ -237,8 +242,7 @@ impl Storage for SqliteStorage {
         .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
         .await
         .map_err(self.err("reading the last detection time"))?;
-        last.map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
-            .transpose()
+        self.stored_time(last)
     }
 
     async fn mark_alert_sent(
@@ -294,9 +298,7 @@ impl Storage for SqliteStorage {
         )
         .await
         .map_err(self.err("reading a checkpoint"))?;
-        position
-            .map(|t| parse_time_text(&t).ok_or_else(|| self.decode_err(&format!("bad time {t:?}"))))
-            .transpose()
+        self.stored_time(position)
     }
 
     async fn set_checkpoint(
