@@ -5,6 +5,8 @@
     allow(dead_code, unused_imports)
 )]
 
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod chunked;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod collect;
 mod driver;

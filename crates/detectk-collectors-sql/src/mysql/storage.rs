@@ -11,6 +11,7 @@ use sqlx::{Connection, MySql, QueryBuilder, Row};
 
 use super::{MysqlHandle, schema};
 use crate::Driver;
+use crate::chunked::insert_chunked;
 use crate::error::backend_error;
 use crate::records::{
     context_text, dedupe_detections, dedupe_points, detection_context, finite, parse_context,
@@ -80,24 +81,24 @@ impl Storage for MysqlStorage {
         let err = self.err("storing datapoints");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
-        for chunk in points.chunks(DATAPOINT_ROWS) {
-            let mut q = QueryBuilder::<MySql>::new(
-                "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) ",
-            );
-            q.push_values(chunk, |mut b, p| {
+        insert_chunked::<MySql, _>(
+            &mut tx,
+            &points,
+            DATAPOINT_ROWS,
+            "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) ",
+            " ON DUPLICATE KEY UPDATE value = VALUES(value), is_missing = VALUES(is_missing), \
+             context = VALUES(context), loaded_at = VALUES(loaded_at)",
+            |mut b, p| {
                 b.push_bind(metric)
                     .push_bind(naive(p.timestamp))
                     .push_bind(finite(p.value))
                     .push_bind(p.is_missing)
                     .push_bind(context_text(&p.context))
                     .push("UTC_TIMESTAMP(6)");
-            });
-            q.push(
-                " ON DUPLICATE KEY UPDATE value = VALUES(value), is_missing = VALUES(is_missing), \
-                 context = VALUES(context), loaded_at = VALUES(loaded_at)",
-            );
-            q.build().execute(&mut *tx).await.map_err(&err)?;
-        }
+            },
+        )
+        .await
+        .map_err(&err)?;
         tx.commit().await.map_err(&err)
     }
 
@@ -152,13 +153,19 @@ impl Storage for MysqlStorage {
         let err = self.err("storing detections");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
-        for chunk in records.chunks(DETECTION_ROWS) {
-            let mut q = QueryBuilder::<MySql>::new(
-                "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
-                 score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
-                 detector_params, alert_sent, context) ",
-            );
-            q.push_values(chunk, |mut b, r| {
+        insert_chunked::<MySql, _>(
+            &mut tx,
+            &records,
+            DETECTION_ROWS,
+            "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
+             score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
+             detector_params, alert_sent, context) ",
+            " ON DUPLICATE KEY UPDATE value = VALUES(value), is_anomaly = VALUES(is_anomaly), \
+             score = VALUES(score), lower_bound = VALUES(lower_bound), upper_bound = VALUES(upper_bound), \
+             direction = VALUES(direction), percent_deviation = VALUES(percent_deviation), \
+             detector_type = VALUES(detector_type), detector_params = VALUES(detector_params), \
+             alert_sent = VALUES(alert_sent), context = VALUES(context)",
+            |mut b, r| {
                 let d = &r.detection;
                 b.push_bind(r.metric.as_str())
                     .push_bind(r.detector_id.as_str())
@@ -174,16 +181,10 @@ impl Storage for MysqlStorage {
                     .push_bind(r.detector_params.to_string())
                     .push_bind(r.alert_sent)
                     .push_bind(detection_context(r));
-            });
-            q.push(
-                " ON DUPLICATE KEY UPDATE value = VALUES(value), is_anomaly = VALUES(is_anomaly), \
-                 score = VALUES(score), lower_bound = VALUES(lower_bound), upper_bound = VALUES(upper_bound), \
-                 direction = VALUES(direction), percent_deviation = VALUES(percent_deviation), \
-                 detector_type = VALUES(detector_type), detector_params = VALUES(detector_params), \
-                 alert_sent = VALUES(alert_sent), context = VALUES(context)",
-            );
-            q.build().execute(&mut *tx).await.map_err(&err)?;
-        }
+            },
+        )
+        .await
+        .map_err(&err)?;
         tx.commit().await.map_err(&err)
     }
 

@@ -10,6 +10,7 @@ use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 use super::time::{parse_time_text, time_text};
 use super::{SqliteHandle, schema};
 use crate::Driver;
+use crate::chunked::insert_chunked;
 use crate::error::backend_error;
 use crate::records::{
     context_text, dedupe_detections, dedupe_points, detection_context, parse_context,
@@ -94,24 +95,24 @@ impl Storage for SqliteStorage {
         let loaded_at = time_text(Utc::now());
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
-        for chunk in points.chunks(MAX_BINDS / 6) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) ",
-            );
-            q.push_values(chunk, |mut b, p| {
+        insert_chunked::<Sqlite, _>(
+            &mut tx,
+            &points,
+            MAX_BINDS / 6,
+            "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) ",
+            " ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = excluded.value, \
+             is_missing = excluded.is_missing, context = excluded.context, loaded_at = excluded.loaded_at",
+            |mut b, p| {
                 b.push_bind(metric)
                     .push_bind(time_text(p.timestamp))
                     .push_bind(p.value)
                     .push_bind(p.is_missing)
                     .push_bind(context_text(&p.context))
                     .push_bind(loaded_at.clone());
-            });
-            q.push(
-                " ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = excluded.value, \
-                 is_missing = excluded.is_missing, context = excluded.context, loaded_at = excluded.loaded_at",
-            );
-            q.build().execute(&mut *tx).await.map_err(&err)?;
-        }
+            },
+        )
+        .await
+        .map_err(&err)?;
         tx.commit().await.map_err(&err)
     }
 
@@ -170,13 +171,20 @@ impl Storage for SqliteStorage {
         let err = self.err("storing detections");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
-        for chunk in records.chunks(MAX_BINDS / 14) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
-                 score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
-                 detector_params, alert_sent, context) ",
-            );
-            q.push_values(chunk, |mut b, r| {
+        insert_chunked::<Sqlite, _>(
+            &mut tx,
+            &records,
+            MAX_BINDS / 14,
+            "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
+             score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
+             detector_params, alert_sent, context) ",
+            " ON CONFLICT (metric_name, detector_id, detected_at) DO UPDATE SET \
+             value = excluded.value, is_anomaly = excluded.is_anomaly, score = excluded.score, \
+             lower_bound = excluded.lower_bound, upper_bound = excluded.upper_bound, \
+             direction = excluded.direction, percent_deviation = excluded.percent_deviation, \
+             detector_type = excluded.detector_type, detector_params = excluded.detector_params, \
+             alert_sent = excluded.alert_sent, context = excluded.context",
+            |mut b, r| {
                 let d = &r.detection;
                 b.push_bind(r.metric.clone())
                     .push_bind(r.detector_id.clone())
@@ -192,17 +200,10 @@ impl Storage for SqliteStorage {
                     .push_bind(r.detector_params.to_string())
                     .push_bind(r.alert_sent)
                     .push_bind(detection_context(r));
-            });
-            q.push(
-                " ON CONFLICT (metric_name, detector_id, detected_at) DO UPDATE SET \
-                 value = excluded.value, is_anomaly = excluded.is_anomaly, score = excluded.score, \
-                 lower_bound = excluded.lower_bound, upper_bound = excluded.upper_bound, \
-                 direction = excluded.direction, percent_deviation = excluded.percent_deviation, \
-                 detector_type = excluded.detector_type, detector_params = excluded.detector_params, \
-                 alert_sent = excluded.alert_sent, context = excluded.context",
-            );
-            q.build().execute(&mut *tx).await.map_err(&err)?;
-        }
+            },
+        )
+        .await
+        .map_err(&err)?;
         tx.commit().await.map_err(&err)
     }
 
