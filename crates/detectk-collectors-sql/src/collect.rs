@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, Column, Database, Executor, IntoArguments, SqlSafeStr,
 
 use crate::Driver;
 use crate::error::{backend_error, timeout_error};
+use crate::handle::{Backend, Handle};
 
 /// A row decoding failure: which column, and why.
 #[derive(Debug)]
@@ -93,24 +94,23 @@ pub(crate) fn name_column(columns: &[String], mut failure: DecodeFailure) -> Dec
     failure
 }
 
-/// Runs a user's `query` on `conn` (the outcome of acquiring a pooled connection) and
-/// decodes every row with the driver's `decode_row`, within `timeout`. Every failure,
-/// connecting included, is a [`BackendError`] naming `server`.
+/// Runs a user's `query` on a connection of `handle` and decodes every row with the
+/// driver's `decode_row`, within `timeout` (connecting is bounded by the pool's own
+/// timeout). Every failure, connecting included, is a [`BackendError`] naming the server.
 pub(crate) async fn query_table<DB>(
-    driver: Driver,
-    server: &str,
+    handle: &Handle<DB>,
     timeout: Duration,
-    conn: Result<PoolConnection<DB>, sqlx::Error>,
     query: &str,
     decode_row: fn(&DB::Row) -> Result<Vec<Cell>, DecodeFailure>,
 ) -> Result<Table, BackendError>
 where
-    DB: Database,
+    DB: Backend,
     DB::Arguments: IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let conn = conn.map_err(|e| backend_error(driver, server, "connecting", e))?;
-    collect(driver, server, timeout, fetch(conn, query, decode_row)).await
+    let conn = handle.connect().await?;
+    let server = handle.server();
+    collect(DB::DRIVER, &server, timeout, fetch(conn, query, decode_row)).await
 }
 
 /// Prepares `query` (so the columns are known even when no row comes back), fetches

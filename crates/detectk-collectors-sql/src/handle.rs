@@ -3,11 +3,20 @@
 
 use std::sync::Arc;
 
+use detectk_core::BackendError;
 use sqlx::Database;
 use sqlx::pool::PoolConnection;
 
+use crate::Driver;
+use crate::error::backend_error;
 use crate::pool::LazyPool;
 use crate::settings::ConnectionSettings;
+
+/// A sqlx database this crate has a driver module for, and which one it is.
+pub(crate) trait Backend: Database {
+    /// The driver, for classifying errors.
+    const DRIVER: Driver;
+}
 
 /// A shared, lazily connecting pool on one database plus how to name it. Each driver
 /// module builds its own (`PgHandle`, `MysqlHandle`, `SqliteHandle`).
@@ -78,5 +87,18 @@ impl<DB: Database> Handle<DB> {
     #[cfg(feature = "postgres")]
     pub(crate) fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
+    }
+}
+
+impl<DB: Backend> Handle<DB> {
+    /// Turns a failed `what` (e.g. "storing datapoints") into a [`BackendError`] naming
+    /// this handle's server.
+    pub(crate) fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
+        move |e| backend_error(DB::DRIVER, &self.server(), what, e)
+    }
+
+    /// A pooled connection; a failure is reported as "connecting".
+    pub(crate) async fn connect(&self) -> Result<PoolConnection<DB>, BackendError> {
+        self.acquire().await.map_err(self.err("connecting"))
     }
 }

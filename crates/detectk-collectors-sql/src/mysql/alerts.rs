@@ -56,7 +56,7 @@ impl super::MysqlStorage {
 
     /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
     pub(super) async fn claim(&self, claim: &AlertClaim) -> StorageResult<bool> {
-        let err = self.err("claiming an alert");
+        let err = self.handle.err("claiming an alert");
         let mut attempts = 0;
         loop {
             match self.try_claim(claim).await {
@@ -80,7 +80,7 @@ impl super::MysqlStorage {
         token: &str,
         outcome: &AlertOutcome,
     ) -> StorageResult<()> {
-        let err = self.err("recording an alert outcome");
+        let err = self.handle.err("recording an alert outcome");
         let sent_at = (outcome.status == AlertStatus::Sent).then(|| naive(outcome.finished_at));
         sqlx::query(
             "UPDATE dtk_alerts SET status = ?, finished_at = ?, sent_at = ?, message = ?, error = ? \
@@ -106,7 +106,7 @@ impl super::MysqlStorage {
         metric: &str,
         kind: Option<AlertKind>,
     ) -> StorageResult<Option<AlertRecord>> {
-        let err = self.err("reading the last sent alert");
+        let err = self.handle.err("reading the last sent alert");
         let kind_filter = kind.map(AlertKind::as_str);
         let row = sqlx::query(
             "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \

@@ -5,7 +5,6 @@ use detectk_core::{BackendError, Collector, async_trait};
 
 use super::MysqlHandle;
 use super::decode::decode_row;
-use crate::Driver;
 use crate::collect::query_table;
 
 /// Runs user queries on a MySQL or MariaDB server, decoding every column by its type.
@@ -27,17 +26,7 @@ impl Collector for MysqlCollector {
     }
 
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
-        let settings = self.handle.settings();
-        let conn = self.handle.acquire().await;
-        let timeout = settings.timeout();
-        query_table(
-            Driver::Mysql,
-            &settings.server(),
-            timeout,
-            conn,
-            query,
-            decode_row,
-        )
-        .await
+        let timeout = self.handle.settings().timeout();
+        query_table(&self.handle, timeout, query, decode_row).await
     }
 }

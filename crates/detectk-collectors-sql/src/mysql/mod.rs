@@ -14,9 +14,13 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 pub use collector::MysqlCollector;
 pub use storage::MysqlStorage;
 
-use crate::handle::Handle;
+use crate::handle::{Backend, Handle};
 use crate::pool::{LazyPool, PoolCache};
 use crate::settings::{ConnectionSettings, ServerSettings};
+
+impl Backend for MySql {
+    const DRIVER: crate::Driver = crate::Driver::Mysql;
+}
 
 /// A shared, lazily connecting pool on one MySQL/MariaDB database.
 pub(crate) type MysqlHandle = Handle<MySql>;

@@ -5,14 +5,13 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use detectk_core::model::{DataPoint, DetectionRecord, Direction};
 use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
-use detectk_core::{BackendError, Storage, async_trait};
+use detectk_core::{Storage, async_trait};
 use sqlx::mysql::MySqlRow;
 use sqlx::{Connection, MySql, QueryBuilder, Row};
 
 use super::{MysqlHandle, schema};
 use crate::Driver;
 use crate::chunked::insert_chunked;
-use crate::error::backend_error;
 use crate::records::{
     context_text, dedupe_detections, dedupe_points, detection_context, finite, parse_context,
 };
@@ -45,10 +44,6 @@ impl MysqlStorage {
         Self { handle }
     }
 
-    pub(super) fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
-        move |e| backend_error(Driver::Mysql, &self.handle.server(), what, e)
-    }
-
     fn detection(&self, row: &MySqlRow) -> Result<DetectionRecord, sqlx::Error> {
         let context = parse_context(json_text(row, "context")?.as_deref());
         let params = params_from_text(json_text(row, "detector_params")?);
@@ -64,11 +59,7 @@ impl Storage for MysqlStorage {
     }
 
     async fn migrate(&self) -> StorageResult<()> {
-        let mut conn = self
-            .handle
-            .acquire()
-            .await
-            .map_err(self.err("connecting"))?;
+        let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn).await;
         migration_result(Driver::Mysql, &self.handle.server(), outcome)
     }
@@ -78,7 +69,7 @@ impl Storage for MysqlStorage {
         if points.is_empty() {
             return Ok(());
         }
-        let err = self.err("storing datapoints");
+        let err = self.handle.err("storing datapoints");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
         insert_chunked::<MySql, _>(
@@ -108,7 +99,7 @@ impl Storage for MysqlStorage {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StorageResult<Vec<DataPoint>> {
-        let err = self.err("loading datapoints");
+        let err = self.handle.err("loading datapoints");
         let rows = sqlx::query(
             "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
              WHERE metric_name = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at",
@@ -134,7 +125,7 @@ impl Storage for MysqlStorage {
     }
 
     async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
-        let err = self.err("reading the last datapoint time");
+        let err = self.handle.err("reading the last datapoint time");
         let last: Option<NaiveDateTime> = sqlx::query_scalar(
             "SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = ?",
         )
@@ -150,7 +141,7 @@ impl Storage for MysqlStorage {
         if records.is_empty() {
             return Ok(());
         }
-        let err = self.err("storing detections");
+        let err = self.handle.err("storing detections");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
         insert_chunked::<MySql, _>(
@@ -195,7 +186,7 @@ impl Storage for MysqlStorage {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StorageResult<Vec<DetectionRecord>> {
-        let err = self.err("loading detections");
+        let err = self.handle.err("loading detections");
         let rows = sqlx::query(
             "SELECT * FROM dtk_detections WHERE metric_name = ? \
              AND (? IS NULL OR detector_id = ?) AND detected_at >= ? AND detected_at < ? \
@@ -220,7 +211,7 @@ impl Storage for MysqlStorage {
         metric: &str,
         detector_id: &str,
     ) -> StorageResult<Option<DateTime<Utc>>> {
-        let err = self.err("reading the last detection time");
+        let err = self.handle.err("reading the last detection time");
         let last: Option<NaiveDateTime> = sqlx::query_scalar(
             "SELECT MAX(detected_at) FROM dtk_detections WHERE metric_name = ? AND detector_id = ?",
         )
@@ -241,7 +232,7 @@ impl Storage for MysqlStorage {
         if detector_ids.is_empty() {
             return Ok(());
         }
-        let err = self.err("marking alerts sent");
+        let err = self.handle.err("marking alerts sent");
         let mut q = QueryBuilder::<MySql>::new(
             "UPDATE dtk_detections SET alert_sent = TRUE WHERE metric_name = ",
         );
@@ -266,7 +257,7 @@ impl Storage for MysqlStorage {
         metric: &str,
         job: &str,
     ) -> StorageResult<Option<DateTime<Utc>>> {
-        let err = self.err("reading a checkpoint");
+        let err = self.handle.err("reading a checkpoint");
         let position: Option<NaiveDateTime> = sqlx::query_scalar(
             "SELECT position FROM dtk_checkpoints WHERE metric_name = ? AND job = ?",
         )
@@ -284,7 +275,7 @@ impl Storage for MysqlStorage {
         job: &str,
         position: DateTime<Utc>,
     ) -> StorageResult<()> {
-        let err = self.err("writing a checkpoint");
+        let err = self.handle.err("writing a checkpoint");
         sqlx::query(
             "INSERT INTO dtk_checkpoints (metric_name, job, position, updated_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6)) \
              ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)",
@@ -299,7 +290,7 @@ impl Storage for MysqlStorage {
     }
 
     async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
-        let err = self.err("clearing a checkpoint");
+        let err = self.handle.err("clearing a checkpoint");
         sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = ? AND job = ?")
             .bind(metric)
             .bind(job)
@@ -332,7 +323,7 @@ impl Storage for MysqlStorage {
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
-        let err = self.err("applying retention");
+        let err = self.handle.err("applying retention");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
         let points =

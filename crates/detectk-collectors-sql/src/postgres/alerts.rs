@@ -28,9 +28,9 @@ impl super::PostgresStorage {
         .bind(claim.claimed_at)
         .bind(Value::from(claim.detector_ids.clone()))
         .bind(claim.stale_before)
-        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .execute(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("claiming an alert"))?;
+        .map_err(self.handle.err("claiming an alert"))?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -55,9 +55,9 @@ impl super::PostgresStorage {
         .bind(metric)
         .bind(key)
         .bind(token)
-        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .execute(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("recording an alert outcome"))?;
+        .map_err(self.handle.err("recording an alert outcome"))?;
         Ok(())
     }
 
@@ -67,7 +67,7 @@ impl super::PostgresStorage {
         metric: &str,
         kind: Option<AlertKind>,
     ) -> StorageResult<Option<AlertRecord>> {
-        let err = self.err("reading the last sent alert");
+        let err = self.handle.err("reading the last sent alert");
         let row = sqlx::query(
             "SELECT alert_key, kind, alert_time, sent_at, detector_ids FROM dtk_alerts \
              WHERE metric_name = $1 AND status = 'sent' AND ($2::text IS NULL OR kind = $2) \
@@ -75,13 +75,7 @@ impl super::PostgresStorage {
         )
         .bind(metric)
         .bind(kind.map(AlertKind::as_str))
-        .fetch_optional(
-            &mut *self
-                .handle
-                .acquire()
-                .await
-                .map_err(self.err("connecting"))?,
-        )
+        .fetch_optional(&mut *self.handle.connect().await?)
         .await
         .map_err(&err)?;
         let Some(row) = row else { return Ok(None) };

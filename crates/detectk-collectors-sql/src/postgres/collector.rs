@@ -5,7 +5,6 @@ use detectk_core::{BackendError, Collector, async_trait};
 
 use super::PgHandle;
 use super::decode::decode_row;
-use crate::Driver;
 use crate::collect::query_table;
 
 /// How much longer than the server's `statement_timeout` the client waits.
@@ -30,17 +29,7 @@ impl Collector for PostgresCollector {
     }
 
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
-        let settings = self.handle.settings();
-        let conn = self.handle.acquire().await;
-        let timeout = settings.timeout() + SERVER_TIMEOUT_GRACE;
-        query_table(
-            Driver::Postgres,
-            &settings.server(),
-            timeout,
-            conn,
-            query,
-            decode_row,
-        )
-        .await
+        let timeout = self.handle.settings().timeout() + SERVER_TIMEOUT_GRACE;
+        query_table(&self.handle, timeout, query, decode_row).await
     }
 }

@@ -14,9 +14,13 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 pub use collector::PostgresCollector;
 pub use storage::PostgresStorage;
 
-use crate::handle::Handle;
+use crate::handle::{Backend, Handle};
 use crate::pool::{LazyPool, PoolCache};
 use crate::settings::{ConnectionSettings, ServerSettings};
+
+impl Backend for Postgres {
+    const DRIVER: crate::Driver = crate::Driver::Postgres;
+}
 
 /// A shared, lazily connecting pool on one PostgreSQL database.
 pub(crate) type PgHandle = Handle<Postgres>;

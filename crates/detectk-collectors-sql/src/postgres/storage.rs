@@ -4,14 +4,13 @@
 use chrono::{DateTime, Utc};
 use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
-use detectk_core::{BackendError, Storage, async_trait};
+use detectk_core::{Storage, async_trait};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, Row};
 
 use super::{PgHandle, schema};
 use crate::Driver;
-use crate::error::backend_error;
 use crate::records::{
     context_from_value, context_text, dedupe_detections, dedupe_points, detection_context,
 };
@@ -43,10 +42,6 @@ impl PostgresStorage {
         Self { handle }
     }
 
-    pub(super) fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
-        move |e| backend_error(Driver::Postgres, &self.handle.server(), what, e)
-    }
-
     fn detection(&self, row: &PgRow) -> Result<DetectionRecord, sqlx::Error> {
         let context = context_from_value(row.try_get("context")?);
         let params: Option<Value> = row.try_get("detector_params")?;
@@ -62,11 +57,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn migrate(&self) -> StorageResult<()> {
-        let mut conn = self
-            .handle
-            .acquire()
-            .await
-            .map_err(self.err("connecting"))?;
+        let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn, self.handle.schema()).await;
         migration_result(Driver::Postgres, &self.handle.server(), outcome)
     }
@@ -76,7 +67,7 @@ impl Storage for PostgresStorage {
         if points.is_empty() {
             return Ok(());
         }
-        let err = self.err("storing datapoints");
+        let err = self.handle.err("storing datapoints");
         let loaded_at = Utc::now();
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
@@ -135,7 +126,7 @@ impl Storage for PostgresStorage {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StorageResult<Vec<DataPoint>> {
-        let err = self.err("loading datapoints");
+        let err = self.handle.err("loading datapoints");
         let rows = sqlx::query(
             "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
              WHERE metric_name = $1 AND collected_at >= $2 AND collected_at < $3 ORDER BY collected_at",
@@ -162,15 +153,9 @@ impl Storage for PostgresStorage {
     async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
         sqlx::query_scalar("SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = $1")
             .bind(metric)
-            .fetch_one(
-                &mut *self
-                    .handle
-                    .acquire()
-                    .await
-                    .map_err(self.err("connecting"))?,
-            )
+            .fetch_one(&mut *self.handle.connect().await?)
             .await
-            .map_err(self.err("reading the last datapoint time"))
+            .map_err(self.handle.err("reading the last datapoint time"))
     }
 
     async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
@@ -178,7 +163,7 @@ impl Storage for PostgresStorage {
         if records.is_empty() {
             return Ok(());
         }
-        let err = self.err("storing detections");
+        let err = self.handle.err("storing detections");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
         for chunk in records.chunks(CHUNK_ROWS) {
@@ -237,7 +222,7 @@ impl Storage for PostgresStorage {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StorageResult<Vec<DetectionRecord>> {
-        let err = self.err("loading detections");
+        let err = self.handle.err("loading detections");
         let rows = sqlx::query(
             "SELECT * FROM dtk_detections WHERE metric_name = $1 \
              AND ($2::text IS NULL OR detector_id = $2) AND detected_at >= $3 AND detected_at < $4 \
@@ -266,9 +251,9 @@ impl Storage for PostgresStorage {
         )
         .bind(metric)
         .bind(detector_id)
-        .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .fetch_one(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("reading the last detection time"))
+        .map_err(self.handle.err("reading the last detection time"))
     }
 
     async fn mark_alert_sent(
@@ -287,15 +272,9 @@ impl Storage for PostgresStorage {
         .bind(metric)
         .bind(timestamp)
         .bind(detector_ids)
-        .execute(
-            &mut *self
-                .handle
-                .acquire()
-                .await
-                .map_err(self.err("connecting"))?,
-        )
+        .execute(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("marking alerts sent"))?;
+        .map_err(self.handle.err("marking alerts sent"))?;
         Ok(())
     }
 
@@ -309,15 +288,9 @@ impl Storage for PostgresStorage {
         )
         .bind(metric)
         .bind(job)
-        .fetch_optional(
-            &mut *self
-                .handle
-                .acquire()
-                .await
-                .map_err(self.err("connecting"))?,
-        )
+        .fetch_optional(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("reading a checkpoint"))
+        .map_err(self.handle.err("reading a checkpoint"))
     }
 
     async fn set_checkpoint(
@@ -333,9 +306,9 @@ impl Storage for PostgresStorage {
         .bind(metric)
         .bind(job)
         .bind(position)
-        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .execute(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("writing a checkpoint"))?;
+        .map_err(self.handle.err("writing a checkpoint"))?;
         Ok(())
     }
 
@@ -343,15 +316,9 @@ impl Storage for PostgresStorage {
         sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = $1 AND job = $2")
             .bind(metric)
             .bind(job)
-            .execute(
-                &mut *self
-                    .handle
-                    .acquire()
-                    .await
-                    .map_err(self.err("connecting"))?,
-            )
+            .execute(&mut *self.handle.connect().await?)
             .await
-            .map_err(self.err("clearing a checkpoint"))?;
+            .map_err(self.handle.err("clearing a checkpoint"))?;
         Ok(())
     }
 
@@ -378,7 +345,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
-        let err = self.err("applying retention");
+        let err = self.handle.err("applying retention");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin().await.map_err(&err)?;
         let points =

@@ -5,7 +5,6 @@ use detectk_core::{BackendError, Collector, async_trait};
 
 use super::SqliteHandle;
 use super::decode::decode_row;
-use crate::Driver;
 use crate::collect::query_table;
 
 /// Runs user queries on a SQLite file (which must exist), decoding each value by its
@@ -28,17 +27,7 @@ impl Collector for SqliteCollector {
     }
 
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
-        let settings = self.handle.settings();
-        let conn = self.handle.acquire().await;
-        let timeout = settings.timeout();
-        query_table(
-            Driver::Sqlite,
-            &settings.server(),
-            timeout,
-            conn,
-            query,
-            decode_row,
-        )
-        .await
+        let timeout = self.handle.settings().timeout();
+        query_table(&self.handle, timeout, query, decode_row).await
     }
 }

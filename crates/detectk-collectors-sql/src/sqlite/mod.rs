@@ -14,9 +14,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 pub use collector::SqliteCollector;
 pub use storage::SqliteStorage;
 
-use crate::handle::Handle;
+use crate::handle::{Backend, Handle};
 use crate::pool::{LazyPool, PoolCache};
 use crate::settings::{ConnectionSettings, Role, SqliteFile, SqliteSettings};
+
+impl Backend for Sqlite {
+    const DRIVER: crate::Driver = crate::Driver::Sqlite;
+}
 
 /// A shared, lazily connecting pool on one SQLite database.
 pub(crate) type SqliteHandle = Handle<Sqlite>;

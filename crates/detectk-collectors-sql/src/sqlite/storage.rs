@@ -11,7 +11,6 @@ use super::time::{parse_time_text, time_text};
 use super::{SqliteHandle, schema};
 use crate::Driver;
 use crate::chunked::insert_chunked;
-use crate::error::backend_error;
 use crate::records::{
     context_text, dedupe_detections, dedupe_points, detection_context, parse_context,
 };
@@ -31,10 +30,6 @@ impl SqliteStorage {
         Self { handle }
     }
 
-    pub(super) fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
-        move |e| backend_error(Driver::Sqlite, &self.handle.server(), what, e)
-    }
-
     pub(super) fn decode_err(&self, what: &str) -> BackendError {
         BackendError::new(
             BackendErrorKind::Decode,
@@ -44,7 +39,9 @@ impl SqliteStorage {
     }
 
     pub(super) fn time(&self, row: &SqliteRow, column: &str) -> StorageResult<DateTime<Utc>> {
-        let text: String = row.try_get(column).map_err(self.err("reading a time"))?;
+        let text: String = row
+            .try_get(column)
+            .map_err(self.handle.err("reading a time"))?;
         parse_time_text(&text)
             .ok_or_else(|| self.decode_err(&format!("`{column}` holds {text:?}, not a time")))
     }
@@ -56,7 +53,7 @@ impl SqliteStorage {
     }
 
     fn detection(&self, row: &SqliteRow) -> StorageResult<DetectionRecord> {
-        let err = self.err("reading detections");
+        let err = self.handle.err("reading detections");
         let context: Option<String> = row.try_get("context").map_err(&err)?;
         let params: Option<String> = row.try_get("detector_params").map_err(&err)?;
         let timestamp = self.time(row, "detected_at")?;
@@ -77,11 +74,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn migrate(&self) -> StorageResult<()> {
-        let mut conn = self
-            .handle
-            .acquire()
-            .await
-            .map_err(self.err("connecting"))?;
+        let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn).await;
         migration_result(Driver::Sqlite, &self.handle.server(), outcome)
     }
@@ -91,7 +84,7 @@ impl Storage for SqliteStorage {
         if points.is_empty() {
             return Ok(());
         }
-        let err = self.err("storing datapoints");
+        let err = self.handle.err("storing datapoints");
         let loaded_at = time_text(Utc::now());
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
@@ -122,7 +115,7 @@ impl Storage for SqliteStorage {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StorageResult<Vec<DataPoint>> {
-        let err = self.err("loading datapoints");
+        let err = self.handle.err("loading datapoints");
         let rows = sqlx::query(
             "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
              WHERE metric_name = ?1 AND collected_at >= ?2 AND collected_at < ?3 ORDER BY collected_at",
@@ -151,15 +144,9 @@ impl Storage for SqliteStorage {
             "SELECT MAX(collected_at) FROM dtk_datapoints WHERE metric_name = ?1",
         )
         .bind(metric)
-        .fetch_one(
-            &mut *self
-                .handle
-                .acquire()
-                .await
-                .map_err(self.err("connecting"))?,
-        )
+        .fetch_one(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("reading the last datapoint time"))?;
+        .map_err(self.handle.err("reading the last datapoint time"))?;
         self.stored_time(last)
     }
 
@@ -168,7 +155,7 @@ impl Storage for SqliteStorage {
         if records.is_empty() {
             return Ok(());
         }
-        let err = self.err("storing detections");
+        let err = self.handle.err("storing detections");
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
         insert_chunked::<Sqlite, _>(
@@ -214,7 +201,7 @@ impl Storage for SqliteStorage {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StorageResult<Vec<DetectionRecord>> {
-        let err = self.err("loading detections");
+        let err = self.handle.err("loading detections");
         let rows = sqlx::query(
             "SELECT * FROM dtk_detections WHERE metric_name = ?1 \
              AND (?2 IS NULL OR detector_id = ?2) AND detected_at >= ?3 AND detected_at < ?4 \
@@ -240,9 +227,9 @@ impl Storage for SqliteStorage {
         )
         .bind(metric)
         .bind(detector_id)
-        .fetch_one(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .fetch_one(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("reading the last detection time"))?;
+        .map_err(self.handle.err("reading the last detection time"))?;
         self.stored_time(last)
     }
 
@@ -268,15 +255,9 @@ impl Storage for SqliteStorage {
         }
         q.push(")");
         q.build()
-            .execute(
-                &mut *self
-                    .handle
-                    .acquire()
-                    .await
-                    .map_err(self.err("connecting"))?,
-            )
+            .execute(&mut *self.handle.connect().await?)
             .await
-            .map_err(self.err("marking alerts sent"))?;
+            .map_err(self.handle.err("marking alerts sent"))?;
         Ok(())
     }
 
@@ -290,15 +271,9 @@ impl Storage for SqliteStorage {
         )
         .bind(metric)
         .bind(job)
-        .fetch_optional(
-            &mut *self
-                .handle
-                .acquire()
-                .await
-                .map_err(self.err("connecting"))?,
-        )
+        .fetch_optional(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("reading a checkpoint"))?;
+        .map_err(self.handle.err("reading a checkpoint"))?;
         self.stored_time(position)
     }
 
@@ -316,9 +291,9 @@ impl Storage for SqliteStorage {
         .bind(job)
         .bind(time_text(position))
         .bind(time_text(Utc::now()))
-        .execute(&mut *self.handle.acquire().await.map_err(self.err("connecting"))?)
+        .execute(&mut *self.handle.connect().await?)
         .await
-        .map_err(self.err("writing a checkpoint"))?;
+        .map_err(self.handle.err("writing a checkpoint"))?;
         Ok(())
     }
 
@@ -326,15 +301,9 @@ impl Storage for SqliteStorage {
         sqlx::query("DELETE FROM dtk_checkpoints WHERE metric_name = ?1 AND job = ?2")
             .bind(metric)
             .bind(job)
-            .execute(
-                &mut *self
-                    .handle
-                    .acquire()
-                    .await
-                    .map_err(self.err("connecting"))?,
-            )
+            .execute(&mut *self.handle.connect().await?)
             .await
-            .map_err(self.err("clearing a checkpoint"))?;
+            .map_err(self.handle.err("clearing a checkpoint"))?;
         Ok(())
     }
 
@@ -361,7 +330,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
-        let err = self.err("applying retention");
+        let err = self.handle.err("applying retention");
         let before = time_text(before);
         let mut conn = self.handle.acquire().await.map_err(&err)?;
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(&err)?;
