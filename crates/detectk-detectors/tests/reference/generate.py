@@ -4,8 +4,8 @@ Not part of the build. Run with numpy and pandas installed and the reference
 packages on PYTHONPATH, e.g.
 
     PYTHONPATH=/path/to/site-packages python3 generate.py small > vectors.jsonl
-    PYTHONPATH=/path/to/site-packages python3 generate.py full > /tmp/vectors-full.jsonl
-    PYTHONPATH=/path/to/site-packages python3 generate.py nab SERIES.csv... > /tmp/vectors-nab.jsonl
+    PYTHONPATH=/path/to/site-packages python3 generate.py full > vectors-full.jsonl
+    PYTHONPATH=/path/to/site-packages python3 generate.py nab SERIES.csv... > vectors-nab.jsonl
 
 Each point is scored with a history that holds only the present points strictly
 before it inside the window (the semantics DetectK adopts). Output: one JSON line
