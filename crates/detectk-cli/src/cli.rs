@@ -11,7 +11,7 @@ pub struct Cli {
     /// More log output (-v: info, -vv: debug, -vvv: trace). `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Only errors.
+    /// Only errors: no reports or summaries (alerts and `--format json` output still print).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Log format on stderr.

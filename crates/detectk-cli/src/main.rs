@@ -32,6 +32,7 @@ fn init_logging(cli: &Cli) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
+    detectk_cli::output::set_quiet(cli.quiet);
     let registry = detectk_cli::registry();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

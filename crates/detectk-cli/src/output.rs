@@ -1,5 +1,7 @@
 //! Small shared pieces of human output.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Utc};
 use detectk_core::DetectionRecord;
 use detectk_core::alert::AlertReport;
@@ -84,4 +86,17 @@ pub fn print_alert_report(report: &AlertReport) {
     {
         println!("  no alert: {why}");
     }
+}
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `-q`: print only errors (and alerts of the `console` alerter); reports and summaries are
+/// left out. `--format json` output is never suppressed.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether `-q` was given.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
 }

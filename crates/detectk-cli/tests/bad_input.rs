@@ -197,3 +197,27 @@ fn json_run_report_is_machine_readable() {
             .contains("syntax error")
     );
 }
+
+#[test]
+fn quiet_prints_only_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    source_db(root);
+    metric(
+        root,
+        "a_good",
+        &format!("SELECT ts AS period_time, v AS value FROM good {RANGE} ORDER BY ts"),
+    );
+    let ok = run_in(root, &["-q", "run", "metrics", "--execution-time", T]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(stdout(&ok), "", "nothing to say when all is well");
+    metric(root, "b_syntax", "SELEC ts FROM good");
+    let failed = run_in(root, &["-q", "run", "metrics", "--execution-time", T]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(stdout(&failed), "");
+    assert!(
+        stderr(&failed).contains("error: metric `b_syntax`"),
+        "{}",
+        stderr(&failed)
+    );
+}

@@ -97,6 +97,9 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
 }
 
 fn print_report(r: &BackfillReport) {
+    if crate::output::quiet() && !r.dry_run {
+        return;
+    }
     if r.dry_run {
         let resumed = r
             .resumed_from

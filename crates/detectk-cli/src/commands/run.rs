@@ -65,7 +65,9 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             if args.dry_run {
                 summary.push_str(" (dry run: nothing written, nothing sent)");
             }
-            println!("{summary}");
+            if !crate::output::quiet() {
+                println!("{summary}");
+            }
         }
         Format::Json => {
             for e in &prepared.errors {
@@ -94,6 +96,9 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
 }
 
 fn print_report(report: &RunReport) {
+    if crate::output::quiet() {
+        return;
+    }
     let range = &report.range;
     let collected = match (range.from, range.to) {
         (Some(from), Some(to)) => format!(
