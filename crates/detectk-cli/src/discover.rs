@@ -81,6 +81,10 @@ pub fn load_selected(
     let mut loaded = Loaded::default();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for file in files {
+        if is_profiles_file(&file) {
+            tracing::debug!(file = %file.display(), "skipping a profiles file");
+            continue;
+        }
         let partial = load_file_partial(&file, options);
         let Some(c) = &partial.config else {
             // Without a name the file cannot be selected or skipped: report it.
@@ -109,4 +113,19 @@ pub fn load_selected(
         loaded.configs.push(partial);
     }
     Ok(loaded)
+}
+
+/// A file holding only `profiles:` (a profiles file under another name) is not a metric.
+fn is_profiles_file(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    match detectk_core::yaml::parse(&text) {
+        Ok(serde_json::Value::Object(map)) => {
+            map.contains_key("profiles")
+                && !map.contains_key("name")
+                && !map.contains_key("collector")
+        }
+        _ => false,
+    }
 }

@@ -370,3 +370,36 @@ fn python_only_types_say_so() {
       hint: it exists only in Python detectk; this build has: clickhouse, mysql, postgres, postgresql, sql, sqlite
     ");
 }
+
+#[test]
+fn profiles_files_in_a_metrics_directory_are_not_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "detectk_profiles.yaml",
+        "profiles:\n  local: {type: sqlite, connection_string: \"sqlite:///x.db\"}\n",
+    );
+    write(
+        dir.path(),
+        "team_profiles.yaml",
+        "profiles:\n  other: {type: postgres, connection_string: \"postgresql://h/db\"}\n",
+    );
+    write(
+        dir.path(),
+        "m.yaml",
+        "name: m\ncollector: {profile: local, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\n",
+    );
+    let out = run_in(dir.path(), &["validate", "."]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1 of 1 config(s) valid"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -344,12 +344,15 @@ impl Parser<'_> {
             .into_iter()
             .filter(|(k, _)| !COLLECTOR_CORE_KEYS.contains(&k.as_str()))
             .collect();
-        if let Some(name) = &profile
-            && let Some(from_profile) = self.profile(name, "collector.profile")
-        {
-            merge_profile(&mut kind, &mut connection, from_profile);
+        let mut profile_failed = false;
+        if let Some(name) = &profile {
+            match self.profile(name, "collector.profile") {
+                Some(from_profile) => merge_profile(&mut kind, &mut connection, from_profile),
+                None => profile_failed = true,
+            }
         }
-        if kind.is_none() {
+        // A missing type is implied by a profile that could not be read (already reported).
+        if kind.is_none() && !profile_failed {
             self.issues.push(
                 ConfigIssue::new("collector.type", "is required")
                     .with_hint("set `type:` (clickhouse, postgres, mysql, sqlite, sql) or a `profile:` that has one"),
@@ -695,4 +698,73 @@ pub fn parse_time(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| format!("time {text:?} does not exist in time zone {tz}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options_with_profile() -> LoadOptions {
+        let mut profiles = Profiles::empty();
+        profiles
+            .add_text(
+                "profiles:\n  pg:\n    type: postgres\n    host: db.internal\n    port: 5432\n    password: \"${PG_SECRET}\"\n",
+                Path::new("detectk_profiles.yaml"),
+            )
+            .unwrap();
+        LoadOptions {
+            profiles,
+            env: Arc::new(|k| (k == "PG_SECRET").then(|| "s3cr3t".to_string())),
+            ..LoadOptions::default()
+        }
+    }
+
+    #[test]
+    fn explicit_params_win_over_the_profile_which_supplies_the_type() {
+        let yaml = "name: m\ncollector:\n  profile: pg\n  params: {port: 6543, query: \"SELECT 1\"}\ndetector: {type: mad}\n";
+        let config = parse_config(yaml, None, &options_with_profile())
+            .unwrap()
+            .config;
+        assert_eq!(config.collector.kind, "postgres");
+        let params = &config.collector.params.0;
+        assert_eq!(params["port"], 6543, "explicit beats profile");
+        assert_eq!(params["host"], "db.internal", "the profile fills the rest");
+        assert_eq!(params["password"], "s3cr3t");
+        assert!(
+            !params.contains_key("query"),
+            "core keys are not connection params"
+        );
+        assert!(
+            !format!("{config:?}").contains("s3cr3t"),
+            "Debug masks secrets"
+        );
+        // Storage defaults to the collector's connection.
+        assert_eq!(config.storage.kind, "postgres");
+        assert!(config.storage.defaulted);
+    }
+
+    #[test]
+    fn an_unknown_profile_is_one_problem_with_the_known_names() {
+        let yaml = "name: m\ncollector:\n  profile: pgg\n  params: {query: \"SELECT 1\"}\ndetector: {type: mad}\n";
+        let e = parse_config(yaml, None, &options_with_profile()).unwrap_err();
+        assert_eq!(e.issues.len(), 1, "{e}");
+        assert_eq!(e.issues[0].path, "collector.profile");
+        assert_eq!(
+            e.issues[0].hint.as_deref(),
+            Some("did you mean `pg`? defined profiles: pg")
+        );
+    }
+
+    #[test]
+    fn disabled_storage_keeps_state_in_a_local_sqlite_file() {
+        let yaml = "name: m\ncollector: {type: clickhouse, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\nstorage: {enabled: false}\n";
+        let loaded = parse_config(yaml, None, &LoadOptions::default()).unwrap();
+        assert_eq!(loaded.config.storage.kind, "sqlite");
+        assert_eq!(
+            loaded.config.storage.params.0["connection_string"],
+            format!("sqlite:///{LOCAL_STATE_FILE}")
+        );
+        assert_eq!(loaded.warnings.len(), 1);
+        assert_eq!(loaded.warnings[0].path, "storage.enabled");
+    }
 }
