@@ -271,12 +271,27 @@ async fn read_only_user_is_served_without_output_settings() {
 
 #[tokio::test]
 async fn secure_connections_use_tls() {
-    // The test server speaks plain HTTP on 8123, so the TLS handshake must fail there:
-    // proof that `secure` really switches to HTTPS and that TLS support is built in.
+    // A local server that answers every connection in plain HTTP at once, so the TLS
+    // handshake must fail: proof that `secure` really switches to HTTPS and that TLS
+    // support is built in. (ClickHouse's own HTTP port may wait for a request line
+    // that a ClientHello does not contain, which would make this a timeout.)
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await;
+        }
+    });
     let mut config = common::config("default");
+    config.port = port;
     config.secure = true;
     let c = collector(config);
-    assert_eq!(c.describe(), "clickhouse 127.0.0.1:8123/default");
+    assert_eq!(c.describe(), format!("clickhouse 127.0.0.1:{port}/default"));
     let err = c.query("SELECT 1").await.unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
     assert!(!err.message.contains("scheme is not http"), "{err}");
