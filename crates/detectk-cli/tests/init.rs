@@ -87,3 +87,35 @@ fn init_project_minimal_sqlite_has_one_metric() {
         "existing files are kept without --force"
     );
 }
+
+#[test]
+fn test_alert_sends_a_sample_through_the_configured_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        "name: sessions\ncollector: {type: sqlite, params: {connection_string: \"sqlite:///x.db\", query: \"SELECT 1\"}}\ndetector: {type: mad}\nalerter: {type: console, params: {path: alerts.txt}}\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["test-alert", "m.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sent a test message for `sessions`"),
+        "{}",
+        stdout(&out)
+    );
+    let written = std::fs::read_to_string(dir.path().join("alerts.txt")).unwrap();
+    assert!(written.contains("sessions"), "{written}");
+
+    std::fs::write(
+        dir.path().join("none.yaml"),
+        "name: quiet\ncollector: {type: sqlite, params: {connection_string: \"sqlite:///x.db\", query: \"SELECT 1\"}}\ndetector: {type: mad}\n",
+    )
+    .unwrap();
+    let none = run_in(dir.path(), &["test-alert", "none.yaml"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("this metric has no alerter"),
+        "{}",
+        stderr(&none)
+    );
+}
