@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use detectk_core::config::{LoadOptions, PartialConfig, load_file_partial};
+use detectk_core::config::{LoadOptions, PartialConfig, load_file_partial, parse_config_partial};
 use detectk_core::{ConfigError, ConfigIssue};
 
 use crate::select::Selector;
@@ -81,11 +81,16 @@ pub fn load_selected(
     let mut loaded = Loaded::default();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for file in files {
-        if is_profiles_file(&file) {
-            tracing::debug!(file = %file.display(), "skipping a profiles file");
-            continue;
-        }
-        let partial = load_file_partial(&file, options);
+        // Each file is read once; profiles-only files are told apart by their text.
+        let partial = match std::fs::read_to_string(&file) {
+            Ok(text) if is_profiles_text(&text) => {
+                tracing::debug!(file = %file.display(), "skipping a profiles file");
+                continue;
+            }
+            Ok(text) => parse_config_partial(&text, Some(&file), options),
+            // The loader reports the read error with the file name.
+            Err(_) => load_file_partial(&file, options),
+        };
         let Some(c) = &partial.config else {
             // Without a name the file cannot be selected or skipped: report it.
             loaded.errors.push(ConfigError {
@@ -116,11 +121,12 @@ pub fn load_selected(
 }
 
 /// A file holding only `profiles:` (a profiles file under another name) is not a metric.
-fn is_profiles_file(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
+/// Only files with a top-level `profiles:` line are parsed for this.
+fn is_profiles_text(text: &str) -> bool {
+    if !text.lines().any(|l| l.starts_with("profiles:")) {
         return false;
-    };
-    match detectk_core::yaml::parse(&text) {
+    }
+    match detectk_core::yaml::parse(text) {
         Ok(serde_json::Value::Object(map)) => {
             map.contains_key("profiles")
                 && !map.contains_key("name")

@@ -676,9 +676,14 @@ pub fn parse_time(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
     let naive = [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M",
     ]
@@ -694,10 +699,15 @@ pub fn parse_time(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
             "invalid time {text:?}; expected `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` or RFC 3339"
         ));
     };
+    local_to_utc(naive, tz)
+}
+
+/// A wall-clock time in `tz` as UTC (the earlier instant when clocks fall back).
+pub fn local_to_utc(naive: NaiveDateTime, tz: Tz) -> Result<DateTime<Utc>, String> {
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("time {text:?} does not exist in time zone {tz}"))
+        .ok_or_else(|| format!("{naive} does not exist in time zone {tz}"))
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Mapping a collector's [`Table`] to datapoints: column lookup, type checks, ordering,
 //! and missing intervals. Every problem names the metric, the column and the row.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use crate::config::CollectorConfig;
+use crate::config::{CollectorConfig, local_to_utc, parse_time};
 use crate::model::{Cell, Context, DataPoint, Table};
 use crate::pipeline::grid::slots;
 
@@ -74,17 +74,11 @@ fn column_index(
 }
 
 fn to_utc(cell: &Cell, tz: Tz) -> Result<DateTime<Utc>, String> {
-    let local = |naive: NaiveDateTime| {
-        tz.from_local_datetime(&naive)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| format!("{naive} does not exist in time zone {tz}"))
-    };
     match cell {
         Cell::DateTimeUtc(t) => Ok(*t),
-        Cell::DateTime(naive) => local(*naive),
-        Cell::Date(d) => local(d.and_hms_opt(0, 0, 0).expect("midnight exists")),
-        Cell::Text(s) => parse_text_time(s, tz),
+        Cell::DateTime(naive) => local_to_utc(*naive, tz),
+        Cell::Date(d) => local_to_utc(d.and_hms_opt(0, 0, 0).expect("midnight exists"), tz),
+        Cell::Text(s) => parse_time(s, tz),
         Cell::Int(secs) => DateTime::from_timestamp(*secs, 0)
             .ok_or_else(|| format!("{secs} is out of range as Unix seconds")),
         other => Err(format!(
@@ -93,37 +87,6 @@ fn to_utc(cell: &Cell, tz: Tz) -> Result<DateTime<Utc>, String> {
             describe_cell(other)
         )),
     }
-}
-
-fn parse_text_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
-    let text = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%#z"] {
-        if let Ok(t) = DateTime::parse_from_str(text, format) {
-            return Ok(t.with_timezone(&Utc));
-        }
-    }
-    let naive = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-    .or_else(|| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-    })
-    .ok_or_else(|| {
-        format!("text {text:?} is not a timestamp (expected `YYYY-MM-DD HH:MM:SS` or RFC 3339)")
-    })?;
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("{naive} does not exist in time zone {tz}"))
 }
 
 fn describe_cell(cell: &Cell) -> String {
