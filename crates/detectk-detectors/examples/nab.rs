@@ -2,8 +2,10 @@
 //! table: labelled anomaly windows detected, and false alarms per 1,000 points.
 //!
 //! Run from the workspace root:
-//! `cargo run --release -p detectk-detectors --example nab -- [NAB_DIR] [--out docs/nab-baseline.md]`
-//! (`NAB_DIR` defaults to `../shared/data/nab` next to the workspace).
+//! `cargo run --release -p detectk-detectors --example nab -- NAB_DIR [--out docs/nab-baseline.md]`
+//! where `NAB_DIR` is a checkout of the NAB corpus (its `data/` and `labels/`); without the
+//! argument the `NAB_DIR` environment variable is used. Nothing outside the repo is read by
+//! default.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,6 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use detectk_core::config::Params;
 use detectk_core::{DataPoint, DetectionContext, Detector, Registry};
 use serde_json::{Map, Value, json};
-
-const DEFAULT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/nab");
 
 /// One labelled series.
 struct Series {
@@ -170,16 +170,22 @@ fn build(registry: &Registry, kind: &str, params: Value) -> Box<dyn Detector> {
 }
 
 fn main() {
-    let mut dir = PathBuf::from(DEFAULT_DIR);
+    let mut dir = std::env::var_os("NAB_DIR").map(PathBuf::from);
     let mut out_file = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--out" {
             out_file = args.next().map(PathBuf::from);
         } else {
-            dir = PathBuf::from(a);
+            dir = Some(PathBuf::from(a));
         }
     }
+    let Some(dir) = dir else {
+        eprintln!(
+            "usage: nab NAB_DIR [--out FILE] (or set NAB_DIR): the directory of the NAB corpus"
+        );
+        std::process::exit(2);
+    };
     let corpus = match load(&dir) {
         Ok(c) if !c.is_empty() => c,
         Ok(_) => return eprintln!("no labelled series found under {}", dir.display()),

@@ -3,7 +3,7 @@
 Not part of the build. Run with numpy and pandas installed and the reference
 packages on PYTHONPATH, e.g.
 
-    PYTHONPATH=/path/to/site-packages python3 generate.py small > vectors.jsonl
+    NAB_DIR=/path/to/nab PYTHONPATH=/path/to/site-packages python3 generate.py small > vectors.jsonl
     PYTHONPATH=/path/to/site-packages python3 generate.py full > vectors-full.jsonl
     PYTHONPATH=/path/to/site-packages python3 generate.py nab SERIES.csv... > vectors-nab.jsonl
 
@@ -11,6 +11,7 @@ Each point is scored with a history that holds only the present points strictly
 before it inside the window (the semantics DetectK adopts). Output: one JSON line
 per series (`[timestamp, value, hour_of_day, day_of_week, parity]` per point), then
 one per case with the series name, the params and the expected result per point.
+`small` also scores 200 points of one real NAB series, read from `$NAB_DIR`.
 """
 
 import json
@@ -254,8 +255,10 @@ def main():
     for name, points in all_series.items():
         print(json.dumps({"series": name, "points": points}, separators=(",", ":")))
     if not full:
-        here = os.path.dirname(os.path.abspath(__file__))
-        real = os.path.join(here, "../../../../../shared/data/nab/data/realAWSCloudwatch/elb_request_count_8c0756.csv")
+        nab_dir = os.environ.get("NAB_DIR")
+        if not nab_dir:
+            sys.exit("generate.py small: set NAB_DIR to the NAB corpus directory (data/, labels/)")
+        real = os.path.join(nab_dir, "data/realAWSCloudwatch/elb_request_count_8c0756.csv")
         nab([real], SMALL_NAB_CONFIGS, limit=200)
     for c in cases:
         c["expected"] = [compact(e) for e in c["expected"]]
