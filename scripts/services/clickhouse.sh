@@ -6,6 +6,9 @@
 # Idempotent: installs the Debian packages when missing, starts each server that does
 # not answer, waits until `SELECT 1` works. Exits non-zero with a message when it cannot.
 #
+# Package installs wait (bounded by APT_LOCK_TIMEOUT, default 300 s) for a
+# concurrent apt/dpkg to release its lock (lib/apt.sh).
+#
 # Environment: CLICKHOUSE_START_TIMEOUT seconds per server (default 60).
 set -euo pipefail
 
@@ -21,6 +24,9 @@ answers() {
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 wait_until_up() { # url errlog
     local deadline=$(( $(date +%s) + timeout ))
@@ -46,9 +52,7 @@ fi
 
 if [ ! -x /usr/sbin/clickhouse-server ] && ! command -v clickhouse-server >/dev/null; then
     log "clickhouse-server is not installed; installing clickhouse-server and clickhouse-client"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server clickhouse-client \
-        || die "apt-get install clickhouse-server clickhouse-client failed"
+    apt_install clickhouse-server clickhouse-client
 fi
 
 server_bin=/usr/sbin/clickhouse-server

@@ -5,6 +5,9 @@
 # not answer, gives root a password-less TCP login (Debian's root logs in only over the
 # unix socket), waits until `SELECT 1` works. Exits non-zero with a message when it cannot.
 #
+# Package installs wait (bounded by APT_LOCK_TIMEOUT, default 300 s) for a
+# concurrent apt/dpkg to release its lock (lib/apt.sh).
+#
 # Environment: MARIADB_START_TIMEOUT seconds (default 60).
 set -euo pipefail
 
@@ -18,6 +21,9 @@ die() { log "ERROR: $*"; exit 1; }
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 answers() {
     command -v mysql >/dev/null &&
@@ -36,9 +42,7 @@ fi
 
 if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ] && [ ! -x /usr/sbin/mysqld ]; then
     log "MariaDB is not installed; installing mariadb-server"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server mariadb-client \
-        || die "apt-get install mariadb-server failed"
+    apt_install mariadb-server mariadb-client
 fi
 
 if ! socket_answers; then

@@ -5,6 +5,9 @@
 # rule for 127.0.0.1 to pg_hba.conf, starts (or reloads) the cluster, waits until
 # `SELECT 1` works. Exits non-zero with a message when it cannot.
 #
+# Package installs wait (bounded by APT_LOCK_TIMEOUT, default 300 s) for a
+# concurrent apt/dpkg to release its lock (lib/apt.sh).
+#
 # Environment: POSTGRES_START_TIMEOUT seconds (default 60).
 set -euo pipefail
 
@@ -18,6 +21,9 @@ die() { log "ERROR: $*"; exit 1; }
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 answers() {
     command -v psql >/dev/null &&
@@ -41,9 +47,7 @@ fi
 
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
     log "PostgreSQL is not installed; installing postgresql"
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql postgresql-client \
-        || die "apt-get install postgresql failed"
+    apt_install postgresql postgresql-client
 fi
 
 version="$(ls /etc/postgresql | sort -V | tail -n 1)"
