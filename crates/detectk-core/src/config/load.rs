@@ -1,6 +1,6 @@
 //! Reading one metric config file into a [`MetricConfig`], reporting every problem at once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -13,6 +13,7 @@ use crate::config::model::{
     StorageConfig,
 };
 use crate::config::params::{Params, ParamsReport, did_you_mean};
+use crate::config::paths::{anchor, anchor_sqlite_params, base_dir_of};
 use crate::config::profiles::Profiles;
 use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
@@ -30,6 +31,9 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
 /// Where DetectK keeps a metric's state when its config says `storage: {enabled: false}`.
 pub const LOCAL_STATE_FILE: &str = "detectk_state.db";
 
+/// The SQLite file of a `type: sqlite` storage that names no file, in the project root.
+pub const DEFAULT_SQLITE_STORAGE: &str = "detectk.db";
+
 /// Environment lookup used for `${VAR}` substitution.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -42,6 +46,10 @@ pub struct LoadOptions {
     pub profiles: Profiles,
     /// Environment for `${VAR}` (the process environment by default).
     pub env: EnvLookup,
+    /// The project root: where files that no config names live (the SQLite state file
+    /// of `storage: {enabled: false}`, a SQLite storage's default `detectk.db`). `None`:
+    /// the directory of the metric config.
+    pub project_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -49,6 +57,7 @@ impl std::fmt::Debug for LoadOptions {
         f.debug_struct("LoadOptions")
             .field("execution_time", &self.execution_time)
             .field("profiles", &self.profiles.names())
+            .field("project_dir", &self.project_dir)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +68,7 @@ impl Default for LoadOptions {
             execution_time: Utc::now(),
             profiles: Profiles::empty(),
             env: Arc::new(|k| std::env::var(k).ok()),
+            project_dir: None,
         }
     }
 }
@@ -169,10 +179,18 @@ pub fn parse_config_partial(
     };
     render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
     let map = doc.as_object().cloned().unwrap_or_default();
+    let base = file.and_then(base_dir_of);
+    let project_dir = options
+        .project_dir
+        .as_deref()
+        .and_then(|d| std::path::absolute(d).ok())
+        .or_else(|| base.clone());
     let mut parser = Parser {
         options,
         issues,
         warnings: Vec::new(),
+        base,
+        project_dir,
     };
     let config = parser.metric(&map, file);
     PartialConfig {
@@ -205,6 +223,10 @@ struct Parser<'o> {
     options: &'o LoadOptions,
     issues: Vec<ConfigIssue>,
     warnings: Vec<ConfigIssue>,
+    /// Absolute directory of the config file: relative locations it names resolve here.
+    base: Option<PathBuf>,
+    /// Absolute project root: files no config names (defaults) live here.
+    project_dir: Option<PathBuf>,
 }
 
 impl Parser<'_> {
@@ -346,11 +368,14 @@ impl Parser<'_> {
             .collect();
         let mut profile_failed = false;
         if let Some(name) = &profile {
-            match self.profile(name, "collector.profile") {
+            match self.profile(name, "collector.profile", kind.as_deref()) {
                 Some(from_profile) => merge_profile(&mut kind, &mut connection, from_profile),
                 None => profile_failed = true,
             }
         }
+        // Profile values are already anchored to the profiles file (absolute locations
+        // are left alone); the rest were named by this config.
+        self.anchor_to_config(kind.as_deref(), &mut connection);
         // A missing type is implied by a profile that could not be read (already reported).
         if kind.is_none() && !profile_failed {
             self.issues.push(
@@ -370,7 +395,30 @@ impl Parser<'_> {
         })
     }
 
-    fn profile(&mut self, name: &str, path: &str) -> Option<Map<String, Value>> {
+    /// Makes relative SQLite locations in `params` (named by this config) absolute
+    /// against the config's directory.
+    fn anchor_to_config(&self, kind: Option<&str>, params: &mut Map<String, Value>) {
+        if let Some(base) = &self.base {
+            anchor_sqlite_params(kind, params, base);
+        }
+    }
+
+    /// A file location that no config names (`name`), in the project root.
+    fn default_location(&self, name: &str) -> String {
+        match &self.project_dir {
+            Some(dir) => anchor(name, dir),
+            None => name.to_string(),
+        }
+    }
+
+    /// The params of profile `name`, with `${VAR}` substituted and relative SQLite
+    /// locations anchored to the profiles file. `kind` is the type the config sets.
+    fn profile(
+        &mut self,
+        name: &str,
+        path: &str,
+        kind: Option<&str>,
+    ) -> Option<Map<String, Value>> {
         let profiles = &self.options.profiles;
         let Some(profile) = profiles.get(name) else {
             let mut hint = did_you_mean(name, profiles.names()).unwrap_or_default();
@@ -378,7 +426,11 @@ impl Parser<'_> {
                 hint.push(' ');
             }
             if profiles.names().is_empty() {
-                hint.push_str("no profiles are defined: create ./detectk_profiles.yaml or ~/.detectk/profiles.yaml");
+                let root = match &self.options.project_dir {
+                    Some(dir) => dir.join("detectk_profiles.yaml").display().to_string(),
+                    None => "detectk_profiles.yaml in the project root".to_string(),
+                };
+                hint.push_str(&format!("no profiles are defined: create {root} or ~/.detectk/profiles.yaml (or pass --project-dir)"));
             } else {
                 hint.push_str(&format!(
                     "defined profiles: {}",
@@ -391,7 +443,16 @@ impl Parser<'_> {
         };
         let env = self.options.env.clone();
         match profile.resolve(&|k| env(k)) {
-            Ok(params) => Some(params),
+            Ok(mut params) => {
+                let profile_kind = params
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                if let Some(base) = base_dir_of(&profile.file) {
+                    anchor_sqlite_params(kind.or(profile_kind.as_deref()), &mut params, &base);
+                }
+                Some(params)
+            }
             Err(missing) => {
                 for var in missing {
                     self.issues.push(ConfigIssue::new(
@@ -441,8 +502,8 @@ impl Parser<'_> {
             self.absorb(report);
             let mut params = Map::new();
             params.insert(
-                "connection_string".into(),
-                Value::String(format!("sqlite:///{LOCAL_STATE_FILE}")),
+                "path".into(),
+                Value::String(self.default_location(LOCAL_STATE_FILE)),
             );
             return Some(StorageConfig {
                 kind: "sqlite".into(),
@@ -473,18 +534,34 @@ impl Parser<'_> {
             connection.remove(key);
         }
         if let Some(name) = &profile
-            && let Some(from_profile) = self.profile(name, "storage.profile")
+            && let Some(from_profile) = self.profile(name, "storage.profile", kind.as_deref())
         {
             merge_profile(&mut kind, &mut connection, from_profile);
         }
         let collector_kind = collector.map(|c| c.kind.clone());
         let kind = kind.or(collector_kind.clone());
+        self.anchor_to_config(kind.as_deref(), &mut connection);
         if connection.is_empty()
             && profile.is_none()
             && let Some(c) = collector
             && Some(&c.kind) == kind.as_ref()
         {
             connection = c.params.0.clone();
+        }
+        // A SQLite storage that names no file keeps its tables in the project root's
+        // `detectk.db`, not in the working directory (unless DATABASE_URL names one).
+        let env = self.options.env.clone();
+        let sqlite_url_in_env = env("DATABASE_URL").is_some_and(|u| u.starts_with("sqlite"));
+        if kind.as_deref() == Some("sqlite")
+            && !["path", "database", "connection_string"]
+                .iter()
+                .any(|k| connection.contains_key(*k))
+            && !sqlite_url_in_env
+        {
+            connection.insert(
+                "path".into(),
+                Value::String(self.default_location(DEFAULT_SQLITE_STORAGE)),
+            );
         }
         Some(StorageConfig {
             kind: kind?,
@@ -578,6 +655,14 @@ impl Parser<'_> {
         let conditions: Map<String, Value> = a.or("conditions", Map::new());
         let report = a.finish();
         self.absorb(report);
+        let mut params = params;
+        // The console alerter appends to `path`, a file this config names.
+        if kind.as_deref() == Some("console")
+            && let (Some(Value::String(location)), Some(base)) =
+                (params.get_mut("path"), &self.base)
+        {
+            *location = anchor(location, base);
+        }
         Some(AlerterConfig {
             enabled,
             kind: kind?,
@@ -770,11 +855,63 @@ mod tests {
         let yaml = "name: m\ncollector: {type: clickhouse, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\nstorage: {enabled: false}\n";
         let loaded = parse_config(yaml, None, &LoadOptions::default()).unwrap();
         assert_eq!(loaded.config.storage.kind, "sqlite");
-        assert_eq!(
-            loaded.config.storage.params.0["connection_string"],
-            format!("sqlite:///{LOCAL_STATE_FILE}")
-        );
+        // No file and no project root: the location stays relative.
+        assert_eq!(loaded.config.storage.params.0["path"], LOCAL_STATE_FILE);
         assert_eq!(loaded.warnings.len(), 1);
         assert_eq!(loaded.warnings[0].path, "storage.enabled");
+
+        let rooted = LoadOptions {
+            project_dir: Some(PathBuf::from("/srv/proj")),
+            ..LoadOptions::default()
+        };
+        let file = Path::new("/srv/proj/metrics/m.yaml");
+        let loaded = parse_config(yaml, Some(file), &rooted).unwrap();
+        assert_eq!(
+            loaded.config.storage.params.0["path"],
+            "/srv/proj/detectk_state.db"
+        );
+    }
+
+    #[test]
+    fn relative_sqlite_locations_resolve_against_the_file_that_names_them() {
+        let mut profiles = Profiles::empty();
+        profiles
+            .add_text(
+                "profiles:\n  src: {type: sqlite, connection_string: \"sqlite:///data/q.db\"}\n  store: {type: sqlite, path: state.db}\n",
+                Path::new("/srv/proj/detectk_profiles.yaml"),
+            )
+            .unwrap();
+        let options = LoadOptions {
+            profiles,
+            env: Arc::new(|_| None),
+            project_dir: Some(PathBuf::from("/srv/proj")),
+            ..LoadOptions::default()
+        };
+        let file = Path::new("/srv/proj/metrics/team/m.yaml");
+        let yaml = "name: m\ncollector: {profile: src, params: {query: \"SELECT 1\"}}\nstorage: {profile: store}\ndetector: {type: mad}\nalerter: {type: console, params: {path: alerts.log}}\n";
+        let c = parse_config(yaml, Some(file), &options).unwrap().config;
+        assert_eq!(
+            c.collector.params.0["connection_string"],
+            "sqlite:////srv/proj/data/q.db"
+        );
+        assert_eq!(c.storage.params.0["path"], "/srv/proj/state.db");
+        assert_eq!(
+            c.alerter.unwrap().params.0["path"],
+            "/srv/proj/metrics/team/alerts.log"
+        );
+
+        // Named in the metric config: relative to the metric config.
+        let yaml = "name: m\ncollector: {type: sqlite, params: {path: ../q.db, query: \"SELECT 1\"}}\nstorage: {type: sqlite}\ndetector: {type: mad}\n";
+        let c = parse_config(yaml, Some(file), &options).unwrap().config;
+        assert_eq!(
+            c.collector.params.0["path"],
+            "/srv/proj/metrics/team/../q.db"
+        );
+        // A storage of the collector's type without params shares its file.
+        assert_eq!(c.storage.params.0["path"], "/srv/proj/metrics/team/../q.db");
+        // Named by nobody: the project root's detectk.db.
+        let yaml = "name: m\ncollector: {type: postgres, params: {query: \"SELECT 1\"}}\nstorage: {type: sqlite}\ndetector: {type: mad}\n";
+        let c = parse_config(yaml, Some(file), &options).unwrap().config;
+        assert_eq!(c.storage.params.0["path"], "/srv/proj/detectk.db");
     }
 }

@@ -1,9 +1,11 @@
-//! The metric config: model, loader, params reader, env substitution, profiles.
+//! The metric config: model, loader, params reader, env substitution, profiles, and
+//! where relative file locations resolve.
 
 mod env;
 mod load;
 mod model;
 mod params;
+pub mod paths;
 mod profiles;
 pub mod template;
 

@@ -1,4 +1,5 @@
-//! Connection profiles: `./detectk_profiles.yaml` (project) over `~/.detectk/profiles.yaml` (user).
+//! Connection profiles: `detectk_profiles.yaml` in the project root over
+//! `~/.detectk/profiles.yaml` (user), or the one file `$DETECTK_PROFILES` names.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -6,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::config::env::substitute_env;
+use crate::config::paths::PROJECT_PROFILES;
 use crate::error::{ConfigError, ConfigIssue};
 
 /// A named set of connection params.
@@ -104,19 +106,41 @@ impl Profiles {
         Self::default()
     }
 
-    /// The default locations: `$DETECTK_PROFILES` if set, else `./detectk_profiles.yaml`
-    /// then `~/.detectk/profiles.yaml`. Missing files are skipped.
+    /// The default locations with the working directory as the project root; see
+    /// [`Profiles::load_for_project`].
     pub fn load_default() -> Result<Self, ConfigError> {
-        let mut paths = Vec::new();
-        if let Some(explicit) = std::env::var_os("DETECTK_PROFILES") {
-            paths.push(PathBuf::from(explicit));
-        } else {
-            paths.push(PathBuf::from("detectk_profiles.yaml"));
-            if let Some(home) = std::env::var_os("HOME") {
-                paths.push(Path::new(&home).join(".detectk").join("profiles.yaml"));
-            }
+        Self::load_for_project(Path::new("."))
+    }
+
+    /// The profiles of the project rooted at `project_dir`: `$DETECTK_PROFILES` if set
+    /// (that file only), else `PROJECT_DIR/detectk_profiles.yaml` (or `.yml`) over
+    /// `~/.detectk/profiles.yaml`. Missing files are skipped.
+    pub fn load_for_project(project_dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_files(&Self::default_paths(
+            project_dir,
+            std::env::var_os("DETECTK_PROFILES").map(PathBuf::from),
+            std::env::var_os("HOME").map(PathBuf::from),
+        ))
+    }
+
+    /// The files [`Profiles::load_for_project`] reads, highest priority first, given the
+    /// values of `DETECTK_PROFILES` and `HOME`.
+    pub fn default_paths(
+        project_dir: &Path,
+        explicit: Option<PathBuf>,
+        home: Option<PathBuf>,
+    ) -> Vec<PathBuf> {
+        if let Some(explicit) = explicit {
+            return vec![explicit];
         }
-        Self::load_files(&paths)
+        let mut paths = vec![
+            project_dir.join(PROJECT_PROFILES),
+            project_dir.join("detectk_profiles.yml"),
+        ];
+        if let Some(home) = home {
+            paths.push(home.join(".detectk").join("profiles.yaml"));
+        }
+        paths
     }
 
     /// Loads the given files in priority order (earlier wins), skipping missing ones.
@@ -219,6 +243,26 @@ mod tests {
         assert_eq!(resolved["host"], "localhost");
         assert_eq!(resolved["port"], 8123);
         assert!(!format!("{ch:?}").contains("CH_PW") || !format!("{ch:?}").contains("s\""));
+    }
+
+    #[test]
+    fn project_profiles_come_before_the_users_and_the_variable_replaces_both() {
+        let paths =
+            Profiles::default_paths(Path::new("/srv/proj"), None, Some(PathBuf::from("/home/u")));
+        assert_eq!(
+            paths,
+            vec![
+                PathBuf::from("/srv/proj/detectk_profiles.yaml"),
+                PathBuf::from("/srv/proj/detectk_profiles.yml"),
+                PathBuf::from("/home/u/.detectk/profiles.yaml"),
+            ]
+        );
+        let explicit = Profiles::default_paths(
+            Path::new("/srv/proj"),
+            Some(PathBuf::from("/etc/dtk.yaml")),
+            Some(PathBuf::from("/home/u")),
+        );
+        assert_eq!(explicit, vec![PathBuf::from("/etc/dtk.yaml")]);
     }
 
     #[test]
