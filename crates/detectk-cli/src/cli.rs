@@ -17,6 +17,11 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// Project root: profiles are read from DIR/detectk_profiles.yaml. Default: the nearest
+    /// ancestor of the configs holding detectk_profiles.yaml or detectk_project.yaml, else
+    /// the working directory.
+    #[arg(long, global = true, env = "DETECTK_PROJECT_DIR", value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -10,6 +10,8 @@ use crate::select::Selector;
 
 /// Files that live next to metric configs but are not metric configs.
 const NOT_METRICS: &[&str] = &[
+    "detectk_project.yaml",
+    "detectk_project.yml",
     "detectk_profiles.yaml",
     "detectk_profiles.yml",
     "profiles.yaml",

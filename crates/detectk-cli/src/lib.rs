@@ -4,6 +4,7 @@ pub mod cli;
 pub mod commands;
 pub mod discover;
 pub mod output;
+pub mod project;
 pub mod render;
 #[cfg(feature = "sqlite")]
 pub mod sample_data;

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     detectk_cli::output::set_quiet(cli.quiet);
+    detectk_cli::project::set_project_dir(cli.project_dir.clone());
     let registry = detectk_cli::registry();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -38,10 +38,36 @@ fn write(path: &Path, text: &str, force: bool) -> Result<(), ConfigError> {
     std::fs::write(path, text).map_err(|e| io_error(path, e))
 }
 
+/// Marks the project root; `dtk` finds it from any config below it.
+const PROJECT_MARKER_TEXT: &str = "# The root of a DetectK project. dtk finds this directory from any metric config\n# below it, wherever it runs (cron, Airflow, systemd), and reads detectk_profiles.yaml\n# here. Relative SQLite paths resolve against the file that names them.\nversion: 1\n";
+
+/// How to call this `dtk` in the printed next steps: `dtk` when that is what the
+/// PATH finds, else the full path of the running binary.
+fn dtk_command() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "dtk".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .filter_map(|dir| dir.join("dtk").canonicalize().ok())
+            .any(|found| found == me)
+    });
+    if on_path {
+        "dtk".into()
+    } else {
+        me.display().to_string()
+    }
+}
+
 /// Runs `dtk init-project`; returns the exit code.
 pub async fn init_project(args: &InitProjectArgs) -> Result<u8, ConfigError> {
     let dir = &args.dir;
     std::fs::create_dir_all(dir.join("metrics")).map_err(|e| io_error(dir, e))?;
+    write(
+        &dir.join(detectk_core::config::paths::PROJECT_MARKER),
+        PROJECT_MARKER_TEXT,
+        args.force,
+    )?;
     match args.database {
         Database::Sqlite => sqlite_project(args).await?,
         other => {
@@ -73,8 +99,9 @@ pub async fn init_project(args: &InitProjectArgs) -> Result<u8, ConfigError> {
                 args.force,
             )?;
             println!("created a {kind} project in {}", dir.display());
+            let dtk = dtk_command();
             println!(
-                "edit metrics/events_10min.yaml for your table, then: cd {} && dtk validate metrics && dtk run metrics",
+                "edit metrics/events_10min.yaml for your table, then: cd {} && {dtk} validate metrics && {dtk} run metrics",
                 dir.display()
             );
         }
@@ -146,8 +173,9 @@ async fn sqlite_project(args: &InitProjectArgs) -> Result<(), ConfigError> {
     for incident in &summary.incidents {
         println!("  {incident}");
     }
+    let dtk = dtk_command();
     println!(
-        "next: cd {} && dtk backfill metrics && dtk run metrics --execution-time '{}'",
+        "next: cd {} && {dtk} backfill metrics && {dtk} run metrics --execution-time '{}'",
         dir.display(),
         time(&end)
     );

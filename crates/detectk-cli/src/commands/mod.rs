@@ -11,7 +11,7 @@ pub mod validate;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use detectk_core::config::{LoadOptions, Profiles, parse_time};
+use detectk_core::config::parse_time;
 use detectk_core::pipeline::{MetricPlan, build_partial};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 
@@ -55,12 +55,7 @@ pub fn prepare(
         .map_err(|e| ConfigError::single(ConfigIssue::new("--select", e)))?;
     let exclude = parse_all(&selection.exclude)
         .map_err(|e| ConfigError::single(ConfigIssue::new("--exclude", e)))?;
-    let profiles = Profiles::load_default()?;
-    let options = LoadOptions {
-        execution_time,
-        profiles,
-        ..LoadOptions::default()
-    };
+    let options = crate::project::load_options(&selection.paths, execution_time)?;
     let loaded = load_selected(&selection.paths, &select, &exclude, &options)?;
     let mut prepared = Prepared {
         plans: Vec::new(),

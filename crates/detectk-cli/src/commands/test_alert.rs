@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use detectk_core::alert::sample_message;
-use detectk_core::config::{LoadOptions, Profiles, load_file};
+use detectk_core::config::load_file;
 use detectk_core::pipeline::build_plan;
 use detectk_core::{ConfigError, ConfigIssue, Error, Registry};
 
@@ -12,10 +12,7 @@ use crate::render::error_text;
 
 /// Runs `dtk test-alert`; returns the exit code.
 pub async fn test_alert(registry: &Registry, args: &TestAlertArgs) -> Result<u8, ConfigError> {
-    let options = LoadOptions {
-        profiles: Profiles::load_default()?,
-        ..LoadOptions::default()
-    };
+    let options = crate::project::load_options(std::slice::from_ref(&args.config), Utc::now())?;
     let loaded = load_file(&args.config, &options)?;
     let plan = build_plan(registry, loaded.config)?;
     let Some(alert) = &plan.alert else {
