@@ -19,6 +19,23 @@ pub const QUICKSTART_METRICS: &[(&str, &str)] = &[
 /// Profiles of the SQLite quickstart project.
 pub const QUICKSTART_PROFILES: &str = include_str!("../templates/quickstart/detectk_profiles.yaml");
 
+/// `events.sql` of a server project: a sample `events` table (one row per event, the last
+/// 12 hours, one every 5 minutes) that the project's metric counts per 10 minutes.
+/// Idempotent for the table; each load adds another 144 rows.
+pub fn sample_events_sql(kind: &str) -> &'static str {
+    match kind {
+        "postgres" => {
+            "-- A sample `events` table for metrics/events_10min.yaml (times in UTC).\nCREATE TABLE IF NOT EXISTS events (ts timestamp NOT NULL);\nINSERT INTO events (ts)\nSELECT (now() AT TIME ZONE 'UTC') - n * interval '5 minutes' FROM generate_series(1, 144) AS n;\n"
+        }
+        "mysql" => {
+            "-- A sample `events` table for metrics/events_10min.yaml (times in UTC).\nCREATE TABLE IF NOT EXISTS events (ts DATETIME NOT NULL);\nINSERT INTO events (ts)\nSELECT UTC_TIMESTAMP() - INTERVAL (a.i * 12 + b.i + 1) * 5 MINUTE\nFROM (SELECT 0 AS i UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5\n      UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9 UNION ALL SELECT 10 UNION ALL SELECT 11) AS a\nCROSS JOIN (SELECT 0 AS i UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5\n      UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9 UNION ALL SELECT 10 UNION ALL SELECT 11) AS b;\n"
+        }
+        _ => {
+            "-- A sample `events` table for metrics/events_10min.yaml (server time zone).\nCREATE TABLE IF NOT EXISTS events (ts DateTime) ENGINE = MergeTree ORDER BY ts;\nINSERT INTO events SELECT now() - (number + 1) * 300 FROM system.numbers LIMIT 144;\n"
+        }
+    }
+}
+
 /// Example params of each detector type for `dtk init -d TYPE`.
 pub fn detector_block(kind: &str) -> String {
     let params = match kind {

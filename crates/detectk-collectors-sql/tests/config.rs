@@ -279,6 +279,22 @@ mod postgres {
             "the DSN had no password"
         );
 
+        let empty = server(settings(
+            &f,
+            "postgres",
+            Role::Storage,
+            &params(json!({"password": ""})),
+        ));
+        assert!(empty.password.is_none(), "an empty password is no password");
+        let empty_env = env(&[("PGPASSWORD", "")]);
+        let s = server(settings(
+            &empty_env,
+            "postgres",
+            Role::Storage,
+            &params(json!({})),
+        ));
+        assert!(s.password.is_none(), "PGPASSWORD= is no password");
+
         let only_url = env(&[(
             "DATABASE_URL",
             "postgresql://url-user:url-pw@url-host:7000/url-db",

@@ -169,6 +169,28 @@ async fn mariadb_json_columns_arrive_as_their_text() {
     assert_eq!(table.rows[1][0], Cell::Null);
 }
 
+/// `password: "${MYSQL_PASSWORD:-}"` with the variable unset, or an empty password in
+/// the URL or the environment, means no password: root without one logs in.
+#[tokio::test]
+async fn an_empty_password_logs_in_as_a_user_without_one() {
+    let explicit = collector(
+        &SqlFactory::new(),
+        "mysql",
+        &server_params(json!({"password": ""})),
+    );
+    let table = explicit.query("SELECT 1 AS one").await.unwrap();
+    assert_eq!(table.rows.len(), 1);
+    let in_url = collector(
+        &SqlFactory::new(),
+        "sql",
+        &merged_params(
+            json!({"connection_string": "mysql://root:@127.0.0.1:3306/test"}),
+            json!({}),
+        ),
+    );
+    assert_eq!(in_url.query("SELECT 1 AS one").await.unwrap().rows.len(), 1);
+}
+
 #[tokio::test]
 async fn a_wrong_password_is_an_auth_error_that_does_not_show_the_password() {
     let c = collector(

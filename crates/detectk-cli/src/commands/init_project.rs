@@ -98,12 +98,18 @@ pub async fn init_project(args: &InitProjectArgs) -> Result<u8, ConfigError> {
                 &metric_config("events_10min", kind, Some(profile_name), "mad"),
                 args.force,
             )?;
+            write(
+                &dir.join("events.sql"),
+                crate::templates::sample_events_sql(kind),
+                args.force,
+            )?;
             println!("created a {kind} project in {}", dir.display());
             let dtk = dtk_command();
             println!(
-                "edit metrics/events_10min.yaml for your table, then: cd {} && {dtk} validate metrics && {dtk} run metrics",
+                "load events.sql (a sample `events` table) or edit metrics/events_10min.yaml for your table, then: cd {} && {dtk} validate metrics && {dtk} run metrics",
                 dir.display()
             );
+            println!("steps for each database: docs/cli.md, section init-project");
         }
     }
     if !args.minimal {

@@ -61,7 +61,7 @@ pub struct ServerSettings {
     pub database: Option<String>,
     /// User name.
     pub user: String,
-    /// Password, if any.
+    /// Password, if any (an empty one is `None`: no password is sent).
     pub password: Option<Secret>,
     /// PostgreSQL schema put first on the `search_path` (DetectK's tables live there).
     pub schema: Option<String>,

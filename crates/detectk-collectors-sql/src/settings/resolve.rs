@@ -281,11 +281,15 @@ fn server(
         _ => "postgres".into(),
     });
 
+    // The first layer that sets a password decides; an empty one means "no password"
+    // (`password: "${MYSQL_PASSWORD:-}"` with the variable unset), which a server
+    // without a password requires: sending an empty one is refused.
     let password: Option<Secret> = params
         .optional::<Secret>("password")
         .or_else(|| explicit.password.clone())
         .or_else(|| env::lookup(env, driver, Field::Password).map(|(_, v)| Secret::new(v)))
-        .or_else(|| from_env.password.clone());
+        .or_else(|| from_env.password.clone())
+        .filter(|p| !p.expose().is_empty());
 
     let database = params
         .optional::<String>("database")
