@@ -153,13 +153,20 @@ pub fn parse_config_partial(
             )
         })
         .collect();
-    let mut doc = match crate::yaml::parse(&text) {
-        Ok(doc) => doc,
+    let (mut doc, duplicates) = match crate::yaml::parse_document(&text) {
+        Ok(doc) => (doc.value, doc.duplicates),
         Err(e) => {
             issues.push(ConfigIssue::new("", e.to_string()));
             return failed(issues);
         }
     };
+    let duplicate_warnings: Vec<ConfigIssue> = duplicates
+        .iter()
+        .map(|d| {
+            ConfigIssue::new(d.path.clone(), d.message())
+                .with_hint("remove the line you do not mean; PyYAML also keeps the last value")
+        })
+        .collect();
     let Value::Object(_) = doc else {
         issues.push(ConfigIssue::new(
             "",
@@ -172,7 +179,7 @@ pub fn parse_config_partial(
     let mut parser = Parser {
         options,
         issues,
-        warnings: Vec::new(),
+        warnings: duplicate_warnings,
     };
     let config = parser.metric(&map, file);
     PartialConfig {
