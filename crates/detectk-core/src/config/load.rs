@@ -27,6 +27,25 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
     "context_columns",
 ];
 
+/// Longest metric `name` (bytes): the narrowest storage column is MySQL's `VARCHAR(255)`,
+/// and the name is also part of alert keys and lock names, so 200 leaves room.
+pub const MAX_METRIC_NAME_LEN: usize = 200;
+
+/// Longest detector `id` (bytes): MySQL keeps it in a `VARCHAR(128)` key column.
+pub const MAX_DETECTOR_ID_LEN: usize = 128;
+
+/// Longest `schedule.interval`: 365 days.
+pub const MAX_INTERVAL_SECONDS: i64 = 365 * 86_400;
+
+/// Longest `schedule.delay`: 365 days.
+pub const MAX_DELAY_SECONDS: i64 = 365 * 86_400;
+
+/// Largest `schedule.batch_load_days`: 10 years per batch.
+pub const MAX_BATCH_LOAD_DAYS: u32 = 3_650;
+
+/// Largest `storage.retention_days`: 100 years.
+pub const MAX_DAYS: u32 = 36_500;
+
 /// Where DetectK keeps a metric's state when its config says `storage: {enabled: false}`.
 pub const LOCAL_STATE_FILE: &str = "detectk_state.db";
 
@@ -235,6 +254,18 @@ impl Parser<'_> {
                 format!("{n:?} may only contain letters, digits, `_` and `-`"),
             );
         }
+        if let Some(n) = &name
+            && n.len() > MAX_METRIC_NAME_LEN
+        {
+            top.error_with_hint(
+                "name",
+                format!(
+                    "is {} characters long; at most {MAX_METRIC_NAME_LEN} are allowed",
+                    n.len()
+                ),
+                "storages keep the name in a VARCHAR(255) key column; use a shorter name and put details in `description`",
+            );
+        }
         let description: Option<String> = top.optional("description");
         let tags: Vec<String> = top.or("tags", Vec::new());
         let metadata: Map<String, Value> = top.or("metadata", Map::new());
@@ -435,6 +466,11 @@ impl Parser<'_> {
         s.check(retention_days != Some(0), "retention_days", || {
             "must be at least 1".into()
         });
+        if let Some(days) = retention_days {
+            s.check(days <= MAX_DAYS, "retention_days", || {
+                format!("is {days}; at most {MAX_DAYS} days (100 years) are allowed")
+            });
+        }
         if !enabled {
             // Python detectk ran without storage; DetectK needs history, checkpoints and
             // alert state, so it keeps them in a local SQLite file instead of a database.
@@ -465,6 +501,13 @@ impl Parser<'_> {
         let mut connection = params.clone();
         let mut p = Params::new(&params, "storage.params");
         let legacy_retention: Option<u32> = p.optional("datapoints_retention_days");
+        if let Some(days) = legacy_retention {
+            p.check(
+                (1..=MAX_DAYS).contains(&days),
+                "datapoints_retention_days",
+                || format!("is {days}; expected 1 to {MAX_DAYS} days"),
+            );
+        }
         p.ignore_with_warning("save_detections", "detections are always stored");
         p.ignore_with_warning(
             "detections_retention_days",
@@ -554,6 +597,18 @@ impl Parser<'_> {
                     format!("{id:?} may only contain letters, digits, `_` and `-`"),
                 );
             }
+            if let Some(id) = &id
+                && id.len() > MAX_DETECTOR_ID_LEN
+            {
+                d.error_with_hint(
+                    "id",
+                    format!(
+                        "is {} characters long; at most {MAX_DETECTOR_ID_LEN} are allowed",
+                        id.len()
+                    ),
+                    "storages keep detector IDs in a VARCHAR(128) key column; use a shorter id",
+                );
+            }
             let report = d.finish();
             self.absorb(report);
             let Some(kind) = kind else { continue };
@@ -615,13 +670,36 @@ impl Parser<'_> {
         s.check(batch_load_days >= 1, "batch_load_days", || {
             "must be at least 1".into()
         });
+        s.check(
+            batch_load_days <= MAX_BATCH_LOAD_DAYS,
+            "batch_load_days",
+            || {
+                format!(
+                    "is {batch_load_days}; at most {MAX_BATCH_LOAD_DAYS} days per batch are allowed"
+                )
+            },
+        );
         let delay: Option<HumanDuration> = s.optional("delay");
+        if let Some(d) = &delay {
+            s.check(d.seconds() <= MAX_DELAY_SECONDS, "delay", || {
+                format!(
+                    "is {d}; at most {} days are allowed",
+                    MAX_DELAY_SECONDS / 86_400
+                )
+            });
+        }
         if let (Some(a), Some(b)) = (start_time, end_time) {
             s.check(a < b, "end_time", || {
                 format!("must be after start_time ({a})")
             });
         }
         let interval_secs = interval.seconds();
+        s.check(interval_secs <= MAX_INTERVAL_SECONDS, "interval", || {
+            format!(
+                "is {interval}; at most {} days are allowed",
+                MAX_INTERVAL_SECONDS / 86_400
+            )
+        });
         s.check(86_400 % interval_secs == 0 || interval_secs % 86_400 == 0, "interval", || {
             format!("{interval} does not divide a day evenly; use e.g. 1, 5, 10, 15 or 30 minutes, 1 or 2 hours, 1 day")
         });
