@@ -104,7 +104,7 @@ mod tests {
     fn ranges_near_the_end_of_time_stop_instead_of_overflowing() {
         let end = DateTime::<Utc>::MAX_UTC;
         let from = floor_to_interval(end, TimeDelta::days(1)) - TimeDelta::days(2);
-        assert_eq!(slots(from, end, TimeDelta::days(1)).count(), 2);
+        assert_eq!(slots(from, end, TimeDelta::days(1)).count(), 3);
         assert_eq!(batches(from, end, TimeDelta::days(365)), vec![(from, end)]);
     }
 
