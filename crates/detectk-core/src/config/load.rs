@@ -18,6 +18,7 @@ use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
 use crate::duration::HumanDuration;
 use crate::error::{ConfigError, ConfigIssue};
+use crate::pipeline::{Aggregation, TimestampAlignment};
 
 /// Keys of `collector` (or `collector.params`) that the core reads itself.
 pub const COLLECTOR_CORE_KEYS: &[&str] = &[
@@ -25,6 +26,8 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
     "timestamp_column",
     "value_column",
     "context_columns",
+    "timestamp_alignment",
+    "aggregation",
 ];
 
 /// Longest metric `name` (bytes): the narrowest storage column is MySQL's `VARCHAR(255)`,
@@ -312,6 +315,8 @@ impl Parser<'_> {
         let top_value: Option<String> = c.optional("value_column");
         let top_context: Option<Vec<String>> = c.optional("context_columns");
         let tz_name: Option<String> = c.optional("timezone");
+        let top_alignment: Option<String> = c.optional("timestamp_alignment");
+        let top_aggregation: Option<String> = c.optional("aggregation");
         let query_at_top: Option<String> = c.optional("query");
         let report = c.finish();
         self.absorb(report);
@@ -363,6 +368,30 @@ impl Parser<'_> {
             };
         let timestamp_column = column(&mut p, "timestamp_column", top_ts, "period_time");
         let value_column = column(&mut p, "value_column", top_value, "value");
+        let alignment = column(&mut p, "timestamp_alignment", top_alignment, "floor");
+        let aggregation = column(&mut p, "aggregation", top_aggregation, "mean");
+        for (key, value, choices) in [
+            (
+                "timestamp_alignment",
+                &alignment,
+                TimestampAlignment::CHOICES,
+            ),
+            ("aggregation", &aggregation, Aggregation::CHOICES),
+        ] {
+            if !choices.contains(&value.as_str()) {
+                let mut issue = ConfigIssue::new(
+                    format!("collector.{key}"),
+                    format!(
+                        "unknown value {value:?}; expected one of: {}",
+                        choices.join(", ")
+                    ),
+                );
+                if let Some(h) = did_you_mean(value, choices.iter().copied()) {
+                    issue = issue.with_hint(h);
+                }
+                self.issues.push(issue);
+            }
+        }
         let inner_context: Option<Vec<String>> = p.optional("context_columns");
         let context_columns = top_context.or(inner_context).unwrap_or_default();
         // Connection keys are checked by the collector's factory when the metric is built.
@@ -404,6 +433,8 @@ impl Parser<'_> {
             value_column,
             context_columns,
             timezone,
+            timestamp_alignment: TimestampAlignment::parse(&alignment),
+            aggregation: Aggregation::parse(&aggregation),
             params: ParamMap(connection),
         })
     }

@@ -11,6 +11,7 @@ use crate::config::template::{QueryVars, format_time, render_query, sql_interval
 use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
+use crate::pipeline::align::{align, notes as align_notes};
 use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
@@ -513,14 +514,30 @@ impl Runner {
             ),
             hint: e.hint,
         })?;
-        let mut notes = Vec::new();
+        let aligned = align(
+            mapped.points,
+            interval.delta(),
+            config.collector.timestamp_alignment,
+            config.collector.aggregation,
+        )
+        .map_err(|e| Error::Data {
+            metric: metric.to_string(),
+            message: format!(
+                "query result for [{}, {}): {}",
+                format_time(&from),
+                format_time(&to),
+                e.message
+            ),
+            hint: e.hint,
+        })?;
+        let mut notes = align_notes(&aligned, interval.as_str(), config.collector.aggregation);
         if mapped.null_values > 0 {
             notes.push(format!(
                 "{} row(s) had a NULL value and are stored as missing points",
                 mapped.null_values
             ));
         }
-        let (points, dropped) = fill_missing(mapped.points, from, to, interval.delta());
+        let (points, dropped) = fill_missing(aligned.points, from, to, interval.delta());
         if dropped > 0 {
             notes.push(format!(
                 "{dropped} row(s) outside [{}, {}) were ignored; filter the query with {{{{ period_start }}}} and {{{{ period_finish }}}}",
