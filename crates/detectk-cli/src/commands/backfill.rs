@@ -57,10 +57,13 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
         };
         // A panic in one metric is that metric's failure; its finished batches stay
         // stored (checkpointed) and the other metrics go on.
-        let result = AssertUnwindSafe(runner.backfill(plan, options, progress))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|payload| Err(Error::from_panic(&plan.config.name, payload.as_ref())));
+        let result = AssertUnwindSafe(async {
+            crate::commands::injected_panic(&plan.config.name);
+            runner.backfill(plan, options, progress).await
+        })
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| Err(Error::from_panic(&plan.config.name, payload.as_ref())));
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }

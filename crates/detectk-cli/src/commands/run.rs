@@ -34,10 +34,13 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             async move {
                 let name = plan.config.name.clone();
                 // A panic in one metric is that metric's failure; the others go on.
-                let result = AssertUnwindSafe(runner.run(plan, options))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|payload| Err(Error::from_panic(&name, payload.as_ref())));
+                let result = AssertUnwindSafe(async {
+                    crate::commands::injected_panic(&plan.config.name);
+                    runner.run(plan, options).await
+                })
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|payload| Err(Error::from_panic(&name, payload.as_ref())));
                 (name, result)
             }
         })
