@@ -177,6 +177,16 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         Ok(Value::Number(v.into()))
     }
 
+    /// Integers beyond 64 bits become floats; fields that need integers reject them.
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
+    }
+
+    /// Integers beyond 64 bits become floats; fields that need integers reject them.
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
+    }
+
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(match Number::from_f64(v) {
             Some(n) => Value::Number(n),
@@ -260,6 +270,8 @@ mod tests {
         assert_eq!(v["b"], INFINITY);
         assert_eq!(v["c"], NEG_INFINITY);
         assert_eq!(v["d"], 1.5);
+        let big = parse("a: 99999999999999999999").unwrap();
+        assert_eq!(big["a"], 1e20);
     }
 
     #[test]
