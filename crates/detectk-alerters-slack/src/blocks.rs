@@ -20,7 +20,10 @@ const TEXT_LIMIT: usize = 40_000;
 /// that are set (`icon_url` wins over `icon_emoji`).
 pub fn payload(message: &AlertMessage, params: &WebhookParams) -> Value {
     let mut body = Map::new();
-    body.insert("text".into(), truncate(&message.text, TEXT_LIMIT).into());
+    body.insert(
+        "text".into(),
+        truncate(&escape(&message.text), TEXT_LIMIT).into(),
+    );
     body.insert("blocks".into(), Value::Array(blocks(message)));
     let overrides = [
         ("username", &params.username),
@@ -45,7 +48,7 @@ fn blocks(message: &AlertMessage) -> Vec<Value> {
         "type": "header",
         "text": {"type": "plain_text", "text": truncate(&message.title, HEADER_LIMIT), "emoji": false},
     })];
-    let text = body_text(message);
+    let text = escape(body_text(message));
     blocks.extend(
         text.split("\n\n")
             .flat_map(|paragraph| sections(paragraph, SECTION_LIMIT))
@@ -76,18 +79,47 @@ fn body_text(message: &AlertMessage) -> &str {
 fn context_line(message: &AlertMessage) -> String {
     let mut parts = vec![
         "DetectK".to_string(),
-        message.metric.clone(),
+        escape(&message.metric),
         format_time(message.timestamp),
     ];
     let detectors: Vec<String> = message
         .detections
         .iter()
-        .map(|r| format!("{} {}", r.detector_type, r.detector_id))
+        .map(|r| escape(&format!("{} {}", r.detector_type, r.detector_id)))
         .collect();
     if !detectors.is_empty() {
         parts.push(detectors.join(", "));
     }
     truncate(&parts.join(" | "), SECTION_LIMIT)
+}
+
+/// Escapes the three characters Slack's mrkdwn reserves for its own markup
+/// (`&` -> `&amp;`, `<` -> `&lt;`, `>` -> `&gt;`), so metric names, values and
+/// template output show as written and cannot form links or mentions.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The first `limit` characters of escaped `text`, backing off so no `&...;` entity is cut.
+fn head(text: &str, limit: usize) -> &str {
+    let end = text
+        .char_indices()
+        .nth(limit)
+        .map_or(text.len(), |(i, _)| i);
+    let cut = &text[..end];
+    match cut.rfind('&') {
+        Some(amp) if end < text.len() && !cut[amp..].contains(';') && amp > 0 => &text[..amp],
+        _ => cut,
+    }
 }
 
 /// Splits `text` into chunks of at most `limit` characters, at line breaks when possible.
@@ -97,12 +129,12 @@ fn sections(text: &str, limit: usize) -> Vec<String> {
     for line in text.split('\n') {
         let mut line = line.to_string();
         while line.chars().count() > limit {
-            let head: String = line.chars().take(limit).collect();
-            line = line.chars().skip(limit).collect();
+            let first = head(&line, limit).to_string();
+            line = line[first.len()..].to_string();
             if !current.is_empty() {
                 out.push(std::mem::take(&mut current));
             }
-            out.push(head);
+            out.push(first);
         }
         let needed =
             current.chars().count() + line.chars().count() + usize::from(!current.is_empty());
@@ -125,7 +157,7 @@ fn truncate(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         return text.to_string();
     }
-    let mut s: String = text.chars().take(limit - 3).collect();
+    let mut s = head(text, limit - 3).to_string();
     s.push_str("...");
     s
 }
@@ -145,6 +177,23 @@ mod tests {
                 .iter()
                 .all(|s| s.chars().count() <= SECTION_LIMIT)
         );
+    }
+
+    #[test]
+    fn mrkdwn_control_characters_are_escaped() {
+        assert_eq!(
+            escape("a < b && c > d <!channel>"),
+            "a &lt; b &amp;&amp; c &gt; d &lt;!channel&gt;"
+        );
+        assert_eq!(escape("plain *bold* text"), "plain *bold* text");
+    }
+
+    #[test]
+    fn splitting_never_cuts_an_entity() {
+        let text = escape("aaaa<bbbb");
+        assert_eq!(text, "aaaa&lt;bbbb");
+        assert_eq!(sections(&text, 6), ["aaaa", "&lt;bb", "bb"]);
+        assert_eq!(truncate(&text, 8), "aaaa...");
     }
 
     #[test]

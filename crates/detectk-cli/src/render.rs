@@ -76,6 +76,7 @@ pub fn error_json(e: &Error) -> Value {
                 Error::Storage { .. } => "storage",
                 Error::Detect { .. } => "detect",
                 Error::Alert { .. } => "alert",
+                Error::Internal { .. } => "internal",
                 Error::Config(_) => "config",
             },
             "message": other.to_string(),

@@ -5,6 +5,17 @@ use std::fmt;
 use chrono::TimeDelta;
 use serde::{Serialize, Serializer};
 
+/// Longest duration any config field accepts: 100 years (36,500 days). Fields have
+/// tighter limits of their own (windows: [`MAX_WINDOW_SECONDS`]).
+pub const MAX_DURATION_SECONDS: i64 = 36_500 * 86_400;
+
+/// Longest time-span window: 10 years (3,650 days).
+pub const MAX_WINDOW_SECONDS: i64 = 3_650 * 86_400;
+
+/// Most points a detector window may hold (a point-count window, or a span divided
+/// by the metric's interval). A million points is 19 years of 10-minute data.
+pub const MAX_WINDOW_POINTS: usize = 1_000_000;
+
 /// A positive duration parsed from config, keeping the text the user wrote.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HumanDuration {
@@ -137,6 +148,13 @@ fn parse_seconds(text: &str) -> Result<i64, String> {
             text.trim()
         ));
     }
+    if total > MAX_DURATION_SECONDS {
+        return Err(format!(
+            "invalid duration `{}`: too large (at most {} days)",
+            text.trim(),
+            MAX_DURATION_SECONDS / 86_400
+        ));
+    }
     Ok(total)
 }
 
@@ -168,10 +186,54 @@ pub enum Window {
 
 impl Window {
     /// How far back in time the window reaches for a series with the given interval.
+    /// Saturates at `TimeDelta::MAX` for windows beyond the validated limits.
     pub fn lookback(&self, interval: TimeDelta) -> TimeDelta {
         match self {
             Window::Span(d) => d.delta(),
-            Window::Points(n) => interval * i32::try_from(*n).unwrap_or(i32::MAX),
+            Window::Points(n) => i32::try_from(*n)
+                .ok()
+                .and_then(|n| interval.checked_mul(n))
+                .unwrap_or(TimeDelta::MAX),
+        }
+    }
+
+    /// How many intervals the window spans (rounded up), saturating.
+    pub fn points_at(&self, interval: TimeDelta) -> usize {
+        match self {
+            Window::Points(n) => *n,
+            Window::Span(d) => {
+                let step = interval.num_seconds().max(1);
+                usize::try_from((d.seconds() + step - 1) / step).unwrap_or(usize::MAX)
+            }
+        }
+    }
+
+    /// Checks the window against [`MAX_WINDOW_POINTS`] and [`MAX_WINDOW_SECONDS`] for a
+    /// metric with `interval`; the error says what to change.
+    pub fn check_limits(&self, interval: &HumanDuration) -> Result<(), String> {
+        let points = self.points_at(interval.delta());
+        if points > MAX_WINDOW_POINTS {
+            return Err(format!(
+                "window {} is {points} points at the {interval} interval; at most {MAX_WINDOW_POINTS} points are allowed",
+                self.describe()
+            ));
+        }
+        let seconds = self.lookback(interval.delta()).num_seconds();
+        if seconds > MAX_WINDOW_SECONDS {
+            return Err(format!(
+                "window {} reaches back {} days at the {interval} interval; at most {} days are allowed",
+                self.describe(),
+                seconds / 86_400,
+                MAX_WINDOW_SECONDS / 86_400
+            ));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Window::Span(d) => format!("`{d}`"),
+            Window::Points(n) => format!("of {n} points"),
         }
     }
 
@@ -190,13 +252,24 @@ impl Window {
                 .map_err(|_| format!("window `{trimmed}` is too large"))?;
             return Window::points(n);
         }
-        HumanDuration::parse(trimmed).map(Window::Span)
+        let span = HumanDuration::parse(trimmed)?;
+        if span.seconds() > MAX_WINDOW_SECONDS {
+            return Err(format!(
+                "window `{trimmed}` is too long (at most {} days)",
+                MAX_WINDOW_SECONDS / 86_400
+            ));
+        }
+        Ok(Window::Span(span))
     }
 
     /// A point-count window; zero is rejected.
     pub fn points(n: usize) -> Result<Self, String> {
         if n == 0 {
             Err("window must hold at least one point".into())
+        } else if n > MAX_WINDOW_POINTS {
+            Err(format!(
+                "window of {n} points is too large (at most {MAX_WINDOW_POINTS} points)"
+            ))
         } else {
             Ok(Window::Points(n))
         }
@@ -263,6 +336,48 @@ mod tests {
                 .contains("expected a number")
         );
         assert!(HumanDuration::parse("99999999999999999 weeks").is_err());
+        assert!(
+            HumanDuration::parse("100000000 days")
+                .unwrap_err()
+                .contains("too large (at most 36500 days)")
+        );
+        assert!(HumanDuration::parse("36500 days").is_ok());
+    }
+
+    #[test]
+    fn windows_have_limits() {
+        assert!(
+            Window::parse("1000000000000")
+                .unwrap_err()
+                .contains("at most 1000000 points")
+        );
+        assert!(
+            Window::parse("3651 days")
+                .unwrap_err()
+                .contains("at most 3650 days")
+        );
+        let ten = HumanDuration::parse("10 minutes").unwrap();
+        assert!(
+            Window::parse("3650 days")
+                .unwrap()
+                .check_limits(&ten)
+                .is_ok()
+        );
+        let second = HumanDuration::parse("1 second").unwrap();
+        let e = Window::parse("30 days")
+            .unwrap()
+            .check_limits(&second)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "window `30 days` is 2592000 points at the 1 second interval; at most 1000000 points are allowed"
+        );
+        let day = HumanDuration::parse("1 day").unwrap();
+        let e = Window::parse("10000")
+            .unwrap()
+            .check_limits(&day)
+            .unwrap_err();
+        assert!(e.contains("reaches back 10000 days"), "{e}");
     }
 
     #[test]

@@ -304,6 +304,30 @@ pub enum Error {
         #[source]
         source: AlertError,
     },
+    /// Processing the metric panicked: a bug in DetectK. The caller caught it, so the
+    /// other metrics of the run were not affected.
+    #[error("metric `{metric}`: internal error: {message}")]
+    Internal {
+        /// Metric name.
+        metric: String,
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// An [`Error::Internal`] from a caught panic's payload.
+    pub fn from_panic(metric: &str, payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-text payload".to_string());
+        Error::Internal {
+            metric: metric.to_string(),
+            message,
+        }
+    }
 }
 
 impl Error {
@@ -322,6 +346,9 @@ impl Error {
                 }
                 _ => None,
             },
+            Error::Internal { .. } => Some(
+                "this is a bug in DetectK, please report it with the metric's config (secrets removed); the other metrics were not affected".into(),
+            ),
             Error::Alert { source, .. } if source.kind == AlertErrorKind::Rejected => Some(
                 "the endpoint rejected the message; check the webhook URL and the channel".into(),
             ),
@@ -337,7 +364,8 @@ impl Error {
             | Error::Data { metric, .. }
             | Error::Storage { metric, .. }
             | Error::Detect { metric, .. }
-            | Error::Alert { metric, .. } => Some(metric),
+            | Error::Alert { metric, .. }
+            | Error::Internal { metric, .. } => Some(metric),
         }
     }
 }

@@ -206,7 +206,7 @@ impl MissingDataDetector {
 impl Detector for MissingDataDetector {
     /// Twice the look-back, so that the staleness of every point in a run is known.
     fn window(&self) -> Window {
-        Window::Points(2 * self.lookback)
+        Window::Points(self.lookback.saturating_mul(2))
     }
 
     fn detect(

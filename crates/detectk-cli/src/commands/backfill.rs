@@ -1,9 +1,11 @@
 //! `dtk backfill` (alias `load-history`): load a metric's history in batches.
 
 use std::io::IsTerminal;
+use std::panic::AssertUnwindSafe;
 
 use detectk_core::pipeline::{BackfillOptions, BackfillReport, Runner};
-use detectk_core::{ConfigError, Registry};
+use detectk_core::{ConfigError, Error, Registry};
+use futures::FutureExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -46,15 +48,22 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
             bar.set_prefix(plan.config.name.clone());
             bar
         });
-        let result = runner
-            .backfill(plan, options, |p| {
-                if let Some(bar) = &bar {
-                    bar.set_length(p.total as u64);
-                    bar.set_position(p.index as u64);
-                    bar.set_message(format!("up to {}", time(&p.to)));
-                }
-            })
-            .await;
+        let progress = |p: detectk_core::pipeline::BatchProgress| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.index as u64);
+                bar.set_message(format!("up to {}", time(&p.to)));
+            }
+        };
+        // A panic in one metric is that metric's failure; its finished batches stay
+        // stored (checkpointed) and the other metrics go on.
+        let result = AssertUnwindSafe(async {
+            crate::commands::injected_panic(&plan.config.name);
+            runner.backfill(plan, options, progress).await
+        })
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| Err(Error::from_panic(&plan.config.name, payload.as_ref())));
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }

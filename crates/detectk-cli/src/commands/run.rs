@@ -1,10 +1,11 @@
 //! `dtk run`: collect, detect and alert for each selected metric, concurrently.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use detectk_core::pipeline::{RunOptions, RunReport, Runner};
 use detectk_core::{ConfigError, Error, Registry};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 
 use crate::cli::{Format, RunArgs};
@@ -30,7 +31,18 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     let mut results = futures::stream::iter(prepared.plans.iter())
         .map(|plan| {
             let runner = runner.clone();
-            async move { (plan.config.name.clone(), runner.run(plan, options).await) }
+            async move {
+                let name = plan.config.name.clone();
+                // A panic in one metric is that metric's failure; the others go on.
+                let result = AssertUnwindSafe(async {
+                    crate::commands::injected_panic(&plan.config.name);
+                    runner.run(plan, options).await
+                })
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|payload| Err(Error::from_panic(&name, payload.as_ref())));
+                (name, result)
+            }
         })
         .buffered(args.concurrency.max(1));
 

@@ -146,7 +146,12 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
     let required = settings.consecutive_anomalies.max(1);
     let mut run = vec![fired.clone()];
     while (run.len() as u32) < required {
-        let t = input.newest - input.interval * run.len() as i32;
+        let back = i32::try_from(run.len())
+            .ok()
+            .and_then(|n| input.interval.checked_mul(n));
+        let Some(t) = back.and_then(|b| input.newest.checked_sub_signed(b)) else {
+            break;
+        };
         match points.agreeing(settings, t) {
             Some(f) => run.push(f),
             None => break,
@@ -172,7 +177,10 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
         if last == input.newest {
             return Decision::Hold("an alert for this point was already sent".into());
         }
-        let cooldown = TimeDelta::minutes(settings.cooldown_minutes as i64);
+        let cooldown = i64::try_from(settings.cooldown_minutes)
+            .ok()
+            .and_then(TimeDelta::try_minutes)
+            .unwrap_or(TimeDelta::MAX);
         let gap = (input.newest - last).abs();
         if gap < cooldown {
             return Decision::Hold(format!(

@@ -148,11 +148,20 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
 /// The detections of the points the policy looks at: stored ones, replaced by this
 /// run's fresh ones where both exist (a dry run has not stored its own).
 async fn gather(job: &AlertJob<'_>) -> Result<Vec<DetectionRecord>, crate::BackendError> {
-    let span = job.interval * (job.settings.consecutive_anomalies.max(1) as i32 - 1);
-    let from = job.newest - span;
+    let back = i32::try_from(job.settings.consecutive_anomalies.max(1) - 1)
+        .ok()
+        .and_then(|n| job.interval.checked_mul(n))
+        .unwrap_or(TimeDelta::MAX);
+    let from = job
+        .newest
+        .checked_sub_signed(back)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     // One second past the newest point: every backend resolves seconds; later points
     // (a replay with an earlier execution time) are dropped below.
-    let to = job.newest + TimeDelta::seconds(1);
+    let to = job
+        .newest
+        .checked_add_signed(TimeDelta::seconds(1))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let stored = job
         .storage
         .load_detections(job.metric, None, from, to)

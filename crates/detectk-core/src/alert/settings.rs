@@ -111,6 +111,12 @@ pub struct AlertSettings {
     pub message_template: Option<String>,
 }
 
+/// Largest `cooldown_minutes`: 365 days.
+pub const MAX_COOLDOWN_MINUTES: u64 = 365 * 24 * 60;
+
+/// Largest `consecutive_anomalies`.
+pub const MAX_CONSECUTIVE_ANOMALIES: u32 = 10_000;
+
 impl Default for AlertSettings {
     fn default() -> Self {
         Self {
@@ -144,10 +150,32 @@ impl AlertSettings {
                 format!("is {b} but alerter.params.cooldown_minutes is {a}; set it in one place"),
             );
         }
+        let too_long = |minutes: u64| {
+            format!("is {minutes}; at most {MAX_COOLDOWN_MINUTES} minutes (365 days) are allowed")
+        };
+        if let Some(m) = in_params {
+            params.check(m <= MAX_COOLDOWN_MINUTES, "cooldown_minutes", || {
+                too_long(m)
+            });
+        }
+        if let Some(m) = in_conditions {
+            conditions.check(m <= MAX_COOLDOWN_MINUTES, "cooldown_minutes", || {
+                too_long(m)
+            });
+        }
         let consecutive_anomalies: u32 = conditions.or("consecutive_anomalies", 1);
         conditions.check(consecutive_anomalies >= 1, "consecutive_anomalies", || {
             "must be at least 1".into()
         });
+        conditions.check(
+            consecutive_anomalies <= MAX_CONSECUTIVE_ANOMALIES,
+            "consecutive_anomalies",
+            || {
+                format!(
+                    "is {consecutive_anomalies}; at most {MAX_CONSECUTIVE_ANOMALIES} are allowed"
+                )
+            },
+        );
         let direction = DirectionFilter::parse(&conditions.choice(
             "direction",
             DirectionFilter::CHOICES,

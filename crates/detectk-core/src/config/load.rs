@@ -19,6 +19,7 @@ use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
 use crate::duration::HumanDuration;
 use crate::error::{ConfigError, ConfigIssue};
+use crate::pipeline::{Aggregation, TimestampAlignment};
 
 /// Keys of `collector` (or `collector.params`) that the core reads itself.
 pub const COLLECTOR_CORE_KEYS: &[&str] = &[
@@ -26,7 +27,28 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
     "timestamp_column",
     "value_column",
     "context_columns",
+    "timestamp_alignment",
+    "aggregation",
 ];
+
+/// Longest metric `name` (bytes): the narrowest storage column is MySQL's `VARCHAR(255)`,
+/// and the name is also part of alert keys and lock names, so 200 leaves room.
+pub const MAX_METRIC_NAME_LEN: usize = 200;
+
+/// Longest detector `id` (bytes): MySQL keeps it in a `VARCHAR(128)` key column.
+pub const MAX_DETECTOR_ID_LEN: usize = 128;
+
+/// Longest `schedule.interval`: 365 days.
+pub const MAX_INTERVAL_SECONDS: i64 = 365 * 86_400;
+
+/// Longest `schedule.delay`: 365 days.
+pub const MAX_DELAY_SECONDS: i64 = 365 * 86_400;
+
+/// Largest `schedule.batch_load_days`: 10 years per batch.
+pub const MAX_BATCH_LOAD_DAYS: u32 = 3_650;
+
+/// Largest `storage.retention_days`: 100 years.
+pub const MAX_DAYS: u32 = 36_500;
 
 /// Where DetectK keeps a metric's state when its config says `storage: {enabled: false}`.
 pub const LOCAL_STATE_FILE: &str = "detectk_state.db";
@@ -163,13 +185,20 @@ pub fn parse_config_partial(
             )
         })
         .collect();
-    let mut doc = match crate::yaml::parse(&text) {
-        Ok(doc) => doc,
+    let (mut doc, duplicates) = match crate::yaml::parse_document(&text) {
+        Ok(doc) => (doc.value, doc.duplicates),
         Err(e) => {
             issues.push(ConfigIssue::new("", e.to_string()));
             return failed(issues);
         }
     };
+    let duplicate_warnings: Vec<ConfigIssue> = duplicates
+        .iter()
+        .map(|d| {
+            ConfigIssue::new(d.path.clone(), d.message())
+                .with_hint("remove the line you do not mean; PyYAML also keeps the last value")
+        })
+        .collect();
     let Value::Object(_) = doc else {
         issues.push(ConfigIssue::new(
             "",
@@ -188,7 +217,7 @@ pub fn parse_config_partial(
     let mut parser = Parser {
         options,
         issues,
-        warnings: Vec::new(),
+        warnings: duplicate_warnings,
         base,
         project_dir,
     };
@@ -250,6 +279,18 @@ impl Parser<'_> {
                 format!("{n:?} may only contain letters, digits, `_` and `-`"),
             );
         }
+        if let Some(n) = &name
+            && n.len() > MAX_METRIC_NAME_LEN
+        {
+            top.error_with_hint(
+                "name",
+                format!(
+                    "is {} characters long; at most {MAX_METRIC_NAME_LEN} are allowed",
+                    n.len()
+                ),
+                "storages keep the name in a VARCHAR(255) key column; use a shorter name and put details in `description`",
+            );
+        }
         let description: Option<String> = top.optional("description");
         let tags: Vec<String> = top.or("tags", Vec::new());
         let metadata: Map<String, Value> = top.or("metadata", Map::new());
@@ -296,6 +337,8 @@ impl Parser<'_> {
         let top_value: Option<String> = c.optional("value_column");
         let top_context: Option<Vec<String>> = c.optional("context_columns");
         let tz_name: Option<String> = c.optional("timezone");
+        let top_alignment: Option<String> = c.optional("timestamp_alignment");
+        let top_aggregation: Option<String> = c.optional("aggregation");
         let query_at_top: Option<String> = c.optional("query");
         let report = c.finish();
         self.absorb(report);
@@ -347,6 +390,30 @@ impl Parser<'_> {
             };
         let timestamp_column = column(&mut p, "timestamp_column", top_ts, "period_time");
         let value_column = column(&mut p, "value_column", top_value, "value");
+        let alignment = column(&mut p, "timestamp_alignment", top_alignment, "floor");
+        let aggregation = column(&mut p, "aggregation", top_aggregation, "mean");
+        for (key, value, choices) in [
+            (
+                "timestamp_alignment",
+                &alignment,
+                TimestampAlignment::CHOICES,
+            ),
+            ("aggregation", &aggregation, Aggregation::CHOICES),
+        ] {
+            if !choices.contains(&value.as_str()) {
+                let mut issue = ConfigIssue::new(
+                    format!("collector.{key}"),
+                    format!(
+                        "unknown value {value:?}; expected one of: {}",
+                        choices.join(", ")
+                    ),
+                );
+                if let Some(h) = did_you_mean(value, choices.iter().copied()) {
+                    issue = issue.with_hint(h);
+                }
+                self.issues.push(issue);
+            }
+        }
         let inner_context: Option<Vec<String>> = p.optional("context_columns");
         let context_columns = top_context.or(inner_context).unwrap_or_default();
         // Connection keys are checked by the collector's factory when the metric is built.
@@ -391,6 +458,8 @@ impl Parser<'_> {
             value_column,
             context_columns,
             timezone,
+            timestamp_alignment: TimestampAlignment::parse(&alignment),
+            aggregation: Aggregation::parse(&aggregation),
             params: ParamMap(connection),
         })
     }
@@ -489,6 +558,11 @@ impl Parser<'_> {
         s.check(retention_days != Some(0), "retention_days", || {
             "must be at least 1".into()
         });
+        if let Some(days) = retention_days {
+            s.check(days <= MAX_DAYS, "retention_days", || {
+                format!("is {days}; at most {MAX_DAYS} days (100 years) are allowed")
+            });
+        }
         if !enabled {
             // Python detectk ran without storage; DetectK needs history, checkpoints and
             // alert state, so it keeps them in a local SQLite file instead of a database.
@@ -519,6 +593,13 @@ impl Parser<'_> {
         let mut connection = params.clone();
         let mut p = Params::new(&params, "storage.params");
         let legacy_retention: Option<u32> = p.optional("datapoints_retention_days");
+        if let Some(days) = legacy_retention {
+            p.check(
+                (1..=MAX_DAYS).contains(&days),
+                "datapoints_retention_days",
+                || format!("is {days}; expected 1 to {MAX_DAYS} days"),
+            );
+        }
         p.ignore_with_warning("save_detections", "detections are always stored");
         p.ignore_with_warning(
             "detections_retention_days",
@@ -624,6 +705,18 @@ impl Parser<'_> {
                     format!("{id:?} may only contain letters, digits, `_` and `-`"),
                 );
             }
+            if let Some(id) = &id
+                && id.len() > MAX_DETECTOR_ID_LEN
+            {
+                d.error_with_hint(
+                    "id",
+                    format!(
+                        "is {} characters long; at most {MAX_DETECTOR_ID_LEN} are allowed",
+                        id.len()
+                    ),
+                    "storages keep detector IDs in a VARCHAR(128) key column; use a shorter id",
+                );
+            }
             let report = d.finish();
             self.absorb(report);
             let Some(kind) = kind else { continue };
@@ -693,13 +786,36 @@ impl Parser<'_> {
         s.check(batch_load_days >= 1, "batch_load_days", || {
             "must be at least 1".into()
         });
+        s.check(
+            batch_load_days <= MAX_BATCH_LOAD_DAYS,
+            "batch_load_days",
+            || {
+                format!(
+                    "is {batch_load_days}; at most {MAX_BATCH_LOAD_DAYS} days per batch are allowed"
+                )
+            },
+        );
         let delay: Option<HumanDuration> = s.optional("delay");
+        if let Some(d) = &delay {
+            s.check(d.seconds() <= MAX_DELAY_SECONDS, "delay", || {
+                format!(
+                    "is {d}; at most {} days are allowed",
+                    MAX_DELAY_SECONDS / 86_400
+                )
+            });
+        }
         if let (Some(a), Some(b)) = (start_time, end_time) {
             s.check(a < b, "end_time", || {
                 format!("must be after start_time ({a})")
             });
         }
         let interval_secs = interval.seconds();
+        s.check(interval_secs <= MAX_INTERVAL_SECONDS, "interval", || {
+            format!(
+                "is {interval}; at most {} days are allowed",
+                MAX_INTERVAL_SECONDS / 86_400
+            )
+        });
         s.check(86_400 % interval_secs == 0 || interval_secs % 86_400 == 0, "interval", || {
             format!("{interval} does not divide a day evenly; use e.g. 1, 5, 10, 15 or 30 minutes, 1 or 2 hours, 1 day")
         });

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::duration::HumanDuration;
+use crate::pipeline::{Aggregation, TimestampAlignment};
 use crate::secret::redact_json;
 
 /// A params map whose `Debug` and `Serialize` hide secrets (passwords, webhook URLs, DSNs).
@@ -77,6 +78,10 @@ pub struct CollectorConfig {
     pub context_columns: Vec<String>,
     /// Time zone of `period_start`/`period_finish` and of timestamps without zone.
     pub timezone: Tz,
+    /// What to do with rows off the interval grid (`floor`, the default, or `strict`).
+    pub timestamp_alignment: TimestampAlignment,
+    /// How rows sharing an interval are combined (default `mean`).
+    pub aggregation: Aggregation,
     /// Connection params: explicit params over the profile's, without the keys above.
     pub params: ParamMap,
 }

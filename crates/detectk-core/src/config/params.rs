@@ -18,7 +18,21 @@ pub trait FromParam: Sized {
     fn from_param(value: &Value) -> Result<Self, String>;
 }
 
+/// `NaN`, `infinity` or `-infinity` for the markers the YAML reader keeps
+/// non-finite numbers as (see [`crate::yaml`]).
+fn non_finite(v: &Value) -> Option<&'static str> {
+    match v.as_str()? {
+        crate::yaml::NAN => Some("NaN"),
+        crate::yaml::INFINITY => Some("infinity"),
+        crate::yaml::NEG_INFINITY => Some("-infinity"),
+        _ => None,
+    }
+}
+
 fn describe(v: &Value) -> String {
+    if let Some(name) = non_finite(v) {
+        return format!("{name} (.nan and .inf are not allowed)");
+    }
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean {b}"),
@@ -31,10 +45,14 @@ fn describe(v: &Value) -> String {
 
 impl FromParam for f64 {
     fn from_param(v: &Value) -> Result<Self, String> {
+        if let Some(name) = non_finite(v) {
+            return Err(format!("must be a finite number, got {name}"));
+        }
         match v {
             Value::Number(n) => n
                 .as_f64()
-                .ok_or_else(|| format!("expected a number, got {n}")),
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| format!("expected a finite number, got {n}")),
             other => Err(format!("expected a number, got {}", describe(other))),
         }
     }
@@ -430,6 +448,26 @@ mod tests {
         assert_eq!(
             report.issues[2].hint.as_deref(),
             Some("did you mean `window_size`?")
+        );
+    }
+
+    #[test]
+    fn non_finite_numbers_are_rejected_by_name() {
+        let doc = crate::yaml::parse("a: .nan\nb: -.inf\nc: .inf\nd: 2.5").unwrap();
+        let m = doc.as_object().unwrap().clone();
+        let mut p = Params::new(&m, "detector.params");
+        assert_eq!(p.optional::<f64>("a"), None);
+        assert_eq!(p.optional::<f64>("b"), None);
+        assert_eq!(p.optional::<u64>("c"), None);
+        assert_eq!(p.optional::<f64>("d"), Some(2.5));
+        let text: Vec<String> = p.finish().issues.iter().map(|i| i.to_string()).collect();
+        assert_eq!(
+            text,
+            vec![
+                "detector.params.a: must be a finite number, got NaN",
+                "detector.params.b: must be a finite number, got -infinity",
+                "detector.params.c: expected a non-negative integer, got infinity (.nan and .inf are not allowed)",
+            ]
         );
     }
 

@@ -42,6 +42,13 @@ fn render_value(
 ) {
     match value {
         Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            if let Some(problem) = unknown_variable(env, s, CONFIG_VARIABLES) {
+                issues.push(
+                    ConfigIssue::new(path, format!("template error: {problem}"))
+                        .with_hint("config strings may use {{ execution_time }}; the query has its own variables"),
+                );
+                return;
+            }
             match env.render_str(s, ctx.clone()) {
                 Ok(rendered) => *s = rendered,
                 Err(e) => issues.push(ConfigIssue::new(
@@ -65,6 +72,27 @@ fn render_value(
         }
         _ => {}
     }
+}
+
+/// Names config strings (other than the query and message templates) may use.
+pub const CONFIG_VARIABLES: &[&str] = &["execution_time"];
+
+/// `unknown variable `x`; did you mean `y`?` for the first variable of `template` that
+/// is not in `known`; `None` when all are known or the template does not parse (the
+/// render that follows reports syntax errors).
+fn unknown_variable(env: &Environment<'_>, template: &str, known: &[&str]) -> Option<String> {
+    let parsed = env.template_from_str(template).ok()?;
+    let mut unknown: Vec<String> = parsed
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !known.contains(&v.as_str()))
+        .collect();
+    unknown.sort();
+    let first = unknown.first()?;
+    let close = crate::config::did_you_mean(first, known.iter().copied())
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+    Some(format!("unknown variable `{first}`{close}"))
 }
 
 /// A minijinja error in one line, with its template line when known.
@@ -128,20 +156,10 @@ pub const QUERY_VARIABLES: &[&str] = &[
 /// with sample values.
 pub fn check_query(template: &str) -> Result<(), String> {
     let env = environment();
-    let parsed = env
-        .template_from_str(template)
+    env.template_from_str(template)
         .map_err(|e| describe_error(&e))?;
-    let mut unknown: Vec<String> = parsed
-        .undeclared_variables(false)
-        .into_iter()
-        .filter(|v| !QUERY_VARIABLES.contains(&v.as_str()))
-        .collect();
-    unknown.sort();
-    if let Some(first) = unknown.first() {
-        let close = crate::config::did_you_mean(first, QUERY_VARIABLES.iter().copied())
-            .map(|h| format!("; {h}"))
-            .unwrap_or_default();
-        return Err(format!("unknown variable `{first}`{close}"));
+    if let Some(problem) = unknown_variable(&env, template, QUERY_VARIABLES) {
+        return Err(problem);
     }
     let sample = QueryVars {
         period_start: "2024-01-01 00:00:00".into(),
@@ -183,6 +201,31 @@ mod tests {
             issues[0].message.starts_with("template error"),
             "{}",
             issues[0].message
+        );
+    }
+
+    #[test]
+    fn unknown_variables_in_config_strings_are_named() {
+        let mut v =
+            json!({"description": "as of {{ execution_tim }}", "tags": ["{{ period_start }}"]});
+        let mut issues = vec![];
+        render_config_strings(&mut v, "", &Utc::now(), &mut issues);
+        let found: Vec<(String, String)> = issues
+            .iter()
+            .map(|i| (i.path.clone(), i.message.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "description".to_string(),
+                    "template error: unknown variable `execution_tim`; did you mean `execution_time`?".to_string()
+                ),
+                (
+                    "tags[0]".to_string(),
+                    "template error: unknown variable `period_start`".to_string()
+                ),
+            ]
         );
     }
 

@@ -19,12 +19,15 @@ pub fn floor_to_interval(t: DateTime<Utc>, interval: TimeDelta) -> DateTime<Utc>
 
 /// End (exclusive) of the newest complete interval at `execution_time`, after `delay`.
 /// At 14:07 with a 10-minute interval the newest complete interval is [13:50, 14:00): 14:00.
+/// `None` when the result would fall outside the supported time range.
 pub fn newest_complete_end(
     execution_time: DateTime<Utc>,
     interval: TimeDelta,
     delay: TimeDelta,
-) -> DateTime<Utc> {
-    floor_to_interval(execution_time - delay, interval)
+) -> Option<DateTime<Utc>> {
+    execution_time
+        .checked_sub_signed(delay)
+        .map(|t| floor_to_interval(t, interval))
 }
 
 /// Interval starts in `[from, to)`, `from` aligned first.
@@ -35,9 +38,14 @@ pub fn slots(
 ) -> impl Iterator<Item = DateTime<Utc>> {
     let first = {
         let f = floor_to_interval(from, interval);
-        if f < from { f + interval } else { f }
+        if f < from {
+            f.checked_add_signed(interval)
+        } else {
+            Some(f)
+        }
     };
-    std::iter::successors(Some(first), move |t| Some(*t + interval)).take_while(move |t| *t < to)
+    std::iter::successors(first, move |t| t.checked_add_signed(interval))
+        .take_while(move |t| *t < to)
 }
 
 /// `[from, to)` split into consecutive ranges of at most `size`.
@@ -49,7 +57,7 @@ pub fn batches(
     let mut out = Vec::new();
     let mut start = from;
     while start < to {
-        let end = (start + size).min(to);
+        let end = start.checked_add_signed(size).map_or(to, |e| e.min(to));
         out.push((start, end));
         start = end;
     }
@@ -70,15 +78,19 @@ mod tests {
         let ten = TimeDelta::minutes(10);
         assert_eq!(
             newest_complete_end(t(14, 7), ten, TimeDelta::zero()),
-            t(14, 0)
+            Some(t(14, 0))
         );
         assert_eq!(
             newest_complete_end(t(14, 0), ten, TimeDelta::zero()),
-            t(14, 0)
+            Some(t(14, 0))
         );
         assert_eq!(
             newest_complete_end(t(14, 7), ten, TimeDelta::minutes(10)),
-            t(13, 50)
+            Some(t(13, 50))
+        );
+        assert_eq!(
+            newest_complete_end(DateTime::<Utc>::MIN_UTC, ten, TimeDelta::days(1)),
+            None
         );
     }
 
@@ -86,6 +98,14 @@ mod tests {
     fn slots_are_aligned_and_half_open() {
         let s: Vec<_> = slots(t(13, 55), t(14, 30), TimeDelta::minutes(10)).collect();
         assert_eq!(s, vec![t(14, 0), t(14, 10), t(14, 20)]);
+    }
+
+    #[test]
+    fn ranges_near_the_end_of_time_stop_instead_of_overflowing() {
+        let end = DateTime::<Utc>::MAX_UTC;
+        let from = floor_to_interval(end, TimeDelta::days(1)) - TimeDelta::days(2);
+        assert_eq!(slots(from, end, TimeDelta::days(1)).count(), 3);
+        assert_eq!(batches(from, end, TimeDelta::days(365)), vec![(from, end)]);
     }
 
     #[test]

@@ -266,6 +266,8 @@ mod tests {
             value_column: "value".into(),
             context_columns: vec!["hour".into()],
             timezone: Tz::UTC,
+            timestamp_alignment: Default::default(),
+            aggregation: Default::default(),
             params: ParamMap::default(),
         }
     }

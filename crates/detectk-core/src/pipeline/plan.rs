@@ -132,6 +132,20 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         let known_type = match registry.detector(&d.kind) {
             Ok(factory) => {
                 if let Some(detector) = factory.build(&mut params) {
+                    // Bounded memory and time arithmetic: the window must fit the limits
+                    // at this metric's interval.
+                    if let Err(problem) = detector.window().check_limits(&config.schedule.interval)
+                    {
+                        let at = if d.params.contains_key("window_size") {
+                            format!("{}.params.window_size", d.path)
+                        } else {
+                            format!("{}.params", d.path)
+                        };
+                        issues.push(
+                            ConfigIssue::new(at, problem)
+                                .with_hint("use a shorter window, or a longer schedule.interval"),
+                        );
+                    }
                     detectors.push(PlannedDetector {
                         info: DetectorInfo {
                             id: d.id.clone(),

@@ -11,6 +11,7 @@ use crate::config::template::{QueryVars, format_time, render_query, sql_interval
 use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
+use crate::pipeline::align::{align, notes as align_notes};
 use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
@@ -123,13 +124,42 @@ pub struct Runner {
     migrated: Mutex<HashSet<String>>,
 }
 
-/// History needed before a detector's first scored point.
+/// History needed before a detector's first scored point (saturating: windows beyond
+/// the validated limits give `TimeDelta::MAX`, which the checked subtraction rejects).
 fn history_span(window: &Window, interval: TimeDelta) -> TimeDelta {
     match window {
         Window::Span(d) => d.delta(),
         // Missing points may not count toward a point window: load twice as many intervals.
-        Window::Points(n) => interval * i32::try_from(n.saturating_mul(2)).unwrap_or(i32::MAX),
+        Window::Points(n) => Window::Points(n.saturating_mul(2)).lookback(interval),
     }
+}
+
+/// `t + by`, or an error naming the metric and what was computed when the result is
+/// outside the supported time range (no time computation may panic).
+fn shifted(
+    metric: &str,
+    t: DateTime<Utc>,
+    by: TimeDelta,
+    what: &str,
+) -> Result<DateTime<Utc>, Error> {
+    t.checked_add_signed(by).ok_or_else(|| Error::Data {
+        metric: metric.to_string(),
+        message: format!(
+            "{what}: {} {} {}s is outside the supported time range",
+            format_time(&t),
+            if by < TimeDelta::zero() { "-" } else { "+" },
+            by.num_seconds().unsigned_abs()
+        ),
+        hint: Some(
+            "check --execution-time, schedule.start_time/end_time/delay and the detector windows"
+                .into(),
+        ),
+    })
+}
+
+/// `-d`, saturating (`TimeDelta::MIN` has no positive counterpart).
+fn neg(d: TimeDelta) -> TimeDelta {
+    d.checked_mul(-1).unwrap_or(TimeDelta::MIN)
 }
 
 impl Runner {
@@ -172,7 +202,16 @@ impl Runner {
             .map(|d| d.delta())
             .unwrap_or_else(TimeDelta::zero);
         let end = newest_complete_end(options.execution_time, interval, delay);
-        let newest = end - interval;
+        let end = match end {
+            Some(end) => end,
+            None => shifted(
+                metric,
+                options.execution_time,
+                neg(delay),
+                "the newest interval",
+            )?,
+        };
+        let newest = shifted(metric, end, neg(interval), "the newest interval")?;
         if options.dry_run {
             // The schema is not data: create it so a first dry run can read empty tables.
             if let Err(e) = self.migrate(plan).await {
@@ -186,8 +225,18 @@ impl Runner {
             .await
             .map_err(|s| storage_error(metric, s))?;
         let start = match last {
-            Some(last) => floor_to_interval(last, interval) + interval,
-            None => end - self.bootstrap_span(plan),
+            Some(last) => shifted(
+                metric,
+                floor_to_interval(last, interval),
+                interval,
+                "the interval after the newest stored point",
+            )?,
+            None => shifted(
+                metric,
+                end,
+                neg(self.bootstrap_span(plan)),
+                "the first run's history (the largest detector window)",
+            )?,
         };
 
         // Per detector: score points after its newest stored detection, or the new points.
@@ -199,7 +248,9 @@ impl Runner {
             .await
             .map_err(|s| storage_error(metric, s))?;
             let from = match last_detection {
-                Some(t) => (t + TimeDelta::seconds(1)).min(start),
+                Some(t) => {
+                    shifted(metric, t, TimeDelta::seconds(1), "the newest detection")?.min(start)
+                }
                 None => start,
             };
             detect_from.push(from);
@@ -207,7 +258,7 @@ impl Runner {
 
         let mut range = RangeReport::default();
         let mut fresh: Vec<DetectionRecord> = Vec::new();
-        let batch = TimeDelta::days(i64::from(config.schedule.batch_load_days));
+        let batch = batch_size(config.schedule.batch_load_days, interval);
         let mut new_points: Vec<DataPoint> = Vec::new();
         for (from, to) in batches(start, end, batch) {
             let (points, notes) = self.collect(plan, from, to, options.execution_time).await?;
@@ -272,7 +323,12 @@ impl Runner {
         if !options.dry_run
             && let Some(days) = config.storage.retention_days
         {
-            let before = options.execution_time - TimeDelta::days(i64::from(days));
+            let before = shifted(
+                metric,
+                options.execution_time,
+                TimeDelta::days(-i64::from(days)),
+                "storage.retention_days",
+            )?;
             with_retry("retention", || storage.apply_retention(metric, before))
                 .await
                 .map_err(|s| storage_error(metric, s))?;
@@ -314,7 +370,15 @@ impl Runner {
             .as_ref()
             .map(|d| d.delta())
             .unwrap_or_else(TimeDelta::zero);
-        let cap = newest_complete_end(options.execution_time, interval, delay);
+        let cap = match newest_complete_end(options.execution_time, interval, delay) {
+            Some(cap) => cap,
+            None => shifted(
+                metric,
+                options.execution_time,
+                neg(delay),
+                "the newest interval",
+            )?,
+        };
         let end = schedule
             .end_time
             .map(|e| floor_to_interval(e, interval).min(cap))
@@ -337,11 +401,7 @@ impl Runner {
         };
         let resumed_from = checkpoint.filter(|c| *c > start && *c <= end);
         let from = resumed_from.unwrap_or(start);
-        let plan_batches = batches(
-            from,
-            end,
-            TimeDelta::days(i64::from(schedule.batch_load_days)),
-        );
+        let plan_batches = batches(from, end, batch_size(schedule.batch_load_days, interval));
         let mut report = BackfillReport {
             metric: metric.to_string(),
             start,
@@ -454,14 +514,30 @@ impl Runner {
             ),
             hint: e.hint,
         })?;
-        let mut notes = Vec::new();
+        let aligned = align(
+            mapped.points,
+            interval.delta(),
+            config.collector.timestamp_alignment,
+            config.collector.aggregation,
+        )
+        .map_err(|e| Error::Data {
+            metric: metric.to_string(),
+            message: format!(
+                "query result for [{}, {}): {}",
+                format_time(&from),
+                format_time(&to),
+                e.message
+            ),
+            hint: e.hint,
+        })?;
+        let mut notes = align_notes(&aligned, interval.as_str(), config.collector.aggregation);
         if mapped.null_values > 0 {
             notes.push(format!(
                 "{} row(s) had a NULL value and are stored as missing points",
                 mapped.null_values
             ));
         }
-        let (points, dropped) = fill_missing(mapped.points, from, to, interval.delta());
+        let (points, dropped) = fill_missing(aligned.points, from, to, interval.delta());
         if dropped > 0 {
             notes.push(format!(
                 "{dropped} row(s) outside [{}, {}) were ignored; filter the query with {{{{ period_start }}}} and {{{{ period_finish }}}}",
@@ -487,13 +563,17 @@ impl Runner {
     ) -> Result<Vec<DetectionRecord>, Error> {
         let metric = plan.config.name.as_str();
         let interval = plan.config.schedule.interval.delta();
-        let history_from = plan
-            .detectors
-            .iter()
-            .zip(detect_from)
-            .map(|(d, from)| *from - history_span(&d.detector.window(), interval))
-            .min()
-            .unwrap_or(new_from);
+        let mut window_starts = Vec::with_capacity(plan.detectors.len());
+        for (d, from) in plan.detectors.iter().zip(detect_from) {
+            let span = history_span(&d.detector.window(), interval);
+            window_starts.push(shifted(
+                metric,
+                *from,
+                neg(span),
+                &format!("the history of detector `{}`", d.info.id),
+            )?);
+        }
+        let history_from = window_starts.iter().copied().min().unwrap_or(new_from);
         let mut series: Vec<DataPoint> = if history_from < new_from {
             with_retry("load history", || {
                 plan.storage.load_datapoints(metric, history_from, new_from)
@@ -511,12 +591,11 @@ impl Runner {
             interval,
         };
         let mut records = Vec::new();
-        for (d, from) in plan.detectors.iter().zip(detect_from) {
+        for ((d, from), window_start) in plan.detectors.iter().zip(detect_from).zip(window_starts) {
             let first = series.partition_point(|p| p.timestamp < *from);
             if first >= series.len() {
                 continue;
             }
-            let window_start = *from - history_span(&d.detector.window(), interval);
             let start = series.partition_point(|p| p.timestamp < window_start);
             let detections = d.detector.detect(&series[start..], first - start, &ctx);
             if detections.len() != series.len() - first {
@@ -545,6 +624,19 @@ impl Runner {
         Ok(records)
     }
 }
+
+/// One batch: `batch_load_days`, but never more than [`MAX_BATCH_POINTS`] intervals, so
+/// a batch's points fit in memory at any interval.
+fn batch_size(days: u32, interval: TimeDelta) -> TimeDelta {
+    let by_days = TimeDelta::days(i64::from(days.max(1)));
+    let by_points = interval
+        .checked_mul(MAX_BATCH_POINTS)
+        .unwrap_or(TimeDelta::MAX);
+    by_days.min(by_points)
+}
+
+/// Most intervals one collect call asks for (one query, one batch in memory).
+pub const MAX_BATCH_POINTS: i32 = 1_000_000;
 
 fn storage_error(metric: &str, source: BackendError) -> Error {
     Error::Storage {
