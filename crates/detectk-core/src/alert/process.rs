@@ -148,7 +148,8 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
 /// The detections of the points the policy looks at: stored ones, replaced by this
 /// run's fresh ones where both exist (a dry run has not stored its own).
 async fn gather(job: &AlertJob<'_>) -> Result<Vec<DetectionRecord>, crate::BackendError> {
-    let span = job.interval * (job.settings.consecutive_anomalies.max(1) as i32 - 1);
+    let lookback = crate::alert::policy::lookback_points(job.settings);
+    let span = job.interval * (lookback as i32 - 1);
     let from = job.newest - span;
     // One second past the newest point: every backend resolves seconds; later points
     // (a replay with an earlier execution time) are dropped below.
