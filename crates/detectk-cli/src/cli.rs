@@ -65,6 +65,10 @@ pub enum Command {
     ListMetrics(ListMetricsArgs),
     /// Send a sample message through a metric's alerter.
     TestAlert(TestAlertArgs),
+    /// Replay detectors and the alert policy over history and score them against labelled incidents.
+    Backtest(crate::commands::backtest::BacktestArgs),
+    /// Search detector settings and alert policies against labelled incidents.
+    Tune(crate::commands::tune::TuneArgs),
 }
 
 /// Which configs to act on.
