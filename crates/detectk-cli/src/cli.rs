@@ -144,8 +144,8 @@ pub struct BackfillArgs {
 pub struct InitArgs {
     /// File to write.
     pub file: PathBuf,
-    /// Detector type.
-    #[arg(short, long, default_value = "mad")]
+    /// Detector type (default: the recommended one of docs/detectors.md).
+    #[arg(short, long, default_value = crate::templates::RECOMMENDED_DETECTOR)]
     pub detector: String,
     /// Collector type.
     #[arg(short, long, default_value = "sqlite")]
