@@ -70,6 +70,10 @@ pub enum Command {
     ListMetrics(ListMetricsArgs),
     /// Send a sample message through a metric's alerter.
     TestAlert(TestAlertArgs),
+    /// Replay detectors and the alert policy over history and score them against labelled incidents.
+    Backtest(crate::commands::backtest::BacktestArgs),
+    /// Search detector settings and alert policies against labelled incidents.
+    Tune(crate::commands::tune::TuneArgs),
 }
 
 /// Which configs to act on.
@@ -145,8 +149,8 @@ pub struct BackfillArgs {
 pub struct InitArgs {
     /// File to write.
     pub file: PathBuf,
-    /// Detector type.
-    #[arg(short, long, default_value = "mad")]
+    /// Detector type (default: the recommended one of docs/detectors.md).
+    #[arg(short, long, default_value = crate::templates::RECOMMENDED_DETECTOR)]
     pub detector: String,
     /// Collector type.
     #[arg(short, long, default_value = "sqlite")]

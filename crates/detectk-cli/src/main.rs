@@ -69,6 +69,8 @@ fn main() -> ExitCode {
             )),
             Command::ListMetrics(args) => commands::list::list_metrics(&registry, args),
             Command::TestAlert(args) => commands::test_alert::test_alert(&registry, args).await,
+            Command::Backtest(args) => commands::backtest::backtest(&registry, args).await,
+            Command::Tune(args) => commands::tune::tune(&registry, args).await,
         }
     });
     match result {

@@ -36,6 +36,15 @@ pub fn sample_events_sql(kind: &str) -> &'static str {
     }
 }
 
+/// The detector type `dtk init` writes when `-d` is not given: the recommended setting
+/// of docs/detectors.md ("Choosing a detector"). Its params are the `detector_block`
+/// entry of this type. (To be set from the backtest research.)
+pub const RECOMMENDED_DETECTOR: &str = "mad";
+
+/// The `alerter.conditions` lines `dtk init` writes (indented four spaces), from the
+/// same recommendation. (To be set from the backtest research.)
+pub const RECOMMENDED_CONDITIONS: &str = "    consecutive_anomalies: 1\n    cooldown_minutes: 60\n";
+
 /// Example params of each detector type for `dtk init -d TYPE`.
 pub fn detector_block(kind: &str) -> String {
     let params = match kind {
@@ -95,8 +104,9 @@ pub fn metric_config(
     detector_kind: &str,
 ) -> String {
     format!(
-        "# Metric config for DetectK. Reference: docs/configuration.md\nname: {name}\ndescription: Events per 10 minutes\ntags: []\n\n{}\n{}\nalerter:\n  type: console                 # mattermost or slack in production\n  conditions:\n    consecutive_anomalies: 1\n    cooldown_minutes: 60\n\nschedule:\n  interval: 10 minutes\n  # start_time: \"2024-01-01\"    # for `dtk backfill`\n  batch_load_days: 30\n",
+        "# Metric config for DetectK. Reference: docs/configuration.md\nname: {name}\ndescription: Events per 10 minutes\ntags: []\n\n{}\n{}\nalerter:\n  type: console                 # mattermost or slack in production\n  conditions:\n{}\nschedule:\n  interval: 10 minutes\n  # start_time: \"2024-01-01\"    # for `dtk backfill`\n  batch_load_days: 30\n",
         collector_block(collector_kind, profile),
         detector_block(detector_kind),
+        RECOMMENDED_CONDITIONS,
     )
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod alert;
+pub mod backtest;
 pub mod config;
 pub mod detector_id;
 pub mod duration;

@@ -1,11 +1,13 @@
 //! One module per subcommand, plus what they share: loading and building metrics.
 
 pub mod backfill;
+pub mod backtest;
 pub mod init;
 pub mod init_project;
 pub mod list;
 pub mod run;
 pub mod test_alert;
+pub mod tune;
 pub mod validate;
 
 use std::process::ExitCode;

@@ -21,9 +21,13 @@ pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_
 pub use message::{
     MessageInput, build_message, default_text, format_time, format_value, sample_message, title,
 };
-pub use policy::{Decision, PolicyInput, decide, qualifies};
+pub use policy::{
+    Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
+};
 pub use process::{AlertJob, AlertReport, CLAIM_STALE_AFTER, DetectorInfo, alert_key, process};
-pub use settings::{Agreement, AlertSettings, DEFAULT_COOLDOWN_MINUTES, DirectionFilter};
+pub use settings::{
+    Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
+};
 pub use template::{TEMPLATE_VARIABLES, validate_template};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookAlerter, WebhookFormat};

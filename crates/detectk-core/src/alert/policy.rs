@@ -52,8 +52,39 @@ pub enum Decision {
     Hold(String),
 }
 
-/// Whether one detection satisfies the per-detection conditions
-/// (anomalous, scored, direction, `min_deviation_percent`).
+/// The longest run of anomalous points an alert message counts ("Anomalous points
+/// in a row"); a longer run is reported as this many.
+pub const MAX_COUNTED_RUN: u32 = 100;
+
+/// How many newest points (the newest included) the policy looks at: what the alert
+/// step must load so that [`decide`] sees every point it needs, including the whole
+/// run of anomalies it reports (up to [`MAX_COUNTED_RUN`]).
+///
+/// ```
+/// use detectk_core::alert::{AlertSettings, lookback_points, MAX_COUNTED_RUN};
+/// assert_eq!(lookback_points(&AlertSettings::default()), MAX_COUNTED_RUN);
+/// ```
+pub fn lookback_points(settings: &AlertSettings) -> u32 {
+    settings
+        .consecutive_anomalies
+        .max(settings.min_anomaly_share.map_or(1, |s| s.n))
+        .max(MAX_COUNTED_RUN)
+}
+
+/// The value a detection expected: its `expected`, `median` or `mean` statistic,
+/// else the middle of its bounds (when both are set).
+pub fn expected_value(detection: &crate::model::Detection) -> Option<f64> {
+    ["expected", "median", "mean"]
+        .iter()
+        .find_map(|k| detection.stats.get(*k).and_then(|v| v.as_f64()))
+        .or(match (detection.lower_bound, detection.upper_bound) {
+            (Some(lo), Some(hi)) => Some((lo + hi) / 2.0),
+            _ => None,
+        })
+}
+
+/// Whether one detection satisfies the per-detection conditions (anomalous, scored,
+/// direction, `min_deviation_percent`, `min_value`, `min_abs_deviation`).
 pub fn qualifies(settings: &AlertSettings, record: &DetectionRecord) -> bool {
     let d = &record.detection;
     if !d.is_anomaly || d.skipped.is_some() {
@@ -68,7 +99,19 @@ pub fn qualifies(settings: &AlertSettings, record: &DetectionRecord) -> bool {
         None => true,
         Some(min) => d.percent_deviation.is_some_and(|p| p.abs() >= min),
     };
-    direction_ok && deviation_ok
+    let value_ok = match settings.min_value {
+        None => true,
+        Some(min) => d.value.is_some_and(|v| v >= min),
+    };
+    let abs_ok = match settings.min_abs_deviation {
+        None => true,
+        Some(min) => match (d.value, expected_value(d)) {
+            (Some(v), Some(e)) => (v - e).abs() >= min,
+            // Without an expected value the floor cannot be checked: do not page.
+            _ => false,
+        },
+    };
+    direction_ok && deviation_ok && value_ok && abs_ok
 }
 
 struct Points<'a> {
@@ -144,8 +187,10 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
     };
 
     let required = settings.consecutive_anomalies.max(1);
+    // The whole run (up to MAX_COUNTED_RUN points), so the message counts it truly.
+    let limit = required.max(MAX_COUNTED_RUN);
     let mut run = vec![fired.clone()];
-    while (run.len() as u32) < required {
+    while (run.len() as u32) < limit {
         let back = i32::try_from(run.len())
             .ok()
             .and_then(|n| input.interval.checked_mul(n));
@@ -163,8 +208,28 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
             run.len()
         ));
     }
+    if let Some(share) = settings.min_anomaly_share {
+        let anomalous = (0..share.n)
+            .filter(|i| {
+                (*i as usize) < run.len()
+                    || points
+                        .agreeing(settings, input.newest - input.interval * *i as i32)
+                        .is_some()
+            })
+            .count() as u32;
+        if anomalous < share.k {
+            return Decision::Hold(format!(
+                "{anomalous} of the last {} points are anomalous; min_anomaly_share needs {}",
+                share.n, share.k
+            ));
+        }
+    }
     if settings.direction == DirectionFilter::One {
-        let mut directions = run.iter().flatten().filter_map(|r| r.detection.direction);
+        let required_run = &run[..required as usize];
+        let mut directions = required_run
+            .iter()
+            .flatten()
+            .filter_map(|r| r.detection.direction);
         if let Some(first) = directions.next()
             && directions.any(|d| d != first)
         {

@@ -148,7 +148,8 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
 /// The detections of the points the policy looks at: stored ones, replaced by this
 /// run's fresh ones where both exist (a dry run has not stored its own).
 async fn gather(job: &AlertJob<'_>) -> Result<Vec<DetectionRecord>, crate::BackendError> {
-    let back = i32::try_from(job.settings.consecutive_anomalies.max(1) - 1)
+    let lookback = crate::alert::policy::lookback_points(job.settings);
+    let back = i32::try_from(lookback.max(1) - 1)
         .ok()
         .and_then(|n| job.interval.checked_mul(n))
         .unwrap_or(TimeDelta::MAX);

@@ -89,6 +89,21 @@ impl Agreement {
     }
 }
 
+/// `conditions.min_anomaly_share`: alert only when at least `k` of the newest `n`
+/// points (the newest included) are anomalous as the conditions require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct AnomalyShare {
+    /// Anomalous points needed (1 ..= n).
+    pub k: u32,
+    /// Points looked at, ending at the newest (1 ..= [`AnomalyShare::MAX_N`]).
+    pub n: u32,
+}
+
+impl AnomalyShare {
+    /// Largest accepted `n` (a day of 5-minute points).
+    pub const MAX_N: u32 = 288;
+}
+
 /// What `alerter` says beyond the channel: whether to send, and when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertSettings {
@@ -103,6 +118,12 @@ pub struct AlertSettings {
     pub direction: DirectionFilter,
     /// Smallest `|percent_deviation|` that may trigger an alert.
     pub min_deviation_percent: Option<f64>,
+    /// At least `k` of the newest `n` points must be anomalous (unset: no such rule).
+    pub min_anomaly_share: Option<AnomalyShare>,
+    /// Never alert about a point whose value is below this (tiny counts never page).
+    pub min_value: Option<f64>,
+    /// Never alert when `|value - expected|` is below this (in the metric's unit).
+    pub min_abs_deviation: Option<f64>,
     /// Send a recovery message when the metric is back to normal after an alert.
     pub notify_recovery: bool,
     /// How many of the metric's detectors must agree.
@@ -125,6 +146,9 @@ impl Default for AlertSettings {
             consecutive_anomalies: 1,
             direction: DirectionFilter::Both,
             min_deviation_percent: None,
+            min_anomaly_share: None,
+            min_value: None,
+            min_abs_deviation: None,
             notify_recovery: false,
             agreement: Agreement::Any,
             message_template: None,
@@ -187,6 +211,19 @@ impl AlertSettings {
                 format!("must be a number >= 0, got {m}")
             });
         }
+        let min_anomaly_share = parse_share(conditions);
+        let min_value: Option<f64> = conditions.optional("min_value");
+        if let Some(m) = min_value {
+            conditions.check(m.is_finite(), "min_value", || {
+                format!("must be a finite number, got {m}")
+            });
+        }
+        let min_abs_deviation: Option<f64> = conditions.optional("min_abs_deviation");
+        if let Some(m) = min_abs_deviation {
+            conditions.check(m.is_finite() && m >= 0.0, "min_abs_deviation", || {
+                format!("must be a number >= 0, got {m}")
+            });
+        }
         let notify_recovery = conditions.or("notify_recovery", false);
         let agreement =
             Agreement::parse(&conditions.choice("agreement", Agreement::CHOICES, "any"));
@@ -204,11 +241,86 @@ impl AlertSettings {
             consecutive_anomalies: consecutive_anomalies.max(1),
             direction,
             min_deviation_percent,
+            min_anomaly_share,
+            min_value,
+            min_abs_deviation,
             notify_recovery,
             agreement,
             message_template,
         }
     }
+}
+
+/// Reads `min_anomaly_share`: `{k: 2, n: 3}` or `{share: 0.5, n: 6}` (k = ceil(share * n)).
+fn parse_share(conditions: &mut Params<'_>) -> Option<AnomalyShare> {
+    const KEY: &str = "min_anomaly_share";
+    const FORMS: &str = "write `{k: 2, n: 3}` (2 of the last 3 points) or `{share: 0.5, n: 6}`";
+    let raw = conditions.raw(KEY)?;
+    let Some(map) = raw.as_object() else {
+        conditions.error_with_hint(KEY, "expected a mapping", FORMS);
+        return None;
+    };
+    let mut ok = true;
+    for key in map.keys() {
+        if !["k", "n", "share"].contains(&key.as_str()) {
+            conditions.error_with_hint(&format!("{KEY}.{key}"), "unknown key", FORMS);
+            ok = false;
+        }
+    }
+    let mut reader = Params::new(map, conditions.path_of(KEY));
+    let n: Option<u64> = reader.required("n");
+    let k: Option<u64> = reader.optional("k");
+    let share: Option<f64> = reader.optional("share");
+    for issue in reader.finish_known_only().issues {
+        let key = issue
+            .path
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        conditions.error(&format!("{KEY}.{key}"), issue.message);
+        ok = false;
+    }
+    let max = u64::from(AnomalyShare::MAX_N);
+    if let Some(n) = n
+        && !(1..=max).contains(&n)
+    {
+        conditions.error(&format!("{KEY}.n"), format!("must be 1 ..= {max}, got {n}"));
+        ok = false;
+    }
+    let k = match (k, share) {
+        (Some(_), Some(_)) => {
+            conditions.error_with_hint(KEY, "set `k` or `share`, not both", FORMS);
+            return None;
+        }
+        (None, None) => {
+            conditions.error_with_hint(KEY, "needs `k` or `share`", FORMS);
+            return None;
+        }
+        (Some(k), None) => k,
+        (None, Some(share)) => {
+            if !(share > 0.0 && share <= 1.0) {
+                conditions.error(
+                    &format!("{KEY}.share"),
+                    format!("must be in (0, 1], got {share}"),
+                );
+                return None;
+            }
+            (share * n? as f64 - 1e-9).ceil().max(1.0) as u64
+        }
+    };
+    let n = n?;
+    if k < 1 || k > n {
+        conditions.error(
+            &format!("{KEY}.k"),
+            format!("must be 1 ..= n ({n}), got {k}"),
+        );
+        ok = false;
+    }
+    ok.then_some(AnomalyShare {
+        k: k as u32,
+        n: n as u32,
+    })
 }
 
 #[cfg(test)]
@@ -250,6 +362,89 @@ mod tests {
         assert!(s.notify_recovery);
         assert_eq!(s.agreement, Agreement::Majority);
         assert_eq!(s.message_template.as_deref(), Some("{{ metric_name }}"));
+    }
+
+    #[test]
+    fn reads_the_floor_and_share_conditions() {
+        let (s, issues) = parse(
+            json!({}),
+            json!({"min_anomaly_share": {"k": 2, "n": 3}, "min_value": 5, "min_abs_deviation": 2.5}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.min_anomaly_share, Some(AnomalyShare { k: 2, n: 3 }));
+        assert_eq!(s.min_value, Some(5.0));
+        assert_eq!(s.min_abs_deviation, Some(2.5));
+        let (s, issues) = parse(
+            json!({}),
+            json!({"min_anomaly_share": {"share": 0.5, "n": 6}}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.min_anomaly_share, Some(AnomalyShare { k: 3, n: 6 }));
+        let (s, _) = parse(
+            json!({}),
+            json!({"min_anomaly_share": {"share": 0.3, "n": 6}}),
+        );
+        assert_eq!(s.min_anomaly_share, Some(AnomalyShare { k: 2, n: 6 }));
+    }
+
+    #[test]
+    fn bad_share_and_floors_are_all_reported() {
+        let (s, issues) = parse(
+            json!({}),
+            json!({"min_anomaly_share": {"k": 4, "n": 3, "m": 1}, "min_abs_deviation": -1,
+                   "min_value": "x"}),
+        );
+        let joined = issues.join("\n");
+        assert!(s.min_anomaly_share.is_none());
+        assert!(
+            joined.contains("alerter.conditions.min_anomaly_share.m: unknown key"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("alerter.conditions.min_anomaly_share.k: must be 1 ..= n (3), got 4"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("alerter.conditions.min_abs_deviation: must be a number >= 0"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("alerter.conditions.min_value: expected a number"),
+            "{joined}"
+        );
+        assert_eq!(issues.len(), 4, "{joined}");
+        for (conditions, expected) in [
+            (
+                json!({"min_anomaly_share": 2}),
+                "min_anomaly_share: expected a mapping",
+            ),
+            (
+                json!({"min_anomaly_share": {"k": 1}}),
+                "min_anomaly_share.n: is required",
+            ),
+            (
+                json!({"min_anomaly_share": {"n": 3}}),
+                "min_anomaly_share: needs `k` or `share`",
+            ),
+            (
+                json!({"min_anomaly_share": {"n": 3, "k": 1, "share": 0.5}}),
+                "not both",
+            ),
+            (
+                json!({"min_anomaly_share": {"n": 3, "share": 1.5}}),
+                "share: must be in (0, 1]",
+            ),
+            (
+                json!({"min_anomaly_share": {"n": 0, "k": 1}}),
+                "min_anomaly_share.n: must be 1 ..= 288",
+            ),
+        ] {
+            let (_, issues) = parse(json!({}), conditions.clone());
+            assert!(
+                issues.iter().any(|i| i.contains(expected)),
+                "{conditions}: {issues:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,4 +14,5 @@ pub use plan::{AlertPlan, MetricPlan, PlannedDetector, build_partial, build_plan
 pub use retry::with_retry;
 pub use runner::{
     BackfillOptions, BackfillReport, BatchProgress, RangeReport, RunOptions, RunReport, Runner,
+    history_span,
 };

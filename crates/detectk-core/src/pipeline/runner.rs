@@ -124,9 +124,10 @@ pub struct Runner {
     migrated: Mutex<HashSet<String>>,
 }
 
-/// History needed before a detector's first scored point (saturating: windows beyond
-/// the validated limits give `TimeDelta::MAX`, which the checked subtraction rejects).
-fn history_span(window: &Window, interval: TimeDelta) -> TimeDelta {
+/// History needed before a detector's first scored point, what a run loads (saturating:
+/// windows beyond the validated limits give `TimeDelta::MAX`, which the checked
+/// subtraction rejects).
+pub fn history_span(window: &Window, interval: TimeDelta) -> TimeDelta {
     match window {
         Window::Span(d) => d.delta(),
         // Missing points may not count toward a point window: load twice as many intervals.
@@ -471,8 +472,9 @@ impl Runner {
             .max(interval)
     }
 
-    /// Renders the query for `[from, to)`, runs it, maps the rows and fills missing intervals.
-    async fn collect(
+    /// Renders the query for `[from, to)`, runs it, maps the rows and fills missing
+    /// intervals; returns the points and notes for the user. Writes nothing.
+    pub async fn collect(
         &self,
         plan: &MetricPlan,
         from: DateTime<Utc>,

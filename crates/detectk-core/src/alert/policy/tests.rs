@@ -2,7 +2,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::{Map, json};
 
 use super::*;
-use crate::alert::settings::{Agreement, AlertSettings, DirectionFilter};
+use crate::alert::settings::{Agreement, AlertSettings, AnomalyShare, DirectionFilter};
 use crate::model::{Detection, DetectionRecord, Direction};
 
 const STEP: TimeDelta = TimeDelta::minutes(10);
@@ -239,4 +239,97 @@ fn skipped_or_missing_newest_points_neither_alert_nor_recover() {
     assert!(held(&case.decide()).contains("not scored"));
     let nothing = Case::new(vec![det("a", 0, 30.0)], 1);
     assert_eq!(held(&nothing.decide()), "no detection for the newest point");
+}
+
+#[test]
+fn the_message_counts_the_whole_run_not_only_the_required_points() {
+    let series: Vec<DetectionRecord> = (0..8)
+        .map(|i| det("a", i, if i == 0 { 0.0 } else { 30.0 }))
+        .collect();
+    let mut case = Case::new(series, 7);
+    case.settings.consecutive_anomalies = 2;
+    match case.decide() {
+        Decision::Anomaly { consecutive, .. } => assert_eq!(consecutive, 7),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_counted_run_stops_at_its_limit() {
+    let n = MAX_COUNTED_RUN as i32 + 5;
+    let mut case = Case::new((0..n).map(|i| det("a", i, 30.0)).collect(), n - 1);
+    case.settings.cooldown_minutes = 0;
+    match case.decide() {
+        Decision::Anomaly { consecutive, .. } => assert_eq!(consecutive, MAX_COUNTED_RUN),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn min_anomaly_share_needs_k_of_the_last_n() {
+    // anomalous at 0 and 2, normal at 1: 2 of the last 3 at point 2.
+    let series = vec![
+        det("a", 0, 30.0),
+        det("a", 1, 0.0),
+        det("a", 2, 30.0),
+        det("a", 3, 0.0),
+        det("a", 4, 0.0),
+        det("a", 5, 30.0),
+    ];
+    let mut case = Case::new(series, 0);
+    case.settings.min_anomaly_share = Some(AnomalyShare { k: 2, n: 3 });
+    assert_eq!(
+        held(&case.decide()),
+        "1 of the last 3 points are anomalous; min_anomaly_share needs 2"
+    );
+    case.newest = 2;
+    assert_eq!(fired_ids(&case.decide()), ["a"]);
+    // A normal newest point never alerts, whatever came before.
+    case.newest = 3;
+    assert_eq!(held(&case.decide()), "the newest point is normal");
+    case.newest = 5;
+    assert!(held(&case.decide()).starts_with("1 of the last 3"));
+    // Points with no detection (before the series) count as normal.
+    case.settings.min_anomaly_share = Some(AnomalyShare { k: 1, n: 3 });
+    case.newest = 0;
+    assert_eq!(fired_ids(&case.decide()), ["a"]);
+}
+
+#[test]
+fn min_value_keeps_small_values_from_paging() {
+    // value = 100 + dev: 130 above the floor of 120, 125 below 126.
+    let mut case = Case::new(vec![det("a", 0, 30.0)], 0);
+    case.settings.min_value = Some(120.0);
+    assert_eq!(fired_ids(&case.decide()), ["a"]);
+    case.settings.min_value = Some(131.0);
+    assert!(held(&case.decide()).contains("not as the conditions require"));
+}
+
+#[test]
+fn min_abs_deviation_compares_with_the_expected_value() {
+    // No statistics: expected is the middle of the bounds 90..110, i.e. 100.
+    let mut case = Case::new(vec![det("a", 0, -30.0)], 0);
+    case.settings.min_abs_deviation = Some(30.0);
+    assert_eq!(fired_ids(&case.decide()), ["a"]);
+    case.settings.min_abs_deviation = Some(30.5);
+    assert!(held(&case.decide()).contains("not as the conditions require"));
+    // A `median` statistic wins over the bounds: |70 - 95| = 25.
+    case.detections[0]
+        .detection
+        .stats
+        .insert("median".into(), json!(95.0));
+    case.settings.min_abs_deviation = Some(25.0);
+    assert_eq!(fired_ids(&case.decide()), ["a"]);
+    case.settings.min_abs_deviation = Some(26.0);
+    assert!(held(&case.decide()).contains("not as the conditions require"));
+}
+
+#[test]
+fn lookback_covers_the_largest_rule() {
+    let mut s = AlertSettings::default();
+    assert_eq!(lookback_points(&s), MAX_COUNTED_RUN);
+    s.consecutive_anomalies = 150;
+    assert_eq!(lookback_points(&s), 150);
+    s.min_anomaly_share = Some(AnomalyShare { k: 3, n: 200 });
+    assert_eq!(lookback_points(&s), 200);
 }
