@@ -149,7 +149,9 @@ pub fn resolve_range(
         ));
     };
     let to = options.to.or(schedule.end_time).unwrap_or_else(|| {
+        // With no delay the subtraction cannot overflow.
         newest_complete_end(options.execution_time, interval, TimeDelta::zero())
+            .unwrap_or_else(|| floor_to_interval(options.execution_time, interval))
     });
     let (from, to) = (
         floor_to_interval(from, interval),
