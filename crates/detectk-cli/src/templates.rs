@@ -81,7 +81,7 @@ pub fn collector_block(kind: &str, profile: Option<&str>) -> String {
     };
     let query = match kind {
         "clickhouse" => {
-            "      SELECT toStartOfTenMinutes(ts) AS period_time, count() AS value\n      FROM events\n      WHERE ts >= toDateTime('{{ period_start }}') AND ts < toDateTime('{{ period_finish }}')\n      GROUP BY period_time\n      ORDER BY period_time\n"
+            "      SELECT toDateTime(intDiv(toUInt32(ts), {{ interval_seconds }}) * {{ interval_seconds }}) AS period_time, count() AS value\n      FROM events\n      WHERE ts >= toDateTime('{{ period_start }}') AND ts < toDateTime('{{ period_finish }}')\n      GROUP BY period_time\n      ORDER BY period_time\n"
         }
         "postgres" => {
             "      SELECT date_bin(INTERVAL '{{ interval }}', ts, TIMESTAMP '2000-01-01') AS period_time, count(*) AS value\n      FROM events\n      WHERE ts >= '{{ period_start }}' AND ts < '{{ period_finish }}'\n      GROUP BY 1\n      ORDER BY 1\n"
