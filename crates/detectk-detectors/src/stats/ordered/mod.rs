@@ -139,6 +139,16 @@ impl OrderedWindow {
             .unwrap_or(0)
     }
 
+    /// The smallest value in the window above `x`, for windows of equal weights.
+    pub(crate) fn min_above(&self, x: f64) -> Option<f64> {
+        let r = self.vals.partition_point(|&v| v <= x);
+        let before = self.tree.prefix(r);
+        (self.total - before > 0.5).then(|| {
+            let k = self.tree.search(before + 0.5);
+            self.vals[k.min(self.vals.len() - 1)]
+        })
+    }
+
     /// The first value whose cumulative weight reaches `p` (0 < p <= 1); `None` when empty.
     pub(crate) fn quantile(&self, p: f64) -> Option<f64> {
         (self.len() > 0 && !self.vals.is_empty()).then(|| self.vals[self.quantile_rank(p)])
@@ -226,6 +236,19 @@ mod tests {
                 assert_eq!(mad, w.mad_around(rm, m), "{decay:?} at {end}");
             }
         }
+    }
+
+    #[test]
+    fn smallest_value_above() {
+        let mut w = filled(&[0.0, 0.0, 3.0, 0.0, 1.5, 7.0], None);
+        assert_eq!(w.min_above(0.0), Some(1.5));
+        assert_eq!(w.min_above(1.5), Some(3.0));
+        assert_eq!(w.min_above(7.0), None);
+        w.pop();
+        w.pop();
+        w.pop();
+        assert_eq!(w.min_above(-1.0), Some(0.0));
+        assert_eq!(w.min_above(0.0), Some(1.5));
     }
 
     #[test]
