@@ -24,7 +24,7 @@ pub use iqr::IqrDetector;
 pub use mad::{MAD_SCALE, MadDetector};
 pub use missing_data::{DEFAULT_LOOKBACK_POINTS, MissingDataDetector};
 pub use robust_seasonal::{
-    ROBUST_DEFAULT_MIN_HISTORY_SECONDS, ROBUST_DEFAULT_WINDOW_SECONDS, RobustSeasonalDetector,
+    DEFAULT_LEVEL_SHIFT_HOURS, ROBUST_DEFAULT_MIN_HISTORY_SECONDS, ROBUST_DEFAULT_WINDOW_SECONDS, RobustSeasonalDetector,
 };
 pub use threshold::{OPERATORS, Operator, ThresholdDetector};
 pub use zscore::ZScoreDetector;

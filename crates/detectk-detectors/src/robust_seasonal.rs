@@ -30,10 +30,12 @@ use crate::common::positive;
 use crate::history::unusable;
 use crate::stats::ordered::OrderedWindow;
 
-/// Default history window of `robust_seasonal`: 14 days.
-pub const ROBUST_DEFAULT_WINDOW_SECONDS: i64 = 14 * 86_400;
-/// Default warm-up of `robust_seasonal`: 1 day.
-pub const ROBUST_DEFAULT_MIN_HISTORY_SECONDS: i64 = 86_400;
+/// Default history window of `robust_seasonal`: 28 days.
+pub const ROBUST_DEFAULT_WINDOW_SECONDS: i64 = 28 * 86_400;
+/// Default `level_shift_after` of `exclude_anomalies`: 6 hours.
+pub const DEFAULT_LEVEL_SHIFT_HOURS: i64 = 6;
+/// Default warm-up of `robust_seasonal`: 2 days (two daily seasons).
+pub const ROBUST_DEFAULT_MIN_HISTORY_SECONDS: i64 = 2 * 86_400;
 
 /// Flags values more than `multiplier` tail scales away from a seasonal median.
 ///
@@ -67,11 +69,15 @@ pub struct RobustSeasonalDetector {
     min_history: TimeDelta,
     min_points: usize,
     relative_floor: f64,
+    /// `Some(level_shift_after)`: flagged points leave the scale's residuals until
+    /// their run has lasted this long.
+    exclude: Option<TimeDelta>,
 }
 
 impl Default for RobustSeasonalDetector {
-    /// The config defaults: 14-day window, season `hour_of_day` in UTC, 3 points per
-    /// season, quantile 0.99, multiplier 1.5, 1 day of warm-up, 3 residuals, floor 1 %.
+    /// The config defaults (the best setting on NAB, see docs/nab-baseline.md): 28-day
+    /// window, season `hour_of_day` in UTC, 3 points per season, quantile 0.99,
+    /// multiplier 1.1, 2 days of warm-up, 3 residuals, floor 1 %, no exclusion.
     fn default() -> Self {
         Self {
             window: Window::Span(HumanDuration::from_seconds(ROBUST_DEFAULT_WINDOW_SECONDS)),
@@ -79,10 +85,11 @@ impl Default for RobustSeasonalDetector {
             timezone: Tz::UTC,
             min_season_points: 3,
             quantile: 0.99,
-            multiplier: 1.5,
+            multiplier: 1.1,
             min_history: TimeDelta::seconds(ROBUST_DEFAULT_MIN_HISTORY_SECONDS),
             min_points: 3,
             relative_floor: 0.01,
+            exclude: None,
         }
     }
 }
@@ -123,6 +130,13 @@ impl RobustSeasonalDetector {
         self.min_history = min_history;
         self.min_season_points = min_season_points.max(1);
         self.min_points = min_points.max(1);
+        self
+    }
+
+    /// The same detector leaving flagged points out of the scale (`exclude_anomalies`)
+    /// until a run of them has lasted `level_shift_after`; `None` to keep them.
+    pub fn with_exclusion(mut self, level_shift_after: Option<TimeDelta>) -> Self {
+        self.exclude = level_shift_after;
         self
     }
 
@@ -187,7 +201,19 @@ impl RobustSeasonalDetector {
                 )
             });
         }
+        let exclude_anomalies: bool = p.or("exclude_anomalies", false);
+        let level_shift_after = p
+            .optional::<HumanDuration>("level_shift_after")
+            .map_or(TimeDelta::hours(DEFAULT_LEVEL_SHIFT_HOURS), |h| h.delta());
+        if exclude_anomalies && matches!(window, Window::Points(_)) {
+            p.error_with_hint(
+                "exclude_anomalies",
+                "needs window_size as a duration",
+                "write window_size as a duration such as \"14 days\"",
+            );
+        }
         (!p.has_issues()).then(|| Self {
+            exclude: exclude_anomalies.then_some(level_shift_after),
             window,
             season,
             timezone,
@@ -298,9 +324,17 @@ impl Detector for RobustSeasonalDetector {
     /// Two windows: a point's scale uses the residuals of the last window, and each
     /// residual is measured against that history point's own window.
     fn window(&self) -> Window {
-        match &self.window {
-            Window::Points(n) => Window::Points(n.saturating_mul(2)),
-            Window::Span(d) => Window::Span(HumanDuration::from_seconds(d.seconds().saturating_mul(2))),
+        match (&self.window, self.exclude) {
+            (Window::Points(n), _) => Window::Points(n.saturating_mul(2)),
+            (Window::Span(d), None) => {
+                Window::Span(HumanDuration::from_seconds(d.seconds().saturating_mul(2)))
+            }
+            // Exclusion adds a window for the flags and `level_shift_after` for runs.
+            (Window::Span(d), Some(after)) => Window::Span(HumanDuration::from_seconds(
+                d.seconds()
+                    .saturating_mul(3)
+                    .saturating_add(after.num_seconds()),
+            )),
         }
     }
 
@@ -321,7 +355,8 @@ impl Detector for RobustSeasonalDetector {
             window: &self.window,
             lo: 0,
         };
-        let j0 = starts.at(first);
+        // First point whose centre a scored point can need.
+        let j0 = if self.exclude.is_some() { 0 } else { starts.at(first) };
         let mut starts = Starts {
             series,
             window: &self.window,
@@ -379,16 +414,19 @@ impl Detector for RobustSeasonalDetector {
                 oldest,
             });
         }
-        // Pass two: residual scale and verdicts.
-        let residual_members: Vec<usize> = (j0..len).filter(|&j| centres[j].is_some()).collect();
-        let residual_vals: Vec<f64> = residual_members
-            .iter()
-            .map(|&j| match (values[j], centres[j]) {
-                (Some(v), Some(c)) => (v - c.value).abs(),
-                _ => 0.0,
-            })
-            .map(|r| if r.is_finite() { r } else { f64::MAX })
-            .collect();
+        // Pass two: the residual of every point with a centre.
+        let mut residual_members: Vec<usize> = (j0..len).filter(|&j| centres[j].is_some()).collect();
+        let residual_of = |j: usize| match (values[j], centres[j]) {
+            (Some(v), Some(c)) => {
+                let r = (v - c.value).abs();
+                if r.is_finite() { r } else { f64::MAX }
+            }
+            _ => 0.0,
+        };
+        if let Some(after) = self.exclude {
+            residual_members = self.clean(series, &residual_members, &residual_of, after);
+        }
+        let residual_vals: Vec<f64> = residual_members.iter().map(|&j| residual_of(j)).collect();
         let mut residuals = Slider::new(residual_members, &residual_vals);
         let mut starts = Starts {
             series,
@@ -434,15 +472,7 @@ impl Detector for RobustSeasonalDetector {
                 ));
                 continue;
             }
-            let q = residuals.win.quantile(self.quantile).unwrap_or(0.0);
-            let scale = if q > 0.0 {
-                q
-            } else {
-                residuals
-                    .win
-                    .min_above(0.0)
-                    .unwrap_or(self.relative_floor * c.value.abs())
-            };
+            let (scale, q) = self.scale(&residuals.win, c.value);
             out.push(sigma_band(
                 point.timestamp,
                 value,
@@ -461,6 +491,76 @@ impl Detector for RobustSeasonalDetector {
             ));
         }
         out
+    }
+}
+
+impl RobustSeasonalDetector {
+    /// The scale of a residual window: the quantile, else the smallest non-zero
+    /// residual, else `relative_floor × |centre|`.
+    fn scale(&self, win: &OrderedWindow, centre: f64) -> (f64, f64) {
+        let q = win.quantile(self.quantile).unwrap_or(0.0);
+        let scale = if q > 0.0 {
+            q
+        } else {
+            win.min_above(0.0)
+                .unwrap_or(self.relative_floor * centre.abs())
+        };
+        (scale, q)
+    }
+
+    /// The residual members left after `exclude_anomalies`: a point is left out when
+    /// it is flagged against the scale of all residuals before it (its own window),
+    /// unless every usable point of the last `after` (at least two) is flagged too —
+    /// a sustained level shift, accepted as the new normal.
+    fn clean(
+        &self,
+        series: &[DataPoint],
+        members: &[usize],
+        residual_of: &dyn Fn(usize) -> f64,
+        after: TimeDelta,
+    ) -> Vec<usize> {
+        let vals: Vec<f64> = members.iter().map(|&j| residual_of(j)).collect();
+        let mut all = Slider::new(members.to_vec(), &vals);
+        let mut starts = Starts {
+            series,
+            window: &self.window,
+            lo: 0,
+        };
+        let mut flagged = vec![false; members.len()];
+        for (k, &j) in members.iter().enumerate() {
+            let lo = starts.at(j);
+            all.slide(lo, j);
+            if all.len() >= self.min_points {
+                let (scale, _) = self.scale(&all.win, 0.0);
+                flagged[k] = vals[k] > self.multiplier * scale;
+            }
+        }
+        // Level shifts: the newest unflagged member at or before each member.
+        let mut kept = Vec::with_capacity(members.len());
+        let mut last_normal: Option<usize> = None;
+        let mut run_from = 0; // first member of the current window of `after`
+        for (k, &j) in members.iter().enumerate() {
+            if !flagged[k] {
+                last_normal = Some(k);
+                kept.push(j);
+                continue;
+            }
+            let t = series[j].timestamp;
+            let since = t.checked_sub_signed(after).unwrap_or(DateTime::<Utc>::MIN_UTC);
+            while series[members[run_from]].timestamp < since {
+                run_from += 1;
+            }
+            let all_flagged = last_normal.is_none_or(|n| n < run_from);
+            // The run covers [t - after, t]: some flagged member at or before `since`
+            // would need the points before the window, so ask for one at its start.
+            let covers = k > run_from
+                && series[members[run_from]].timestamp
+                    <= since + (t - since) / 8;
+            if all_flagged && covers {
+                kept.push(j);
+            }
+        }
+        kept
     }
 }
 

@@ -97,18 +97,18 @@ fn recommended() -> (Setting, Policy) {
             "robust_seasonal",
             "recommended",
             json!({
-                "window_size": "14 days",
+                "window_size": "28 days",
                 "seasonal_features": ["hour_of_day"],
                 "quantile": 0.99,
-                "multiplier": 1.5,
-                "min_history": "1 day"
+                "multiplier": 1.1,
+                "min_history": "2 days"
             }),
         ),
         Policy {
-            cooldown_minutes: 360,
+            cooldown_minutes: 720,
             consecutive: 1,
             up_only: None,
-            min_deviation_percent: 0.0,
+            min_deviation_percent: 10.0,
         },
     )
 }
@@ -151,14 +151,20 @@ fn grid(registry: &Registry, corpus: &[Series]) {
             let feats: Vec<&str> = season.split('+').filter(|s| !s.is_empty()).collect();
             for q in quantiles.split(',') {
                 for m in multipliers.split(',') {
-                    for h in histories.split(',') {
-                        let params = json!({
+                    for (h, ex) in histories.split(',').flat_map(|h| {
+                        list("GRID_EXCLUDE", "false").into_iter().map(move |e| (h, e))
+                    }) {
+                        let mut params = json!({
                             "window_size": window,
                             "seasonal_features": feats,
                             "quantile": q.parse::<f64>().unwrap(),
                             "multiplier": m.parse::<f64>().unwrap(),
                             "min_history": h,
                         });
+                        if ex != "false" {
+                            params["exclude_anomalies"] = json!(true);
+                            params["level_shift_after"] = json!(ex);
+                        }
                         let s = Setting::new("robust_seasonal", "", params.clone());
                         let runs = run(registry, &s, corpus);
                         for p in &policies {
@@ -199,7 +205,8 @@ fn grid(registry: &Registry, corpus: &[Series]) {
             .is_some_and(|r| r >= 0.8)
     });
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    for (_, r) in rows.iter().take(60) {
+    let top: usize = std::env::var("GRID_TOP").ok().and_then(|t| t.parse().ok()).unwrap_or(60);
+    for (_, r) in rows.iter().take(top) {
         println!("{r}");
     }
 }
@@ -282,6 +289,7 @@ fn report(
         ),
         (Setting::new("robust_seasonal", "defaults", json!({})), Policy::NONE),
         (Setting::new("robust_seasonal", "defaults", json!({})), cool360),
+        (Setting::new("robust_seasonal", "defaults", json!({})), recommended().1),
     ];
     for (setting, policy) in &rows {
         let runs = run(registry, setting, corpus);
@@ -313,11 +321,15 @@ fn report(
     let tweaks: Vec<(&str, Value)> = vec![
         ("quantile 0.98", json!({"quantile": 0.98})),
         ("quantile 0.995", json!({"quantile": 0.995})),
+        ("multiplier 1.0", json!({"multiplier": 1.0})),
         ("multiplier 1.25", json!({"multiplier": 1.25})),
-        ("multiplier 2", json!({"multiplier": 2.0})),
-        ("window_size 7 days", json!({"window_size": "7 days"})),
-        ("window_size 28 days", json!({"window_size": "28 days"})),
-        ("min_history 2 days", json!({"min_history": "2 days"})),
+        ("window_size 21 days", json!({"window_size": "21 days"})),
+        ("window_size 42 days", json!({"window_size": "42 days"})),
+        ("min_history 1 day", json!({"min_history": "1 day"})),
+        ("min_history 3 days", json!({"min_history": "3 days"})),
+        ("seasonal_features [hour_of_day, is_weekend]", json!({"seasonal_features": ["hour_of_day", "is_weekend"]})),
+        ("seasonal_features [hour_of_week]", json!({"seasonal_features": ["hour_of_week"]})),
+        ("exclude_anomalies (level_shift_after 6 hours)", json!({"exclude_anomalies": true})),
         ("seasonal_features [] (no season)", json!({"seasonal_features": []})),
     ];
     for (label, change) in tweaks {
@@ -329,10 +341,19 @@ fn report(
         let all = score(corpus, &run(registry, &s, corpus), &policy)["all"];
         md.push_str(&format!("| {label} | {} |\n", all.cells()));
     }
-    for cooldown in [180, 720] {
-        let p = Policy { cooldown_minutes: cooldown, ..policy };
+    for (label, p) in [
+        ("cooldown_minutes 480", Policy { cooldown_minutes: 480, ..policy }),
+        ("cooldown_minutes 1080", Policy { cooldown_minutes: 1080, ..policy }),
+        ("no min_deviation_percent", Policy { min_deviation_percent: 0.0, ..policy }),
+        ("min_deviation_percent 20", Policy { min_deviation_percent: 20.0, ..policy }),
+        ("direction: up", Policy { up_only: Some(true), ..policy }),
+    ] {
         let all = score(corpus, &runs, &p)["all"];
-        md.push_str(&format!("| cooldown_minutes {cooldown} | {} |\n", all.cells()));
+        md.push_str(&format!("| {label} | {} |\n", all.cells()));
+    }
+    md.push_str("\nThe recommended detector's verdicts without an alert policy:\n\n| category | windows caught | false-alarm events | P | R | F1 | false events / 1,000 points |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for (cat, s) in &score(corpus, &runs, &Policy::NONE) {
+        md.push_str(&format!("| {cat} | {} |\n", s.cells()));
     }
     if let Some(path) = out_file {
         let doc = format!(
