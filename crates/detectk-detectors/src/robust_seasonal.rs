@@ -589,3 +589,91 @@ impl DetectorFactory for Factory {
 pub(crate) fn factory() -> Arc<dyn DetectorFactory> {
     Arc::new(Factory)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn series(values: &[f64]) -> Vec<DataPoint> {
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| DataPoint::new(t0 + TimeDelta::minutes(5 * i as i64), *v))
+            .collect()
+    }
+
+    fn ctx() -> DetectionContext {
+        DetectionContext {
+            execution_time: Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap(),
+            interval: TimeDelta::minutes(5),
+        }
+    }
+
+    fn detector() -> RobustSeasonalDetector {
+        RobustSeasonalDetector::default()
+            .with_window(Window::Span(HumanDuration::from_seconds(86_400)))
+            .with_season(vec![])
+            .with_warm_up(TimeDelta::hours(2), 3, 3)
+    }
+
+    #[test]
+    fn an_excluded_incident_does_not_hide_the_next() {
+        let mut values: Vec<f64> = (0..600).map(|i| 10.0 + ((i * 37) % 7) as f64 * 0.5).collect();
+        for v in &mut values[400..403] {
+            *v += 100.0;
+        }
+        values[450] = 40.0;
+        let s = series(&values);
+        let kept = detector().detect(&s, 0, &ctx());
+        assert!(kept[400].is_anomaly && kept[402].is_anomaly);
+        assert!(!kept[450].is_anomaly, "the first incident sets the scale");
+        let excluded = detector()
+            .with_exclusion(Some(TimeDelta::hours(6)))
+            .detect(&s, 0, &ctx());
+        assert!(excluded[450].is_anomaly, "{:?}", excluded[450]);
+    }
+
+    #[test]
+    fn zero_spread_falls_back_to_the_smallest_residual_then_the_floor() {
+        // Mostly 5, one 6 early on: the quantile residual is 0, the smallest non-zero is 1.
+        let mut values = vec![5.0; 100];
+        values[10] = 6.0;
+        values[99] = 8.0;
+        let out = detector()
+            .with_warm_up(TimeDelta::zero(), 1, 1)
+            .detect(&series(&values), 0, &ctx());
+        let d = &out[99];
+        assert!(d.is_anomaly);
+        assert_eq!(d.stats["scale"], 1.0);
+        assert_eq!(d.score, Some(3.0));
+        // All residuals zero: the floor is 1 % of the centre.
+        let mut flat = vec![200.0; 50];
+        flat[49] = 201.0;
+        let out = detector()
+            .with_warm_up(TimeDelta::zero(), 1, 1)
+            .detect(&series(&flat), 0, &ctx());
+        let d = &out[49];
+        assert!(!d.is_anomaly, "within 1.1 × 1 % of 200: {d:?}");
+        assert!((d.upper_bound.unwrap() - 202.2).abs() < 1e-9, "{d:?}");
+    }
+
+    #[test]
+    fn warm_up_and_seasonal_centre() {
+        // Hourly points with a daily shape: the centre of 12:00 is the 12:00 median.
+        let values: Vec<f64> = (0..24 * 6).map(|i| (i % 24) as f64 * 10.0).collect();
+        let mut s = series(&[]);
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            s.push(DataPoint::new(t0 + TimeDelta::hours(i as i64), *v));
+        }
+        let out = RobustSeasonalDetector::default().detect(&s, 0, &ctx());
+        assert!(out[47].skipped.as_deref().unwrap().contains("warming up"));
+        assert!(out[48].skipped.is_none());
+        let d = &out[24 * 5 + 12];
+        let centre = (d.lower_bound.unwrap() + d.upper_bound.unwrap()) / 2.0;
+        assert!((centre - 120.0).abs() < 1e-9, "{d:?}");
+        assert!(out.iter().all(|d| !d.is_anomaly));
+    }
+}
