@@ -144,7 +144,11 @@ impl RobustSeasonalDetector {
     pub fn from_params(p: &mut Params<'_>) -> Option<Self> {
         let d = Self::default();
         let window = p.optional::<Window>("window_size").unwrap_or(d.window);
-        let names: Vec<String> = p.or("seasonal_features", vec!["hour_of_day".to_string()]);
+        let names = if p.has("seasonal_features") {
+            crate::common::seasonal_features(p)
+        } else {
+            vec!["hour_of_day".to_string()]
+        };
         let mut season = Vec::new();
         for name in &names {
             match CalendarFeature::parse(name) {
