@@ -387,6 +387,9 @@ impl Detector for RobustSeasonalDetector {
             }
         }
         let vals = |m: &[usize]| -> Vec<f64> { m.iter().map(|&j| values[j].unwrap_or(0.0)).collect() };
+        if self.season.is_empty() {
+            members.clear();
+        }
         let mut seasons: Vec<Slider> = members
             .into_iter()
             .map(|m| {
@@ -405,12 +408,17 @@ impl Detector for RobustSeasonalDetector {
             }
             global.slide(lo, j);
             let Some(oldest) = global.oldest() else { continue };
-            let season = &mut seasons[season_of[j]];
-            season.slide(lo, j);
-            let (value, season_points) = if season.len() >= self.min_season_points {
-                (season.win.quantile(0.5), season.len())
+            let (value, season_points) = if self.season.is_empty() {
+                // One season: the whole window.
+                (global.win.quantile(0.5), global.len())
             } else {
-                (global.win.quantile(0.5), season.len())
+                let season = &mut seasons[season_of[j]];
+                season.slide(lo, j);
+                if season.len() >= self.min_season_points {
+                    (season.win.quantile(0.5), season.len())
+                } else {
+                    (global.win.quantile(0.5), season.len())
+                }
             };
             centres[j] = value.map(|value| Centre {
                 value,
