@@ -12,8 +12,9 @@ pub struct Verdict {
     pub anomaly: bool,
     /// Side of the deviation of an anomaly.
     pub up: bool,
-    /// `|percent_deviation|`, infinite when the centre is 0.
-    pub deviation_pct: f64,
+    /// `|percent_deviation|`; `None` when the centre is 0 (then no
+    /// `min_deviation_percent` is met, as in the alert policy).
+    pub deviation_pct: Option<f64>,
 }
 
 /// The scored points of a detector's output (skipped points are not scored).
@@ -24,7 +25,7 @@ pub fn verdicts(out: &[Detection]) -> Vec<Verdict> {
             ts: d.timestamp,
             anomaly: d.is_anomaly,
             up: d.direction == Some(Direction::Up),
-            deviation_pct: d.percent_deviation.map_or(f64::INFINITY, f64::abs),
+            deviation_pct: d.percent_deviation.map(f64::abs),
         })
         .collect()
 }
@@ -97,7 +98,8 @@ impl Policy {
             .map(|p| {
                 let ok = p.anomaly
                     && self.up_only.is_none_or(|up| up == p.up)
-                    && p.deviation_pct >= self.min_deviation_percent;
+                    && (self.min_deviation_percent <= 0.0
+                        || p.deviation_pct.is_some_and(|d| d >= self.min_deviation_percent));
                 run = if ok { run + 1 } else { 0 };
                 let fire = ok
                     && run >= self.consecutive.max(1)
@@ -210,7 +212,7 @@ mod tests {
                 ts: Utc.timestamp_opt(t * 60, 0).unwrap(),
                 anomaly: *a,
                 up: true,
-                deviation_pct: 50.0,
+                deviation_pct: Some(50.0),
             })
             .collect()
     }
