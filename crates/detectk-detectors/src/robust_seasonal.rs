@@ -268,12 +268,21 @@ impl Starts<'_> {
 }
 
 /// Order statistics over the members of one stream inside a sliding index range.
+///
+/// The range moves with [`Slider::slide`] (two pointers); the order statistics follow
+/// only when asked ([`Slider::stats`]), so a stream whose median is rarely needed
+/// (the whole-window fallback) costs almost nothing. Each member still enters and
+/// leaves the statistics at most once.
 struct Slider {
     /// Series indices of the members, ascending.
     members: Vec<usize>,
     win: OrderedWindow,
+    /// Members `head..tail` are in the range.
     head: usize,
     tail: usize,
+    /// Members `in_head..in_tail` are in `win`.
+    in_head: usize,
+    in_tail: usize,
 }
 
 impl Slider {
@@ -283,33 +292,54 @@ impl Slider {
             members,
             head: 0,
             tail: 0,
+            in_head: 0,
+            in_tail: 0,
         }
     }
 
-    /// Moves the window to the members with indices in `lo..end`.
+    /// Moves the range to the members with indices in `lo..end`.
     fn slide(&mut self, lo: usize, end: usize) {
         if self.head == self.tail {
-            // Empty: jump straight to the first member inside the range.
             let m = self.members.partition_point(|&j| j < lo).max(self.tail);
-            self.win.start_at(m);
             self.head = m;
             self.tail = m;
         }
         while self.tail < self.members.len() && self.members[self.tail] < end {
-            self.win.push();
             self.tail += 1;
         }
         while self.head < self.tail && self.members[self.head] < lo {
-            self.win.pop();
             self.head += 1;
         }
+    }
+
+    /// The order statistics of the members in the range.
+    fn stats(&mut self) -> &OrderedWindow {
+        if self.head >= self.in_tail || self.in_head == self.in_tail {
+            // No overlap: empty the statistics and start at the range.
+            while self.in_head < self.in_tail {
+                self.win.pop();
+                self.in_head += 1;
+            }
+            self.win.start_at(self.head);
+            self.in_head = self.head;
+            self.in_tail = self.head;
+        }
+        while self.in_tail < self.tail {
+            self.win.push();
+            self.in_tail += 1;
+        }
+        while self.in_head < self.head {
+            self.win.pop();
+            self.in_head += 1;
+        }
+        &self.win
     }
 
     fn len(&self) -> usize {
         self.tail - self.head
     }
 
-    /// Series index of the oldest member in the window.
+    /// Series index of the oldest member in the range.
     fn oldest(&self) -> Option<usize> {
         (self.head < self.tail).then(|| self.members[self.head])
     }
@@ -410,14 +440,15 @@ impl Detector for RobustSeasonalDetector {
             let Some(oldest) = global.oldest() else { continue };
             let (value, season_points) = if self.season.is_empty() {
                 // One season: the whole window.
-                (global.win.quantile(0.5), global.len())
+                (global.stats().quantile(0.5), global.len())
             } else {
                 let season = &mut seasons[season_of[j]];
                 season.slide(lo, j);
-                if season.len() >= self.min_season_points {
-                    (season.win.quantile(0.5), season.len())
+                let n = season.len();
+                if n >= self.min_season_points {
+                    (season.stats().quantile(0.5), n)
                 } else {
-                    (global.win.quantile(0.5), season.len())
+                    (global.stats().quantile(0.5), n)
                 }
             };
             centres[j] = value.map(|value| Centre {
@@ -484,7 +515,7 @@ impl Detector for RobustSeasonalDetector {
                 ));
                 continue;
             }
-            let (scale, q) = self.scale(&residuals.win, c.value);
+            let (scale, q) = self.scale(residuals.stats(), c.value);
             out.push(sigma_band(
                 point.timestamp,
                 value,
@@ -543,7 +574,7 @@ impl RobustSeasonalDetector {
             let lo = starts.at(j);
             all.slide(lo, j);
             if all.len() >= self.min_points {
-                let (scale, _) = self.scale(&all.win, 0.0);
+                let (scale, _) = self.scale(all.stats(), 0.0);
                 flagged[k] = vals[k] > self.multiplier * scale;
             }
         }
