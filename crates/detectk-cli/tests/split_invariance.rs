@@ -153,7 +153,7 @@ proptest! {
 
             let da = detections(a.storage.as_ref()).await;
             let db = detections(b.storage.as_ref()).await;
-            prop_assert_eq!(da.len(), 4 * POINTS as usize);
+            prop_assert_eq!(da.len(), 6 * POINTS as usize);
             prop_assert_eq!(da.len(), db.len());
             for (x, y) in da.iter().zip(&db) {
                 prop_assert!(same_detection(x, y), "{:?}\n  vs\n{:?}", x, y);
