@@ -127,7 +127,9 @@ impl LocalClock {
 /// Parses an IANA timezone name.
 pub(crate) fn parse_timezone(name: &str) -> Result<Tz, String> {
     name.parse::<Tz>().map_err(|_| {
-        format!("unknown timezone {name:?}; expected an IANA name such as \"UTC\" or \"Europe/Berlin\"")
+        format!(
+            "unknown timezone {name:?}; expected an IANA name such as \"UTC\" or \"Europe/Berlin\""
+        )
     })
 }
 
@@ -161,7 +163,11 @@ mod tests {
             assert_eq!(CalendarFeature::parse(name).unwrap().name(), name);
         }
         assert!(CalendarFeature::parse("hour").is_none());
-        assert!(parse_timezone("Mars/Base").unwrap_err().contains("Mars/Base"));
+        assert!(
+            parse_timezone("Mars/Base")
+                .unwrap_err()
+                .contains("Mars/Base")
+        );
         let tz = parse_timezone("America/New_York").unwrap();
         let mut clock = LocalClock::new(tz);
         let t0 = Utc.with_ymd_and_hms(2024, 3, 9, 0, 0, 0).unwrap();

@@ -1,7 +1,7 @@
 //! Parameters shared by the statistical detectors (`mad`, `zscore`, `iqr`).
 
-use detectk_core::config::Params;
 use chrono_tz::Tz;
+use detectk_core::config::Params;
 use detectk_core::{HumanDuration, Window};
 use serde_json::Value;
 

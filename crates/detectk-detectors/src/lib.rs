@@ -16,15 +16,16 @@ mod zscore;
 
 use detectk_core::Registry;
 
+pub use calendar::{CALENDAR_FEATURES, CalendarFeature};
 pub use common::{
     DEFAULT_DECAY, DEFAULT_MIN_POINTS, DEFAULT_WINDOW_SECONDS, HistoryOptions, Seasonality,
 };
-pub use calendar::{CALENDAR_FEATURES, CalendarFeature};
 pub use iqr::IqrDetector;
 pub use mad::{MAD_SCALE, MadDetector};
 pub use missing_data::{DEFAULT_LOOKBACK_POINTS, MissingDataDetector};
 pub use robust_seasonal::{
-    DEFAULT_LEVEL_SHIFT_HOURS, ROBUST_DEFAULT_MIN_HISTORY_SECONDS, ROBUST_DEFAULT_WINDOW_SECONDS, RobustSeasonalDetector,
+    DEFAULT_LEVEL_SHIFT_HOURS, ROBUST_DEFAULT_MIN_HISTORY_SECONDS, ROBUST_DEFAULT_WINDOW_SECONDS,
+    RobustSeasonalDetector,
 };
 pub use threshold::{OPERATORS, Operator, ThresholdDetector};
 pub use zscore::ZScoreDetector;

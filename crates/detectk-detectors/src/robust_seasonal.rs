@@ -390,7 +390,11 @@ impl Detector for RobustSeasonalDetector {
             lo: 0,
         };
         // First point whose centre a scored point can need.
-        let j0 = if self.exclude.is_some() { 0 } else { starts.at(first) };
+        let j0 = if self.exclude.is_some() {
+            0
+        } else {
+            starts.at(first)
+        };
         let mut starts = Starts {
             series,
             window: &self.window,
@@ -416,7 +420,8 @@ impl Detector for RobustSeasonalDetector {
                 all.push(j);
             }
         }
-        let vals = |m: &[usize]| -> Vec<f64> { m.iter().map(|&j| values[j].unwrap_or(0.0)).collect() };
+        let vals =
+            |m: &[usize]| -> Vec<f64> { m.iter().map(|&j| values[j].unwrap_or(0.0)).collect() };
         if self.season.is_empty() {
             members.clear();
         }
@@ -437,7 +442,9 @@ impl Detector for RobustSeasonalDetector {
                 continue;
             }
             global.slide(lo, j);
-            let Some(oldest) = global.oldest() else { continue };
+            let Some(oldest) = global.oldest() else {
+                continue;
+            };
             let (value, season_points) = if self.season.is_empty() {
                 // One season: the whole window.
                 (global.stats().quantile(0.5), global.len())
@@ -458,7 +465,8 @@ impl Detector for RobustSeasonalDetector {
             });
         }
         // Pass two: the residual of every point with a centre.
-        let mut residual_members: Vec<usize> = (j0..len).filter(|&j| centres[j].is_some()).collect();
+        let mut residual_members: Vec<usize> =
+            (j0..len).filter(|&j| centres[j].is_some()).collect();
         let residual_of = |j: usize| match (values[j], centres[j]) {
             (Some(v), Some(c)) => {
                 let r = (v - c.value).abs();
@@ -511,7 +519,10 @@ impl Detector for RobustSeasonalDetector {
                 out.push(Detection::skipped(
                     point.timestamp,
                     Some(value),
-                    format!("too little history: {n} of {} residuals needed", self.min_points),
+                    format!(
+                        "too little history: {n} of {} residuals needed",
+                        self.min_points
+                    ),
                 ));
                 continue;
             }
@@ -589,16 +600,17 @@ impl RobustSeasonalDetector {
                 continue;
             }
             let t = series[j].timestamp;
-            let since = t.checked_sub_signed(after).unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let since = t
+                .checked_sub_signed(after)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
             while series[members[run_from]].timestamp < since {
                 run_from += 1;
             }
             let all_flagged = last_normal.is_none_or(|n| n < run_from);
             // The run covers [t - after, t]: some flagged member at or before `since`
             // would need the points before the window, so ask for one at its start.
-            let covers = k > run_from
-                && series[members[run_from]].timestamp
-                    <= since + (t - since) / 8;
+            let covers =
+                k > run_from && series[members[run_from]].timestamp <= since + (t - since) / 8;
             if all_flagged && covers {
                 kept.push(j);
             }
@@ -663,7 +675,9 @@ mod tests {
 
     #[test]
     fn an_excluded_incident_does_not_hide_the_next() {
-        let mut values: Vec<f64> = (0..600).map(|i| 10.0 + ((i * 37) % 7) as f64 * 0.5).collect();
+        let mut values: Vec<f64> = (0..600)
+            .map(|i| 10.0 + ((i * 37) % 7) as f64 * 0.5)
+            .collect();
         for v in &mut values[400..403] {
             *v += 100.0;
         }
@@ -684,9 +698,10 @@ mod tests {
         let mut values = vec![5.0; 100];
         values[10] = 6.0;
         values[99] = 8.0;
-        let out = detector()
-            .with_warm_up(TimeDelta::zero(), 1, 1)
-            .detect(&series(&values), 0, &ctx());
+        let out =
+            detector()
+                .with_warm_up(TimeDelta::zero(), 1, 1)
+                .detect(&series(&values), 0, &ctx());
         let d = &out[99];
         assert!(d.is_anomaly);
         assert_eq!(d.stats["scale"], 1.0);
@@ -694,9 +709,10 @@ mod tests {
         // All residuals zero: the floor is 1 % of the centre.
         let mut flat = vec![200.0; 50];
         flat[49] = 201.0;
-        let out = detector()
-            .with_warm_up(TimeDelta::zero(), 1, 1)
-            .detect(&series(&flat), 0, &ctx());
+        let out =
+            detector()
+                .with_warm_up(TimeDelta::zero(), 1, 1)
+                .detect(&series(&flat), 0, &ctx());
         let d = &out[49];
         assert!(!d.is_anomaly, "within 1.1 × 1 % of 200: {d:?}");
         assert!((d.upper_bound.unwrap() - 202.2).abs() < 1e-9, "{d:?}");

@@ -190,7 +190,9 @@ fn calendar_features_in_python_object_form_and_a_timezone() {
     );
     assert!(w.is_none());
     assert_eq!(issues.len(), 3, "{issues:?}");
-    assert!(issues[0].contains("detector.params.seasonal_features[0]") && issues[0].contains("name"));
+    assert!(
+        issues[0].contains("detector.params.seasonal_features[0]") && issues[0].contains("name")
+    );
     assert!(issues[1].contains("seasonal_features[1]"));
     assert!(issues[2].contains("detector.params.timezone") && issues[2].contains("Mars/Olympus"));
 }
@@ -219,10 +221,29 @@ fn robust_seasonal_defaults_and_every_problem_at_once() {
     );
     assert!(w.is_none());
     let all = issues.join("\n");
-    for field in ["seasonal_features", "quantile", "multiplier", "min_history", "timezone", "min_season_points"] {
-        assert!(all.contains(&format!("detector.params.{field}")), "{field} missing in {all}");
+    for field in [
+        "seasonal_features",
+        "quantile",
+        "multiplier",
+        "min_history",
+        "timezone",
+        "min_season_points",
+    ] {
+        assert!(
+            all.contains(&format!("detector.params.{field}")),
+            "{field} missing in {all}"
+        );
     }
-    assert!(all.contains("hour_of_week"), "the hint lists the calendar names: {all}");
-    let (_, issues) = build("robust_seasonal", json!({"exclude_anomalies": true, "window_size": 100}));
-    assert!(issues.iter().any(|i| i.contains("exclude_anomalies")), "{issues:?}");
+    assert!(
+        all.contains("hour_of_week"),
+        "the hint lists the calendar names: {all}"
+    );
+    let (_, issues) = build(
+        "robust_seasonal",
+        json!({"exclude_anomalies": true, "window_size": 100}),
+    );
+    assert!(
+        issues.iter().any(|i| i.contains("exclude_anomalies")),
+        "{issues:?}"
+    );
 }

@@ -392,21 +392,26 @@ fn robust() -> impl Strategy<Value = detectk_detectors::RobustSeasonalDetector> 
         0..120i64,
         1..4usize,
         1..4usize,
-        prop_oneof![Just(None), (10..200i64).prop_map(|m| Some(TimeDelta::minutes(m)))],
+        prop_oneof![
+            Just(None),
+            (10..200i64).prop_map(|m| Some(TimeDelta::minutes(m)))
+        ],
     )
-        .prop_map(|(window, season, q, m, warm, per_season, points, exclude)| {
-            let exclude = exclude.filter(|_| matches!(window, Window::Span(_)));
-            let warm = match &window {
-                Window::Span(d) => TimeDelta::minutes(warm).min(d.delta()),
-                Window::Points(_) => TimeDelta::minutes(warm),
-            };
-            RobustSeasonalDetector::default()
-                .with_window(window)
-                .with_season(season)
-                .with_scale(q, m)
-                .with_warm_up(warm, per_season, points)
-                .with_exclusion(exclude)
-        })
+        .prop_map(
+            |(window, season, q, m, warm, per_season, points, exclude)| {
+                let exclude = exclude.filter(|_| matches!(window, Window::Span(_)));
+                let warm = match &window {
+                    Window::Span(d) => TimeDelta::minutes(warm).min(d.delta()),
+                    Window::Points(_) => TimeDelta::minutes(warm),
+                };
+                RobustSeasonalDetector::default()
+                    .with_window(window)
+                    .with_season(season)
+                    .with_scale(q, m)
+                    .with_warm_up(warm, per_season, points)
+                    .with_exclusion(exclude)
+            },
+        )
 }
 
 proptest! {

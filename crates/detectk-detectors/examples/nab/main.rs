@@ -152,7 +152,9 @@ fn grid(registry: &Registry, corpus: &[Series]) {
             for q in quantiles.split(',') {
                 for m in multipliers.split(',') {
                     for (h, ex) in histories.split(',').flat_map(|h| {
-                        list("GRID_EXCLUDE", "false").into_iter().map(move |e| (h, e))
+                        list("GRID_EXCLUDE", "false")
+                            .into_iter()
+                            .map(move |e| (h, e))
                     }) {
                         let mut params = json!({
                             "window_size": window,
@@ -205,7 +207,10 @@ fn grid(registry: &Registry, corpus: &[Series]) {
             .is_some_and(|r| r >= 0.8)
     });
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let top: usize = std::env::var("GRID_TOP").ok().and_then(|t| t.parse().ok()).unwrap_or(60);
+    let top: usize = std::env::var("GRID_TOP")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(60);
     for (_, r) in rows.iter().take(top) {
         println!("{r}");
     }
@@ -261,7 +266,8 @@ fn report(
     categories.dedup();
     let mut md = format!(
         "NAB corpus at `{}`: {} labelled series in {} categories, {} points, {} labelled windows.\n\n",
-        dir.file_name().map_or("nab".into(), |n| n.to_string_lossy()),
+        dir.file_name()
+            .map_or("nab".into(), |n| n.to_string_lossy()),
         corpus.len(),
         categories.len(),
         total_points,
@@ -270,26 +276,59 @@ fn report(
     md.push_str("## Detector verdicts and alerts\n\n");
     md.push_str("| detector | setting | alert policy | windows caught | false-alarm events | P | R | F1 | false events / 1,000 points |\n");
     md.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|\n");
-    let mut missing = Setting::new("missing_data", "defaults, gaps as missing points", json!({}));
+    let mut missing = Setting::new(
+        "missing_data",
+        "defaults, gaps as missing points",
+        json!({}),
+    );
     missing.gaps = true;
     let cool360 = Policy {
         cooldown_minutes: 360,
         ..Policy::NONE
     };
     let rows: Vec<(Setting, Policy)> = vec![
-        (Setting::new("mad", "defaults (weighted 0.1)", json!({})), Policy::NONE),
-        (Setting::new("zscore", "defaults (weighted 0.1)", json!({})), Policy::NONE),
+        (
+            Setting::new("mad", "defaults (weighted 0.1)", json!({})),
+            Policy::NONE,
+        ),
+        (
+            Setting::new("zscore", "defaults (weighted 0.1)", json!({})),
+            Policy::NONE,
+        ),
         (Setting::new("iqr", "defaults", json!({})), Policy::NONE),
         (missing, Policy::NONE),
-        (Setting::new("mad", "use_weighted: false", json!({"use_weighted": false})), Policy::NONE),
-        (Setting::new("zscore", "use_weighted: false", json!({"use_weighted": false})), Policy::NONE),
         (
-            Setting::new("zscore", "use_weighted: false, n_sigma 4", json!({"use_weighted": false, "n_sigma": 4.0})),
+            Setting::new("mad", "use_weighted: false", json!({"use_weighted": false})),
+            Policy::NONE,
+        ),
+        (
+            Setting::new(
+                "zscore",
+                "use_weighted: false",
+                json!({"use_weighted": false}),
+            ),
+            Policy::NONE,
+        ),
+        (
+            Setting::new(
+                "zscore",
+                "use_weighted: false, n_sigma 4",
+                json!({"use_weighted": false, "n_sigma": 4.0}),
+            ),
             cool360,
         ),
-        (Setting::new("robust_seasonal", "defaults", json!({})), Policy::NONE),
-        (Setting::new("robust_seasonal", "defaults", json!({})), cool360),
-        (Setting::new("robust_seasonal", "defaults", json!({})), recommended().1),
+        (
+            Setting::new("robust_seasonal", "defaults", json!({})),
+            Policy::NONE,
+        ),
+        (
+            Setting::new("robust_seasonal", "defaults", json!({})),
+            cool360,
+        ),
+        (
+            Setting::new("robust_seasonal", "defaults", json!({})),
+            recommended().1,
+        ),
     ];
     for (setting, policy) in &rows {
         let runs = run(registry, setting, corpus);
@@ -298,7 +337,11 @@ fn report(
             "| {} | {} | {} | {} |\n",
             setting.kind,
             setting.label,
-            if *policy == Policy::NONE { "every anomaly".to_string() } else { policy.label() },
+            if *policy == Policy::NONE {
+                "every anomaly".to_string()
+            } else {
+                policy.label()
+            },
             all.cells()
         ));
     }
@@ -327,10 +370,22 @@ fn report(
         ("window_size 42 days", json!({"window_size": "42 days"})),
         ("min_history 1 day", json!({"min_history": "1 day"})),
         ("min_history 3 days", json!({"min_history": "3 days"})),
-        ("seasonal_features [hour_of_day, is_weekend]", json!({"seasonal_features": ["hour_of_day", "is_weekend"]})),
-        ("seasonal_features [hour_of_week]", json!({"seasonal_features": ["hour_of_week"]})),
-        ("exclude_anomalies (level_shift_after 6 hours)", json!({"exclude_anomalies": true})),
-        ("seasonal_features [] (no season)", json!({"seasonal_features": []})),
+        (
+            "seasonal_features [hour_of_day, is_weekend]",
+            json!({"seasonal_features": ["hour_of_day", "is_weekend"]}),
+        ),
+        (
+            "seasonal_features [hour_of_week]",
+            json!({"seasonal_features": ["hour_of_week"]}),
+        ),
+        (
+            "exclude_anomalies (level_shift_after 6 hours)",
+            json!({"exclude_anomalies": true}),
+        ),
+        (
+            "seasonal_features [] (no season)",
+            json!({"seasonal_features": []}),
+        ),
     ];
     for (label, change) in tweaks {
         let mut params = best.params.clone();
@@ -342,11 +397,41 @@ fn report(
         md.push_str(&format!("| {label} | {} |\n", all.cells()));
     }
     for (label, p) in [
-        ("cooldown_minutes 480", Policy { cooldown_minutes: 480, ..policy }),
-        ("cooldown_minutes 1080", Policy { cooldown_minutes: 1080, ..policy }),
-        ("min_deviation_percent 10", Policy { min_deviation_percent: 10.0, ..policy }),
-        ("consecutive_anomalies 2", Policy { consecutive: 2, ..policy }),
-        ("direction: up", Policy { up_only: Some(true), ..policy }),
+        (
+            "cooldown_minutes 480",
+            Policy {
+                cooldown_minutes: 480,
+                ..policy
+            },
+        ),
+        (
+            "cooldown_minutes 1080",
+            Policy {
+                cooldown_minutes: 1080,
+                ..policy
+            },
+        ),
+        (
+            "min_deviation_percent 10",
+            Policy {
+                min_deviation_percent: 10.0,
+                ..policy
+            },
+        ),
+        (
+            "consecutive_anomalies 2",
+            Policy {
+                consecutive: 2,
+                ..policy
+            },
+        ),
+        (
+            "direction: up",
+            Policy {
+                up_only: Some(true),
+                ..policy
+            },
+        ),
     ] {
         let all = score(corpus, &runs, &p)["all"];
         md.push_str(&format!("| {label} | {} |\n", all.cells()));
@@ -391,24 +476,43 @@ fn diagnose(registry: &Registry, corpus: &[Series]) {
     let det = build(registry, best.kind, &best.params);
     for s in corpus {
         let ctx = DetectionContext {
-            execution_time: s.points.last().map_or(DateTime::<chrono::Utc>::MIN_UTC, |p| p.timestamp),
+            execution_time: s
+                .points
+                .last()
+                .map_or(DateTime::<chrono::Utc>::MIN_UTC, |p| p.timestamp),
             interval: s.interval,
         };
         let out = det.detect(&s.points, 0, &ctx);
         let outside_max = out
             .iter()
-            .filter(|d| !s.windows.iter().any(|(a, b)| *a <= d.timestamp && d.timestamp <= *b))
+            .filter(|d| {
+                !s.windows
+                    .iter()
+                    .any(|(a, b)| *a <= d.timestamp && d.timestamp <= *b)
+            })
             .filter_map(|d| d.score)
             .filter(|x| x.is_finite())
             .fold(0.0f64, f64::max);
         for (a, b) in &s.windows {
-            let inside: Vec<_> = out.iter().filter(|d| *a <= d.timestamp && d.timestamp <= *b).collect();
+            let inside: Vec<_> = out
+                .iter()
+                .filter(|d| *a <= d.timestamp && d.timestamp <= *b)
+                .collect();
             let scored = inside.iter().filter(|d| d.skipped.is_none()).count();
             let max = inside.iter().filter_map(|d| d.score).fold(0.0f64, f64::max);
-            let first = s.points.first().map(|p| (*a - p.timestamp).num_hours()).unwrap_or(0);
+            let first = s
+                .points
+                .first()
+                .map(|p| (*a - p.timestamp).num_hours())
+                .unwrap_or(0);
             println!(
                 "{:<60} win@{:>5}h pts {:>4} scored {:>4} max {:>7.2} outside-max {:>7.2}",
-                s.name, first, inside.len(), scored, max, outside_max
+                s.name,
+                first,
+                inside.len(),
+                scored,
+                max,
+                outside_max
             );
         }
     }

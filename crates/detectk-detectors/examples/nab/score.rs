@@ -82,7 +82,10 @@ impl Policy {
             parts.push(if up { "up".into() } else { "down".into() });
         }
         if self.min_deviation_percent > 0.0 {
-            parts.push(format!("min_deviation_percent {}", self.min_deviation_percent));
+            parts.push(format!(
+                "min_deviation_percent {}",
+                self.min_deviation_percent
+            ));
         }
         parts.join(", ")
     }
@@ -99,7 +102,8 @@ impl Policy {
                 let ok = p.anomaly
                     && self.up_only.is_none_or(|up| up == p.up)
                     && (self.min_deviation_percent <= 0.0
-                        || p.deviation_pct.is_some_and(|d| d >= self.min_deviation_percent));
+                        || p.deviation_pct
+                            .is_some_and(|d| d >= self.min_deviation_percent));
                 run = if ok { run + 1 } else { 0 };
                 let fire = ok
                     && run >= self.consecutive.max(1)
@@ -171,13 +175,21 @@ impl Score {
     /// Precision: caught windows over caught windows plus false-alarm events.
     pub fn precision(&self) -> f64 {
         let d = self.hits + self.false_events;
-        if d == 0 { 0.0 } else { self.hits as f64 / d as f64 }
+        if d == 0 {
+            0.0
+        } else {
+            self.hits as f64 / d as f64
+        }
     }
 
     /// F1 of precision and recall.
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
 
     /// False-alarm events per 1,000 scored points.
@@ -220,13 +232,28 @@ mod tests {
     #[test]
     fn events_and_cooldown() {
         let t = |m: i64| Utc.timestamp_opt(m * 60, 0).unwrap();
-        let pts = v(&[0, 10, 20, 30, 40, 50, 60], &[true, true, false, true, true, true, false]);
+        let pts = v(
+            &[0, 10, 20, 30, 40, 50, 60],
+            &[true, true, false, true, true, true, false],
+        );
         let windows = [(t(30), t(35))];
         let s = Score::of(&pts, &Policy::NONE.alerts(&pts), &windows);
         assert_eq!((s.hits, s.false_events, s.points), (1, 2, 7));
-        let cool = Policy { cooldown_minutes: 30, ..Policy::NONE };
-        assert_eq!(cool.alerts(&pts), [true, false, false, true, false, false, false]);
-        let two = Policy { consecutive: 2, ..Policy::NONE };
-        assert_eq!(two.alerts(&pts), [false, true, false, false, true, true, false]);
+        let cool = Policy {
+            cooldown_minutes: 30,
+            ..Policy::NONE
+        };
+        assert_eq!(
+            cool.alerts(&pts),
+            [true, false, false, true, false, false, false]
+        );
+        let two = Policy {
+            consecutive: 2,
+            ..Policy::NONE
+        };
+        assert_eq!(
+            two.alerts(&pts),
+            [false, true, false, false, true, true, false]
+        );
     }
 }

@@ -30,10 +30,7 @@ pub(crate) fn python_median_position(n: usize) -> usize {
         return k;
     }
     let k = simulate(n);
-    cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(n, k);
+    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(n, k);
     k
 }
 
