@@ -58,6 +58,8 @@ detectors:
   - {{type: zscore, params: {{window_size: 20, n_sigma: 2, use_weighted: false}}}}
   - {{type: iqr, params: {{window_size: 1 day}}}}
   - {{type: missing_data}}
+  - {{type: robust_seasonal, params: {{window_size: 12 hours, min_history: 2 hours, exclude_anomalies: true, level_shift_after: 1 hour}}}}
+  - {{type: mad, params: {{window_size: 1 day, seasonal_features: [hour_of_day], use_weighted: false}}}}
 schedule: {{interval: 10 minutes, start_time: "2024-01-01", batch_load_days: {batch_days}}}
 "#,
         src = dir.join("source.db").display(),
@@ -151,7 +153,7 @@ proptest! {
 
             let da = detections(a.storage.as_ref()).await;
             let db = detections(b.storage.as_ref()).await;
-            prop_assert_eq!(da.len(), 4 * POINTS as usize);
+            prop_assert_eq!(da.len(), 6 * POINTS as usize);
             prop_assert_eq!(da.len(), db.len());
             for (x, y) in da.iter().zip(&db) {
                 prop_assert!(same_detection(x, y), "{:?}\n  vs\n{:?}", x, y);

@@ -1,7 +1,11 @@
 //! Parameters shared by the statistical detectors (`mad`, `zscore`, `iqr`).
 
+use chrono_tz::Tz;
 use detectk_core::config::Params;
 use detectk_core::{HumanDuration, Window};
+use serde_json::Value;
+
+use crate::calendar::parse_timezone;
 
 /// Default history window: 30 days.
 pub const DEFAULT_WINDOW_SECONDS: i64 = 30 * 86_400;
@@ -11,13 +15,30 @@ pub const DEFAULT_MIN_POINTS: usize = 3;
 pub const DEFAULT_DECAY: f64 = 0.1;
 
 /// Seasonal restriction of the history.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// A feature is read from the point's context; when the context lacks it and its
+/// name is a calendar feature ([`crate::CALENDAR_FEATURES`]), it is computed from the
+/// timestamp in `timezone` (a context column with the same name wins, as in Python).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seasonality {
     /// Context keys to match (`hour_of_day`, `day_of_week`, ...); empty for none.
     pub features: Vec<String>,
     /// `true`: a history point must match the scored point on every feature;
     /// `false`: on at least one of them.
     pub combined: bool,
+    /// Timezone of the calendar features computed from timestamps (default UTC).
+    pub timezone: Tz,
+}
+
+impl Default for Seasonality {
+    /// No features, "any of", UTC.
+    fn default() -> Self {
+        Self {
+            features: Vec::new(),
+            combined: false,
+            timezone: Tz::UTC,
+        }
+    }
 }
 
 impl Seasonality {
@@ -31,6 +52,7 @@ impl Seasonality {
         Self {
             features: features.into_iter().map(Into::into).collect(),
             combined: true,
+            timezone: Tz::UTC,
         }
     }
 
@@ -39,6 +61,7 @@ impl Seasonality {
         Self {
             features: features.into_iter().map(Into::into).collect(),
             combined: false,
+            timezone: Tz::UTC,
         }
     }
 
@@ -92,7 +115,12 @@ impl HistoryOptions {
             "exp_decay_factor",
             || format!("must be a finite number >= 0, got {decay}"),
         );
-        let features: Vec<String> = p.or("seasonal_features", Vec::new());
+        let features = seasonal_features(p);
+        let tz_name: String = p.or("timezone", "UTC".to_string());
+        let timezone = parse_timezone(&tz_name).unwrap_or_else(|e| {
+            p.error("timezone", e);
+            Tz::UTC
+        });
         for (i, f) in features.iter().enumerate() {
             if f.is_empty() || features[..i].contains(f) {
                 p.error(
@@ -106,9 +134,47 @@ impl HistoryOptions {
             window,
             min_points: min_points.max(1),
             decay: use_weighted.then_some(decay.max(0.0)),
-            seasonality: Seasonality { features, combined },
+            seasonality: Seasonality {
+                features,
+                combined,
+                timezone,
+            },
         }
     }
+}
+
+/// Reads `seasonal_features`: a list of names, or of Python detectk's objects
+/// `{name: hour_of_day, expression: ...}` (the name is used; a calendar name is
+/// computed from the timestamp, any other name is read from the context).
+pub(crate) fn seasonal_features(p: &mut Params<'_>) -> Vec<String> {
+    let Some(raw) = p.raw("seasonal_features") else {
+        return Vec::new();
+    };
+    let Value::Array(items) = raw else {
+        p.error(
+            "seasonal_features",
+            "expected a list of feature names (or of {name: ..., expression: ...} objects)",
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::String(s) => out.push(s.clone()),
+            Value::Object(o) => match o.get("name") {
+                Some(Value::String(s)) => out.push(s.clone()),
+                _ => p.error(
+                    &format!("seasonal_features[{i}]"),
+                    "an object feature needs a string `name` (e.g. {name: hour_of_day})",
+                ),
+            },
+            other => p.error(
+                &format!("seasonal_features[{i}]"),
+                format!("expected a feature name or {{name: ...}}, got {other}"),
+            ),
+        }
+    }
+    out
 }
 
 /// Reads a positive finite number with a default.

@@ -11,7 +11,7 @@ use detectk_core::{DataPoint, Detection, Window};
 
 use crate::common::HistoryOptions;
 use crate::groups::Groups;
-use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_key};
+use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_keys};
 
 /// A window statistic that slides over a stream of history values.
 pub(crate) trait Sliding {
@@ -88,10 +88,7 @@ pub(crate) fn scan<S: Sliding>(
     let raw: Vec<RawKey> = if features.is_empty() {
         vec![Vec::new(); series.len()]
     } else {
-        series
-            .iter()
-            .map(|p| raw_key(&p.context, features))
-            .collect()
+        raw_keys(series, features, opts.seasonality.timezone)
     };
     let Some(mut groups) =
         Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)
@@ -230,6 +227,7 @@ fn too_little(point: &DataPoint, n: usize, min: usize) -> Detection {
 mod tests {
     use super::*;
     use crate::common::Seasonality;
+    use crate::seasonal::raw_key;
     use crate::stats::ordered::OrderedWindow;
     use chrono::TimeZone;
     use serde_json::{Map, Value};

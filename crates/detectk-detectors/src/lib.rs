@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod band;
+mod calendar;
 mod common;
 mod groups;
 mod history;
 mod iqr;
 mod mad;
 mod missing_data;
+mod robust_seasonal;
 mod seasonal;
 mod stats;
 mod threshold;
@@ -14,16 +16,22 @@ mod zscore;
 
 use detectk_core::Registry;
 
+pub use calendar::{CALENDAR_FEATURES, CalendarFeature};
 pub use common::{
     DEFAULT_DECAY, DEFAULT_MIN_POINTS, DEFAULT_WINDOW_SECONDS, HistoryOptions, Seasonality,
 };
 pub use iqr::IqrDetector;
 pub use mad::{MAD_SCALE, MadDetector};
 pub use missing_data::{DEFAULT_LOOKBACK_POINTS, MissingDataDetector};
+pub use robust_seasonal::{
+    DEFAULT_LEVEL_SHIFT_HOURS, ROBUST_DEFAULT_MIN_HISTORY_SECONDS, ROBUST_DEFAULT_WINDOW_SECONDS,
+    RobustSeasonalDetector,
+};
 pub use threshold::{OPERATORS, Operator, ThresholdDetector};
 pub use zscore::ZScoreDetector;
 
-/// Registers `threshold`, `mad`, `zscore`, `iqr` and `missing_data` with `registry`.
+/// Registers `threshold`, `mad`, `zscore`, `iqr`, `robust_seasonal` and `missing_data`
+/// with `registry`.
 pub fn register(registry: &mut Registry) {
     registry.register_detector(
         "threshold",
@@ -44,6 +52,11 @@ pub fn register(registry: &mut Registry) {
         "iqr",
         "Tukey's fences: Q1 - multiplier × IQR .. Q3 + multiplier × IQR of the history",
         iqr::factory(),
+    );
+    registry.register_detector(
+        "robust_seasonal",
+        "seasonal median (same hour of day, ...) ± multiplier × a high quantile of past absolute residuals",
+        robust_seasonal::factory(),
     );
     registry.register_detector(
         "missing_data",

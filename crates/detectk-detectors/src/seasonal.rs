@@ -4,8 +4,11 @@
 //! by value (`14 == 14.0`), booleans equal 1 and 0, `None` (JSON null) and NaN equal
 //! nothing. [`FeatureValue`] is a hashable form with that equality.
 
-use detectk_core::Context;
+use chrono_tz::Tz;
+use detectk_core::DataPoint;
 use serde_json::Value;
+
+use crate::calendar::{CalendarFeature, LocalClock};
 
 /// A context value reduced to Python equality; `None` when it equals nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,7 +33,7 @@ impl FeatureValue {
         }
     }
 
-    fn number(f: f64) -> Self {
+    pub(crate) fn number(f: f64) -> Self {
         Self::Number(if f == 0.0 { 0 } else { f.to_bits() })
     }
 }
@@ -47,11 +50,37 @@ pub(crate) enum KeyError {
 pub(crate) type RawKey = Vec<Option<Option<FeatureValue>>>;
 
 /// Reads `features` from `context`.
-pub(crate) fn raw_key(context: &Context, features: &[String]) -> RawKey {
+#[cfg(test)]
+pub(crate) fn raw_key(context: &detectk_core::Context, features: &[String]) -> RawKey {
     features
         .iter()
         .map(|f| context.get(f).map(FeatureValue::of))
         .collect()
+}
+
+/// Each point's feature values: from its context, or, for a calendar feature the
+/// context lacks, computed from its timestamp in `tz` (a context column wins).
+pub(crate) fn raw_keys(series: &[DataPoint], features: &[String], tz: Tz) -> Vec<RawKey> {
+    let calendar: Vec<Option<CalendarFeature>> =
+        features.iter().map(|f| CalendarFeature::parse(f)).collect();
+    let mut clock = LocalClock::new(tz);
+    let mut out = Vec::with_capacity(series.len());
+    for p in series {
+        let mut local = None;
+        let mut key = Vec::with_capacity(features.len());
+        for (f, c) in features.iter().zip(&calendar) {
+            key.push(match (p.context.get(f), c) {
+                (Some(v), _) => Some(FeatureValue::of(v)),
+                (None, Some(c)) => {
+                    let l = *local.get_or_insert_with(|| clock.local(p.timestamp));
+                    Some(Some(FeatureValue::number(f64::from(c.of_local(&l)))))
+                }
+                (None, None) => None,
+            });
+        }
+        out.push(key);
+    }
+    out
 }
 
 /// The first of `features` absent from a scored point's context.
@@ -99,6 +128,27 @@ mod tests {
         assert_eq!(v(json!(0.0)), v(json!(-0.0)));
         assert_ne!(v(json!("14")), v(json!(14)));
         assert_eq!(v(json!(null)), None);
+    }
+
+    #[test]
+    fn calendar_features_come_from_the_timestamp_unless_the_context_has_them() {
+        use chrono::TimeZone;
+        let t = chrono::Utc.with_ymd_and_hms(2024, 6, 1, 22, 30, 0).unwrap(); // Saturday
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("day_of_week".into(), json!("sat"));
+        let p = DataPoint::new(t, 1.0).with_context(ctx);
+        let feats: Vec<String> = ["hour_of_day", "day_of_week", "is_weekend", "other"]
+            .map(String::from)
+            .to_vec();
+        let utc = raw_keys(std::slice::from_ref(&p), &feats, Tz::UTC);
+        let num = |x: f64| Some(Some(FeatureValue::number(x)));
+        assert_eq!(utc[0][0], num(22.0));
+        assert_eq!(utc[0][1], Some(Some(FeatureValue::Text("sat".into()))));
+        assert_eq!(utc[0][2], num(1.0));
+        assert_eq!(utc[0][3], None);
+        let tokyo = raw_keys(&[p], &feats, "Asia/Tokyo".parse().unwrap());
+        assert_eq!(tokyo[0][0], num(7.0)); // Sunday 07:30 in Tokyo
+        assert_eq!(tokyo[0][2], num(1.0));
     }
 
     #[test]

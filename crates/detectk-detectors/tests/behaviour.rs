@@ -146,9 +146,30 @@ fn seasonal_groups_use_only_matching_history() {
         3.0,
     )
     .detect(&odd, 40, &ctx());
+    // `hour_of_day` is a calendar feature: without the column it comes from the
+    // timestamp (06:40 -> 6), and no history point has hour 6 in its column.
     assert_eq!(
         out[0].skipped.as_deref(),
-        Some("seasonal feature `hour_of_day` is missing from the point's context")
+        Some("too little history: 0 of 3 points needed")
+    );
+    // Any other feature must come from the query.
+    let mut renamed = s.clone();
+    for p in &mut renamed {
+        let h = p.context.remove("hour_of_day").unwrap();
+        p.context.insert("bucket".into(), h);
+    }
+    renamed[40].context.remove("bucket");
+    let out = MadDetector::new(
+        HistoryOptions {
+            seasonality: Seasonality::all_of(["bucket"]),
+            ..plain(40)
+        },
+        3.0,
+    )
+    .detect(&renamed, 40, &ctx());
+    assert_eq!(
+        out[0].skipped.as_deref(),
+        Some("seasonal feature `bucket` is missing from the point's context")
     );
 }
 
@@ -258,5 +279,60 @@ fn empty_series_and_first_past_the_end_give_nothing() {
         assert!(det.detect(&[], 0, &ctx()).is_empty(), "{det:?}");
         assert!(det.detect(&s, 2, &ctx()).is_empty(), "{det:?}");
         assert!(det.detect(&s, 7, &ctx()).is_empty(), "{det:?}");
+    }
+}
+
+/// `seasonal_features: [hour_of_day]` without the column in the query: the detector
+/// computes it from the timestamp (in the configured timezone) and gets the same
+/// results as with the column; a column with the same name wins.
+#[test]
+fn calendar_features_without_sql_columns() {
+    use chrono::{TimeDelta, TimeZone, Timelike, Utc};
+    use detectk_core::{DataPoint, DetectionContext, Detector, Window};
+    use detectk_detectors::{HistoryOptions, MadDetector, Seasonality, ZScoreDetector};
+    use serde_json::{Map, Value};
+
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap();
+    let tz: chrono_tz::Tz = "Asia/Kolkata".parse().unwrap(); // +05:30
+    let bare: Vec<DataPoint> = (0..24 * 8)
+        .map(|i| {
+            let t = t0 + TimeDelta::minutes(30 * i);
+            let v = 100.0 + 50.0 * ((i % 48) as f64 / 8.0).sin() + (i % 5) as f64;
+            DataPoint::new(t, if i == 24 * 7 + 3 { 400.0 } else { v })
+        })
+        .collect();
+    let with_column = |hour: &dyn Fn(chrono::DateTime<Utc>) -> u32| -> Vec<DataPoint> {
+        bare.iter()
+            .map(|p| {
+                let mut ctx = Map::new();
+                ctx.insert("hour_of_day".into(), Value::from(hour(p.timestamp)));
+                p.clone().with_context(ctx)
+            })
+            .collect()
+    };
+    let local = with_column(&|t| t.with_timezone(&tz).hour());
+    let constant = with_column(&|_| 0);
+    let ctx = DetectionContext {
+        execution_time: t0,
+        interval: TimeDelta::minutes(30),
+    };
+    let mut seasonality = Seasonality::all_of(["hour_of_day"]);
+    seasonality.timezone = tz;
+    let history = HistoryOptions {
+        window: Window::Points(24 * 14),
+        decay: None,
+        seasonality,
+        ..Default::default()
+    };
+    let dets: Vec<Box<dyn Detector>> = vec![
+        Box::new(MadDetector::new(history.clone(), 3.0)),
+        Box::new(ZScoreDetector::new(history, 3.0)),
+    ];
+    for det in dets {
+        let computed = det.detect(&bare, 0, &ctx);
+        assert_eq!(computed, det.detect(&local, 0, &ctx), "{det:?}");
+        assert!(computed[24 * 7 + 3].is_anomaly);
+        // The column wins: one constant "hour" is no seasonality at all.
+        assert_ne!(computed, det.detect(&constant, 0, &ctx), "{det:?}");
     }
 }

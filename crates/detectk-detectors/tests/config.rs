@@ -33,11 +33,18 @@ fn build(kind: &str, params: Value) -> (Option<Window>, Vec<String>) {
 }
 
 #[test]
-fn registers_all_five_with_descriptions() {
+fn registers_all_six_with_descriptions() {
     let r = registry();
     assert_eq!(
         r.names(Component::Detector),
-        ["iqr", "mad", "missing_data", "threshold", "zscore"]
+        [
+            "iqr",
+            "mad",
+            "missing_data",
+            "robust_seasonal",
+            "threshold",
+            "zscore"
+        ]
     );
     for name in r.names(Component::Detector) {
         assert!(
@@ -165,5 +172,78 @@ fn missing_data_rules() {
     assert_eq!(
         issues,
         ["detector.params.max_staleness_minutes: must be a number > 0, got -3"]
+    );
+}
+
+#[test]
+fn calendar_features_in_python_object_form_and_a_timezone() {
+    let (w, issues) = build(
+        "mad",
+        json!({"seasonal_features": [{"name": "hour_of_day", "expression": "toHour(timestamp)"}, "day_of_week"],
+               "timezone": "Europe/Berlin"}),
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    assert!(w.is_some());
+    let (w, issues) = build(
+        "zscore",
+        json!({"seasonal_features": [{"expression": "x"}, 3], "timezone": "Mars/Olympus"}),
+    );
+    assert!(w.is_none());
+    assert_eq!(issues.len(), 3, "{issues:?}");
+    assert!(
+        issues[0].contains("detector.params.seasonal_features[0]") && issues[0].contains("name")
+    );
+    assert!(issues[1].contains("seasonal_features[1]"));
+    assert!(issues[2].contains("detector.params.timezone") && issues[2].contains("Mars/Olympus"));
+}
+
+#[test]
+fn robust_seasonal_defaults_and_every_problem_at_once() {
+    let (w, issues) = build("robust_seasonal", json!({}));
+    assert!(issues.is_empty(), "{issues:?}");
+    // Two windows of history: the scale's residuals each use their own window.
+    let secs = |w: Option<Window>| match w {
+        Some(Window::Span(d)) => d.seconds(),
+        other => panic!("expected a duration window, got {other:?}"),
+    };
+    assert_eq!(secs(w), 56 * 86_400);
+    let (w, issues) = build(
+        "robust_seasonal",
+        json!({"seasonal_features": [{"name": "hour_of_day"}, "is_weekend"], "timezone": "America/New_York",
+               "exclude_anomalies": true, "level_shift_after": "12 hours", "window_size": "7 days"}),
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(secs(w), 21 * 86_400 + 12 * 3_600);
+    let (w, issues) = build(
+        "robust_seasonal",
+        json!({"seasonal_features": ["hour"], "quantile": 1.5, "multiplier": 0, "min_history": "30 days",
+               "window_size": "7 days", "timezone": "Nowhere", "min_season_points": 0}),
+    );
+    assert!(w.is_none());
+    let all = issues.join("\n");
+    for field in [
+        "seasonal_features",
+        "quantile",
+        "multiplier",
+        "min_history",
+        "timezone",
+        "min_season_points",
+    ] {
+        assert!(
+            all.contains(&format!("detector.params.{field}")),
+            "{field} missing in {all}"
+        );
+    }
+    assert!(
+        all.contains("hour_of_week"),
+        "the hint lists the calendar names: {all}"
+    );
+    let (_, issues) = build(
+        "robust_seasonal",
+        json!({"exclude_anomalies": true, "window_size": 100}),
+    );
+    assert!(
+        issues.iter().any(|i| i.contains("exclude_anomalies")),
+        "{issues:?}"
     );
 }

@@ -370,3 +370,113 @@ proptest! {
         prop_assert_eq!(&batch[..], &whole[cut..]);
     }
 }
+
+// ---- robust_seasonal ----
+
+fn robust() -> impl Strategy<Value = detectk_detectors::RobustSeasonalDetector> {
+    use detectk_detectors::{CalendarFeature, RobustSeasonalDetector};
+    let window = prop_oneof![
+        (1..40usize).prop_map(Window::Points),
+        (2..90i64).prop_map(|m| Window::Span(HumanDuration::from_seconds(m * 600))),
+    ];
+    let season = prop_oneof![
+        Just(vec![]),
+        Just(vec![CalendarFeature::HourOfDay]),
+        Just(vec![CalendarFeature::HourOfDay, CalendarFeature::IsWeekend]),
+    ];
+    (
+        window,
+        season,
+        prop_oneof![Just(0.5), Just(0.9), Just(1.0)],
+        0.5..3.0f64,
+        0..120i64,
+        1..4usize,
+        1..4usize,
+        prop_oneof![
+            Just(None),
+            (10..200i64).prop_map(|m| Some(TimeDelta::minutes(m)))
+        ],
+    )
+        .prop_map(
+            |(window, season, q, m, warm, per_season, points, exclude)| {
+                let exclude = exclude.filter(|_| matches!(window, Window::Span(_)));
+                let warm = match &window {
+                    Window::Span(d) => TimeDelta::minutes(warm).min(d.delta()),
+                    Window::Points(_) => TimeDelta::minutes(warm),
+                };
+                RobustSeasonalDetector::default()
+                    .with_window(window)
+                    .with_season(season)
+                    .with_scale(q, m)
+                    .with_warm_up(warm, per_season, points)
+                    .with_exclusion(exclude)
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn robust_seasonal_never_sees_later_points(raw in raw_series(120), det in robust(), cut in 0usize..120, seed in any::<u64>()) {
+        let series = build_series(&raw);
+        let cut = cut % series.len();
+        let mut changed = series.clone();
+        let mut s = seed | 1;
+        for p in &mut changed[cut + 1..] {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            p.value = Some((s % 1000) as f64 - 500.0);
+            p.is_missing = false;
+        }
+        let a = det.detect(&series, 0, &ctx());
+        let b = det.detect(&changed, 0, &ctx());
+        prop_assert_eq!(a.len(), series.len());
+        for i in 0..=cut {
+            prop_assert!(same_detection(&a[i], &b[i]), "point {}: {:?} vs {:?}", i, a[i], b[i]);
+        }
+    }
+
+    #[test]
+    fn robust_seasonal_batches_do_not_change_results(raw in raw_series(120), det in robust(), cuts in prop::collection::vec(0usize..120, 1..4)) {
+        let series = build_series(&raw);
+        let whole = det.detect(&series, 0, &ctx());
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % series.len()).collect();
+        cuts.push(0);
+        cuts.push(series.len());
+        cuts.sort_unstable();
+        cuts.dedup();
+        for pair in cuts.windows(2) {
+            let (first, end) = (pair[0], pair[1]);
+            let start = match det.window() {
+                Window::Points(n) => first.saturating_sub(n),
+                Window::Span(d) => series.partition_point(|p| p.timestamp < series[first].timestamp - d.delta()),
+            };
+            let batch = det.detect(&series[start..end], first - start, &ctx());
+            prop_assert_eq!(batch.len(), end - first);
+            for (k, d) in batch.iter().enumerate() {
+                prop_assert_eq!(d, &whole[first + k], "point {}", first + k);
+            }
+        }
+    }
+
+    #[test]
+    fn robust_seasonal_extreme_values_never_panic(
+        raw in prop::collection::vec(
+            (prop_oneof![
+                Just(Some(f64::NAN)), Just(Some(f64::INFINITY)), Just(Some(f64::MAX)),
+                Just(Some(-f64::MAX)), Just(Some(0.0)), Just(None), (-1e300..1e300f64).prop_map(Some),
+            ], Just(0u8), 0..3u8, 0..2u8),
+            1..60),
+        det in robust(),
+    ) {
+        let series = build_series(&raw);
+        let out = det.detect(&series, 0, &ctx());
+        prop_assert_eq!(out.len(), series.len());
+        for d in &out {
+            prop_assert!(d.score.is_none_or(|s| !s.is_nan()));
+            if d.value.is_some_and(|v| !v.is_finite()) {
+                prop_assert!(d.skipped.is_some());
+            }
+        }
+    }
+}

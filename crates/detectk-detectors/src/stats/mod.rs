@@ -4,3 +4,4 @@ pub(crate) mod decay;
 pub(crate) mod fenwick;
 pub(crate) mod moments;
 pub(crate) mod ordered;
+pub(crate) mod python_median;

@@ -26,7 +26,7 @@ impl OrderedWindow {
         if self.len() == 0 || self.vals.is_empty() {
             return None;
         }
-        let rm = self.quantile_rank(0.5);
+        let rm = self.rank_reaching(self.median_target());
         let m = self.vals[rm];
         let mad = match self.mad_from_ball(rm, m) {
             Some(d) => d,
@@ -50,7 +50,7 @@ impl OrderedWindow {
     /// outside value while it holds less than half the weight, and sheds its outermost
     /// layer while what remains still holds half; its largest deviation is then the MAD.
     fn mad_from_ball(&mut self, rm: usize, m: f64) -> Option<f64> {
-        let half = 0.5 * self.total;
+        let half = self.median_target();
         let dev = |r: usize| (self.vals[r] - m).abs();
         let mut b = self.ball.unwrap_or(Ball {
             lo: rm,
@@ -160,7 +160,7 @@ impl OrderedWindow {
     /// The smallest deviation `d` of a window value from `m` such that the values within
     /// `d` of `m` hold half the weight: the weighted median of `|v - m|`.
     pub(super) fn mad_around(&self, rm: usize, m: f64) -> f64 {
-        let half = 0.5 * self.total;
+        let half = self.median_target();
         let ok = |d: f64| self.within(m, d) >= half;
         // Candidates are deviations of all stream values (a superset of the window's):
         // the smallest satisfying candidate is a window value's deviation.

@@ -8,6 +8,7 @@ mod mad;
 
 use super::decay::{Decay, weight_of};
 use super::fenwick::Fenwick;
+use super::python_median::python_median_position;
 use mad::Ball;
 
 /// Weighted order statistics over a contiguous range of a stream's members.
@@ -126,9 +127,25 @@ impl OrderedWindow {
         self.ball = None;
     }
 
+    /// The cumulative weight the median must reach: half the total, or with equal
+    /// weights the count Python detectk's floating-point cumulative sum needs (so an
+    /// even count takes the lower or the upper middle exactly as the reference does).
+    pub(super) fn median_target(&self) -> f64 {
+        if self.decay.is_none() {
+            python_median_position(self.len()) as f64 + 0.5
+        } else {
+            0.5 * self.total
+        }
+    }
+
     /// Rank of the first value (ascending) whose cumulative weight reaches `p` of the total.
     fn quantile_rank(&self, p: f64) -> usize {
-        let r = self.tree.search(p * self.total);
+        self.rank_reaching(p * self.total)
+    }
+
+    /// Rank of the first value (ascending) whose cumulative weight reaches `target`.
+    pub(super) fn rank_reaching(&self, target: f64) -> usize {
+        let r = self.tree.search(target);
         if r < self.vals.len() {
             return r;
         }
@@ -137,6 +154,16 @@ impl OrderedWindow {
             .rev()
             .find(|&r| self.weight[r] > 0.0)
             .unwrap_or(0)
+    }
+
+    /// The smallest value in the window above `x`, for windows of equal weights.
+    pub(crate) fn min_above(&self, x: f64) -> Option<f64> {
+        let r = self.vals.partition_point(|&v| v <= x);
+        let before = self.tree.prefix(r);
+        (self.total - before > 0.5).then(|| {
+            let k = self.tree.search(before + 0.5);
+            self.vals[k.min(self.vals.len() - 1)]
+        })
     }
 
     /// The first value whose cumulative weight reaches `p` (0 < p <= 1); `None` when empty.
@@ -222,10 +249,40 @@ mod tests {
                     w.pop();
                 }
                 let (m, mad) = w.median_mad().unwrap();
-                let rm = w.quantile_rank(0.5);
+                let rm = w.rank_reaching(w.median_target());
                 assert_eq!(mad, w.mad_around(rm, m), "{decay:?} at {end}");
             }
         }
+    }
+
+    #[test]
+    fn unweighted_median_and_mad_follow_the_reference_float_rule() {
+        // 2,016 values 0..2016: Python detectk's cumulative sum of 1/2016 reaches 0.5
+        // only at position 1,008, the upper middle.
+        let values: Vec<f64> = (0..2016).map(f64::from).collect();
+        let mut w = filled(&values, None);
+        let (m, mad) = w.median_mad().unwrap();
+        assert_eq!(m, 1008.0);
+        // deviations from 1008: 0, 1, 1, 2, 2, ..., 1007, 1007, 1008 -> position 1008
+        let mut dev: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        assert_eq!(mad, dev[1008]);
+        // four values: the sum of two quarters is exactly 0.5, the lower middle
+        let (m4, _) = filled(&[4.0, 1.0, 3.0, 2.0], None).median_mad().unwrap();
+        assert_eq!(m4, 2.0);
+    }
+
+    #[test]
+    fn smallest_value_above() {
+        let mut w = filled(&[0.0, 0.0, 3.0, 0.0, 1.5, 7.0], None);
+        assert_eq!(w.min_above(0.0), Some(1.5));
+        assert_eq!(w.min_above(1.5), Some(3.0));
+        assert_eq!(w.min_above(7.0), None);
+        w.pop();
+        w.pop();
+        w.pop();
+        assert_eq!(w.min_above(-1.0), Some(0.0));
+        assert_eq!(w.min_above(0.0), Some(1.5));
     }
 
     #[test]
