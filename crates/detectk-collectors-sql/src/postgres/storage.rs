@@ -60,6 +60,7 @@ impl Storage for PostgresStorage {
         let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn, self.handle.schema()).await;
         migration_result(Driver::Postgres, &self.handle.server(), outcome)
+            .map_err(|e| e.at(self.handle.describe()))
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

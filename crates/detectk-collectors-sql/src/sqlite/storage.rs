@@ -77,6 +77,7 @@ impl Storage for SqliteStorage {
         let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn).await;
         migration_result(Driver::Sqlite, &self.handle.server(), outcome)
+            .map_err(|e| e.at(self.handle.describe()))
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

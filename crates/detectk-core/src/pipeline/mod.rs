@@ -9,7 +9,7 @@ mod runner;
 pub use grid::{batches, floor_to_interval, newest_complete_end, slots};
 pub use mapping::{Mapped, MappingError, fill_missing, map_table};
 pub use plan::{AlertPlan, MetricPlan, PlannedDetector, build_partial, build_plan};
-pub use retry::with_retry;
+pub use retry::{BACKOFF, CONNECT_BACKOFF, retry_delays, with_retry};
 pub use runner::{
     BackfillOptions, BackfillReport, BatchProgress, RangeReport, RunOptions, RunReport, Runner,
 };
