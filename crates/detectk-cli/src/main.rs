@@ -68,6 +68,8 @@ fn main() -> ExitCode {
             )),
             Command::ListMetrics(args) => commands::list::list_metrics(&registry, args),
             Command::TestAlert(args) => commands::test_alert::test_alert(&registry, args).await,
+            Command::Debug(args) => commands::debug::debug(&registry, args).await,
+            Command::Compile(args) => commands::compile::compile(&registry, args).await,
         }
     });
     match result {

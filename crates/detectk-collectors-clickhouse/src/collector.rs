@@ -112,6 +112,18 @@ impl Collector for ClickHouseCollector {
         format!("clickhouse {}/{}", self.server.name(), self.config.database)
     }
 
+    async fn check(&self) -> Result<Option<String>, BackendError> {
+        let info = self
+            .server
+            .info(self.config.timeout)
+            .await
+            .map_err(|e| e.at(self.describe()))?;
+        Ok(Some(format!(
+            "ClickHouse {}, time zone {}",
+            info.version, info.timezone
+        )))
+    }
+
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
         self.query_table(query).await.map_err(|e| {
             let e = if e.kind == BackendErrorKind::Query && e.hint.is_none() {

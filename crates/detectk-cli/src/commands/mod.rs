@@ -1,6 +1,8 @@
 //! One module per subcommand, plus what they share: loading and building metrics.
 
 pub mod backfill;
+pub mod compile;
+pub mod debug;
 pub mod init;
 pub mod init_project;
 pub mod list;

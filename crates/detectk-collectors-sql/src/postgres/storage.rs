@@ -56,6 +56,10 @@ impl Storage for PostgresStorage {
         self.handle.describe()
     }
 
+    async fn check(&self) -> StorageResult<Option<String>> {
+        self.handle.connect().await.map(|_| None)
+    }
+
     async fn migrate(&self) -> StorageResult<()> {
         let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn, self.handle.schema()).await;

@@ -1,11 +1,15 @@
 //! The pipeline: build a metric's parts, then `run` or `backfill` it.
 
+mod compile;
 mod grid;
 mod mapping;
 mod plan;
 mod retry;
 mod runner;
 
+pub use compile::{
+    CompileStart, CompiledQuery, CompiledRun, compile_next_run, render_collect_query,
+};
 pub use grid::{batches, floor_to_interval, newest_complete_end, slots};
 pub use mapping::{Mapped, MappingError, fill_missing, map_table};
 pub use plan::{AlertPlan, MetricPlan, PlannedDetector, build_partial, build_plan};

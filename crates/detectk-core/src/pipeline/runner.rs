@@ -7,11 +7,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::alert::{AlertJob, AlertReport};
-use crate::config::template::{QueryVars, format_time, render_query, sql_interval};
+use crate::config::template::format_time;
 use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
+use crate::pipeline::compile::render_collect_query;
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::retry::with_retry;
@@ -401,7 +402,7 @@ impl Runner {
     }
 
     /// History loaded on a metric's first run: the largest detector window, at least one interval.
-    fn bootstrap_span(&self, plan: &MetricPlan) -> TimeDelta {
+    pub(crate) fn bootstrap_span(&self, plan: &MetricPlan) -> TimeDelta {
         let interval = plan.config.schedule.interval.delta();
         plan.detectors
             .iter()
@@ -422,21 +423,7 @@ impl Runner {
         let config = &plan.config;
         let metric = config.name.as_str();
         let interval = &config.schedule.interval;
-        let tz = config.collector.timezone;
-        let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
-        let vars = QueryVars {
-            period_start: local(from),
-            period_finish: local(to),
-            interval: sql_interval(interval.seconds()),
-            interval_seconds: interval.seconds(),
-            metric_name: metric.to_string(),
-            execution_time: format_time(&execution_time),
-        };
-        let query = render_query(&config.collector.query, &vars).map_err(|e| Error::Data {
-            metric: metric.to_string(),
-            message: format!("rendering collector.params.query failed: {e}"),
-            hint: None,
-        })?;
+        let query = render_collect_query(config, from, to, execution_time)?;
         tracing::debug!(metric, %from, %to, "collecting");
         let table = with_retry("query", || plan.collector.query(&query))
             .await
