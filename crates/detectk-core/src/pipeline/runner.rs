@@ -191,7 +191,10 @@ impl Runner {
             None => end - self.bootstrap_span(plan),
         };
 
+        let mut range = RangeReport::default();
         // Per detector: score points after its newest stored detection, or the new points.
+        // A detector new to a metric with stored points (an edited config) also scores
+        // the newest stored point at once, so the run can alert on it.
         let mut detect_from = Vec::with_capacity(plan.detectors.len());
         for d in &plan.detectors {
             let last_detection = with_retry("detections", || {
@@ -201,12 +204,27 @@ impl Runner {
             .map_err(|s| storage_error(metric, s))?;
             let from = match last_detection {
                 Some(t) => (t + TimeDelta::seconds(1)).min(start),
+                None if last.is_some() => {
+                    let from = start.min(newest);
+                    range.notes.push(new_detector_note(d, from));
+                    from
+                }
                 None => start,
             };
             detect_from.push(from);
         }
+        if start >= end && last.is_some() {
+            // Nothing new: still run the query on the newest interval (nothing is
+            // stored), so an edited query that no longer works fails now, not at the
+            // next interval.
+            self.collect(plan, newest, end, options.execution_time)
+                .await?;
+            range.notes.push(format!(
+                "nothing new to collect: the newest complete interval ({}) is already stored; the query was checked on it",
+                format_time(&newest)
+            ));
+        }
 
-        let mut range = RangeReport::default();
         let mut fresh: Vec<DetectionRecord> = Vec::new();
         let batch = TimeDelta::days(i64::from(config.schedule.batch_load_days));
         let mut new_points: Vec<DataPoint> = Vec::new();
@@ -531,6 +549,16 @@ impl Runner {
         }
         Ok(records)
     }
+}
+
+/// What `run` says about a detector that has no detection yet on a metric with stored points.
+fn new_detector_note(d: &crate::pipeline::plan::PlannedDetector, from: DateTime<Utc>) -> String {
+    format!(
+        "detector `{}` ({}) is new for this metric: scored from {} on; older stored points are not scored until `dtk backfill --force` is run for this metric",
+        d.info.id,
+        d.info.kind,
+        format_time(&from)
+    )
 }
 
 fn storage_error(metric: &str, source: BackendError) -> Error {
