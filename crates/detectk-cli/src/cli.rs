@@ -74,6 +74,47 @@ pub enum Command {
     Backtest(crate::commands::backtest::BacktestArgs),
     /// Search detector settings and alert policies against labelled incidents.
     Tune(crate::commands::tune::TuneArgs),
+    /// Connect to every source, storage and alerter endpoint the selected configs use
+    /// (no alert is sent) and report each as ok or the error.
+    Debug(DebugArgs),
+    /// Print the query the next `dtk run` would send, with its period.
+    Compile(CompileArgs),
+}
+
+/// Arguments of `dtk debug`.
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// Config files or directories (default: the working directory).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Only metrics matching: `tag:NAME`, a name, or a glob on names. Repeatable.
+    #[arg(short, long)]
+    pub select: Vec<String>,
+    /// Leave out metrics matching. Repeatable.
+    #[arg(short, long)]
+    pub exclude: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Arguments of `dtk compile`.
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The metric's config file.
+    pub config: PathBuf,
+    /// The run's time (default now), UTC unless it carries an offset.
+    #[arg(long, value_name = "TIME")]
+    pub execution_time: Option<String>,
+    /// Do not read the storage: assume the first run (or the range start given by `--from`).
+    #[arg(long)]
+    pub offline: bool,
+    /// Assume the range starts at TIME (implies `--offline`).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 /// Which configs to act on.

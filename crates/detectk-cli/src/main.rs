@@ -71,6 +71,8 @@ fn main() -> ExitCode {
             Command::TestAlert(args) => commands::test_alert::test_alert(&registry, args).await,
             Command::Backtest(args) => commands::backtest::backtest(&registry, args).await,
             Command::Tune(args) => commands::tune::tune(&registry, args).await,
+            Command::Debug(args) => commands::debug::debug(&registry, args).await,
+            Command::Compile(args) => commands::compile::compile(&registry, args).await,
         }
     });
     match result {

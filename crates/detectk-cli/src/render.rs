@@ -104,7 +104,7 @@ mod tests {
         insta::assert_snapshot!(error_text(&e), @r"
         error: metric `sessions`: collecting data failed
           caused by: connection failed (127.0.0.1:5433): connection refused
-          hint: is the server at 127.0.0.1:5433 running and reachable?
+          hint: is the server at 127.0.0.1:5433 running and reachable? check `host` and `port`
         ");
     }
 

@@ -112,7 +112,33 @@ impl Collector for ClickHouseCollector {
         format!("clickhouse {}/{}", self.server.name(), self.config.database)
     }
 
+    async fn check(&self) -> Result<Option<String>, BackendError> {
+        let info = self
+            .server
+            .info(self.config.timeout)
+            .await
+            .map_err(|e| e.at(self.describe()))?;
+        Ok(Some(format!(
+            "ClickHouse {}, time zone {}",
+            info.version, info.timezone
+        )))
+    }
+
     async fn query(&self, query: &str) -> Result<Table, BackendError> {
+        self.query_table(query).await.map_err(|e| {
+            let e = if e.kind == BackendErrorKind::Query && e.hint.is_none() {
+                e.with_hint("check the query: `dtk compile CONFIG` prints it exactly as it is sent; try it in clickhouse-client")
+            } else {
+                e
+            };
+            e.at(self.describe())
+        })
+    }
+}
+
+impl ClickHouseCollector {
+    /// Runs `query` and decodes every row.
+    async fn query_table(&self, query: &str) -> Result<Table, BackendError> {
         let info = self.server.info(self.config.timeout).await?.clone();
         let sql = query.trim().trim_end_matches(';').trim_end();
         if sql.is_empty() {

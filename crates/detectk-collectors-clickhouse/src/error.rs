@@ -18,9 +18,10 @@ pub(crate) fn map_error(server: &str, what: &str, err: clickhouse::error::Error)
         E::Network(source) => {
             let cause = chain(source.as_ref());
             let refused = cause.contains("Connection refused");
-            let message = if refused {
-                format!("{what}: connection refused (is ClickHouse listening on {server}?)")
-            } else if cause.contains("InvalidContentType") {
+            if refused {
+                return refused_error(server, what);
+            }
+            let message = if cause.contains("InvalidContentType") {
                 format!(
                     "{what}: TLS handshake failed, the port does not speak HTTPS \
                      (check `secure` and `port`): {cause}"
@@ -43,6 +44,7 @@ pub(crate) fn map_error(server: &str, what: &str, err: clickhouse::error::Error)
             format!("{what}: {text}"),
         ),
         other => {
+            // The message holds the client's text; attaching it as a source would repeat it.
             let message = format!("{what}: {other}");
             let kind = match other {
                 E::DataFormat(_) | E::NotEnoughData | E::InvalidUtf8Encoding(_) | E::Custom(_) => {
@@ -50,8 +52,37 @@ pub(crate) fn map_error(server: &str, what: &str, err: clickhouse::error::Error)
                 }
                 _ => BackendErrorKind::Other,
             };
-            BackendError::new(kind, server, message).with_source(other)
+            BackendError::new(kind, server, message)
         }
+    }
+}
+
+/// Nothing listens at `server`: retried once, with a hint to check the server and address.
+fn refused_error(server: &str, what: &str) -> BackendError {
+    BackendError::new(
+        BackendErrorKind::Connect,
+        server,
+        format!("{what}: connection refused"),
+    )
+    .with_hint("nothing listens there: is ClickHouse running, and are `host`, `port` and `secure` right?")
+    .transient()
+}
+
+/// A failed TCP connect to `server` (before any request).
+pub(crate) fn connect_error(server: &str, e: &std::io::Error) -> BackendError {
+    let text = e.to_string();
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => refused_error(server, "connecting"),
+        _ if text.contains("lookup address") || text.contains("Name or service not known") => {
+            BackendError::new(
+                BackendErrorKind::Connect,
+                server,
+                format!("connecting: the host name does not resolve ({text})"),
+            )
+            .with_hint("check `host` (and DNS on this machine)")
+        }
+        _ => BackendError::new(BackendErrorKind::Connect, server, format!("connecting: {text}"))
+            .transient(),
     }
 }
 

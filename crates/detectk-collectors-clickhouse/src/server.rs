@@ -13,7 +13,7 @@ use detectk_core::{BackendError, BackendErrorKind};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::config::ConnectionConfig;
-use crate::error::{map_error, timeout};
+use crate::error::{connect_error, map_error, timeout};
 
 /// Requests in flight per server, over all metrics of the process.
 pub const MAX_CONCURRENT_REQUESTS: usize = 8;
@@ -79,6 +79,11 @@ pub struct Server {
     permits: Arc<Semaphore>,
     info: OnceCell<ServerInfo>,
     settings_refused: AtomicBool,
+    /// Host and port, for the TCP check before the first request.
+    address: (String, u16),
+    connect_timeout: Duration,
+    /// Set once a TCP connection to the server succeeded.
+    reachable: OnceCell<()>,
 }
 
 impl fmt::Debug for Server {
@@ -112,6 +117,9 @@ impl Server {
             permits,
             info: OnceCell::new(),
             settings_refused: AtomicBool::new(false),
+            address: (config.host.clone(), config.port),
+            connect_timeout: config.connect_timeout,
+            reachable: OnceCell::new(),
         }
     }
 
@@ -130,6 +138,7 @@ impl Server {
     where
         F: Future<Output = Result<T, clickhouse::error::Error>>,
     {
+        self.check_reachable().await?;
         let started = std::time::Instant::now();
         let work = async {
             let _permit = self.permits.acquire().await.map_err(|_| {
@@ -151,6 +160,33 @@ impl Server {
             }
         }
         result
+    }
+
+    /// Until one succeeds, a plain TCP connect to the server within `connect_timeout`:
+    /// a refused connection or an unknown host fails here at once, and a server that
+    /// does not answer fails after `connect_timeout` rather than the whole `timeout`.
+    pub async fn check_reachable(&self) -> Result<(), BackendError> {
+        self.reachable
+            .get_or_try_init(|| async {
+                let (host, port) = &self.address;
+                let connect = tokio::net::TcpStream::connect((host.as_str(), *port));
+                match tokio::time::timeout(self.connect_timeout, connect).await {
+                    Ok(Ok(_stream)) => Ok(()),
+                    Ok(Err(e)) => Err(connect_error(&self.name, &e)),
+                    Err(_) => Err(BackendError::new(
+                        BackendErrorKind::Connect,
+                        &self.name,
+                        format!(
+                            "connecting: no answer within {}s (param `connect_timeout`)",
+                            self.connect_timeout.as_secs_f64()
+                        ),
+                    )
+                    .with_hint("check `host`, `port` and firewalls, or raise `connect_timeout`")
+                    .transient()),
+                }
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Whether the login refused per-query settings (a `readonly = 1` user).

@@ -110,7 +110,9 @@ where
 {
     let conn = handle.connect().await?;
     let server = handle.server();
-    collect(DB::DRIVER, &server, timeout, fetch(conn, query, decode_row)).await
+    collect(DB::DRIVER, &server, timeout, fetch(conn, query, decode_row))
+        .await
+        .map_err(|e| e.at(handle.describe()))
 }
 
 /// Prepares `query` (so the columns are known even when no row comes back), fetches

@@ -94,7 +94,7 @@ impl<DB: Backend> Handle<DB> {
     /// Turns a failed `what` (e.g. "storing datapoints") into a [`BackendError`] naming
     /// this handle's server.
     pub(crate) fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
-        move |e| backend_error(DB::DRIVER, &self.server(), what, e)
+        move |e| backend_error(DB::DRIVER, &self.server(), what, e).at(self.describe())
     }
 
     /// A pooled connection; a failure is reported as "connecting".

@@ -15,19 +15,28 @@ pub(crate) struct LazyPool<DB: Database> {
     label: String,
     connect: <DB::Connection as Connection>::Options,
     max_connections: u32,
+    /// Bound on waiting for a pooled connection when the pool has open connections.
     timeout: Duration,
+    /// Bound on opening a connection when the pool has none.
+    connect_timeout: Duration,
+    /// `host:port` of a server, checked with a plain TCP connect before the first login.
+    tcp_target: Option<(String, u16)>,
     /// Keep connections forever (an in-memory SQLite database lives in its connection).
     keep_connections: bool,
     pool: OnceLock<Pool<DB>>,
 }
 
 impl<DB: Database> LazyPool<DB> {
-    /// A pool of at most `max_connections` connections; `timeout` bounds the wait for one.
+    /// A pool of at most `max_connections` connections; `timeout` bounds the wait for a
+    /// busy one, `connect_timeout` the opening of a new one. With a `tcp_target`, a pool
+    /// with no open connection first checks that something listens there, so a refused
+    /// connection fails at once (the pool itself would retry it until its timeout).
     pub(crate) fn new(
         label: String,
         connect: <DB::Connection as Connection>::Options,
         max_connections: u32,
-        timeout: Duration,
+        (timeout, connect_timeout): (Duration, Duration),
+        tcp_target: Option<(String, u16)>,
         keep_connections: bool,
     ) -> Self {
         Self {
@@ -35,6 +44,8 @@ impl<DB: Database> LazyPool<DB> {
             connect,
             max_connections,
             timeout,
+            connect_timeout,
+            tcp_target,
             keep_connections,
             pool: OnceLock::new(),
         }
@@ -51,7 +62,7 @@ impl<DB: Database> LazyPool<DB> {
             );
             let mut options = PoolOptions::<DB>::new()
                 .max_connections(self.max_connections)
-                .acquire_timeout(self.timeout);
+                .acquire_timeout(self.timeout.max(self.connect_timeout));
             if self.keep_connections {
                 options = options.idle_timeout(None).max_lifetime(None);
             }
@@ -59,21 +70,63 @@ impl<DB: Database> LazyPool<DB> {
         })
     }
 
-    /// A connection from the pool. When none comes in time, one direct connection
-    /// attempt finds out why (server down, login refused), since the pool itself
-    /// only reports that it timed out.
+    /// A connection from the pool. A pool with no open connection checks the server's
+    /// TCP port first and waits at most `connect_timeout` for a new connection. When
+    /// none comes in time, one direct connection attempt finds out why (server down,
+    /// login refused), since the pool itself only reports that it timed out.
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
-        match self.get().acquire().await {
-            Err(sqlx::Error::PoolTimedOut) => {
-                Err(self.probe().await.unwrap_or(sqlx::Error::PoolTimedOut))
+        let pool = self.get();
+        let fresh = pool.size() == 0;
+        let acquired = if fresh {
+            self.check_tcp().await?;
+            match tokio::time::timeout(self.connect_timeout, pool.acquire()).await {
+                Ok(r) => r,
+                Err(_) => Err(sqlx::Error::PoolTimedOut),
             }
+        } else {
+            pool.acquire().await
+        };
+        match acquired {
+            Err(sqlx::Error::PoolTimedOut) => Err(self
+                .probe()
+                .await
+                .unwrap_or_else(|| self.timed_out(fresh))),
             other => other,
+        }
+    }
+
+    /// The error for a pool that gave no connection in time.
+    fn timed_out(&self, connecting: bool) -> sqlx::Error {
+        if connecting {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "no connection within {}s (param `connect_timeout`)",
+                    self.connect_timeout.as_secs_f64()
+                ),
+            ))
+        } else {
+            sqlx::Error::PoolTimedOut
+        }
+    }
+
+    /// Whether something accepts TCP connections at the server's address (refused
+    /// connections and unknown host names fail here at once).
+    async fn check_tcp(&self) -> Result<(), sqlx::Error> {
+        let Some((host, port)) = &self.tcp_target else {
+            return Ok(());
+        };
+        let connect = tokio::net::TcpStream::connect((host.as_str(), *port));
+        match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(_stream)) => Ok(()),
+            Ok(Err(e)) => Err(sqlx::Error::Io(e)),
+            Err(_) => Err(self.timed_out(true)),
         }
     }
 
     async fn probe(&self) -> Option<sqlx::Error> {
         let attempt = DB::Connection::connect_with(&self.connect);
-        match tokio::time::timeout(self.timeout.min(Duration::from_secs(5)), attempt).await {
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(Err(e)) => Some(e),
             Ok(Ok(conn)) => {
                 let _ = conn.close().await;
@@ -113,4 +166,11 @@ impl PoolCache {
     pub(crate) fn len(&self) -> usize {
         self.pools.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
+}
+
+/// The TCP address a server pool checks before its first login; `None` for a Unix
+/// socket path.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn tcp_target(s: &crate::settings::ServerSettings) -> Option<(String, u16)> {
+    (!s.host.starts_with('/')).then(|| (s.host.clone(), s.port))
 }

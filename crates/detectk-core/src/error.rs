@@ -153,15 +153,22 @@ impl fmt::Display for BackendErrorKind {
 }
 
 /// A collector or storage failure. `server` names where (host:port, a file path), never a password.
+///
+/// Displayed as `{kind} ({location or server}): {message}`; the message already holds
+/// the driver's own text, so renderers print the `source` chain only below it.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind} ({server}): {message}")]
 pub struct BackendError {
     /// What kind of failure.
     pub kind: BackendErrorKind,
     /// Where: `host:port`, `sqlite file.db`; never credentials.
     pub server: String,
+    /// Backend, server and database, when known: `postgres 127.0.0.1:5432/shop`.
+    /// Shown instead of `server`. Never credentials.
+    pub location: Option<String>,
     /// What went wrong, in words.
     pub message: String,
+    /// What to do about it, when the backend knows the cause (refused, unknown database, ...).
+    pub hint: Option<String>,
     /// Whether retrying may help (connection reset, timeout, server busy).
     pub transient: bool,
     /// The underlying error.
@@ -179,10 +186,27 @@ impl BackendError {
         Self {
             kind,
             server: server.into(),
+            location: None,
             message: message.into(),
+            hint: None,
             transient: false,
             source: None,
         }
+    }
+
+    /// Names the backend, server and database (`postgres 127.0.0.1:5432/shop`), unless
+    /// a location is already set.
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        if self.location.is_none() {
+            self.location = Some(location.into());
+        }
+        self
+    }
+
+    /// Adds a hint that fits the cause.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
     }
 
     /// Attaches the underlying error.
@@ -195,6 +219,13 @@ impl BackendError {
     pub fn transient(mut self) -> Self {
         self.transient = true;
         self
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = self.location.as_deref().unwrap_or(&self.server);
+        write!(f, "{} ({place}): {}", self.kind, self.message)
     }
 }
 
@@ -336,14 +367,25 @@ impl Error {
         match self {
             Error::Config(e) => e.issues.iter().find_map(|i| i.hint.clone()),
             Error::Data { hint, .. } => hint.clone(),
+            Error::Collect { source, .. } | Error::Storage { source, .. }
+                if source.hint.is_some() =>
+            {
+                source.hint.clone()
+            }
             Error::Collect { source, .. } | Error::Storage { source, .. } => match source.kind {
+                BackendErrorKind::Connect if source.server.starts_with("sqlite") => Some(
+                    "check the SQLite file's path and that its directory is readable and writable".into(),
+                ),
                 BackendErrorKind::Connect => Some(format!(
-                    "is the server at {} running and reachable?",
+                    "is the server at {} running and reachable? check `host` and `port`",
                     source.server
                 )),
                 BackendErrorKind::Auth => {
                     Some("check the user and password in the params, profile or environment".into())
                 }
+                BackendErrorKind::Timeout => Some(
+                    "the server did not answer in time; check that it is not overloaded, or raise `timeout`".into(),
+                ),
                 _ => None,
             },
             Error::Internal { .. } => Some(

@@ -2,6 +2,8 @@
 
 pub mod backfill;
 pub mod backtest;
+pub mod compile;
+pub mod debug;
 pub mod init;
 pub mod init_project;
 pub mod list;

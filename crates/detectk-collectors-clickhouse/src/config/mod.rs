@@ -25,6 +25,8 @@ const NATIVE_PORT: u16 = 9000;
 const NATIVE_SECURE_PORT: u16 = 9440;
 /// Default time limit of one operation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time limit of opening a connection (param `connect_timeout`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Keys of Python detectk that are accepted but have no effect here, with the reason.
 const IGNORED_KEYS: &[(&str, &str)] = &[
@@ -50,10 +52,6 @@ const IGNORED_KEYS: &[(&str, &str)] = &[
         "connections are pooled per server automatically",
     ),
     ("client_name", "the HTTP client identifies itself"),
-    (
-        "connect_timeout",
-        "`timeout` bounds every operation, connecting included",
-    ),
     ("send_receive_timeout", "`timeout` bounds every operation"),
     ("sync_request_timeout", "`timeout` bounds every operation"),
 ];
@@ -75,6 +73,8 @@ pub struct ConnectionConfig {
     pub password: Secret,
     /// Time limit of one operation.
     pub timeout: Duration,
+    /// Time limit of opening a TCP connection to the server (checked before the first request).
+    pub connect_timeout: Duration,
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -87,6 +87,7 @@ impl fmt::Debug for ConnectionConfig {
             .field("user", &self.user)
             .field("password", &self.password)
             .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -101,6 +102,7 @@ impl Default for ConnectionConfig {
             user: "default".into(),
             password: Secret::default(),
             timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
@@ -158,7 +160,8 @@ impl ConnectionConfig {
         layer.database = r.get("database").or(layer.database);
         layer.user = r.get("user").or(layer.user);
         layer.password = r.get("password").or(layer.password);
-        let timeout = read_timeout(&mut r);
+        let timeout = read_timeout(&mut r, "timeout");
+        let connect_timeout = read_timeout(&mut r, "connect_timeout");
 
         let defaults = ConnectionConfig::default();
         let secure = layer.secure.unwrap_or(false);
@@ -198,6 +201,7 @@ impl ConnectionConfig {
                 .or_else(|| env("CLICKHOUSE_PASSWORD").map(Secret::new))
                 .unwrap_or_default(),
             timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+            connect_timeout: connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         };
         if config.database.is_empty() {
             r.error("database", "must not be empty".into());
@@ -262,15 +266,16 @@ fn http_port(port: Option<u16>, secure: bool, r: &mut Reader<'_, '_>) -> (u16, b
     }
 }
 
-fn read_timeout(r: &mut Reader<'_, '_>) -> Option<Duration> {
-    let raw = r.params.raw("timeout")?;
+/// A positive duration param (`30`, `"30s"`) named `key`.
+fn read_timeout(r: &mut Reader<'_, '_>, key: &str) -> Option<Duration> {
+    let raw = r.params.raw(key)?;
     let seconds = match raw {
         serde_json::Value::Number(n) => n.as_f64(),
         serde_json::Value::String(s) => match detectk_core::HumanDuration::parse(s) {
             Ok(d) if d.seconds() > 0 => return Some(Duration::from_secs(d.seconds() as u64)),
             Ok(_) => None,
             Err(message) => {
-                r.error("timeout", message);
+                r.error(key, message);
                 return None;
             }
         },
@@ -280,7 +285,7 @@ fn read_timeout(r: &mut Reader<'_, '_>) -> Option<Duration> {
         Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
         _ => {
             r.error(
-                "timeout",
+                key,
                 "expected a positive number of seconds or a duration such as \"30s\"".into(),
             );
             None

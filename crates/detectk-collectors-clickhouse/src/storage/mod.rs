@@ -153,8 +153,20 @@ impl Storage for ClickHouseStorage {
         format!("clickhouse {}/{}", self.server.name(), self.database)
     }
 
+    async fn check(&self) -> StorageResult<Option<String>> {
+        let info = self
+            .server
+            .info(self.timeout)
+            .await
+            .map_err(|e| e.at(self.describe()))?;
+        Ok(Some(format!(
+            "ClickHouse {}, time zone {}",
+            info.version, info.timezone
+        )))
+    }
+
     async fn migrate(&self) -> StorageResult<()> {
-        self.migrate_schema().await
+        self.migrate_schema().await.map_err(|e| e.at(self.describe()))
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

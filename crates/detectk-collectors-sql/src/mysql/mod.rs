@@ -15,7 +15,7 @@ pub use collector::MysqlCollector;
 pub use storage::MysqlStorage;
 
 use crate::handle::{Backend, Handle};
-use crate::pool::{LazyPool, PoolCache};
+use crate::pool::{LazyPool, PoolCache, tcp_target};
 use crate::settings::{ConnectionSettings, ServerSettings};
 
 impl Backend for MySql {
@@ -34,7 +34,8 @@ impl MysqlHandle {
                 settings.describe(),
                 connect_options(s),
                 s.max_connections,
-                s.timeout,
+                (s.timeout, s.connect_timeout),
+                tcp_target(s),
                 false,
             )
         });

@@ -15,7 +15,7 @@ pub use collector::PostgresCollector;
 pub use storage::PostgresStorage;
 
 use crate::handle::{Backend, Handle};
-use crate::pool::{LazyPool, PoolCache};
+use crate::pool::{LazyPool, PoolCache, tcp_target};
 use crate::settings::{ConnectionSettings, ServerSettings};
 
 impl Backend for Postgres {
@@ -34,7 +34,8 @@ impl PgHandle {
                 settings.describe(),
                 connect_options(s),
                 s.max_connections,
-                s.timeout,
+                (s.timeout, s.connect_timeout),
+                tcp_target(s),
                 false,
             )
         });

@@ -56,10 +56,15 @@ impl Storage for PostgresStorage {
         self.handle.describe()
     }
 
+    async fn check(&self) -> StorageResult<Option<String>> {
+        self.handle.connect().await.map(|_| None)
+    }
+
     async fn migrate(&self) -> StorageResult<()> {
         let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn, self.handle.schema()).await;
         migration_result(Driver::Postgres, &self.handle.server(), outcome)
+            .map_err(|e| e.at(self.handle.describe()))
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

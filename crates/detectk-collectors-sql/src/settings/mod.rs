@@ -32,8 +32,12 @@ pub enum Role {
 /// Default bound on open connections per server (param `max_connections`).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 5;
 
-/// Default timeout for connecting and for a collector query (param `timeout`).
+/// Default timeout for a statement and for waiting on a busy pool (param `timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default bound on opening one connection to a PostgreSQL or MySQL server, TCP and
+/// login included (param `connect_timeout`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of a SQLite database.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +73,10 @@ pub struct ServerSettings {
     pub ssl_mode: Option<String>,
     /// Bound on open connections to this server from this process.
     pub max_connections: u32,
-    /// Connect and query timeout.
+    /// Statement timeout (and the bound on waiting for a busy pool).
     pub timeout: Duration,
+    /// Bound on opening one connection (TCP connect, TLS and login).
+    pub connect_timeout: Duration,
 }
 
 /// Resolved settings of one connection.
@@ -122,7 +128,7 @@ impl ConnectionSettings {
                 s.file, s.role, s.max_connections, s.timeout
             ),
             ConnectionSettings::Server(s) => format!(
-                "{}|{}|{}|{:?}|{}|{}|{:?}|{:?}|{}|{:?}",
+                "{}|{}|{}|{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}",
                 s.driver,
                 s.host,
                 s.port,
@@ -132,16 +138,25 @@ impl ConnectionSettings {
                 s.schema,
                 s.ssl_mode,
                 s.max_connections,
-                s.timeout
+                s.timeout,
+                s.connect_timeout
             ),
         }
     }
 
-    /// The connect/query timeout.
+    /// The statement timeout.
     pub fn timeout(&self) -> Duration {
         match self {
             ConnectionSettings::Sqlite(s) => s.timeout,
             ConnectionSettings::Server(s) => s.timeout,
+        }
+    }
+
+    /// The bound on opening a connection (for SQLite, opening the file: the busy timeout).
+    pub fn connect_timeout(&self) -> Duration {
+        match self {
+            ConnectionSettings::Sqlite(s) => s.timeout,
+            ConnectionSettings::Server(s) => s.connect_timeout,
         }
     }
 }

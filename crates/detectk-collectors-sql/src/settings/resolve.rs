@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::dsn::{self, Dsn};
 use super::env::{self, Env, Field};
 use super::{
-    ConnectionSettings, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, Role, ServerSettings, SqliteFile,
+    ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, Role, ServerSettings, SqliteFile,
     SqliteSettings,
 };
 use crate::Driver;
@@ -27,7 +27,7 @@ const PYTHON_ONLY_KEYS: &[(&str, &str)] = &[
     ),
     (
         "pool_timeout",
-        "waiting for a connection is bounded by `timeout`",
+        "waiting for a busy connection is bounded by `timeout`",
     ),
     ("pool_recycle", "connections are recycled automatically"),
     (
@@ -61,7 +61,8 @@ pub(crate) fn resolve(
     params.check(max_connections >= 1, "max_connections", || {
         "must be at least 1".into()
     });
-    let timeout = read_timeout(params);
+    let timeout = read_duration(params, "timeout", DEFAULT_TIMEOUT);
+    let connect_timeout = read_duration(params, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
 
     let Some(driver) = pick_driver(type_name, dsn_text.as_deref(), params, env) else {
         allow_connection_keys(params);
@@ -79,6 +80,7 @@ pub(crate) fn resolve(
         None => Dsn::default(),
     };
     let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let connect_timeout = connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     let from_env = env
         .var("DATABASE_URL")
         .filter(|url| dsn::driver_of(url) == Ok(driver))
@@ -95,7 +97,7 @@ pub(crate) fn resolve(
             &explicit,
             &from_env,
             max_connections,
-            timeout,
+            (timeout, connect_timeout),
         ),
     };
     if params.has_issues() { None } else { settings }
@@ -111,9 +113,10 @@ fn allow_connection_keys(params: &mut Params<'_>) {
     }
 }
 
-fn read_timeout(params: &mut Params<'_>) -> Option<Duration> {
-    let value = match params.raw("timeout") {
-        None => return Some(DEFAULT_TIMEOUT),
+/// A positive duration param (`30`, `"30s"`, `"1m"`), `default` when absent.
+fn read_duration(params: &mut Params<'_>, key: &str, default: Duration) -> Option<Duration> {
+    let value = match params.raw(key) {
+        None => return Some(default),
         Some(v) => v.clone(),
     };
     let parsed = match &value {
@@ -131,7 +134,7 @@ fn read_timeout(params: &mut Params<'_>) -> Option<Duration> {
     match parsed {
         Ok(d) => Some(d),
         Err(message) => {
-            params.error("timeout", message);
+            params.error(key, message);
             None
         }
     }
@@ -240,7 +243,7 @@ fn server(
     explicit: &Dsn,
     from_env: &Dsn,
     max_connections: u32,
-    timeout: Duration,
+    (timeout, connect_timeout): (Duration, Duration),
 ) -> Option<ConnectionSettings> {
     let host = params
         .optional::<String>("host")
@@ -315,15 +318,15 @@ fn server(
     }
 
     let mut ssl_mode = params.optional::<String>("sslmode");
-    let mut timeout = timeout;
-    let explicit_timeout = params.map().contains_key("timeout");
+    let mut connect_timeout = connect_timeout;
+    let explicit_timeout = params.map().contains_key("connect_timeout");
     for (key, value) in &explicit.query {
         match key.as_str() {
             "sslmode" | "ssl-mode" | "ssl_mode" if ssl_mode.is_none() => {
                 ssl_mode = Some(value.clone())
             }
             "connect_timeout" if !explicit_timeout => match value.parse::<u64>() {
-                Ok(secs) if secs > 0 => timeout = Duration::from_secs(secs),
+                Ok(secs) if secs > 0 => connect_timeout = Duration::from_secs(secs),
                 _ => params.error(
                     "connection_string",
                     format!(
@@ -357,6 +360,7 @@ fn server(
         ssl_mode,
         max_connections,
         timeout,
+        connect_timeout,
     }))
 }
 

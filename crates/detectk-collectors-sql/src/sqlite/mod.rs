@@ -36,7 +36,8 @@ impl SqliteHandle {
                 settings.describe(),
                 connect_options(s),
                 max,
-                s.timeout,
+                (s.timeout, s.timeout),
+                None,
                 memory,
             )
         });

@@ -73,10 +73,15 @@ impl Storage for SqliteStorage {
         self.handle.describe()
     }
 
+    async fn check(&self) -> StorageResult<Option<String>> {
+        self.handle.connect().await.map(|_| None)
+    }
+
     async fn migrate(&self) -> StorageResult<()> {
         let mut conn = self.handle.connect().await?;
         let outcome = schema::migrate(&mut conn).await;
         migration_result(Driver::Sqlite, &self.handle.server(), outcome)
+            .map_err(|e| e.at(self.handle.describe()))
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

@@ -118,4 +118,35 @@ impl<F: WebhookFormat> Alerter for WebhookAlerter<F> {
         .await
         .map(|_| ())
     }
+
+    /// A `HEAD` request to the webhook: resolves the host, connects (TLS included) and
+    /// gets an HTTP status, without posting a message. Any status counts as reachable.
+    async fn check(&self) -> Result<Option<String>, AlertError> {
+        match self.client.head(self.params.url.expose()).send().await {
+            Ok(response) => Ok(Some(format!(
+                "{} reachable (HEAD answered HTTP {})",
+                self.params.host(),
+                response.status().as_u16()
+            ))),
+            Err(e) => {
+                let e = e.without_url();
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    text.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                let kind = if e.is_timeout() {
+                    AlertErrorKind::Timeout
+                } else {
+                    AlertErrorKind::Unavailable
+                };
+                Err(AlertError::new(
+                    kind,
+                    F::CHANNEL,
+                    format!("{} is not reachable: {text}", self.params.host()),
+                ))
+            }
+        }
+    }
 }

@@ -7,12 +7,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::alert::{AlertJob, AlertReport};
-use crate::config::template::{QueryVars, format_time, render_query, sql_interval};
+use crate::config::template::format_time;
 use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::align::{align, notes as align_notes};
 use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
+use crate::pipeline::compile::render_collect_query;
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::retry::with_retry;
@@ -240,7 +241,10 @@ impl Runner {
             )?,
         };
 
+        let mut range = RangeReport::default();
         // Per detector: score points after its newest stored detection, or the new points.
+        // A detector new to a metric with stored points (an edited config) also scores
+        // the newest stored point at once, so the run can alert on it.
         let mut detect_from = Vec::with_capacity(plan.detectors.len());
         for d in &plan.detectors {
             let last_detection = with_retry("detections", || {
@@ -252,12 +256,27 @@ impl Runner {
                 Some(t) => {
                     shifted(metric, t, TimeDelta::seconds(1), "the newest detection")?.min(start)
                 }
+                None if last.is_some() => {
+                    let from = start.min(newest);
+                    range.notes.push(new_detector_note(d, from));
+                    from
+                }
                 None => start,
             };
             detect_from.push(from);
         }
+        if start >= end && last.is_some() {
+            // Nothing new: still run the query on the newest interval (nothing is
+            // stored), so an edited query that no longer works fails now, not at the
+            // next interval.
+            self.collect(plan, newest, end, options.execution_time)
+                .await?;
+            range.notes.push(format!(
+                "nothing new to collect: the newest complete interval ({}) is already stored; the query was checked on it",
+                format_time(&newest)
+            ));
+        }
 
-        let mut range = RangeReport::default();
         let mut fresh: Vec<DetectionRecord> = Vec::new();
         let batch = batch_size(config.schedule.batch_load_days, interval);
         let mut new_points: Vec<DataPoint> = Vec::new();
@@ -462,7 +481,7 @@ impl Runner {
     }
 
     /// History loaded on a metric's first run: the largest detector window, at least one interval.
-    fn bootstrap_span(&self, plan: &MetricPlan) -> TimeDelta {
+    pub(crate) fn bootstrap_span(&self, plan: &MetricPlan) -> TimeDelta {
         let interval = plan.config.schedule.interval.delta();
         plan.detectors
             .iter()
@@ -484,21 +503,7 @@ impl Runner {
         let config = &plan.config;
         let metric = config.name.as_str();
         let interval = &config.schedule.interval;
-        let tz = config.collector.timezone;
-        let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
-        let vars = QueryVars {
-            period_start: local(from),
-            period_finish: local(to),
-            interval: sql_interval(interval.seconds()),
-            interval_seconds: interval.seconds(),
-            metric_name: metric.to_string(),
-            execution_time: format_time(&execution_time),
-        };
-        let query = render_query(&config.collector.query, &vars).map_err(|e| Error::Data {
-            metric: metric.to_string(),
-            message: format!("rendering collector.params.query failed: {e}"),
-            hint: None,
-        })?;
+        let query = render_collect_query(config, from, to, execution_time)?;
         tracing::debug!(metric, %from, %to, "collecting");
         let table = with_retry("query", || plan.collector.query(&query))
             .await
@@ -639,6 +644,16 @@ fn batch_size(days: u32, interval: TimeDelta) -> TimeDelta {
 
 /// Most intervals one collect call asks for (one query, one batch in memory).
 pub const MAX_BATCH_POINTS: i32 = 1_000_000;
+
+/// What `run` says about a detector that has no detection yet on a metric with stored points.
+fn new_detector_note(d: &crate::pipeline::plan::PlannedDetector, from: DateTime<Utc>) -> String {
+    format!(
+        "detector `{}` ({}) is new for this metric: scored from {} on; older stored points are not scored until `dtk backfill --force` is run for this metric",
+        d.info.id,
+        d.info.kind,
+        format_time(&from)
+    )
+}
 
 fn storage_error(metric: &str, source: BackendError) -> Error {
     Error::Storage {

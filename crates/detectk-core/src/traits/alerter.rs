@@ -56,4 +56,11 @@ pub trait Alerter: Send + Sync + std::fmt::Debug {
 
     /// Delivers one message, retrying transient failures as the channel allows.
     async fn send(&self, message: &AlertMessage) -> Result<(), AlertError>;
+
+    /// Checks that the endpoint can be reached, sending no message, for `dtk debug`.
+    /// Returns what was found (e.g. the HTTP status of a `HEAD` request). The default
+    /// checks nothing and says so.
+    async fn check(&self) -> Result<Option<String>, AlertError> {
+        Ok(Some("no connection check for this channel".into()))
+    }
 }

@@ -17,4 +17,11 @@ pub trait Collector: Send + Sync + std::fmt::Debug {
 
     /// Executes `query` and returns every row.
     async fn query(&self, query: &str) -> Result<Table, BackendError>;
+
+    /// Connects to the source without reading the metric's data, for `dtk debug`.
+    /// Returns what the server says about itself (e.g. its version) when that is cheap.
+    /// The default runs `SELECT 1`.
+    async fn check(&self) -> Result<Option<String>, BackendError> {
+        self.query("SELECT 1").await.map(|_| None)
+    }
 }

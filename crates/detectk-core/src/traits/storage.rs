@@ -20,6 +20,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Where the data is kept, for messages: `postgres 127.0.0.1:5432/db`. Never credentials.
     fn describe(&self) -> String;
 
+    /// Connects to the storage without writing anything, for `dtk debug`. Returns what
+    /// the server says about itself (e.g. its version) when that is cheap. The default
+    /// reads the newest point of a metric that does not exist, which needs the tables.
+    async fn check(&self) -> StorageResult<Option<String>> {
+        self.last_datapoint_time("").await.map(|_| None)
+    }
+
     /// Creates the `dtk_*` tables if needed and migrates them forward. Idempotent and
     /// safe to call from several processes at once.
     async fn migrate(&self) -> StorageResult<()>;
