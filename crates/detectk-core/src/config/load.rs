@@ -30,6 +30,10 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
 /// Where DetectK keeps a metric's state when its config says `storage: {enabled: false}`.
 pub const LOCAL_STATE_FILE: &str = "detectk_state.db";
 
+/// A profile with this name, when the project defines one, is the `state:` of every
+/// metric whose storage keeps no alert state of its own (ClickHouse).
+pub const STATE_PROFILE: &str = "detectk_state";
+
 /// Environment lookup used for `${VAR}` substitution.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -233,6 +237,7 @@ impl Parser<'_> {
         let metadata: Map<String, Value> = top.or("metadata", Map::new());
         let collector_map: Option<Map<String, Value>> = top.required("collector");
         let storage_map: Option<Map<String, Value>> = top.optional("storage");
+        let state_map: Option<Map<String, Value>> = top.optional("state");
         let alerter_map: Option<Map<String, Value>> = top.optional("alerter");
         let schedule_map: Map<String, Value> = top.or("schedule", Map::new());
         let detector_value = top.raw("detector").cloned();
@@ -247,6 +252,7 @@ impl Parser<'_> {
         let collector = collector_map.and_then(|m| self.collector(&m));
         let timezone = collector.as_ref().map(|c| c.timezone).unwrap_or(Tz::UTC);
         let storage = self.storage(storage_map.as_ref(), collector.as_ref());
+        let state = self.state(state_map.as_ref());
         let detectors = self.detectors(detector_value, detectors_value);
         let alerter = alerter_map.and_then(|m| self.alerter(&m));
         let schedule = self.schedule(&schedule_map, timezone);
@@ -257,6 +263,7 @@ impl Parser<'_> {
             tags,
             collector: collector?,
             storage: storage?,
+            state,
             detectors,
             alerter,
             schedule: schedule?,
@@ -491,6 +498,59 @@ impl Parser<'_> {
             profile,
             params: ParamMap(connection),
             retention_days: retention_days.or(legacy_retention),
+            defaulted: false,
+        })
+    }
+
+    /// `state:`, or the project's profile named [`STATE_PROFILE`] (marked `defaulted`).
+    fn state(&mut self, map: Option<&Map<String, Value>>) -> Option<StorageConfig> {
+        let Some(map) = map else {
+            self.options.profiles.get(STATE_PROFILE)?;
+            let mut kind = None;
+            let mut connection = Map::new();
+            let from_profile = self.profile(STATE_PROFILE, "state.profile")?;
+            merge_profile(&mut kind, &mut connection, from_profile);
+            let Some(kind) = kind else {
+                self.issues.push(
+                    ConfigIssue::new("state", format!("profile `{STATE_PROFILE}` has no `type`"))
+                        .with_hint("give the profile `type: postgres`, `mysql` or `sqlite`"),
+                );
+                return None;
+            };
+            return Some(StorageConfig {
+                kind,
+                profile: Some(STATE_PROFILE.into()),
+                params: ParamMap(connection),
+                retention_days: None,
+                defaulted: true,
+            });
+        };
+        let mut s = Params::new(map, "state");
+        let mut kind: Option<String> = s.optional("type");
+        let profile: Option<String> = s.optional("profile");
+        let mut connection: Map<String, Value> = s.or("params", Map::new());
+        let report = s.finish();
+        self.absorb(report);
+        if let Some(name) = &profile
+            && let Some(from_profile) = self.profile(name, "state.profile")
+        {
+            merge_profile(&mut kind, &mut connection, from_profile);
+        }
+        let Some(kind) = kind else {
+            self.issues.push(
+                ConfigIssue::new(
+                    "state.type",
+                    "missing: the alert state storage needs a type",
+                )
+                .with_hint("`type: postgres`, `mysql` or `sqlite`, or `profile: <name>`"),
+            );
+            return None;
+        };
+        Some(StorageConfig {
+            kind,
+            profile,
+            params: ParamMap(connection),
+            retention_days: None,
             defaulted: false,
         })
     }

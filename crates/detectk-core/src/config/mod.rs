@@ -9,8 +9,9 @@ pub mod template;
 
 pub use env::substitute_env;
 pub use load::{
-    COLLECTOR_CORE_KEYS, EnvLookup, LoadOptions, LoadedConfig, PartialConfig, load_file,
-    load_file_partial, local_to_utc, parse_config, parse_config_partial, parse_time,
+    COLLECTOR_CORE_KEYS, EnvLookup, LOCAL_STATE_FILE, LoadOptions, LoadedConfig, PartialConfig,
+    STATE_PROFILE, load_file, load_file_partial, local_to_utc, parse_config, parse_config_partial,
+    parse_time,
 };
 pub use model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
