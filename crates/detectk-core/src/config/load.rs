@@ -790,6 +790,48 @@ mod tests {
     }
 
     #[test]
+    fn state_is_parsed_from_the_file_or_the_project_profile() {
+        let ch = "name: m\ncollector: {type: clickhouse, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\n";
+        let plain = parse_config(ch, None, &LoadOptions::default()).unwrap();
+        assert!(plain.config.state.is_none());
+
+        let yaml = format!("{ch}state: {{profile: pg, params: {{database: alerts}}}}\n");
+        let config = parse_config(&yaml, None, &options_with_profile())
+            .unwrap()
+            .config;
+        let state = config.state.expect("state");
+        assert_eq!(state.kind, "postgres");
+        assert_eq!(state.params.0["database"], "alerts");
+        assert_eq!(state.params.0["host"], "db.internal");
+        assert!(!state.defaulted);
+
+        let err = parse_config(
+            &format!("{ch}state: {{params: {{}}, typo: 1}}\n"),
+            None,
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = err.issues.iter().map(|i| i.path.as_str()).collect();
+        assert!(paths.contains(&"state.type"), "{paths:?}");
+        assert!(paths.contains(&"state.typo"), "{paths:?}");
+
+        let mut options = options_with_profile();
+        options
+            .profiles
+            .add_text(
+                &format!("profiles:\n  {STATE_PROFILE}:\n    type: sqlite\n    connection_string: \"sqlite:///alerts.db\"\n"),
+                Path::new("more_profiles.yaml"),
+            )
+            .unwrap();
+        let state = parse_config(ch, None, &options)
+            .unwrap()
+            .config
+            .state
+            .expect("state");
+        assert_eq!((state.kind.as_str(), state.defaulted), ("sqlite", true));
+    }
+
+    #[test]
     fn explicit_params_win_over_the_profile_which_supplies_the_type() {
         let yaml = "name: m\ncollector:\n  profile: pg\n  params: {port: 6543, query: \"SELECT 1\"}\ndetector: {type: mad}\n";
         let config = parse_config(yaml, None, &options_with_profile())
