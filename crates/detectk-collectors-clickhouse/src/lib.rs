@@ -17,7 +17,7 @@ pub use config::ConnectionConfig;
 pub use decode::{ColumnDecoder, ColumnKind};
 pub use factory::ClickHouseFactory;
 pub use server::{Server, ServerInfo, ServerVersion};
-pub use storage::{ClickHouseStorage, DEFAULT_CLAIM_SETTLE, latest_schema_version};
+pub use storage::{ClickHouseStorage, latest_schema_version};
 
 /// Registers the `clickhouse` collector and storage types with `registry`.
 ///

@@ -12,8 +12,18 @@ use detectk_core::{Collector, Storage};
 
 async fn storage_suite_on(config: ConnectionConfig) {
     // Two factories: two independent connection pools on the same database.
-    let storage = common::factory().storage(&config);
-    let peer = common::factory().storage(&config);
+    // Alert state lives in a `state:` storage (ClickHouse cannot compare-and-set):
+    // here a SQLite file, reached through an independent pool per handle.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state_file = dir.path().join("state.db");
+    let storage = common::split(
+        common::factory().storage(&config),
+        common::sqlite_state(&state_file).await,
+    );
+    let peer = common::split(
+        common::factory().storage(&config),
+        common::sqlite_state(&state_file).await,
+    );
     storage.migrate().await.expect("migrate");
     peer.migrate().await.expect("migrate peer");
     run_storage_suite(&StorageTarget::new(&storage, &peer))

@@ -71,6 +71,20 @@ pub(crate) fn alert_kind(server: &str, text: &str) -> Result<AlertKind, BackendE
     })
 }
 
+/// A stored alert status, or a [`BackendErrorKind::Decode`] error naming `server`.
+pub(crate) fn alert_status(
+    server: &str,
+    text: &str,
+) -> Result<detectk_core::traits::AlertStatus, BackendError> {
+    detectk_core::traits::AlertStatus::parse(text).ok_or_else(|| {
+        BackendError::new(
+            BackendErrorKind::Decode,
+            server,
+            format!("unknown alert status {text:?}"),
+        )
+    })
+}
+
 /// The result of a driver's `schema::migrate` as the storage reports it: a refusal
 /// (tables newer than this build, lock not obtained) is a [`BackendErrorKind::Schema`]
 /// error; a failed statement is reported as creating the tables, with the kind

@@ -178,7 +178,7 @@ async fn storage_creates_the_file_in_wal_mode_with_a_schema_version() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'dtk_%' ORDER BY name",
     )
@@ -188,6 +188,7 @@ async fn storage_creates_the_file_in_wal_mode_with_a_schema_version() {
     assert_eq!(
         tables,
         [
+            "dtk_alert_leases",
             "dtk_alerts",
             "dtk_checkpoints",
             "dtk_datapoints",

@@ -10,6 +10,7 @@ pub mod model;
 pub mod pipeline;
 pub mod registry;
 pub mod secret;
+pub mod split_storage;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod traits;
@@ -23,6 +24,7 @@ pub use error::{
 pub use model::{Cell, Context, DataPoint, Detection, DetectionRecord, Direction, Table};
 pub use registry::{Component, Registry};
 pub use secret::{Secret, mask_dsn};
+pub use split_storage::SplitStorage;
 pub use traits::{AlertMessage, Alerter, Collector, DetectionContext, Detector, Storage};
 
 /// Re-exported so backend crates implement the traits with the same macro version.

@@ -49,18 +49,28 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
     while let Some((name, result)) = results.next().await {
-        match &result {
-            Ok(_) => ok += 1,
-            Err(_) => failed += 1,
+        // A failed alert delivery fails the metric, but its run report is still shown.
+        let alert_failure = result.as_ref().ok().and_then(|r| r.alert_failure.clone());
+        match (&result, &alert_failure) {
+            (Ok(_), None) => ok += 1,
+            _ => failed += 1,
         }
         match args.format {
             Format::Text => match &result {
-                Ok(report) => print_report(report),
+                Ok(report) => {
+                    print_report(report);
+                    if let Some(e) = &alert_failure {
+                        eprint!("{}", error_text(e));
+                    }
+                }
                 Err(e) => eprint!("{}", error_text(e)),
             },
-            Format::Json => json_metrics.push(match result {
-                Ok(report) => json!({"name": name, "status": "ok", "report": report}),
-                Err(e) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
+            Format::Json => json_metrics.push(match (result, alert_failure) {
+                (Ok(report), None) => json!({"name": name, "status": "ok", "report": report}),
+                (Ok(report), Some(e)) => json!({
+                    "name": name, "status": "failed", "report": report, "error": error_json(&e),
+                }),
+                (Err(e), _) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
             }),
         }
     }

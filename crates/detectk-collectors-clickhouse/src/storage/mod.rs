@@ -2,7 +2,6 @@
 
 mod alerts;
 mod checkpoints;
-mod claims;
 mod datapoints;
 mod detections;
 mod migrate;
@@ -17,7 +16,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clickhouse::insert::Insert;
-use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, StorageResult,
+};
 use detectk_core::{
     BackendError, BackendErrorKind, DataPoint, DetectionRecord, Storage, async_trait,
 };
@@ -27,20 +28,18 @@ use crate::server::Server;
 
 pub use schema::latest_version as latest_schema_version;
 
-/// How long a claimant waits before reading the claims of its key (see `claims`).
-pub const DEFAULT_CLAIM_SETTLE: Duration = Duration::from_millis(500);
-
 /// Keeps datapoints, detections, checkpoints and alert state in one ClickHouse database.
 ///
 /// Tables: `dtk_datapoints`, `dtk_detections`, `dtk_checkpoints`, `dtk_alerts` and
 /// `dtk_schema_version`, created by [`Storage::migrate`]. Every table is a
 /// `ReplacingMergeTree(version)` keyed by its unique columns, so writes are upserts.
+/// Alert state is not kept here (see [`Storage::keeps_alert_state`]): a metric on
+/// ClickHouse keeps its alert claims and lease in a `state:` storage.
 #[derive(Clone)]
 pub struct ClickHouseStorage {
     server: Arc<Server>,
     database: String,
     timeout: Duration,
-    claim_settle: Duration,
 }
 
 impl fmt::Debug for ClickHouseStorage {
@@ -59,15 +58,7 @@ impl ClickHouseStorage {
             server,
             database: config.database.clone(),
             timeout: config.timeout,
-            claim_settle: DEFAULT_CLAIM_SETTLE,
         }
-    }
-
-    /// Changes how long a claimant waits for racing claims to become visible
-    /// (default [`DEFAULT_CLAIM_SETTLE`]). Longer is safer across slow networks.
-    pub fn with_claim_settle(mut self, settle: Duration) -> Self {
-        self.claim_settle = settle;
-        self
     }
 
     /// The database holding the tables.
@@ -165,6 +156,10 @@ impl Storage for ClickHouseStorage {
         )))
     }
 
+    fn keeps_alert_state(&self) -> bool {
+        false
+    }
+
     async fn migrate(&self) -> StorageResult<()> {
         self.migrate_schema().await.map_err(|e| e.at(self.describe()))
     }
@@ -238,26 +233,42 @@ impl Storage for ClickHouseStorage {
         self.write_checkpoint(metric, job, None).await
     }
 
-    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
-        self.claim(claim).await
+    async fn claim_alert(&self, _claim: &AlertClaim) -> StorageResult<bool> {
+        Err(self.no_alert_state("claim alerts"))
     }
 
     async fn finish_alert(
         &self,
-        metric: &str,
-        key: &str,
-        token: &str,
-        outcome: &AlertOutcome,
+        _metric: &str,
+        _key: &str,
+        _token: &str,
+        _outcome: &AlertOutcome,
     ) -> StorageResult<()> {
-        self.finish(metric, key, token, outcome).await
+        Err(self.no_alert_state("record alerts"))
     }
 
     async fn last_sent_alert(
         &self,
-        metric: &str,
-        kind: Option<AlertKind>,
+        _metric: &str,
+        _kind: Option<AlertKind>,
     ) -> StorageResult<Option<AlertRecord>> {
-        self.newest_sent_alert(metric, kind).await
+        Err(self.no_alert_state("read alerts"))
+    }
+
+    async fn latest_alert(
+        &self,
+        _metric: &str,
+        _kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        Err(self.no_alert_state("read alerts"))
+    }
+
+    async fn acquire_alert_lease(&self, _lease: &AlertLease) -> StorageResult<bool> {
+        Err(self.no_alert_state("hold the alert lease"))
+    }
+
+    async fn release_alert_lease(&self, _metric: &str, _token: &str) -> StorageResult<()> {
+        Err(self.no_alert_state("release the alert lease"))
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {

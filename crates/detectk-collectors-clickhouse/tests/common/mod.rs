@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use detectk_collectors_clickhouse::{ClickHouseFactory, ConnectionConfig};
+use detectk_collectors_clickhouse::{ClickHouseFactory, ClickHouseStorage, ConnectionConfig};
 
 /// The test server: `CLICKHOUSE_TEST_HOST` / `CLICKHOUSE_TEST_PORT` or 127.0.0.1:8123.
 pub fn config(database: &str) -> ConnectionConfig {
@@ -139,4 +139,32 @@ impl Drop for TempDb {
 /// A new factory (its own server cache, i.e. its own connection pool: "another process").
 pub fn factory() -> ClickHouseFactory {
     ClickHouseFactory::new()
+}
+
+/// A SQLite alert-state storage on the file `path`, built like `state: {type: sqlite}`
+/// (each call has its own connection pool, like another process), migrated.
+pub async fn sqlite_state(path: &std::path::Path) -> std::sync::Arc<dyn detectk_core::Storage> {
+    let mut registry = detectk_core::Registry::new();
+    detectk_collectors_sql::register(&mut registry);
+    let mut map = serde_json::Map::new();
+    map.insert(
+        "connection_string".into(),
+        serde_json::Value::String(format!("sqlite:///{}", path.display())),
+    );
+    let mut params = detectk_core::config::Params::new(&map, "state.params");
+    let storage = registry
+        .storage("sqlite")
+        .expect("sqlite storage")
+        .build("sqlite", &mut params)
+        .expect("sqlite state storage");
+    storage.migrate().await.expect("migrate the state storage");
+    storage
+}
+
+/// ClickHouse data with alert state in `state`, as a metric with `state:` runs.
+pub fn split(
+    data: ClickHouseStorage,
+    state: std::sync::Arc<dyn detectk_core::Storage>,
+) -> detectk_core::SplitStorage {
+    detectk_core::SplitStorage::new(std::sync::Arc::new(data), state)
 }

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
 };
 use sqlx::Row;
 
@@ -10,7 +10,7 @@ use super::storage::{json_text, naive, utc};
 use crate::Driver;
 use crate::error::is_transient;
 use crate::records::{ids_text, parse_ids};
-use crate::stored::alert_kind;
+use crate::stored::{alert_kind, alert_status};
 
 impl super::MysqlStorage {
     /// One claim attempt: insert the row (only one inserter wins), else take over a
@@ -51,7 +51,20 @@ impl super::MysqlStorage {
         .bind(naive(claim.stale_before))
         .execute(&mut *conn)
         .await?;
-        Ok(updated.rows_affected() == 1)
+        if updated.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // A retried claim whose first attempt succeeded finds its own pending row.
+        let mine: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM dtk_alerts WHERE metric_name = ? AND alert_key = ? \
+             AND status = 'pending' AND token = ?",
+        )
+        .bind(&claim.metric)
+        .bind(&claim.key)
+        .bind(&claim.token)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(mine.is_some())
     }
 
     /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
@@ -132,5 +145,105 @@ impl super::MysqlStorage {
             sent_at: sent_at.map(utc),
             detector_ids: ids.as_deref().map(parse_ids).unwrap_or_default(),
         }))
+    }
+
+    /// The newest alert of a kind, any status (see `Storage::latest_alert`).
+    pub(super) async fn latest(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.handle.err("reading the latest alert");
+        let row = sqlx::query(
+            "SELECT alert_key, status, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ? AND kind = ? ORDER BY alert_time DESC, claimed_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status").map_err(&err)?;
+        let ids = json_text(&row, "detector_ids").map_err(&err)?;
+        let sent_at: Option<NaiveDateTime> = row.try_get("sent_at").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind,
+            timestamp: utc(row.try_get("alert_time").map_err(&err)?),
+            status: alert_status(&self.handle.server(), &status)?,
+            sent_at: sent_at.map(utc),
+            detector_ids: ids.as_deref().map(parse_ids).unwrap_or_default(),
+        }))
+    }
+
+    /// One lease attempt: insert the row (only one inserter wins), else take it over
+    /// with a guarded update, then check who holds it (MySQL counts only changed rows).
+    async fn try_lease(&self, lease: &AlertLease) -> Result<bool, sqlx::Error> {
+        let mut conn = self.handle.acquire().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO dtk_alert_leases (metric_name, token, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(&lease.metric)
+        .bind(&lease.token)
+        .bind(naive(lease.expires_at))
+        .execute(&mut *conn)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+            Err(e) => return Err(e),
+        }
+        let updated = sqlx::query(
+            "UPDATE dtk_alert_leases SET token = ?, expires_at = ? \
+             WHERE metric_name = ? AND (token = ? OR expires_at <= ?)",
+        )
+        .bind(&lease.token)
+        .bind(naive(lease.expires_at))
+        .bind(&lease.metric)
+        .bind(&lease.token)
+        .bind(naive(lease.now))
+        .execute(&mut *conn)
+        .await?;
+        if updated.rows_affected() == 1 {
+            return Ok(true);
+        }
+        let holder: Option<String> =
+            sqlx::query_scalar("SELECT token FROM dtk_alert_leases WHERE metric_name = ?")
+                .bind(&lease.metric)
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(holder.as_deref() == Some(lease.token.as_str()))
+    }
+
+    /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`).
+    pub(super) async fn acquire_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        let err = self.handle.err("acquiring the alert lease");
+        let mut attempts = 0;
+        loop {
+            match self.try_lease(lease).await {
+                Ok(won) => return Ok(won),
+                // A deadlock rolls the statement back; the attempt is safe to repeat.
+                Err(e @ sqlx::Error::Database(_))
+                    if attempts < 3 && is_transient(Driver::Mysql, &e) =>
+                {
+                    attempts += 1
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    /// Releases the alert lease (see `Storage::release_alert_lease`).
+    pub(super) async fn release_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        let err = self.handle.err("releasing the alert lease");
+        sqlx::query("DELETE FROM dtk_alert_leases WHERE metric_name = ? AND token = ?")
+            .bind(metric)
+            .bind(token)
+            .execute(&mut *self.handle.acquire().await.map_err(&err)?)
+            .await
+            .map_err(&err)?;
+        Ok(())
     }
 }

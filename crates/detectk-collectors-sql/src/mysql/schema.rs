@@ -10,8 +10,9 @@ use crate::schema::{LEGACY_TABLES, check_version, legacy_name, log_legacy_rename
 const TABLE_OPTIONS: &str = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
 /// Migration statements; entry `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS dtk_datapoints (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS dtk_datapoints (
         metric_name  VARCHAR(255) NOT NULL,
         collected_at DATETIME(6)  NOT NULL,
         value        DOUBLE       NULL,
@@ -20,7 +21,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         loaded_at    DATETIME(6)  NOT NULL,
         PRIMARY KEY (metric_name, collected_at)
     )",
-    "CREATE TABLE IF NOT EXISTS dtk_detections (
+        "CREATE TABLE IF NOT EXISTS dtk_detections (
         metric_name       VARCHAR(255) NOT NULL,
         detector_id       VARCHAR(128) NOT NULL,
         detected_at       DATETIME(6)  NOT NULL,
@@ -38,14 +39,14 @@ const MIGRATIONS: &[&[&str]] = &[&[
         PRIMARY KEY (metric_name, detector_id, detected_at),
         KEY dtk_detections_by_time (metric_name, detected_at)
     )",
-    "CREATE TABLE IF NOT EXISTS dtk_checkpoints (
+        "CREATE TABLE IF NOT EXISTS dtk_checkpoints (
         metric_name VARCHAR(255) NOT NULL,
         job         VARCHAR(64)  NOT NULL,
         position    DATETIME(6)  NOT NULL,
         updated_at  DATETIME(6)  NOT NULL,
         PRIMARY KEY (metric_name, job)
     )",
-    "CREATE TABLE IF NOT EXISTS dtk_alerts (
+        "CREATE TABLE IF NOT EXISTS dtk_alerts (
         metric_name  VARCHAR(255) NOT NULL,
         alert_key    VARCHAR(255) NOT NULL,
         kind         VARCHAR(16)  NOT NULL,
@@ -61,7 +62,13 @@ const MIGRATIONS: &[&[&str]] = &[&[
         PRIMARY KEY (metric_name, alert_key),
         KEY dtk_alerts_by_status (metric_name, status, alert_time)
     )",
-]];
+    ],
+    &["CREATE TABLE IF NOT EXISTS dtk_alert_leases (
+        metric_name VARCHAR(255) NOT NULL PRIMARY KEY,
+        token       VARCHAR(128) NOT NULL,
+        expires_at  DATETIME(6)  NOT NULL
+    )"],
+];
 
 /// Creates or migrates the tables while holding a named server lock, so concurrent
 /// processes migrate once (MySQL DDL is not transactional).

@@ -1,12 +1,12 @@
 //! Alert claims of the PostgreSQL storage: the cross-process state behind "send once".
 
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
 };
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::stored::alert_kind;
+use crate::stored::{alert_kind, alert_status};
 
 impl super::PostgresStorage {
     /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
@@ -18,7 +18,8 @@ impl super::PostgresStorage {
              alert_time = EXCLUDED.alert_time, status = 'pending', token = EXCLUDED.token, \
              claimed_at = EXCLUDED.claimed_at, finished_at = NULL, sent_at = NULL, \
              detector_ids = EXCLUDED.detector_ids, message = NULL, error = NULL \
-             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' AND dtk_alerts.claimed_at < $8)",
+             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' \
+             AND (dtk_alerts.claimed_at < $8 OR dtk_alerts.token = EXCLUDED.token))",
         )
         .bind(&claim.metric)
         .bind(&claim.key)
@@ -90,5 +91,63 @@ impl super::PostgresStorage {
             sent_at: row.try_get("sent_at").map_err(&err)?,
             detector_ids: serde_json::from_value(ids).unwrap_or_default(),
         }))
+    }
+
+    /// The newest alert of a kind, any status (see `Storage::latest_alert`).
+    pub(super) async fn latest(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.handle.err("reading the latest alert");
+        let row = sqlx::query(
+            "SELECT alert_key, status, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = $1 AND kind = $2 ORDER BY alert_time DESC, claimed_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *self.handle.connect().await?)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status").map_err(&err)?;
+        let ids: Value = row.try_get("detector_ids").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind,
+            timestamp: row.try_get("alert_time").map_err(&err)?,
+            status: alert_status(&self.handle.server(), &status)?,
+            sent_at: row.try_get("sent_at").map_err(&err)?,
+            detector_ids: serde_json::from_value(ids).unwrap_or_default(),
+        }))
+    }
+
+    /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`).
+    pub(super) async fn acquire_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO dtk_alert_leases (metric_name, token, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (metric_name) DO UPDATE SET token = EXCLUDED.token, expires_at = EXCLUDED.expires_at \
+             WHERE dtk_alert_leases.token = EXCLUDED.token OR dtk_alert_leases.expires_at <= $4",
+        )
+        .bind(&lease.metric)
+        .bind(&lease.token)
+        .bind(lease.expires_at)
+        .bind(lease.now)
+        .execute(&mut *self.handle.connect().await?)
+        .await
+        .map_err(self.handle.err("acquiring the alert lease"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Releases the alert lease (see `Storage::release_alert_lease`).
+    pub(super) async fn release_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        sqlx::query("DELETE FROM dtk_alert_leases WHERE metric_name = $1 AND token = $2")
+            .bind(metric)
+            .bind(token)
+            .execute(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.handle.err("releasing the alert lease"))?;
+        Ok(())
     }
 }

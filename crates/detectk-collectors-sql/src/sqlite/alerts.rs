@@ -1,13 +1,13 @@
 //! Alert claims of the SQLite storage: the cross-process state behind "send once".
 
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
 };
 use sqlx::Row;
 
 use super::time::{parse_time_text, time_text};
 use crate::records::{ids_text, parse_ids};
-use crate::stored::alert_kind;
+use crate::stored::{alert_kind, alert_status};
 
 impl super::SqliteStorage {
     /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
@@ -19,7 +19,8 @@ impl super::SqliteStorage {
              alert_time = excluded.alert_time, status = 'pending', token = excluded.token, \
              claimed_at = excluded.claimed_at, finished_at = NULL, sent_at = NULL, \
              detector_ids = excluded.detector_ids, message = NULL, error = NULL \
-             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' AND dtk_alerts.claimed_at < ?8)",
+             WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' \
+             AND (dtk_alerts.claimed_at < ?8 OR dtk_alerts.token = excluded.token))",
         )
         .bind(&claim.metric)
         .bind(&claim.key)
@@ -92,5 +93,64 @@ impl super::SqliteStorage {
             sent_at: sent_at.as_deref().and_then(parse_time_text),
             detector_ids: parse_ids(&ids),
         }))
+    }
+
+    /// The newest alert of a kind, any status (see `Storage::latest_alert`).
+    pub(super) async fn latest(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let err = self.handle.err("reading the latest alert");
+        let row = sqlx::query(
+            "SELECT alert_key, status, alert_time, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ?1 AND kind = ?2 ORDER BY alert_time DESC, claimed_at DESC LIMIT 1",
+        )
+        .bind(metric)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *self.handle.connect().await?)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status").map_err(&err)?;
+        let sent_at: Option<String> = row.try_get("sent_at").map_err(&err)?;
+        let ids: String = row.try_get("detector_ids").map_err(&err)?;
+        Ok(Some(AlertRecord {
+            metric: metric.to_string(),
+            key: row.try_get("alert_key").map_err(&err)?,
+            kind,
+            timestamp: self.time(&row, "alert_time")?,
+            status: alert_status(&self.handle.server(), &status)?,
+            sent_at: sent_at.as_deref().and_then(parse_time_text),
+            detector_ids: parse_ids(&ids),
+        }))
+    }
+
+    /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`).
+    pub(super) async fn acquire_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO dtk_alert_leases (metric_name, token, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (metric_name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at \
+             WHERE dtk_alert_leases.token = excluded.token OR dtk_alert_leases.expires_at <= ?4",
+        )
+        .bind(&lease.metric)
+        .bind(&lease.token)
+        .bind(time_text(lease.expires_at))
+        .bind(time_text(lease.now))
+        .execute(&mut *self.handle.connect().await?)
+        .await
+        .map_err(self.handle.err("acquiring the alert lease"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Releases the alert lease (see `Storage::release_alert_lease`).
+    pub(super) async fn release_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        sqlx::query("DELETE FROM dtk_alert_leases WHERE metric_name = ?1 AND token = ?2")
+            .bind(metric)
+            .bind(token)
+            .execute(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.handle.err("releasing the alert lease"))?;
+        Ok(())
     }
 }

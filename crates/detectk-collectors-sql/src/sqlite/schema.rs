@@ -6,7 +6,8 @@
 use crate::schema::{LEGACY_TABLES, check_version, legacy_name, log_legacy_rename};
 
 /// Migration scripts; script `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS dtk_datapoints (
     metric_name  TEXT    NOT NULL,
     collected_at TEXT    NOT NULL,
@@ -60,7 +61,15 @@ CREATE TABLE IF NOT EXISTS dtk_alerts (
     PRIMARY KEY (metric_name, alert_key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dtk_alerts_by_status ON dtk_alerts (metric_name, status, alert_time);
-"#];
+"#,
+    r#"
+CREATE TABLE IF NOT EXISTS dtk_alert_leases (
+    metric_name TEXT NOT NULL PRIMARY KEY,
+    token       TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
+];
 
 /// Creates or migrates the tables, in one `BEGIN IMMEDIATE` transaction so concurrent
 /// processes apply each migration once.

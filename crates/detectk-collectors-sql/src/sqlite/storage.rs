@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use detectk_core::model::{DataPoint, DetectionRecord, Direction};
-use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertRecord, StorageResult};
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, StorageResult,
+};
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, QueryBuilder, Row, Sqlite};
@@ -332,6 +334,22 @@ impl Storage for SqliteStorage {
         kind: Option<AlertKind>,
     ) -> StorageResult<Option<AlertRecord>> {
         self.last_sent(metric, kind).await
+    }
+
+    async fn latest_alert(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        self.latest(metric, kind).await
+    }
+
+    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        self.acquire_lease(lease).await
+    }
+
+    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        self.release_lease(metric, token).await
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {

@@ -8,6 +8,7 @@
 
 pub mod console;
 mod delivery;
+mod lease;
 mod message;
 mod policy;
 mod process;
@@ -18,13 +19,17 @@ mod webhook;
 mod webhook_params;
 
 pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
+pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};
 pub use message::{
     MessageInput, build_message, default_text, format_time, format_value, sample_message, title,
 };
 pub use policy::{
     Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
 };
-pub use process::{AlertJob, AlertReport, CLAIM_STALE_AFTER, DetectorInfo, alert_key, process};
+pub use process::{
+    AlertJob, AlertReport, DetectorInfo, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV,
+    alert_key, process,
+};
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
 };

@@ -1,25 +1,33 @@
 //! One run's alert step: gather the newest points' detections (stored and fresh),
-//! ask the policy, render the message, and deliver it at most once across processes
-//! through the storage's alert claims.
+//! then, holding the metric's alert lease (see `lease`), read the alert state, ask
+//! the policy, claim, send and record. Deciding and claiming under one lease per
+//! metric is what makes overlapping runs (of the same point or of neighbouring
+//! points) send one alert: the second run decides after the first has recorded.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::alert::AlertSettings;
+use crate::alert::lease::{HeldLease, unique_token};
 use crate::alert::message::{MessageInput, build_message};
 use crate::alert::policy::{Decision, PolicyInput, decide};
-use crate::error::Error;
+use crate::error::{BackendError, Error};
 use crate::model::DetectionRecord;
+use crate::pipeline::with_retry;
 use crate::traits::{AlertClaim, AlertOutcome, AlertStatus};
 use crate::traits::{AlertKind, AlertMessage, Alerter, Storage};
 
-/// A `pending` claim older than this is taken as abandoned (its process died while
-/// sending), so a later run may send the alert. Longer than any channel's retries.
-pub const CLAIM_STALE_AFTER: TimeDelta = TimeDelta::minutes(15);
+/// An anomaly alert that failed (or whose sender died) is retried by later runs while
+/// its point is at most this much older than their newest point and no newer anomaly
+/// alert was sent.
+pub const FAILED_ALERT_RETRY_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// Test-only hook: when set to a number of seconds, a run waits that long after
+/// claiming an alert and before sending it (tests kill the process meanwhile).
+pub const PAUSE_BEFORE_SEND_ENV: &str = "DETECTK_TEST_PAUSE_BEFORE_SEND";
 
 /// A configured detector as alerts describe it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,44 +86,109 @@ impl AlertReport {
 /// Decides whether the newest point warrants an alert (or a recovery message) and
 /// delivers it once, however many runs for the metric happen at the same time.
 ///
-/// A failed delivery is recorded as `failed` (so a later run may send it again) and
-/// returned as [`Error::Alert`] naming the metric.
+/// Holding the metric's alert lease, the run reads the alert state, decides, claims,
+/// sends and records; a run finding the lease held waits for it (bounded). When the
+/// newest point does not warrant an anomaly alert but an earlier anomaly alert of the
+/// open incident was never delivered (its delivery failed, or its sender died), that
+/// alert is delivered first (see [`FAILED_ALERT_RETRY_WINDOW`]).
+///
+/// A failed delivery is recorded as `failed` (so a later run sends it again) and
+/// returned as [`Error::Alert`] naming the metric. Storage calls are retried on
+/// transient errors like the rest of the run.
 pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
     if !job.settings.enabled {
         return Ok(AlertReport::held(
             "alerting is disabled (alerter.enabled: false)",
         ));
     }
-    let storage_err = |source| Error::Storage {
+    let detections = with_retry("load detections", || gather(&job, job.newest))
+        .await
+        .map_err(|e| storage_err(&job, e))?;
+    if job.dry_run {
+        let state = State::read(&job).await?;
+        return Ok(
+            match message_for(
+                &job,
+                decide_at(&job, &detections, job.newest, &state),
+                job.newest,
+            ) {
+                Ok(message) => AlertReport {
+                    would_send: vec![message],
+                    ..AlertReport::default()
+                },
+                Err(reason) => AlertReport::held(reason),
+            },
+        );
+    }
+    let lease = HeldLease::acquire(job.storage, job.metric).await?;
+    let result = under_lease(&job, &lease, &detections).await;
+    lease.release().await;
+    result
+}
+
+fn storage_err(job: &AlertJob<'_>, source: BackendError) -> Error {
+    Error::Storage {
         metric: job.metric.to_string(),
         source,
-    };
-    let detections = gather(&job).await.map_err(storage_err)?;
-    let last_anomaly = job
-        .storage
-        .last_sent_alert(job.metric, Some(AlertKind::Anomaly))
-        .await
-        .map_err(storage_err)?;
-    let last_recovery = if job.settings.notify_recovery {
-        job.storage
-            .last_sent_alert(job.metric, Some(AlertKind::Recovery))
+    }
+}
+
+/// The metric's alert state the policy looks at.
+struct State {
+    last_anomaly: Option<DateTime<Utc>>,
+    last_recovery: Option<DateTime<Utc>>,
+}
+
+impl State {
+    async fn read(job: &AlertJob<'_>) -> Result<Self, Error> {
+        let last = |kind| {
+            with_retry("read the last sent alert", move || {
+                job.storage.last_sent_alert(job.metric, Some(kind))
+            })
+        };
+        let last_anomaly = last(AlertKind::Anomaly)
             .await
-            .map_err(storage_err)?
-    } else {
-        None
-    };
+            .map_err(|e| storage_err(job, e))?;
+        let last_recovery = if job.settings.notify_recovery {
+            last(AlertKind::Recovery)
+                .await
+                .map_err(|e| storage_err(job, e))?
+        } else {
+            None
+        };
+        Ok(Self {
+            last_anomaly: last_anomaly.map(|a| a.timestamp),
+            last_recovery: last_recovery.map(|a| a.timestamp),
+        })
+    }
+}
+
+fn decide_at(
+    job: &AlertJob<'_>,
+    detections: &[DetectionRecord],
+    at: DateTime<Utc>,
+    state: &State,
+) -> Decision {
     let detector_ids: Vec<String> = job.detectors.iter().map(|d| d.id.clone()).collect();
-    let decision = decide(&PolicyInput {
+    decide(&PolicyInput {
         settings: job.settings,
         detector_ids: &detector_ids,
-        detections: &detections,
-        newest: job.newest,
+        detections,
+        newest: at,
         interval: job.interval,
-        last_anomaly_alert: last_anomaly.map(|a| a.timestamp),
-        last_recovery_alert: last_recovery.map(|a| a.timestamp),
-    });
+        last_anomaly_alert: state.last_anomaly,
+        last_recovery_alert: state.last_recovery,
+    })
+}
+
+/// The message a decision about the point `at` sends, or why nothing is sent.
+fn message_for(
+    job: &AlertJob<'_>,
+    decision: Decision,
+    at: DateTime<Utc>,
+) -> Result<AlertMessage, String> {
     let (kind, fired, consecutive, recovered_from) = match decision {
-        Decision::Hold(reason) => return Ok(AlertReport::held(reason)),
+        Decision::Hold(reason) => return Err(reason),
         Decision::Anomaly {
             detections,
             consecutive,
@@ -125,42 +198,93 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
             recovered_from,
         } => (AlertKind::Recovery, detections, 1, Some(recovered_from)),
     };
-    let message = build_message(
+    Ok(build_message(
         &MessageInput {
             metric: job.metric,
             kind,
-            timestamp: job.newest,
+            timestamp: at,
             detections: &fired,
             consecutive,
             recovered_from,
         },
         job.settings.message_template.as_deref(),
-    );
-    if job.dry_run {
-        return Ok(AlertReport {
-            would_send: vec![message],
-            ..AlertReport::default()
-        });
-    }
-    deliver_once(&job, message).await
+    ))
 }
 
-/// The detections of the points the policy looks at: stored ones, replaced by this
-/// run's fresh ones where both exist (a dry run has not stored its own).
-async fn gather(job: &AlertJob<'_>) -> Result<Vec<DetectionRecord>, crate::BackendError> {
+/// Everything after the lease is held: decide, (re)deliver, record.
+async fn under_lease(
+    job: &AlertJob<'_>,
+    lease: &HeldLease<'_>,
+    detections: &[DetectionRecord],
+) -> Result<AlertReport, Error> {
+    let mut state = State::read(job).await?;
+    let mut decision = decide_at(job, detections, job.newest, &state);
+    let mut report = AlertReport::default();
+    if !matches!(decision, Decision::Anomaly { .. })
+        && let Some(at) = undelivered(job, &state).await?
+    {
+        let earlier = with_retry("load detections", || gather(job, at))
+            .await
+            .map_err(|e| storage_err(job, e))?;
+        if let Ok(message) = message_for(job, decide_at(job, &earlier, at, &state), at)
+            && message.kind == AlertKind::Anomaly
+        {
+            tracing::info!(
+                metric = job.metric,
+                "delivering the undelivered alert of the open incident"
+            );
+            deliver_once(job, lease, message, at, &mut report).await?;
+            state = State::read(job).await?;
+            decision = decide_at(job, detections, job.newest, &state);
+        }
+    }
+    match message_for(job, decision, job.newest) {
+        Ok(message) => deliver_once(job, lease, message, job.newest, &mut report).await?,
+        Err(reason) => {
+            if report.sent.is_empty() {
+                report.held_back = Some(reason);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The point of an anomaly alert of the open incident that was never delivered: the
+/// metric's newest anomaly alert, when it is `failed` or `pending` (under the lease, a
+/// pending claim's sender is dead), newer than every sent anomaly alert and recovery,
+/// older than the newest point, and within [`FAILED_ALERT_RETRY_WINDOW`] of it.
+async fn undelivered(job: &AlertJob<'_>, state: &State) -> Result<Option<DateTime<Utc>>, Error> {
+    let latest = with_retry("read the latest alert", || {
+        job.storage.latest_alert(job.metric, AlertKind::Anomaly)
+    })
+    .await
+    .map_err(|e| storage_err(job, e))?;
+    Ok(latest
+        .filter(|a| a.status != AlertStatus::Sent)
+        .map(|a| a.timestamp)
+        .filter(|t| {
+            *t < job.newest
+                && job.newest - *t <= FAILED_ALERT_RETRY_WINDOW
+                && state.last_anomaly.is_none_or(|s| s < *t)
+                && state.last_recovery.is_none_or(|r| r < *t)
+        }))
+}
+
+/// The detections of the points the policy looks at for the point `at`: stored ones,
+/// replaced by this run's fresh ones where both exist (a dry run has not stored its own).
+async fn gather(
+    job: &AlertJob<'_>,
+    at: DateTime<Utc>,
+) -> Result<Vec<DetectionRecord>, crate::BackendError> {
     let lookback = crate::alert::policy::lookback_points(job.settings);
     let back = i32::try_from(lookback.max(1) - 1)
         .ok()
         .and_then(|n| job.interval.checked_mul(n))
         .unwrap_or(TimeDelta::MAX);
-    let from = job
-        .newest
-        .checked_sub_signed(back)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    // One second past the newest point: every backend resolves seconds; later points
+    let from = at.checked_sub_signed(back).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    // One second past the point: every backend resolves seconds; later points
     // (a replay with an earlier execution time) are dropped below.
-    let to = job
-        .newest
+    let to = at
         .checked_add_signed(TimeDelta::seconds(1))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let stored = job
@@ -169,27 +293,16 @@ async fn gather(job: &AlertJob<'_>) -> Result<Vec<DetectionRecord>, crate::Backe
         .await?;
     let mut merged: BTreeMap<(DateTime<Utc>, String), DetectionRecord> = stored
         .into_iter()
-        .filter(|r| r.detection.timestamp <= job.newest)
+        .filter(|r| r.detection.timestamp <= at)
         .map(|r| ((r.detection.timestamp, r.detector_id.clone()), r))
         .collect();
     for r in job.fresh {
         let t = r.detection.timestamp;
-        if t >= from && t <= job.newest {
+        if t >= from && t <= at {
             merged.insert((t, r.detector_id.clone()), r.clone());
         }
     }
     Ok(merged.into_values().collect())
-}
-
-/// A token unique to this claimant: process ID, wall-clock nanos and a counter.
-fn claim_token(now: DateTime<Utc>) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}-{}",
-        std::process::id(),
-        now.timestamp_nanos_opt().unwrap_or_default(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// The alert's key within the metric: `anomaly:2024-01-01T10:00:00Z`.
@@ -201,14 +314,25 @@ pub fn alert_key(kind: AlertKind, timestamp: DateTime<Utc>) -> String {
     )
 }
 
-async fn deliver_once(job: &AlertJob<'_>, message: AlertMessage) -> Result<AlertReport, Error> {
-    let storage_err = |source| Error::Storage {
-        metric: job.metric.to_string(),
-        source,
-    };
+/// The test-only pause of [`PAUSE_BEFORE_SEND_ENV`], if set.
+fn pause_before_send() -> Option<std::time::Duration> {
+    std::env::var(PAUSE_BEFORE_SEND_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs)
+}
+
+/// Claims, sends and records one alert about the point `at`; adds it to `report`.
+async fn deliver_once(
+    job: &AlertJob<'_>,
+    lease: &HeldLease<'_>,
+    message: AlertMessage,
+    at: DateTime<Utc>,
+    report: &mut AlertReport,
+) -> Result<(), Error> {
     let now = Utc::now();
-    let key = alert_key(message.kind, job.newest);
-    let token = claim_token(now);
+    let key = alert_key(message.kind, at);
+    let token = unique_token(now);
     let ids: Vec<String> = message
         .detections
         .iter()
@@ -218,18 +342,33 @@ async fn deliver_once(job: &AlertJob<'_>, message: AlertMessage) -> Result<Alert
         metric: job.metric.to_string(),
         key: key.clone(),
         kind: message.kind,
-        timestamp: job.newest,
+        timestamp: at,
         token: token.clone(),
         claimed_at: now,
-        stale_before: now - CLAIM_STALE_AFTER,
+        // We hold the lease: a pending claim made before now belongs to a dead run.
+        stale_before: now,
         detector_ids: ids.clone(),
     };
-    if !job.storage.claim_alert(&claim).await.map_err(storage_err)? {
-        return Ok(AlertReport::held(
-            "already sent, or being sent by another run",
-        ));
+    let claimed = with_retry("claim the alert", || job.storage.claim_alert(&claim))
+        .await
+        .map_err(|e| storage_err(job, e))?;
+    if !claimed {
+        report.held_back = Some("already sent by another run".into());
+        return Ok(());
     }
-    let result = job.alerter.send(&message).await;
+    let result = lease
+        .while_held(async {
+            if let Some(pause) = pause_before_send() {
+                tracing::warn!(
+                    metric = job.metric,
+                    "{PAUSE_BEFORE_SEND_ENV}: pausing {}s before sending",
+                    pause.as_secs()
+                );
+                tokio::time::sleep(pause).await;
+            }
+            job.alerter.send(&message).await
+        })
+        .await;
     let outcome = AlertOutcome {
         status: if result.is_ok() {
             AlertStatus::Sent
@@ -240,15 +379,15 @@ async fn deliver_once(job: &AlertJob<'_>, message: AlertMessage) -> Result<Alert
         message: message.text.clone(),
         error: result.as_ref().err().map(|e| e.to_string()),
     };
-    let recorded = job
-        .storage
-        .finish_alert(job.metric, &key, &token, &outcome)
-        .await;
+    let recorded = with_retry("record the alert outcome", || {
+        job.storage.finish_alert(job.metric, &key, &token, &outcome)
+    })
+    .await;
     if let Err(e) = recorded {
         if result.is_ok() {
-            return Err(storage_err(e));
+            return Err(storage_err(job, e));
         }
-        // The delivery error matters more; the claim goes stale and may be retried.
+        // The delivery error matters more; the pending claim is retried by a later run.
         tracing::error!(
             metric = job.metric,
             "could not record the failed alert: {e}"
@@ -263,15 +402,14 @@ async fn deliver_once(job: &AlertJob<'_>, message: AlertMessage) -> Result<Alert
                 "alert sent"
             );
             if message.kind == AlertKind::Anomaly {
-                job.storage
-                    .mark_alert_sent(job.metric, &ids, job.newest)
-                    .await
-                    .map_err(storage_err)?;
+                with_retry("mark detections alerted", || {
+                    job.storage.mark_alert_sent(job.metric, &ids, at)
+                })
+                .await
+                .map_err(|e| storage_err(job, e))?;
             }
-            Ok(AlertReport {
-                sent: vec![message],
-                ..AlertReport::default()
-            })
+            report.sent.push(message);
+            Ok(())
         }
         Err(source) => Err(Error::Alert {
             metric: job.metric.to_string(),

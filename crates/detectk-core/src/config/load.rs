@@ -56,6 +56,10 @@ pub const LOCAL_STATE_FILE: &str = "detectk_state.db";
 /// The SQLite file of a `type: sqlite` storage that names no file, in the project root.
 pub const DEFAULT_SQLITE_STORAGE: &str = "detectk.db";
 
+/// A profile with this name, when the project defines one, is the `state:` of every
+/// metric whose storage keeps no alert state of its own (ClickHouse).
+pub const STATE_PROFILE: &str = "detectk_state";
+
 /// Environment lookup used for `${VAR}` substitution.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -296,6 +300,7 @@ impl Parser<'_> {
         let metadata: Map<String, Value> = top.or("metadata", Map::new());
         let collector_map: Option<Map<String, Value>> = top.required("collector");
         let storage_map: Option<Map<String, Value>> = top.optional("storage");
+        let state_map: Option<Map<String, Value>> = top.optional("state");
         let alerter_map: Option<Map<String, Value>> = top.optional("alerter");
         let schedule_map: Map<String, Value> = top.or("schedule", Map::new());
         let detector_value = top.raw("detector").cloned();
@@ -310,6 +315,7 @@ impl Parser<'_> {
         let collector = collector_map.and_then(|m| self.collector(&m));
         let timezone = collector.as_ref().map(|c| c.timezone).unwrap_or(Tz::UTC);
         let storage = self.storage(storage_map.as_ref(), collector.as_ref());
+        let state = self.state(state_map.as_ref());
         let detectors = self.detectors(detector_value, detectors_value);
         let alerter = alerter_map.and_then(|m| self.alerter(&m));
         let schedule = self.schedule(&schedule_map, timezone);
@@ -320,6 +326,7 @@ impl Parser<'_> {
             tags,
             collector: collector?,
             storage: storage?,
+            state,
             detectors,
             alerter,
             schedule: schedule?,
@@ -653,6 +660,59 @@ impl Parser<'_> {
         })
     }
 
+    /// `state:`, or the project's profile named [`STATE_PROFILE`] (marked `defaulted`).
+    fn state(&mut self, map: Option<&Map<String, Value>>) -> Option<StorageConfig> {
+        let Some(map) = map else {
+            self.options.profiles.get(STATE_PROFILE)?;
+            let mut kind = None;
+            let mut connection = Map::new();
+            let from_profile = self.profile(STATE_PROFILE, "state.profile")?;
+            merge_profile(&mut kind, &mut connection, from_profile);
+            let Some(kind) = kind else {
+                self.issues.push(
+                    ConfigIssue::new("state", format!("profile `{STATE_PROFILE}` has no `type`"))
+                        .with_hint("give the profile `type: postgres`, `mysql` or `sqlite`"),
+                );
+                return None;
+            };
+            return Some(StorageConfig {
+                kind,
+                profile: Some(STATE_PROFILE.into()),
+                params: ParamMap(connection),
+                retention_days: None,
+                defaulted: true,
+            });
+        };
+        let mut s = Params::new(map, "state");
+        let mut kind: Option<String> = s.optional("type");
+        let profile: Option<String> = s.optional("profile");
+        let mut connection: Map<String, Value> = s.or("params", Map::new());
+        let report = s.finish();
+        self.absorb(report);
+        if let Some(name) = &profile
+            && let Some(from_profile) = self.profile(name, "state.profile")
+        {
+            merge_profile(&mut kind, &mut connection, from_profile);
+        }
+        let Some(kind) = kind else {
+            self.issues.push(
+                ConfigIssue::new(
+                    "state.type",
+                    "missing: the alert state storage needs a type",
+                )
+                .with_hint("`type: postgres`, `mysql` or `sqlite`, or `profile: <name>`"),
+            );
+            return None;
+        };
+        Some(StorageConfig {
+            kind,
+            profile,
+            params: ParamMap(connection),
+            retention_days: None,
+            defaulted: false,
+        })
+    }
+
     fn detectors(&mut self, single: Option<Value>, list: Option<Value>) -> Vec<DetectorConfig> {
         let entries: Vec<(String, Value)> = match (single, list) {
             (Some(_), Some(_)) => {
@@ -928,6 +988,48 @@ mod tests {
             env: Arc::new(|k| (k == "PG_SECRET").then(|| "s3cr3t".to_string())),
             ..LoadOptions::default()
         }
+    }
+
+    #[test]
+    fn state_is_parsed_from_the_file_or_the_project_profile() {
+        let ch = "name: m\ncollector: {type: clickhouse, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\n";
+        let plain = parse_config(ch, None, &LoadOptions::default()).unwrap();
+        assert!(plain.config.state.is_none());
+
+        let yaml = format!("{ch}state: {{profile: pg, params: {{database: alerts}}}}\n");
+        let config = parse_config(&yaml, None, &options_with_profile())
+            .unwrap()
+            .config;
+        let state = config.state.expect("state");
+        assert_eq!(state.kind, "postgres");
+        assert_eq!(state.params.0["database"], "alerts");
+        assert_eq!(state.params.0["host"], "db.internal");
+        assert!(!state.defaulted);
+
+        let err = parse_config(
+            &format!("{ch}state: {{params: {{}}, typo: 1}}\n"),
+            None,
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = err.issues.iter().map(|i| i.path.as_str()).collect();
+        assert!(paths.contains(&"state.type"), "{paths:?}");
+        assert!(paths.contains(&"state.typo"), "{paths:?}");
+
+        let mut options = options_with_profile();
+        options
+            .profiles
+            .add_text(
+                &format!("profiles:\n  {STATE_PROFILE}:\n    type: sqlite\n    connection_string: \"sqlite:///alerts.db\"\n"),
+                Path::new("more_profiles.yaml"),
+            )
+            .unwrap();
+        let state = parse_config(ch, None, &options)
+            .unwrap()
+            .config
+            .state
+            .expect("state");
+        assert_eq!((state.kind.as_str(), state.defaulted), ("sqlite", true));
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct MetricConfig {
     pub collector: CollectorConfig,
     /// Where datapoints, detections and state are kept.
     pub storage: StorageConfig,
+    /// `state:`: where alert claims and the alert lease are kept instead of `storage`
+    /// (a PostgreSQL/MySQL/SQLite store beside ClickHouse datapoints). `defaulted` is
+    /// true when it comes from the project's `state` profile rather than the file.
+    pub state: Option<StorageConfig>,
     /// One or more detectors (`detector:` or `detectors:`).
     pub detectors: Vec<DetectorConfig>,
     /// Where alerts go, if anywhere.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::alert::{AlertSettings, DetectorInfo};
-use crate::config::{MetricConfig, Params};
+use crate::config::{LOCAL_STATE_FILE, MetricConfig, Params, STATE_PROFILE};
 use crate::error::{ConfigError, ConfigIssue};
 use crate::registry::Registry;
 use crate::traits::{Alerter, Collector, Detector, Storage};
@@ -125,6 +125,8 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         );
         built
     };
+    let storage = storage
+        .and_then(|data| with_alert_state(registry, &config, data, &mut issues, &mut warnings));
 
     let mut detectors = Vec::new();
     for d in &config.detectors {
@@ -217,6 +219,82 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         warnings,
         config,
     })
+}
+
+/// The storage alert state goes to: `data` itself, or `data` with alert state in the
+/// `state:` storage; when `data` keeps no alert state (ClickHouse) and no `state:` is
+/// configured, a local SQLite file ([`LOCAL_STATE_FILE`]) with a warning, since that
+/// prevents duplicates only between runs on one host.
+fn with_alert_state(
+    registry: &Registry,
+    config: &MetricConfig,
+    data: Arc<dyn Storage>,
+    issues: &mut Vec<ConfigIssue>,
+    warnings: &mut Vec<ConfigIssue>,
+) -> Option<Arc<dyn Storage>> {
+    let configured = config
+        .state
+        .as_ref()
+        .filter(|s| !s.defaulted || !data.keeps_alert_state());
+    let (kind, params, path) = match configured {
+        Some(state) => (state.kind.clone(), state.params.0.clone(), "state"),
+        None if data.keeps_alert_state() => return Some(data),
+        None => {
+            let mut params = serde_json::Map::new();
+            params.insert(
+                "connection_string".into(),
+                Value::String(format!("sqlite:///{LOCAL_STATE_FILE}")),
+            );
+            warnings.push(
+                ConfigIssue::new(
+                    "state",
+                    format!(
+                        "storage `{}` cannot claim alerts atomically; alert claims and the alert lease \
+                         are kept in the local SQLite file {LOCAL_STATE_FILE}, which prevents duplicate \
+                         alerts only between runs on this host",
+                        config.storage.kind
+                    ),
+                )
+                .with_hint(format!(
+                    "when dtk runs on several hosts, add `state:` (type postgres, mysql or sqlite on shared \
+                     storage) to the metric, or a `{STATE_PROFILE}` profile to the project"
+                )),
+            );
+            ("sqlite".to_string(), params, "state")
+        }
+    };
+    let factory = match registry.storage(&kind) {
+        Ok(f) => f,
+        Err(e) => {
+            let mut issue = e.to_issue(&format!("{path}.type"));
+            if configured.is_none() {
+                issue.message = format!(
+                    "storage `{}` keeps no alert state and this build has no sqlite storage for it: {}",
+                    config.storage.kind, issue.message
+                );
+                issue.hint = Some("add a `state:` section (type postgres or mysql)".into());
+            }
+            issues.push(issue);
+            return None;
+        }
+    };
+    let mut p = Params::new(&params, format!("{path}.params"));
+    let built = factory.build(&kind, &mut p);
+    let report = p.finish();
+    issues.extend(report.issues);
+    warnings.extend(report.warnings);
+    let state = built?;
+    if !state.keeps_alert_state() {
+        issues.push(
+            ConfigIssue::new(
+                format!("{path}.type"),
+                format!("`{kind}` cannot keep alert state (it has no compare-and-set)"),
+            )
+            .with_hint("use postgres, mysql or sqlite for `state:`"),
+        );
+        return None;
+    }
+    Some(Arc::new(crate::SplitStorage::new(data, state)))
 }
 
 /// Builds a partially parsed config, reporting parse and build problems together,

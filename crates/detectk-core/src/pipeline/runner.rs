@@ -85,6 +85,11 @@ pub struct RunReport {
     pub alert: Option<AlertReport>,
     /// True for a dry run (nothing written, nothing sent).
     pub dry_run: bool,
+    /// The alert could not be delivered ([`Error::Alert`]): everything else of the run
+    /// is done and reported, the failure is recorded, and a later run retries it. The
+    /// caller counts the metric as failed.
+    #[serde(skip)]
+    pub alert_failure: Option<std::sync::Arc<Error>>,
 }
 
 /// One backfill batch, for progress display.
@@ -321,6 +326,7 @@ impl Runner {
             fresh = records;
         }
 
+        let mut alert_failure = None;
         let alert = match &plan.alert {
             Some(a) if a.settings.enabled => {
                 let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
@@ -335,7 +341,17 @@ impl Runner {
                     interval,
                     dry_run: options.dry_run,
                 };
-                Some(crate::alert::process(job).await?)
+                match crate::alert::process(job).await {
+                    Ok(report) => Some(report),
+                    Err(e @ Error::Alert { .. }) => {
+                        alert_failure = Some(std::sync::Arc::new(e));
+                        Some(AlertReport {
+                            held_back: Some("delivery failed (see the error)".into()),
+                            ..AlertReport::default()
+                        })
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             _ => None,
         };
@@ -359,6 +375,7 @@ impl Runner {
             range,
             alert,
             dry_run: options.dry_run,
+            alert_failure,
         })
     }
 

@@ -11,4 +11,6 @@ mod storage;
 pub use alerter::{AlertKind, AlertMessage, Alerter};
 pub use collector::Collector;
 pub use detector::{DetectionContext, Detector};
-pub use storage::{AlertClaim, AlertOutcome, AlertRecord, AlertStatus, Storage, StorageResult};
+pub use storage::{
+    AlertClaim, AlertLease, AlertOutcome, AlertRecord, AlertStatus, Storage, StorageResult,
+};

@@ -27,6 +27,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         self.last_datapoint_time("").await.map(|_| None)
     }
 
+    /// Whether this storage keeps alert claims and the alert lease itself, atomically
+    /// across processes. `false` (ClickHouse: no compare-and-set) means the alert
+    /// methods fail and a metric must keep its alert state in a `state:` storage.
+    fn keeps_alert_state(&self) -> bool {
+        true
+    }
+
     /// Creates the `dtk_*` tables if needed and migrates them forward. Idempotent and
     /// safe to call from several processes at once.
     async fn migrate(&self) -> StorageResult<()>;
@@ -93,6 +100,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Returns `true` to exactly one caller among processes racing for the same key:
     /// when no row exists for the key, or the existing row is `failed`, or it is
     /// `pending` with `claimed_at` older than `claim.stale_before` (its owner died).
+    /// Also returns `true` when the row is `pending` with `claim.token` already (a
+    /// retried claim whose first attempt succeeded recognises its own token).
     /// Returns `false` when the key is `sent` or freshly `pending` elsewhere.
     /// The winning row is `pending` with `claim.token`.
     async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool>;
@@ -113,9 +122,44 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         kind: Option<AlertKind>,
     ) -> StorageResult<Option<AlertRecord>>;
 
+    /// The newest alert row of `metric` of `kind` by alert time, whatever its status
+    /// (`pending`, `sent` or `failed`). Used to find an alert that was never delivered.
+    async fn latest_alert(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>>;
+
+    /// Acquires (or renews) the per-metric alert lease for `lease.token`, atomically.
+    ///
+    /// Succeeds, and sets the lease to `lease.token` until `lease.expires_at`, when no
+    /// lease exists for the metric, when the existing one has expired
+    /// (`expires_at <= lease.now`), or when it is already held by `lease.token` (so a
+    /// renewal, or a retried acquire whose first attempt succeeded, succeeds).
+    /// Returns `false`, changing nothing, when another token holds an unexpired lease.
+    /// Exactly one of any number of racing callers wins. Table `dtk_alert_leases`.
+    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool>;
+
+    /// Releases the lease of `metric` if `token` holds it (otherwise does nothing).
+    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()>;
+
     /// Deletes datapoints and detections of `metric` older than `before`; returns rows removed
     /// (backends that cannot count return 0).
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64>;
+}
+
+/// A request to hold a metric's alert lease: whoever holds it decides on, claims,
+/// sends and records the metric's alerts, one run at a time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertLease {
+    /// Metric name.
+    pub metric: String,
+    /// Token identifying the holder (the same for every renewal).
+    pub token: String,
+    /// The caller's clock now: a lease with `expires_at <= now` is free.
+    pub now: DateTime<Utc>,
+    /// Until when the lease is held unless renewed.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A request to own the sending of one alert.

@@ -3,11 +3,13 @@
 mod alerts;
 mod datapoints;
 mod detections;
+mod leases;
 mod state;
 
 pub use alerts::*;
 pub use datapoints::*;
 pub use detections::*;
+pub use leases::*;
 pub use state::*;
 
 use crate::testkit::SuiteReport;
@@ -77,6 +79,10 @@ pub async fn run_storage_suite(target: &StorageTarget<'_>) -> SuiteReport {
             storage_claim_alert_one_winner,
             storage_claim_alert_stale_pending,
             storage_last_sent_alert,
+            storage_latest_alert,
+            storage_claim_alert_own_token,
+            storage_alert_lease_exclusive,
+            storage_alert_lease_one_winner,
             storage_retention,
         ]
     );

@@ -1,0 +1,163 @@
+//! A storage keeping datapoints, detections and checkpoints in one store and alert
+//! state (claims, the alert lease) in another: ClickHouse datapoints with alert state
+//! in PostgreSQL, MySQL or SQLite, which can compare-and-set.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::{DataPoint, DetectionRecord};
+use crate::traits::{
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, Storage, StorageResult,
+};
+
+/// `data` for datapoints, detections, checkpoints and retention; `state` for alert
+/// claims, the alert lease and the last sent alerts (`dtk_alerts`, `dtk_alert_leases`).
+#[derive(Debug, Clone)]
+pub struct SplitStorage {
+    data: Arc<dyn Storage>,
+    state: Arc<dyn Storage>,
+}
+
+impl SplitStorage {
+    /// Data in `data`, alert state in `state`.
+    pub fn new(data: Arc<dyn Storage>, state: Arc<dyn Storage>) -> Self {
+        Self { data, state }
+    }
+}
+
+#[async_trait]
+impl Storage for SplitStorage {
+    fn describe(&self) -> String {
+        format!(
+            "{} (alert state in {})",
+            self.data.describe(),
+            self.state.describe()
+        )
+    }
+
+    fn keeps_alert_state(&self) -> bool {
+        self.state.keeps_alert_state()
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        self.data.migrate().await?;
+        self.state.migrate().await
+    }
+
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
+        self.data.upsert_datapoints(metric, points).await
+    }
+
+    async fn load_datapoints(
+        &self,
+        metric: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DataPoint>> {
+        self.data.load_datapoints(metric, from, to).await
+    }
+
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
+        self.data.last_datapoint_time(metric).await
+    }
+
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
+        self.data.upsert_detections(records).await
+    }
+
+    async fn load_detections(
+        &self,
+        metric: &str,
+        detector_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<DetectionRecord>> {
+        self.data
+            .load_detections(metric, detector_id, from, to)
+            .await
+    }
+
+    async fn last_detection_time(
+        &self,
+        metric: &str,
+        detector_id: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        self.data.last_detection_time(metric, detector_id).await
+    }
+
+    async fn mark_alert_sent(
+        &self,
+        metric: &str,
+        detector_ids: &[String],
+        timestamp: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        self.data
+            .mark_alert_sent(metric, detector_ids, timestamp)
+            .await
+    }
+
+    async fn get_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        self.data.get_checkpoint(metric, job).await
+    }
+
+    async fn set_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+        position: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        self.data.set_checkpoint(metric, job, position).await
+    }
+
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
+        self.data.clear_checkpoint(metric, job).await
+    }
+
+    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        self.state.claim_alert(claim).await
+    }
+
+    async fn finish_alert(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        self.state.finish_alert(metric, key, token, outcome).await
+    }
+
+    async fn last_sent_alert(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        self.state.last_sent_alert(metric, kind).await
+    }
+
+    async fn latest_alert(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        self.state.latest_alert(metric, kind).await
+    }
+
+    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        self.state.acquire_alert_lease(lease).await
+    }
+
+    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        self.state.release_alert_lease(metric, token).await
+    }
+
+    async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
+        self.data.apply_retention(metric, before).await
+    }
+}
