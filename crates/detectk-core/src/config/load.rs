@@ -666,7 +666,7 @@ impl Parser<'_> {
             self.options.profiles.get(STATE_PROFILE)?;
             let mut kind = None;
             let mut connection = Map::new();
-            let from_profile = self.profile(STATE_PROFILE, "state.profile")?;
+            let from_profile = self.profile(STATE_PROFILE, "state.profile", None)?;
             merge_profile(&mut kind, &mut connection, from_profile);
             let Some(kind) = kind else {
                 self.issues.push(
@@ -690,10 +690,11 @@ impl Parser<'_> {
         let report = s.finish();
         self.absorb(report);
         if let Some(name) = &profile
-            && let Some(from_profile) = self.profile(name, "state.profile")
+            && let Some(from_profile) = self.profile(name, "state.profile", kind.as_deref())
         {
             merge_profile(&mut kind, &mut connection, from_profile);
         }
+        self.anchor_to_config(kind.as_deref(), &mut connection);
         let Some(kind) = kind else {
             self.issues.push(
                 ConfigIssue::new(

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::retry::with_retry;
-use crate::pipeline::runner::Runner;
+use crate::pipeline::runner::{Runner, batch_size, neg, shifted};
 
 /// Where the range of a compiled run starts, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +94,17 @@ pub async fn compile_next_run(
         .as_ref()
         .map(|d| d.delta())
         .unwrap_or_else(TimeDelta::zero);
-    let end = newest_complete_end(execution_time, interval, delay);
-    let newest = end - interval;
-    let first_run = end - Runner::new().bootstrap_span(plan);
+    let end = match newest_complete_end(execution_time, interval, delay) {
+        Some(end) => end,
+        None => shifted(metric, execution_time, neg(delay), "the newest interval")?,
+    };
+    let newest = shifted(metric, end, neg(interval), "the newest interval")?;
+    let first_run = shifted(
+        metric,
+        end,
+        neg(Runner::new().bootstrap_span(plan)),
+        "the first run's history (the largest detector window)",
+    )?;
     let (from, assumption) = match start {
         CompileStart::FirstRun => (
             first_run,
@@ -110,7 +118,12 @@ pub async fn compile_next_run(
             let storage = plan.storage.as_ref();
             match with_retry("checkpoint", || storage.last_datapoint_time(metric)).await {
                 Ok(Some(last)) => (
-                    floor_to_interval(last, interval) + interval,
+                    shifted(
+                        metric,
+                        floor_to_interval(last, interval),
+                        interval,
+                        "the interval after the newest stored point",
+                    )?,
                     format!(
                         "the newest stored point is {} (read from {})",
                         format_time(&last),
@@ -138,7 +151,7 @@ pub async fn compile_next_run(
         batches(
             from,
             end,
-            TimeDelta::days(i64::from(config.schedule.batch_load_days)),
+            batch_size(config.schedule.batch_load_days, interval),
         )
     };
     let queries = ranges

@@ -143,7 +143,7 @@ pub fn history_span(window: &Window, interval: TimeDelta) -> TimeDelta {
 
 /// `t + by`, or an error naming the metric and what was computed when the result is
 /// outside the supported time range (no time computation may panic).
-fn shifted(
+pub(crate) fn shifted(
     metric: &str,
     t: DateTime<Utc>,
     by: TimeDelta,
@@ -165,7 +165,7 @@ fn shifted(
 }
 
 /// `-d`, saturating (`TimeDelta::MIN` has no positive counterpart).
-fn neg(d: TimeDelta) -> TimeDelta {
+pub(crate) fn neg(d: TimeDelta) -> TimeDelta {
     d.checked_mul(-1).unwrap_or(TimeDelta::MIN)
 }
 
@@ -651,7 +651,7 @@ impl Runner {
 
 /// One batch: `batch_load_days`, but never more than [`MAX_BATCH_POINTS`] intervals, so
 /// a batch's points fit in memory at any interval.
-fn batch_size(days: u32, interval: TimeDelta) -> TimeDelta {
+pub(crate) fn batch_size(days: u32, interval: TimeDelta) -> TimeDelta {
     let by_days = TimeDelta::days(i64::from(days.max(1)));
     let by_points = interval
         .checked_mul(MAX_BATCH_POINTS)
