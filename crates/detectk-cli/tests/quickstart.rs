@@ -187,7 +187,13 @@ fn killed_backfill_resumes_to_the_same_rows_as_an_uninterrupted_one() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         std::thread::sleep(Duration::from_millis(50));
-        if db.exists() {
+        // The file exists before its tables do: wait for the checkpoint table first.
+        let has_table = db.exists()
+            && sqlite_rows(
+                &db,
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'dtk_checkpoints'",
+            ) == ["1"];
+        if has_table {
             let done = sqlite_rows(&db, "SELECT COUNT(*) FROM dtk_checkpoints")
                 .first()
                 .cloned()
