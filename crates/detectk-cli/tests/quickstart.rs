@@ -187,7 +187,14 @@ fn killed_backfill_resumes_to_the_same_rows_as_an_uninterrupted_one() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         std::thread::sleep(Duration::from_millis(50));
-        if db.exists() {
+        // The file appears before its tables: wait for the checkpoint table.
+        let has_table = || {
+            sqlite_rows(
+                &db,
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'dtk_checkpoints'",
+            ) == ["1"]
+        };
+        if db.exists() && has_table() {
             let done = sqlite_rows(&db, "SELECT COUNT(*) FROM dtk_checkpoints")
                 .first()
                 .cloned()
