@@ -37,7 +37,7 @@ fn source_db(dir: &Path) {
 
 fn metric(dir: &Path, name: &str, query: &str) {
     let yaml = format!(
-        "name: {name}\ncollector:\n  type: sql\n  params:\n    connection_string: \"sqlite:///source.db\"\n    query: \"{query}\"\nstorage:\n  type: sqlite\n  params: {{connection_string: \"sqlite:///store.db\"}}\ndetector: {{type: threshold, params: {{threshold: 100}}}}\nschedule: {{interval: 10 minutes}}\n"
+        "name: {name}\ncollector:\n  type: sql\n  params:\n    connection_string: \"sqlite:///../source.db\"\n    query: \"{query}\"\nstorage:\n  type: sqlite\n  params: {{connection_string: \"sqlite:///../store.db\"}}\ndetector: {{type: threshold, params: {{threshold: 100}}}}\nschedule: {{interval: 10 minutes}}\n"
     );
     std::fs::create_dir_all(dir.join("metrics")).unwrap();
     std::fs::write(dir.join("metrics").join(format!("{name}.yaml")), yaml).unwrap();
