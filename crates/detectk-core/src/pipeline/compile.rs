@@ -74,7 +74,10 @@ pub fn render_collect_query(
     render_query(&config.collector.query, &vars).map_err(|e| Error::Data {
         metric: config.name.clone(),
         message: format!("rendering collector.params.query failed: {e}"),
-        hint: Some("`dtk validate` checks the template; see docs/configuration.md for its variables".into()),
+        hint: Some(
+            "`dtk validate` checks the template; see docs/configuration.md for its variables"
+                .into(),
+        ),
     })
 }
 
@@ -144,8 +147,11 @@ pub async fn compile_next_run(
     let queries = ranges
         .into_iter()
         .map(|(from, to)| {
-            render_collect_query(config, from, to, execution_time)
-                .map(|query| CompiledQuery { from, to, query })
+            render_collect_query(config, from, to, execution_time).map(|query| CompiledQuery {
+                from,
+                to,
+                query,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(CompiledRun {
