@@ -441,7 +441,7 @@ impl Runner {
         let config = &plan.config;
         let metric = config.name.as_str();
         let interval = &config.schedule.interval;
-        let query = render_collect_query(config, from, to, execution_time)?;
+        let query = render_collect_query(config, from, to, execution_time).map_err(|e| *e)?;
         tracing::debug!(metric, %from, %to, "collecting");
         let table = with_retry("query", || plan.collector.query(&query))
             .await
