@@ -63,17 +63,23 @@ fn a_refused_connection_fails_its_metric_and_the_others_finish() {
     metric(
         root,
         "b_postgres",
-        &format!("{{type: postgres, params: {{connection_string: \"postgresql://postgres:s3cret@127.0.0.1:{port}/shop\", query: \"SELECT 1\"}}}}"),
+        &format!(
+            "{{type: postgres, params: {{connection_string: \"postgresql://postgres:s3cret@127.0.0.1:{port}/shop\", query: \"SELECT 1\"}}}}"
+        ),
     );
     metric(
         root,
         "c_mysql",
-        &format!("{{type: mysql, params: {{connection_string: \"mysql://root:s3cret@127.0.0.1:{port}/shop\", query: \"SELECT 1\"}}}}"),
+        &format!(
+            "{{type: mysql, params: {{connection_string: \"mysql://root:s3cret@127.0.0.1:{port}/shop\", query: \"SELECT 1\"}}}}"
+        ),
     );
     metric(
         root,
         "d_clickhouse",
-        &format!("{{type: clickhouse, params: {{host: 127.0.0.1, port: {port}, database: shop, password: s3cret, query: \"SELECT 1\"}}}}"),
+        &format!(
+            "{{type: clickhouse, params: {{host: 127.0.0.1, port: {port}, database: shop, password: s3cret, query: \"SELECT 1\"}}}}"
+        ),
     );
 
     let out = run_in(root, &["run", "metrics", "--execution-time", T]);
@@ -128,7 +134,9 @@ fn a_storage_on_a_closed_port_fails_its_metric_with_the_storage_named() {
     let b = block(&stderr(&out), "b_store");
     assert!(b.contains("storage failed"), "{b}");
     assert!(
-        b.contains(&format!("(mysql 127.0.0.1:{port}/dtk): connecting: connection refused")),
+        b.contains(&format!(
+            "(mysql 127.0.0.1:{port}/dtk): connecting: connection refused"
+        )),
         "{b}"
     );
 }
@@ -141,7 +149,9 @@ fn connection_and_query_errors_name_the_cause_once_with_a_fitting_hint() {
     metric(
         root,
         "pg_unknown_db",
-        &format!("{{type: postgres, params: {{connection_string: \"postgresql://postgres@127.0.0.1:5432/{db}\", query: \"SELECT 1\"}}}}"),
+        &format!(
+            "{{type: postgres, params: {{connection_string: \"postgresql://postgres@127.0.0.1:5432/{db}\", query: \"SELECT 1\"}}}}"
+        ),
     );
     metric(
         root,
@@ -151,7 +161,9 @@ fn connection_and_query_errors_name_the_cause_once_with_a_fitting_hint() {
     metric(
         root,
         "my_unknown_db",
-        &format!("{{type: mysql, params: {{connection_string: \"mysql://root@127.0.0.1:3306/{db}\", query: \"SELECT 1\"}}}}"),
+        &format!(
+            "{{type: mysql, params: {{connection_string: \"mysql://root@127.0.0.1:3306/{db}\", query: \"SELECT 1\"}}}}"
+        ),
     );
     metric(
         root,

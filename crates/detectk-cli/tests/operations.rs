@@ -54,7 +54,11 @@ fn an_edited_metric_is_reported_at_once_while_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     source_db(root);
-    write_metric(root, QUERY, "[{type: threshold, id: old, params: {threshold: 100}}]");
+    write_metric(
+        root,
+        QUERY,
+        "[{type: threshold, id: old, params: {threshold: 100}}]",
+    );
     let out = run_in(root, &["run", "metrics", "--execution-time", T]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
@@ -90,7 +94,10 @@ fn an_edited_metric_is_reported_at_once_while_up_to_date() {
     let out = run_in(root, &["run", "metrics", "--execution-time", T]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let err = stderr(&out);
-    assert!(err.contains("metric `edited`: collecting data failed"), "{err}");
+    assert!(
+        err.contains("metric `edited`: collecting data failed"),
+        "{err}"
+    );
     assert!(err.contains("syntax error"), "{err}");
     assert!(err.contains("dtk compile"), "{err}");
 }
@@ -100,14 +107,27 @@ fn compile_prints_the_next_runs_query_and_what_it_assumes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     source_db(root);
-    write_metric(root, QUERY, "[{type: threshold, id: old, params: {threshold: 100}}]");
+    write_metric(
+        root,
+        QUERY,
+        "[{type: threshold, id: old, params: {threshold: 100}}]",
+    );
     let out = run_in(
         root,
-        &["compile", "metrics/m.yaml", "--offline", "--execution-time", T],
+        &[
+            "compile",
+            "metrics/m.yaml",
+            "--offline",
+            "--execution-time",
+            T,
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("assuming the first run (--offline)"), "{text}");
+    assert!(
+        text.contains("assuming the first run (--offline)"),
+        "{text}"
+    );
     assert!(
         text.contains("-- period: [2024-01-01 23:40:00, 2024-01-02 00:00:00)"),
         "{text}"
@@ -125,7 +145,14 @@ fn compile_prints_the_next_runs_query_and_what_it_assumes() {
     let later = "2024-01-02 00:25:00";
     let out = run_in(
         root,
-        &["compile", "metrics/m.yaml", "--execution-time", later, "--format", "json"],
+        &[
+            "compile",
+            "metrics/m.yaml",
+            "--execution-time",
+            later,
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -168,7 +195,11 @@ fn debug_checks_each_endpoint_once_and_exits_1_when_one_fails() {
     let text = stdout(&out);
     assert!(!text.contains("s3cret"), "{text}");
     // The shared SQLite source is checked once, for both metrics.
-    assert_eq!(text.matches("source  sqlite source.db").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("source  sqlite source.db").count(),
+        1,
+        "{text}"
+    );
     assert!(text.contains("used by: edited, other"), "{text}");
     assert!(text.contains("ok     storage sqlite store.db"), "{text}");
     assert!(
@@ -176,9 +207,15 @@ fn debug_checks_each_endpoint_once_and_exits_1_when_one_fails() {
         "{text}"
     );
     assert!(text.contains("connecting: connection refused"), "{text}");
-    assert!(text.contains("3 endpoint(s) checked: 2 ok, 1 failed; no alert was sent"), "{text}");
+    assert!(
+        text.contains("3 endpoint(s) checked: 2 ok, 1 failed; no alert was sent"),
+        "{text}"
+    );
 
-    let out = run_in(root, &["debug", "metrics", "--select", "edited", "--format", "json"]);
+    let out = run_in(
+        root,
+        &["debug", "metrics", "--select", "edited", "--format", "json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["ok"], true);

@@ -64,7 +64,9 @@ fn refused_error(server: &str, what: &str) -> BackendError {
         server,
         format!("{what}: connection refused"),
     )
-    .with_hint("nothing listens there: is ClickHouse running, and are `host`, `port` and `secure` right?")
+    .with_hint(
+        "nothing listens there: is ClickHouse running, and are `host`, `port` and `secure` right?",
+    )
     .transient()
 }
 
@@ -81,8 +83,12 @@ pub(crate) fn connect_error(server: &str, e: &std::io::Error) -> BackendError {
             )
             .with_hint("check `host` (and DNS on this machine)")
         }
-        _ => BackendError::new(BackendErrorKind::Connect, server, format!("connecting: {text}"))
-            .transient(),
+        _ => BackendError::new(
+            BackendErrorKind::Connect,
+            server,
+            format!("connecting: {text}"),
+        )
+        .transient(),
     }
 }
 

@@ -82,9 +82,15 @@ impl Classified {
 
 /// Whether an I/O error text says a host name did not resolve.
 fn is_dns_failure(text: &str) -> bool {
-    ["lookup address", "Name or service not known", "No address associated", "nodename nor servname", "Temporary failure in name resolution"]
-        .iter()
-        .any(|needle| text.contains(needle))
+    [
+        "lookup address",
+        "Name or service not known",
+        "No address associated",
+        "nodename nor servname",
+        "Temporary failure in name resolution",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 fn classify(driver: Driver, e: &sqlx::Error) -> Classified {
@@ -119,12 +125,20 @@ fn classify(driver: Driver, e: &sqlx::Error) -> Classified {
             "no connection became available in time (every pooled connection busy)",
         )
         .hint("lower `--concurrency`, or raise `max_connections` or `timeout`"),
-        sqlx::Error::PoolClosed => Classified::new(Kind::Other, false, "the connection pool was closed"),
-        sqlx::Error::WorkerCrashed => Classified::new(Kind::Other, true, "the database worker crashed"),
-        sqlx::Error::Protocol(p) => Classified::new(Kind::Other, true, format!("protocol error: {p}")),
-        sqlx::Error::Configuration(c) => {
-            Classified::new(Kind::Unsupported, false, format!("bad connection settings: {c}"))
+        sqlx::Error::PoolClosed => {
+            Classified::new(Kind::Other, false, "the connection pool was closed")
         }
+        sqlx::Error::WorkerCrashed => {
+            Classified::new(Kind::Other, true, "the database worker crashed")
+        }
+        sqlx::Error::Protocol(p) => {
+            Classified::new(Kind::Other, true, format!("protocol error: {p}"))
+        }
+        sqlx::Error::Configuration(c) => Classified::new(
+            Kind::Unsupported,
+            false,
+            format!("bad connection settings: {c}"),
+        ),
         sqlx::Error::ColumnDecode { index, source } => Classified::new(
             Kind::Decode,
             false,

@@ -87,10 +87,9 @@ impl<DB: Database> LazyPool<DB> {
             pool.acquire().await
         };
         match acquired {
-            Err(sqlx::Error::PoolTimedOut) => Err(self
-                .probe()
-                .await
-                .unwrap_or_else(|| self.timed_out(fresh))),
+            Err(sqlx::Error::PoolTimedOut) => {
+                Err(self.probe().await.unwrap_or_else(|| self.timed_out(fresh)))
+            }
             other => other,
         }
     }

@@ -161,7 +161,9 @@ impl Storage for ClickHouseStorage {
     }
 
     async fn migrate(&self) -> StorageResult<()> {
-        self.migrate_schema().await.map_err(|e| e.at(self.describe()))
+        self.migrate_schema()
+            .await
+            .map_err(|e| e.at(self.describe()))
     }
 
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {

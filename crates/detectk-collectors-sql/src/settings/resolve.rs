@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::dsn::{self, Dsn};
 use super::env::{self, Env, Field};
 use super::{
-    ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, Role, ServerSettings, SqliteFile,
-    SqliteSettings,
+    ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, Role,
+    ServerSettings, SqliteFile, SqliteSettings,
 };
 use crate::Driver;
 

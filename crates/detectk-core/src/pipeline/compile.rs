@@ -53,13 +53,15 @@ pub struct CompiledRun {
     pub queries: Vec<CompiledQuery>,
 }
 
-/// Renders the collector query of `config` for `[from, to)`, as every collect call does.
+/// Renders the collector query of `config` for `[from, to)`, as every collect call
+/// does. A template that fails is an [`Error::Data`] naming the metric (boxed: this is
+/// a plain function and the error is large).
 pub fn render_collect_query(
     config: &MetricConfig,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     execution_time: DateTime<Utc>,
-) -> Result<String, Error> {
+) -> Result<String, Box<Error>> {
     let interval = &config.schedule.interval;
     let tz = config.collector.timezone;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
@@ -71,10 +73,15 @@ pub fn render_collect_query(
         metric_name: config.name.clone(),
         execution_time: format_time(&execution_time),
     };
-    render_query(&config.collector.query, &vars).map_err(|e| Error::Data {
-        metric: config.name.clone(),
-        message: format!("rendering collector.params.query failed: {e}"),
-        hint: Some("`dtk validate` checks the template; see docs/configuration.md for its variables".into()),
+    render_query(&config.collector.query, &vars).map_err(|e| {
+        Box::new(Error::Data {
+            metric: config.name.clone(),
+            message: format!("rendering collector.params.query failed: {e}"),
+            hint: Some(
+                "`dtk validate` checks the template; see docs/configuration.md for its variables"
+                    .into(),
+            ),
+        })
     })
 }
 
@@ -157,10 +164,14 @@ pub async fn compile_next_run(
     let queries = ranges
         .into_iter()
         .map(|(from, to)| {
-            render_collect_query(config, from, to, execution_time)
-                .map(|query| CompiledQuery { from, to, query })
+            render_collect_query(config, from, to, execution_time).map(|query| CompiledQuery {
+                from,
+                to,
+                query,
+            })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| *e)?;
     Ok(CompiledRun {
         metric: metric.to_string(),
         collector: plan.collector.describe(),

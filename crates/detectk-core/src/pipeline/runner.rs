@@ -12,8 +12,8 @@ use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::align::{align, notes as align_notes};
-use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
 use crate::pipeline::compile::render_collect_query;
+use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::retry::with_retry;
@@ -520,7 +520,7 @@ impl Runner {
         let config = &plan.config;
         let metric = config.name.as_str();
         let interval = &config.schedule.interval;
-        let query = render_collect_query(config, from, to, execution_time)?;
+        let query = render_collect_query(config, from, to, execution_time).map_err(|e| *e)?;
         tracing::debug!(metric, %from, %to, "collecting");
         let table = with_retry("query", || plan.collector.query(&query))
             .await
