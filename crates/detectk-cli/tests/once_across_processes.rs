@@ -163,14 +163,13 @@ fn finish_all(children: Vec<Child>) {
     }
 }
 
+/// The newest anomaly alert row (point, status) and the point of the newest sent one.
+type Recorded = (Option<(DateTime<Utc>, AlertStatus)>, Option<DateTime<Utc>>);
+
 /// What storage recorded: the newest anomaly alert row and the newest sent one.
 /// Without `state:`, ClickHouse alert state is in `detectk_state.db` in the directory
 /// dtk ran in: it is read from there.
-fn recorded(
-    dir: &Path,
-    file: &Path,
-    backend: Backend,
-) -> (Option<(DateTime<Utc>, AlertStatus)>, Option<DateTime<Utc>>) {
+fn recorded(dir: &Path, file: &Path, backend: Backend) -> Recorded {
     let mut yaml = std::fs::read_to_string(file).unwrap();
     if let Backend::ClickHouseLocalState = backend {
         let state = dir.join(detectk_core::config::LOCAL_STATE_FILE);
