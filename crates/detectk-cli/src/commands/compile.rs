@@ -1,6 +1,6 @@
 //! `dtk compile CONFIG`: the query the next `dtk run` would send, with its period.
 
-use detectk_core::config::{LoadOptions, Profiles, load_file, parse_time};
+use detectk_core::config::{load_file, parse_time};
 use detectk_core::pipeline::{CompileStart, build_plan, compile_next_run};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 use serde_json::json;
@@ -21,11 +21,7 @@ pub async fn compile(registry: &Registry, args: &CompileArgs) -> Result<u8, Conf
         (None, true) => CompileStart::FirstRun,
         (None, false) => CompileStart::Storage,
     };
-    let options = LoadOptions {
-        execution_time: at,
-        profiles: Profiles::load_default()?,
-        ..LoadOptions::default()
-    };
+    let options = crate::project::load_options(std::slice::from_ref(&args.config), at)?;
     let loaded = load_file(&args.config, &options)?;
     crate::commands::print_warnings(&loaded.warnings);
     let plan = build_plan(registry, loaded.config)?;
