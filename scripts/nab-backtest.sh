@@ -56,11 +56,13 @@ cat > "$out/settings/zscore_unweighted_4sigma_cooldown360.yaml" <<'EOF'
 detector: {type: zscore, params: {use_weighted: false, n_sigma: 4.0}}
 alerter: {type: console, conditions: {cooldown_minutes: 360}}
 EOF
-# Placeholder for the recommended setting of the new detector (filled in by the lead).
-# cat > "$out/settings/recommended.yaml" <<'EOF'
-# detector: {type: ..., params: {...}}
-# alerter: {type: console, conditions: {...}}
-# EOF
+# The recommended setting for new metrics (docs/detectors.md, `dtk init`): robust_seasonal
+# with its defaults (28 days, hour_of_day seasons, 0.99 quantile x 1.1, 2 days warm-up)
+# and a 12-hour cooldown.
+cat > "$out/settings/recommended.yaml" <<'EOF'
+detector: {type: robust_seasonal}
+alerter: {type: console, conditions: {cooldown_minutes: 720}}
+EOF
 if [[ $# -gt 0 ]]; then
     rm -f "$out/settings"/*.yaml
     for f in "$@"; do cp "$f" "$out/settings/"; done

@@ -95,7 +95,12 @@ pub async fn init_project(args: &InitProjectArgs) -> Result<u8, ConfigError> {
             )?;
             write(
                 &dir.join("metrics/events_10min.yaml"),
-                &metric_config("events_10min", kind, Some(profile_name), "mad"),
+                &metric_config(
+                    "events_10min",
+                    kind,
+                    Some(profile_name),
+                    crate::templates::RECOMMENDED_DETECTOR,
+                ),
                 args.force,
             )?;
             write(
