@@ -11,6 +11,7 @@ use detectk_core::{Error, Registry, Storage};
 fn registry() -> Registry {
     let mut r = Registry::with_builtins();
     detectk_collectors_clickhouse::register(&mut r);
+    detectk_collectors_sql::register(&mut r);
     detectk_detectors::register(&mut r);
     r
 }
@@ -44,6 +45,9 @@ collector:
 storage:
   type: clickhouse
   params: {{host: "{host}", port: {port}, database: {db}}}
+state:
+  type: sqlite
+  params: {{connection_string: "sqlite:///{state}"}}
 detector:
   type: mad
   params: {{window_size: 1 days, n_sigma: 5.0}}
@@ -57,6 +61,10 @@ schedule:
 "#,
         host = c.host,
         port = c.port,
+        // Alert state beside ClickHouse: a SQLite file in the temp directory.
+        state = std::env::temp_dir()
+            .join(format!("{db}_state.db"))
+            .display(),
     )
 }
 
