@@ -663,7 +663,22 @@ impl Parser<'_> {
     /// `state:`, or the project's profile named [`STATE_PROFILE`] (marked `defaulted`).
     fn state(&mut self, map: Option<&Map<String, Value>>) -> Option<StorageConfig> {
         let Some(map) = map else {
-            self.options.profiles.get(STATE_PROFILE)?;
+            if self.options.profiles.get(STATE_PROFILE).is_none() {
+                // The last resort for a storage that keeps no alert state (ClickHouse): a
+                // SQLite file in the project root, never in the working directory.
+                let mut params = Map::new();
+                params.insert(
+                    "path".into(),
+                    Value::String(self.default_location(LOCAL_STATE_FILE)),
+                );
+                return Some(StorageConfig {
+                    kind: "sqlite".into(),
+                    profile: None,
+                    params: ParamMap(params),
+                    retention_days: None,
+                    defaulted: true,
+                });
+            }
             let mut kind = None;
             let mut connection = Map::new();
             let from_profile = self.profile(STATE_PROFILE, "state.profile", None)?;

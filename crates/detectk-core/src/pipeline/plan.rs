@@ -222,6 +222,23 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
 }
 
 /// The storage alert state goes to: `data` itself, or `data` with alert state in the
+/// The warning of a metric whose alert state falls back to the local SQLite file.
+fn local_state_warning(config: &MetricConfig) -> ConfigIssue {
+    ConfigIssue::new(
+        "state",
+        format!(
+            "storage `{}` cannot claim alerts atomically; alert claims and the alert lease \
+             are kept in the local SQLite file {LOCAL_STATE_FILE} in the project root, which \
+             prevents duplicate alerts only between runs on this host",
+            config.storage.kind
+        ),
+    )
+    .with_hint(format!(
+        "when dtk runs on several hosts, add `state:` (type postgres, mysql or sqlite on shared \
+         storage) to the metric, or a `{STATE_PROFILE}` profile to the project"
+    ))
+}
+
 /// `state:` storage; when `data` keeps no alert state (ClickHouse) and no `state:` is
 /// configured, a local SQLite file ([`LOCAL_STATE_FILE`]) with a warning, since that
 /// prevents duplicates only between runs on one host.
@@ -237,29 +254,22 @@ fn with_alert_state(
         .as_ref()
         .filter(|s| !s.defaulted || !data.keeps_alert_state());
     let (kind, params, path) = match configured {
-        Some(state) => (state.kind.clone(), state.params.0.clone(), "state"),
+        Some(state) => {
+            if state.defaulted && state.profile.is_none() {
+                warnings.push(local_state_warning(config));
+            }
+            (state.kind.clone(), state.params.0.clone(), "state")
+        }
         None if data.keeps_alert_state() => return Some(data),
         None => {
+            // A config built without the loader: the local file, relative to the
+            // working directory.
             let mut params = serde_json::Map::new();
             params.insert(
                 "connection_string".into(),
                 Value::String(format!("sqlite:///{LOCAL_STATE_FILE}")),
             );
-            warnings.push(
-                ConfigIssue::new(
-                    "state",
-                    format!(
-                        "storage `{}` cannot claim alerts atomically; alert claims and the alert lease \
-                         are kept in the local SQLite file {LOCAL_STATE_FILE}, which prevents duplicate \
-                         alerts only between runs on this host",
-                        config.storage.kind
-                    ),
-                )
-                .with_hint(format!(
-                    "when dtk runs on several hosts, add `state:` (type postgres, mysql or sqlite on shared \
-                     storage) to the metric, or a `{STATE_PROFILE}` profile to the project"
-                )),
-            );
+            warnings.push(local_state_warning(config));
             ("sqlite".to_string(), params, "state")
         }
     };
@@ -267,7 +277,7 @@ fn with_alert_state(
         Ok(f) => f,
         Err(e) => {
             let mut issue = e.to_issue(&format!("{path}.type"));
-            if configured.is_none() {
+            if configured.is_none_or(|s| s.defaulted && s.profile.is_none()) {
                 issue.message = format!(
                     "storage `{}` keeps no alert state and this build has no sqlite storage for it: {}",
                     config.storage.kind, issue.message
