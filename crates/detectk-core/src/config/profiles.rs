@@ -248,19 +248,19 @@ mod tests {
     #[test]
     fn project_profiles_come_before_the_users_and_the_variable_replaces_both() {
         let paths =
-            Profiles::default_paths(Path::new("/srv/proj"), None, Some(PathBuf::from("/home/u")));
+            Profiles::default_paths(Path::new("/srv/proj"), None, Some(PathBuf::from("/users/u")));
         assert_eq!(
             paths,
             vec![
                 PathBuf::from("/srv/proj/detectk_profiles.yaml"),
                 PathBuf::from("/srv/proj/detectk_profiles.yml"),
-                PathBuf::from("/home/u/.detectk/profiles.yaml"),
+                PathBuf::from("/users/u/.detectk/profiles.yaml"),
             ]
         );
         let explicit = Profiles::default_paths(
             Path::new("/srv/proj"),
             Some(PathBuf::from("/etc/dtk.yaml")),
-            Some(PathBuf::from("/home/u")),
+            Some(PathBuf::from("/users/u")),
         );
         assert_eq!(explicit, vec![PathBuf::from("/etc/dtk.yaml")]);
     }
