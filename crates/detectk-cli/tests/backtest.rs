@@ -81,7 +81,7 @@ fn config(name: &str, detectors: &str, conditions: &str, webhook: &str) -> Strin
 collector:
   type: sqlite
   params:
-    connection_string: "sqlite:///data.db"
+    connection_string: "sqlite:///../data.db"
     query: |
       SELECT ts AS period_time, value FROM src
       WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts

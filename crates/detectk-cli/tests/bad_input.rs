@@ -238,9 +238,9 @@ description: corpus case
 collector:
   type: sql
   params:
-    connection_string: \"sqlite:///source.db\"
+    connection_string: \"sqlite:///../source.db\"
     query: \"SELECT ts AS period_time, v AS value FROM good {RANGE} ORDER BY ts\"
-storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}
+storage: {{type: sqlite, params: {{connection_string: \"sqlite:///../store.db\"}}}}
 detector: {{type: threshold, params: {{threshold: 100}}}}
 alerter: {{type: mattermost, enabled: false, params: {{webhook_url: \"http://127.0.0.1:9/hooks/{SECRET}\"}}}}
 schedule: {{interval: 10 minutes}}
@@ -771,7 +771,7 @@ fn metric_block(stderr: &str, name: &str) -> String {
 
 fn data_metric(dir: &Path, name: &str, select: &str) {
     let yaml = format!(
-        "name: {name}\ncollector:\n  type: sql\n  params:\n    connection_string: \"sqlite:///data.db\"\n    query: \"{select}\"\nstorage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\ndetector: {{type: threshold, params: {{threshold: 100}}}}\nalerter: {{type: mattermost, enabled: false, params: {{webhook_url: \"http://127.0.0.1:9/hooks/{SECRET}\"}}}}\nschedule: {{interval: 10 minutes}}\n"
+        "name: {name}\ncollector:\n  type: sql\n  params:\n    connection_string: \"sqlite:///../data.db\"\n    query: \"{select}\"\nstorage: {{type: sqlite, params: {{connection_string: \"sqlite:///../store.db\"}}}}\ndetector: {{type: threshold, params: {{threshold: 100}}}}\nalerter: {{type: mattermost, enabled: false, params: {{webhook_url: \"http://127.0.0.1:9/hooks/{SECRET}\"}}}}\nschedule: {{interval: 10 minutes}}\n"
     );
     std::fs::create_dir_all(dir.join("metrics")).unwrap();
     std::fs::write(dir.join("metrics").join(format!("{name}.yaml")), yaml).unwrap();

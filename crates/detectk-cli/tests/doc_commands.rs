@@ -32,6 +32,10 @@ const RUN_ELSEWHERE: &[(&str, &str)] = &[
     ("scripts/services/", "started by scripts/test.sh"),
     ("cargo install --path crates/detectk-cli", "a release build"),
     ("cargo run --release", "benchmarks, minutes each"),
+    (
+        "scripts/nab-backtest.sh",
+        "needs a NAB corpus (its path is the argument); the backtest it runs is tests/backtest.rs",
+    ),
     ("cargo build --release", "a release build"),
     ("mysql --protocol=TCP", "benchmark setup"),
     (

@@ -30,7 +30,7 @@ fn closed_port() -> u16 {
 /// Writes `metrics/<name>.yaml` reading with `collector`, storing into `store.db`.
 fn metric(dir: &Path, name: &str, collector: &str) {
     let yaml = format!(
-        "name: {name}\ncollector: {collector}\nstorage:\n  type: sqlite\n  params: {{connection_string: \"sqlite:///store.db\"}}\ndetector: {{type: threshold, params: {{threshold: 100}}}}\nschedule: {{interval: 10 minutes}}\n"
+        "name: {name}\ncollector: {collector}\nstorage:\n  type: sqlite\n  params: {{connection_string: \"sqlite:///../store.db\"}}\ndetector: {{type: threshold, params: {{threshold: 100}}}}\nschedule: {{interval: 10 minutes}}\n"
     );
     std::fs::create_dir_all(dir.join("metrics")).unwrap();
     std::fs::write(dir.join("metrics").join(format!("{name}.yaml")), yaml).unwrap();
@@ -183,6 +183,7 @@ fn connection_and_query_errors_name_the_cause_once_with_a_fitting_hint() {
     assert!(!err.contains("error returned from database"), "{err}");
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(&regex_escape(&db), "[DB]");
+    settings.add_filter(&regex_escape(&root.display().to_string()), "[ROOT]");
     settings.bind(|| {
         insta::assert_snapshot!(block(&err, "pg_unknown_db"), @r#"
         error: metric `pg_unknown_db`: collecting data failed
@@ -201,7 +202,7 @@ fn connection_and_query_errors_name_the_cause_once_with_a_fitting_hint() {
         ");
         insta::assert_snapshot!(block(&err, "sqlite_missing_file"), @r"
         error: metric `sqlite_missing_file`: collecting data failed
-          caused by: connection failed (sqlite no/such/dir/source.db): connecting: unable to open database file (code 14)
+          caused by: connection failed (sqlite [ROOT]/metrics/no/such/dir/source.db): connecting: unable to open database file (code 14)
           hint: check that the SQLite file exists (a collector never creates one), the path is right, and its directory is readable and writable
         ");
     });

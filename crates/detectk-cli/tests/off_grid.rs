@@ -37,13 +37,13 @@ collector:
   type: sql
   {extra_collector}
   params:
-    connection_string: \"sqlite:///source.db\"
+    connection_string: \"sqlite:///../source.db\"
     query: \"SELECT ts AS period_time, v AS value FROM late WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"
 storage:
   type: sqlite
-  params: {{connection_string: \"sqlite:///store.db\"}}
+  params: {{connection_string: \"sqlite:///../store.db\"}}
 detector: {{type: threshold, params: {{threshold: 100}}}}
-alerter: {{type: console, params: {{path: alerts_{name}.txt}}}}
+alerter: {{type: console, params: {{path: ../alerts_{name}.txt}}}}
 schedule: {{interval: 10 minutes, start_time: \"2024-01-01 23:20:00\"}}
 "
     );

@@ -43,7 +43,7 @@ const QUERY: &str = "SELECT ts AS period_time, v AS value FROM s WHERE ts >= '{{
 /// Writes `metrics/m.yaml` with `query` and `detectors` (a YAML flow list).
 fn write_metric(dir: &Path, query: &str, detectors: &str) {
     let yaml = format!(
-        "name: edited\ncollector:\n  type: sql\n  params:\n    connection_string: \"sqlite:///source.db\"\n    query: \"{query}\"\nstorage:\n  type: sqlite\n  params: {{connection_string: \"sqlite:///store.db\"}}\ndetectors: {detectors}\nschedule: {{interval: 10 minutes}}\n"
+        "name: edited\ncollector:\n  type: sql\n  params:\n    connection_string: \"sqlite:///../source.db\"\n    query: \"{query}\"\nstorage:\n  type: sqlite\n  params: {{connection_string: \"sqlite:///../store.db\"}}\ndetectors: {detectors}\nschedule: {{interval: 10 minutes}}\n"
     );
     std::fs::create_dir_all(dir.join("metrics")).unwrap();
     std::fs::write(dir.join("metrics/m.yaml"), yaml).unwrap();
@@ -186,7 +186,7 @@ fn debug_checks_each_endpoint_once_and_exits_1_when_one_fails() {
         l.local_addr().unwrap().port()
     };
     let broken = format!(
-        "name: other\ncollector: {{type: sql, params: {{connection_string: \"sqlite:///source.db\", query: \"SELECT 1\"}}}}\nstorage: {{type: postgres, params: {{connection_string: \"postgresql://postgres:s3cret@127.0.0.1:{port}/dtk\"}}}}\ndetector: {{type: threshold, params: {{threshold: 1}}}}\nschedule: {{interval: 10 minutes}}\n"
+        "name: other\ncollector: {{type: sql, params: {{connection_string: \"sqlite:///../source.db\", query: \"SELECT 1\"}}}}\nstorage: {{type: postgres, params: {{connection_string: \"postgresql://postgres:s3cret@127.0.0.1:{port}/dtk\"}}}}\ndetector: {{type: threshold, params: {{threshold: 1}}}}\nschedule: {{interval: 10 minutes}}\n"
     );
     std::fs::write(root.join("metrics/other.yaml"), broken).unwrap();
 
@@ -195,13 +195,22 @@ fn debug_checks_each_endpoint_once_and_exits_1_when_one_fails() {
     let text = stdout(&out);
     assert!(!text.contains("s3cret"), "{text}");
     // The shared SQLite source is checked once, for both metrics.
+    // Relative SQLite files are anchored to the config that names them.
+    let source = root.join("metrics/../source.db");
     assert_eq!(
-        text.matches("source  sqlite source.db").count(),
+        text.matches(&format!("source  sqlite {}", source.display()))
+            .count(),
         1,
         "{text}"
     );
     assert!(text.contains("used by: edited, other"), "{text}");
-    assert!(text.contains("ok     storage sqlite store.db"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "ok     storage sqlite {}",
+            root.join("metrics/../store.db").display()
+        )),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("FAILED storage postgres 127.0.0.1:{port}/dtk")),
         "{text}"

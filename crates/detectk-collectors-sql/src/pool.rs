@@ -77,14 +77,29 @@ impl<DB: Database> LazyPool<DB> {
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
         let pool = self.get();
         let fresh = pool.size() == 0;
-        let acquired = if fresh {
+        if fresh {
             self.check_tcp().await?;
-            match tokio::time::timeout(self.connect_timeout, pool.acquire()).await {
+        }
+        let bound = if fresh {
+            self.connect_timeout
+        } else {
+            self.timeout.max(self.connect_timeout)
+        };
+        let deadline = tokio::time::Instant::now() + bound;
+        let acquired = loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let attempt = match tokio::time::timeout(left, pool.acquire()).await {
                 Ok(r) => r,
                 Err(_) => Err(sqlx::Error::PoolTimedOut),
+            };
+            match attempt {
+                // Another process holds the file's write lock while it opens a new
+                // SQLite database (switching it to WAL): wait for it, within the bound.
+                Err(e) if busy(&e) && tokio::time::Instant::now() + BUSY_PAUSE < deadline => {
+                    tokio::time::sleep(BUSY_PAUSE).await;
+                }
+                other => break other,
             }
-        } else {
-            pool.acquire().await
         };
         match acquired {
             Err(sqlx::Error::PoolTimedOut) => {
@@ -172,4 +187,13 @@ impl PoolCache {
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn tcp_target(s: &crate::settings::ServerSettings) -> Option<(String, u16)> {
     (!s.host.starts_with('/')).then(|| (s.host.clone(), s.port))
+}
+
+/// Pause between connection attempts while a SQLite file is locked by another process.
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Whether opening a connection failed because a SQLite file is locked (`SQLITE_BUSY`
+/// and its extended codes); other databases never report these codes.
+fn busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "261" | "517")))
 }

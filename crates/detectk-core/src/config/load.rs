@@ -1010,7 +1010,11 @@ mod tests {
     fn state_is_parsed_from_the_file_or_the_project_profile() {
         let ch = "name: m\ncollector: {type: clickhouse, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\n";
         let plain = parse_config(ch, None, &LoadOptions::default()).unwrap();
-        assert!(plain.config.state.is_none());
+        // No `state:` and no project profile: the local file, used only when the
+        // storage keeps no alert state of its own.
+        let local = plain.config.state.as_ref().expect("the local state file");
+        assert!(local.defaulted && local.profile.is_none());
+        assert_eq!((local.kind.as_str(), &local.params.0["path"]), ("sqlite", &Value::from(LOCAL_STATE_FILE)));
 
         let yaml = format!("{ch}state: {{profile: pg, params: {{database: alerts}}}}\n");
         let config = parse_config(&yaml, None, &options_with_profile())
