@@ -43,7 +43,8 @@ pub const RECOMMENDED_DETECTOR: &str = "robust_seasonal";
 
 /// The `alerter.conditions` lines `dtk init` writes (indented four spaces), from the
 /// same recommendation: one alert per incident, then quiet for 12 hours.
-pub const RECOMMENDED_CONDITIONS: &str = "    consecutive_anomalies: 1\n    cooldown_minutes: 720\n";
+pub const RECOMMENDED_CONDITIONS: &str =
+    "    consecutive_anomalies: 1\n    cooldown_minutes: 720\n";
 
 /// Example params of each detector type for `dtk init -d TYPE`.
 pub fn detector_block(kind: &str) -> String {

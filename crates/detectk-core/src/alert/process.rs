@@ -281,7 +281,9 @@ async fn gather(
         .ok()
         .and_then(|n| job.interval.checked_mul(n))
         .unwrap_or(TimeDelta::MAX);
-    let from = at.checked_sub_signed(back).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let from = at
+        .checked_sub_signed(back)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     // One second past the point: every backend resolves seconds; later points
     // (a replay with an earlier execution time) are dropped below.
     let to = at

@@ -1014,7 +1014,10 @@ mod tests {
         // storage keeps no alert state of its own.
         let local = plain.config.state.as_ref().expect("the local state file");
         assert!(local.defaulted && local.profile.is_none());
-        assert_eq!((local.kind.as_str(), &local.params.0["path"]), ("sqlite", &Value::from(LOCAL_STATE_FILE)));
+        assert_eq!(
+            (local.kind.as_str(), &local.params.0["path"]),
+            ("sqlite", &Value::from(LOCAL_STATE_FILE))
+        );
 
         let yaml = format!("{ch}state: {{profile: pg, params: {{database: alerts}}}}\n");
         let config = parse_config(&yaml, None, &options_with_profile())

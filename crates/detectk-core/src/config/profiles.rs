@@ -247,8 +247,11 @@ mod tests {
 
     #[test]
     fn project_profiles_come_before_the_users_and_the_variable_replaces_both() {
-        let paths =
-            Profiles::default_paths(Path::new("/srv/proj"), None, Some(PathBuf::from("/users/u")));
+        let paths = Profiles::default_paths(
+            Path::new("/srv/proj"),
+            None,
+            Some(PathBuf::from("/users/u")),
+        );
         assert_eq!(
             paths,
             vec![
