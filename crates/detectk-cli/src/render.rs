@@ -95,11 +95,11 @@ mod tests {
     fn renders_cause_and_hint() {
         let e = Error::Collect {
             metric: "sessions".into(),
-            source: BackendError::new(
+            source: Box::new(BackendError::new(
                 BackendErrorKind::Connect,
                 "127.0.0.1:5433",
                 "connection refused",
-            ),
+            )),
         };
         insta::assert_snapshot!(error_text(&e), @r"
         error: metric `sessions`: collecting data failed

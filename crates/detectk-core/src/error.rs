@@ -295,7 +295,7 @@ pub enum Error {
         metric: String,
         /// Cause.
         #[source]
-        source: BackendError,
+        source: Box<BackendError>,
     },
     /// The query result does not fit the column mapping or holds bad values.
     #[error("metric `{metric}`: {message}")]
@@ -314,7 +314,7 @@ pub enum Error {
         metric: String,
         /// Cause.
         #[source]
-        source: BackendError,
+        source: Box<BackendError>,
     },
     /// A detector failed.
     #[error("metric `{metric}`: detector `{detector_id}` failed: {message}")]

@@ -78,12 +78,14 @@ async fn check(role: Role, target: String, plan: &MetricPlan, metrics: Vec<Strin
             .collector
             .check()
             .await
-            .map_err(|source| Error::Collect { metric, source }),
-        Role::Storage => plan
-            .storage
-            .check()
-            .await
-            .map_err(|source| Error::Storage { metric, source }),
+            .map_err(|source| Error::Collect {
+                metric,
+                source: Box::new(source),
+            }),
+        Role::Storage => plan.storage.check().await.map_err(|source| Error::Storage {
+            metric,
+            source: Box::new(source),
+        }),
         Role::Alerter => match &plan.alert {
             Some(a) => a
                 .alerter

@@ -94,7 +94,7 @@ impl<'a> HeldLease<'a> {
     fn error(&self, source: BackendError) -> Error {
         Error::Storage {
             metric: self.metric.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -129,7 +129,7 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
 fn storage_err(job: &AlertJob<'_>, source: BackendError) -> Error {
     Error::Storage {
         metric: job.metric.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 

@@ -194,7 +194,7 @@ pub async fn load_series(
         .await
         .map_err(|source| Error::Storage {
             metric: metric.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         return Ok((points, Vec::new()));
     }

@@ -526,7 +526,7 @@ impl Runner {
             .await
             .map_err(|source| Error::Collect {
                 metric: metric.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         let mapped = map_table(&table, &config.collector).map_err(|e| Error::Data {
             metric: metric.to_string(),
@@ -675,6 +675,6 @@ fn new_detector_note(d: &crate::pipeline::plan::PlannedDetector, from: DateTime<
 fn storage_error(metric: &str, source: BackendError) -> Error {
     Error::Storage {
         metric: metric.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
