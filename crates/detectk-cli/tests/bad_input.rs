@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{run_in, stderr, stdout};
+use common::{run_in, sqlite_exec, stderr, stdout};
 
 const T: &str = "2024-01-02 00:00:00";
 
@@ -14,25 +14,17 @@ const T: &str = "2024-01-02 00:00:00";
 /// detector needs no history, so a first run collects only the newest intervals
 /// (23:40 and 23:50 at the execution time below).
 fn source_db(dir: &Path) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let url = format!("sqlite://{}?mode=rwc", dir.join("source.db").display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        for sql in [
+    sqlite_exec(
+        &dir.join("source.db"),
+        &[
             "CREATE TABLE good (ts TEXT, v INTEGER)",
             "INSERT INTO good VALUES ('2024-01-01 23:30:00', 4), ('2024-01-01 23:40:00', 5), ('2024-01-01 23:50:00', NULL)",
             "CREATE TABLE texts (ts TEXT, v TEXT)",
             "INSERT INTO texts VALUES ('2024-01-01 23:50:00', 'abc')",
             "CREATE TABLE dups (ts TEXT, v REAL)",
             "INSERT INTO dups VALUES ('2024-01-01 23:50:00', 1.5), ('2024-01-01 23:50:00', 2.5)",
-        ] {
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
-    });
+        ],
+    );
 }
 
 fn metric(dir: &Path, name: &str, query: &str) {
@@ -735,21 +727,13 @@ fn corpus_of_invalid_configs_is_reported_per_file_and_the_good_metrics_run() {
 
 /// A source table with the query-result problems of the data corpus.
 fn data_db(dir: &Path) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let url = format!("sqlite://{}?mode=rwc", dir.join("data.db").display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        for sql in [
+    sqlite_exec(
+        &dir.join("data.db"),
+        &[
             "CREATE TABLE d (ts TEXT, v REAL, n INTEGER, txt TEXT)",
             "INSERT INTO d VALUES ('2024-01-01 23:40:00', 5, 1, 'a'), ('2024-01-01 23:50:00', 6, 2, 'b')",
-        ] {
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
-    });
+        ],
+    );
 }
 
 /// The `error: metric `name`...` line of `stderr` and its indented continuation lines.

@@ -93,3 +93,22 @@ pub fn sqlite_rows(db: &Path, sql: &str) -> Vec<String> {
         out
     })
 }
+
+/// Creates (or opens) the SQLite file `db` and runs `statements` on it, in order.
+pub fn sqlite_exec(db: &Path, statements: &[&str]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}?mode=rwc", db.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    });
+}

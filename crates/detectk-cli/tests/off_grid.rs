@@ -7,27 +7,19 @@ mod common;
 
 use std::path::Path;
 
-use common::{run_in, sqlite_rows, stderr, stdout};
+use common::{run_in, sqlite_exec, sqlite_rows, stderr, stdout};
 
 const T: &str = "2024-01-02 00:00:00";
 
 /// Values every ten minutes, each a second late; the 23:50 interval has two rows.
 fn source_db(dir: &Path) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let url = format!("sqlite://{}?mode=rwc", dir.join("source.db").display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        for sql in [
+    sqlite_exec(
+        &dir.join("source.db"),
+        &[
             "CREATE TABLE late (ts TEXT, v REAL)",
             "INSERT INTO late VALUES ('2024-01-01 23:20:01', 5), ('2024-01-01 23:30:01', 6), ('2024-01-01 23:40:01', 7), ('2024-01-01 23:50:01', 500), ('2024-01-01 23:53:00', 700)",
-        ] {
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
-    });
+        ],
+    );
 }
 
 fn metric(dir: &Path, name: &str, extra_collector: &str) {
