@@ -322,6 +322,30 @@ fn tune_ranks_settings_with_the_scores_backtest_gives_them() {
     assert!(out.status.success(), "tune failed: {}", stderr(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["candidates"], 12);
+    // The ranking, ties included, does not depend on how many threads searched.
+    for threads in ["1", "3"] {
+        let again = run_in(
+            root,
+            &[
+                "tune",
+                "metrics",
+                "--labels",
+                "labels.yaml",
+                "--collect",
+                "--grid",
+                grid,
+                "--top",
+                "50",
+                "--format",
+                "json",
+                "--threads",
+                threads,
+            ],
+        );
+        assert!(again.status.success(), "tune failed: {}", stderr(&again));
+        let other: Value = serde_json::from_str(&stdout(&again)).unwrap();
+        assert_eq!(other["results"], doc["results"], "--threads {threads}");
+    }
     let results = doc["results"].as_array().unwrap();
     assert_eq!(results.len(), 12);
     let f1s: Vec<f64> = results

@@ -277,30 +277,32 @@ pub fn search(
     }
     .min(built.len().max(1));
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Ranked> = Vec::with_capacity(grid.size());
+    // Per detector setting (by its index in the grid), its policies' results.
+    let mut per_detector: Vec<(usize, Vec<Ranked>)> = Vec::with_capacity(built.len());
     let outcome: Result<(), String> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                scope.spawn(|| -> Result<Vec<Ranked>, String> {
+                scope.spawn(|| -> Result<Vec<(usize, Vec<Ranked>)>, String> {
                     let mut mine = Vec::new();
                     loop {
                         let d = next.fetch_add(1, Ordering::Relaxed);
                         if d >= built.len() {
                             return Ok(mine);
                         }
-                        mine.extend(score_detector(
+                        let scored = score_detector(
                             built[d].as_ref(),
                             &grid.detectors[d],
                             &grid.policies,
                             inputs,
-                        )?);
+                        )?;
+                        mine.push((d, scored));
                     }
                 })
             })
             .collect();
         for w in workers {
             match w.join() {
-                Ok(Ok(part)) => results.extend(part),
+                Ok(Ok(part)) => per_detector.extend(part),
                 Ok(Err(e)) => return Err(e),
                 Err(_) => return Err("a search thread panicked".into()),
             }
@@ -308,6 +310,9 @@ pub fn search(
         Ok(())
     });
     outcome?;
+    // Grid order before the (stable) ranking, so ties rank the same on any number of threads.
+    per_detector.sort_by_key(|(d, _)| *d);
+    let mut results: Vec<Ranked> = per_detector.into_iter().flat_map(|(_, r)| r).collect();
     rank(&mut results, objective);
     Ok(results)
 }
