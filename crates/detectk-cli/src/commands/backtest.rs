@@ -24,6 +24,20 @@ pub struct BacktestArgs {
     /// Configs to replay.
     #[command(flatten)]
     pub selection: Selection,
+    /// What to replay and score against.
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Also write every replayed point (one row per point and detector) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+/// The arguments `dtk backtest` and `dtk tune` share: labels and the replayed range.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
     /// Incident windows: YAML (`metric: [[start, end], ...]`), CSV (`metric,start,end`)
     /// or NAB's `combined_windows.json`.
     #[arg(long, value_name = "FILE")]
@@ -37,12 +51,18 @@ pub struct BacktestArgs {
     /// Collect the history from the source into memory instead of reading storage.
     #[arg(long)]
     pub collect: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-    /// Also write every replayed point (one row per point and detector) to this CSV file.
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
+}
+
+impl ReplayArgs {
+    /// The replay options at `now`.
+    pub fn options(&self, now: DateTime<Utc>) -> Result<BacktestOptions, ConfigError> {
+        Ok(BacktestOptions {
+            from: time_arg("--from", self.from.as_deref())?,
+            to: time_arg("--to", self.to.as_deref())?,
+            collect: self.collect,
+            execution_time: now,
+        })
+    }
 }
 
 /// Parses `--from` / `--to` (UTC unless they carry an offset).
@@ -173,13 +193,8 @@ fn write_csv(path: &Path, results: &[MetricBacktest]) -> std::io::Result<()> {
 /// Runs `dtk backtest`; returns the exit code.
 pub async fn backtest(registry: &Registry, args: &BacktestArgs) -> Result<u8, ConfigError> {
     let now = Utc::now();
-    let options = BacktestOptions {
-        from: time_arg("--from", args.from.as_deref())?,
-        to: time_arg("--to", args.to.as_deref())?,
-        collect: args.collect,
-        execution_time: now,
-    };
-    let labels = load_labels(&args.labels)?;
+    let options = args.replay.options(now)?;
+    let labels = load_labels(&args.replay.labels)?;
     let prepared = prepare(registry, &args.selection, now)?;
     if args.format == Format::Text {
         print_config_errors(&prepared.errors);
@@ -190,7 +205,7 @@ pub async fn backtest(registry: &Registry, args: &BacktestArgs) -> Result<u8, Co
     let mut results = Vec::new();
     let mut failures = Vec::new();
     for plan in &prepared.plans {
-        match backtest_metric(plan, &labels, &args.labels, &options).await {
+        match backtest_metric(plan, &labels, &args.replay.labels, &options).await {
             Ok(r) => results.push(r),
             Err(e) => failures.push((plan.config.name.clone(), e)),
         }
@@ -249,7 +264,7 @@ pub async fn backtest(registry: &Registry, args: &BacktestArgs) -> Result<u8, Co
                 .map(|e| json!({"errors": e.issues.iter().map(issue_json).collect::<Vec<_>>()}))
                 .collect();
             let doc = json!({
-                "labels": args.labels.display().to_string(),
+                "labels": args.replay.labels.display().to_string(),
                 "metrics": metrics,
                 "invalid": invalid,
                 "totals": totals.json(),

@@ -1,7 +1,6 @@
 //! `dtk tune`: search detector settings and alert policies against labelled incidents
 //! and print the best as a YAML block to paste.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -9,12 +8,12 @@ use clap::Args;
 use detectk_core::backtest::tune::{
     DEFAULT_GRID, Objective, Ranked, TuneSeries, parse_grid, search, yaml_block,
 };
-use detectk_core::backtest::{BacktestOptions, load_series, resolve_range};
+use detectk_core::backtest::{load_series, resolve_range};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 use serde_json::json;
 
 use crate::cli::{Format, Selection};
-use crate::commands::backtest::{load_labels, time_arg};
+use crate::commands::backtest::{ReplayArgs, load_labels};
 use crate::commands::{FAILED, INVALID, OK, prepare, print_config_errors};
 use crate::render::error_text;
 
@@ -24,9 +23,9 @@ pub struct TuneArgs {
     /// Configs whose history to tune on (one setting is searched for all of them).
     #[command(flatten)]
     pub selection: Selection,
-    /// Incident windows (same forms as `dtk backtest --labels`).
-    #[arg(long, value_name = "FILE")]
-    pub labels: PathBuf,
+    /// Labels and the replayed range, as for `dtk backtest`.
+    #[command(flatten)]
+    pub replay: ReplayArgs,
     /// The search grid: a YAML file, or YAML text (default: the built-in grid).
     #[arg(long, value_name = "FILE|YAML")]
     pub grid: Option<String>,
@@ -36,15 +35,6 @@ pub struct TuneArgs {
     /// How many ranked settings to show.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
-    /// First point to score (default: `schedule.start_time`).
-    #[arg(long, value_name = "TIME")]
-    pub from: Option<String>,
-    /// End of the range, exclusive (default: `schedule.end_time`, else now).
-    #[arg(long, value_name = "TIME")]
-    pub to: Option<String>,
-    /// Collect the history from the source into memory instead of reading storage.
-    #[arg(long)]
-    pub collect: bool,
     /// Threads for the search (default: all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -103,13 +93,8 @@ pub async fn tune(registry: &Registry, args: &TuneArgs) -> Result<u8, ConfigErro
                 .collect(),
         }
     })?;
-    let options = BacktestOptions {
-        from: time_arg("--from", args.from.as_deref())?,
-        to: time_arg("--to", args.to.as_deref())?,
-        collect: args.collect,
-        execution_time: now,
-    };
-    let labels = load_labels(&args.labels)?;
+    let options = args.replay.options(now)?;
+    let labels = load_labels(&args.replay.labels)?;
     let prepared = prepare(registry, &args.selection, now)?;
     if args.format == Format::Text {
         print_config_errors(&prepared.errors);
@@ -138,7 +123,7 @@ pub async fn tune(registry: &Registry, args: &TuneArgs) -> Result<u8, ConfigErro
             .metadata
             .get("labels_key")
             .and_then(|v| v.as_str());
-        let windows = match labels.find(metric, key, &args.labels) {
+        let windows = match labels.find(metric, key, &args.replay.labels) {
             Ok(found) => found.map(|(_, w)| w.to_vec()).unwrap_or_default(),
             Err(e) => {
                 eprintln!("error: {e}");
