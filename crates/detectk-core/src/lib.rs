@@ -2,6 +2,7 @@
 
 pub mod alert;
 pub mod backtest;
+mod builtins;
 pub mod config;
 pub mod detector_id;
 pub mod duration;
