@@ -9,7 +9,8 @@ use futures::FutureExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cli::{BackfillArgs, Format};
+use crate::args::Format;
+use crate::cli::BackfillArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::output::time;
 use crate::render::{error_json, error_text, issue_json};

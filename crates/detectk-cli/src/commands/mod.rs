@@ -19,7 +19,7 @@ use detectk_core::config::parse_time;
 use detectk_core::pipeline::{MetricPlan, build_partial};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 
-use crate::cli::Selection;
+use crate::args::Selection;
 use crate::discover::load_selected;
 use crate::render::{config_error_text, issue_text};
 use crate::select::parse_all;

@@ -8,7 +8,8 @@ use detectk_core::{ConfigError, Error, Registry};
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
 
-use crate::cli::{Format, RunArgs};
+use crate::args::Format;
+use crate::cli::RunArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::output::{anomaly_line, time};
 use crate::render::{error_json, error_text, issue_json};
