@@ -7,6 +7,7 @@ pub mod config;
 pub mod detector_id;
 pub mod duration;
 pub mod error;
+pub mod fleet;
 pub mod model;
 pub mod pipeline;
 pub mod registry;

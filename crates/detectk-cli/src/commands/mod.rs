@@ -104,14 +104,6 @@ pub fn print_warnings(warnings: &[ConfigIssue]) {
     }
 }
 
-/// Test hook: with `DETECTK_TEST_PANIC=<metric name>` that metric panics as it starts,
-/// so tests can prove a panic fails that metric alone. Not for production use.
-pub fn injected_panic(metric: &str) {
-    if std::env::var("DETECTK_TEST_PANIC").is_ok_and(|m| m == metric) {
-        panic!("injected by DETECTK_TEST_PANIC");
-    }
-}
-
 /// Turns a numeric code into an [`ExitCode`].
 pub fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
