@@ -3,7 +3,7 @@
 //! do). Nothing is written and nothing is sent.
 //!
 //! The replay uses the production code path: the same [`crate::Detector::detect`]
-//! calls as `dtk backfill` and the same [`crate::alert::decide`] as the alert step of
+//! calls as `dtk backfill` and the same alert policy (`alert::decide`) as the alert step of
 //! `dtk run` (see [`replay`]). Scores are event-level (see [`score`]).
 
 pub mod labels;

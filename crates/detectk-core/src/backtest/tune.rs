@@ -5,7 +5,7 @@
 //! scalar is fixed. A param whose value is itself a list is written as a list of
 //! lists (`seasonal_features: [[hour_of_day]]`). Each distinct detector setting
 //! detects every series once; every policy variant is then replayed over those
-//! detections, with the production [`crate::alert::decide`]. Detector settings run
+//! detections, with the production alert policy (`alert::decide`). Detector settings run
 //! in parallel on all cores.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

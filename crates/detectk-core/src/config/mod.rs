@@ -6,9 +6,9 @@ mod env;
 mod load;
 mod model;
 mod params;
-pub mod paths;
+pub(crate) mod paths;
 mod profiles;
-pub mod template;
+pub(crate) mod template;
 
 pub use discover::{LoadedConfigs, find_config_files, load_configs};
 pub use env::substitute_env;
@@ -21,5 +21,7 @@ pub use model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
     StorageConfig,
 };
-pub use params::{FromParam, Params, ParamsReport, did_you_mean};
+pub(crate) use params::did_you_mean;
+pub use params::{FromParam, Params, ParamsReport};
+pub use paths::{PROJECT_MARKER, PROJECT_PROFILES, find_project_root};
 pub use profiles::{Profile, Profiles};
