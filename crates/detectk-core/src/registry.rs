@@ -40,6 +40,7 @@ pub trait AlerterFactory: Send + Sync {
 /// The four kinds of pluggable parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Component {
     /// Runs queries.
     Collector,
@@ -212,6 +213,7 @@ pub const KNOWN_TYPES: &[KnownType] = &[
 /// A failed lookup: the type is unknown, or known but compiled out of this build.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{component} type `{name}` is {reason}")]
+#[non_exhaustive]
 pub struct LookupError {
     /// Which kind of part was looked up.
     pub component: Component,

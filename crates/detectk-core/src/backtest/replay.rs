@@ -46,6 +46,7 @@ pub fn detect_range(
 
 /// An alert the replayed policy sent.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReplayedAlert {
     /// The point the alert is about.
     pub timestamp: DateTime<Utc>,

@@ -101,6 +101,7 @@ impl Default for LoadOptions {
 
 /// A parsed config and the warnings found on the way.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadedConfig {
     /// The config.
     pub config: MetricConfig,
@@ -154,6 +155,7 @@ pub fn parse_config(
 
 /// A config parsed as far as possible, with every problem found.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PartialConfig {
     /// The config, when its required parts could be read (even with other problems),
     /// so that building it can report more problems at once.
