@@ -911,14 +911,10 @@ impl Parser<'_> {
 
 /// Collector types of Python detectk that DetectK does not ship (they have no SQL query);
 /// building such a config reports the type itself as unavailable.
+pub(crate) const PYTHON_ONLY_COLLECTORS: &[&str] = &["http"];
+
 fn python_only_collector(kind: Option<&str>) -> bool {
-    kind.is_some_and(|k| {
-        crate::registry::KNOWN_TYPES.iter().any(|t| {
-            t.component == crate::registry::Component::Collector
-                && t.name == k
-                && t.crate_name.is_none()
-        })
-    })
+    kind.is_some_and(|k| PYTHON_ONLY_COLLECTORS.contains(&k))
 }
 
 fn merge_profile(

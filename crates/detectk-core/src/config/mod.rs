@@ -12,6 +12,7 @@ pub(crate) mod template;
 
 pub use discover::{LoadedConfigs, find_config_files, load_configs};
 pub use env::substitute_env;
+pub(crate) use load::PYTHON_ONLY_COLLECTORS;
 pub use load::{
     COLLECTOR_CORE_KEYS, EnvLookup, LOCAL_STATE_FILE, LoadOptions, LoadedConfig,
     MAX_DETECTOR_ID_LEN, MAX_METRIC_NAME_LEN, PartialConfig, STATE_PROFILE, load_file,
