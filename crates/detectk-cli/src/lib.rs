@@ -32,6 +32,15 @@ pub fn registry() -> Registry {
     registry
 }
 
+/// An optional backend: linked in this build, its kinds, type names, crate and feature(s).
+type OptionalBackend = (
+    bool,
+    &'static [Component],
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+);
+
 /// Notes each optional backend this build lacks, so a lookup names its feature.
 fn note_compiled_out(registry: &mut Registry) {
     const SQL: &str = "detectk-collectors-sql";
@@ -41,42 +50,36 @@ fn note_compiled_out(registry: &mut Registry) {
         feature = "postgres",
         feature = "mysql"
     ));
-    let data = [Component::Collector, Component::Storage];
-    let alerter = [Component::Alerter];
-    let optional: [(
-        bool,
-        &[Component],
-        &[&'static str],
-        &'static str,
-        &'static str,
-    ); 7] = [
-        (cfg!(feature = "sqlite"), &data, &["sqlite"], SQL, "sqlite"),
+    const DATA: &[Component] = &[Component::Collector, Component::Storage];
+    const ALERTER: &[Component] = &[Component::Alerter];
+    let optional: [OptionalBackend; 7] = [
+        (cfg!(feature = "sqlite"), DATA, &["sqlite"], SQL, "sqlite"),
         (
             cfg!(feature = "postgres"),
-            &data,
+            DATA,
             &["postgres", "postgresql"],
             SQL,
             "postgres",
         ),
-        (cfg!(feature = "mysql"), &data, &["mysql"], SQL, "mysql"),
-        (any_sql, &data, &["sql"], SQL, "sqlite, postgres or mysql"),
+        (cfg!(feature = "mysql"), DATA, &["mysql"], SQL, "mysql"),
+        (any_sql, DATA, &["sql"], SQL, "sqlite, postgres or mysql"),
         (
             cfg!(feature = "clickhouse"),
-            &data,
+            DATA,
             &["clickhouse"],
             CLICKHOUSE,
             "clickhouse",
         ),
         (
             cfg!(feature = "mattermost"),
-            &alerter,
+            ALERTER,
             &["mattermost"],
             "detectk-alerters-mattermost",
             "mattermost",
         ),
         (
             cfg!(feature = "slack"),
-            &alerter,
+            ALERTER,
             &["slack"],
             "detectk-alerters-slack",
             "slack",
