@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
+use crate::config::alignment::{Aggregation, TimestampAlignment};
 use crate::config::env::substitute_env;
 use crate::config::model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
@@ -19,7 +20,6 @@ use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
 use crate::duration::HumanDuration;
 use crate::error::{ConfigError, ConfigIssue};
-use crate::pipeline::{Aggregation, TimestampAlignment};
 
 /// Keys of `collector` (or `collector.params`) that the core reads itself.
 pub const COLLECTOR_CORE_KEYS: &[&str] = &[

@@ -1,6 +1,7 @@
 //! The metric config: model, loader, params reader, env substitution, profiles, and
 //! where relative file locations resolve.
 
+mod alignment;
 mod discover;
 mod env;
 mod load;
@@ -10,6 +11,7 @@ pub(crate) mod paths;
 mod profiles;
 pub(crate) mod template;
 
+pub use alignment::{Aggregation, TimestampAlignment};
 pub use discover::{LoadedConfigs, find_config_files, load_configs};
 pub use env::substitute_env;
 pub(crate) use load::PYTHON_ONLY_COLLECTORS;

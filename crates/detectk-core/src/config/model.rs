@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::alignment::{Aggregation, TimestampAlignment};
 use crate::duration::HumanDuration;
-use crate::pipeline::{Aggregation, TimestampAlignment};
 use crate::secret::redact_json;
 
 /// A params map whose `Debug` and `Serialize` hide secrets (passwords, webhook URLs, DSNs).

@@ -9,7 +9,7 @@ mod query;
 mod retry;
 mod runner;
 
-pub use align::{Aggregation, TimestampAlignment};
+pub use crate::config::{Aggregation, TimestampAlignment};
 pub use compile::{CompileStart, CompiledQuery, CompiledRun, compile_next_run};
 pub use grid::floor_to_interval;
 pub(crate) use grid::{batches, newest_complete_end};
