@@ -41,18 +41,18 @@ type OptionalBackend = (
     &'static str,
 );
 
-/// Notes each optional backend this build lacks, so a lookup names its feature.
-fn note_compiled_out(registry: &mut Registry) {
+/// The optional backends of `dtk`, each with whether this build links it.
+fn optional_backends() -> [OptionalBackend; 7] {
     const SQL: &str = "detectk-collectors-sql";
     const CLICKHOUSE: &str = "detectk-collectors-clickhouse";
+    const DATA: &[Component] = &[Component::Collector, Component::Storage];
+    const ALERTER: &[Component] = &[Component::Alerter];
     let any_sql = cfg!(any(
         feature = "sqlite",
         feature = "postgres",
         feature = "mysql"
     ));
-    const DATA: &[Component] = &[Component::Collector, Component::Storage];
-    const ALERTER: &[Component] = &[Component::Alerter];
-    let optional: [OptionalBackend; 7] = [
+    [
         (cfg!(feature = "sqlite"), DATA, &["sqlite"], SQL, "sqlite"),
         (
             cfg!(feature = "postgres"),
@@ -84,12 +84,86 @@ fn note_compiled_out(registry: &mut Registry) {
             "detectk-alerters-slack",
             "slack",
         ),
-    ];
-    for (linked, components, names, krate, feature) in optional {
-        for component in components.iter().filter(|_| !linked) {
+    ]
+}
+
+/// Notes each optional backend this build lacks, so a lookup names its feature.
+fn note_compiled_out(registry: &mut Registry) {
+    note_missing(registry, optional_backends().into_iter().filter(|b| !b.0));
+}
+
+fn note_missing(registry: &mut Registry, missing: impl IntoIterator<Item = OptionalBackend>) {
+    for (_, components, names, krate, feature) in missing {
+        for component in components {
             for name in names {
                 registry.note_compiled_out(*component, name, krate, feature);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a build without any optional backend says (`dtk` is tested with all of them).
+    #[test]
+    fn a_build_without_optional_backends_names_their_crates_and_features() {
+        let mut registry = Registry::with_builtins();
+        detectk_detectors::register(&mut registry);
+        note_missing(&mut registry, optional_backends());
+        let Err(e) = registry.storage("postgresql") else {
+            panic!("no storage is registered")
+        };
+        assert_eq!(
+            e.to_string(),
+            "storage type `postgresql` is not available in this build"
+        );
+        assert_eq!(
+            e.hint,
+            "it is provided by the crate `detectk-collectors-sql` (dtk feature `postgres`); this build has: none"
+        );
+        let Err(e) = registry.alerter("slack") else {
+            panic!("slack is not registered")
+        };
+        assert!(
+            e.hint
+                .contains("(dtk feature `slack`); this build has: console"),
+            "{}",
+            e.hint
+        );
+        let collectors: Vec<&str> = registry
+            .compiled_out(Component::Collector)
+            .iter()
+            .map(|k| k.name)
+            .collect();
+        assert_eq!(
+            collectors,
+            [
+                "clickhouse",
+                "mysql",
+                "postgres",
+                "postgresql",
+                "sql",
+                "sqlite"
+            ]
+        );
+        assert!(registry.compiled_out(Component::Detector).is_empty());
+    }
+
+    #[cfg(all(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "clickhouse",
+        feature = "mattermost",
+        feature = "slack"
+    ))]
+    #[test]
+    fn a_build_with_every_feature_lacks_nothing() {
+        let registry = registry();
+        for component in [Component::Collector, Component::Storage, Component::Alerter] {
+            assert!(registry.compiled_out(component).is_empty(), "{component}");
         }
     }
 }
