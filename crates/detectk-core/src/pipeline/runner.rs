@@ -250,14 +250,16 @@ impl Runner {
         // Per detector: score points after its newest stored detection, or the new points.
         // A detector new to a metric with stored points (an edited config) also scores
         // the newest stored point at once, so the run can alert on it.
+        let last_detections = if plan.detectors.is_empty() {
+            Default::default()
+        } else {
+            with_retry("detections", || storage.last_detection_times(metric))
+                .await
+                .map_err(|s| storage_error(metric, s))?
+        };
         let mut detect_from = Vec::with_capacity(plan.detectors.len());
         for d in &plan.detectors {
-            let last_detection = with_retry("detections", || {
-                storage.last_detection_time(metric, &d.info.id)
-            })
-            .await
-            .map_err(|s| storage_error(metric, s))?;
-            let from = match last_detection {
+            let from = match last_detections.get(&d.info.id).copied() {
                 Some(t) => {
                     shifted(metric, t, TimeDelta::seconds(1), "the newest detection")?.min(start)
                 }

@@ -1,12 +1,14 @@
 //! The storage conformance suite: every check of the [`crate::Storage`] contract.
 
 mod alerts;
+mod batch;
 mod datapoints;
 mod detections;
 mod leases;
 mod state;
 
 pub use alerts::*;
+pub use batch::*;
 pub use datapoints::*;
 pub use detections::*;
 pub use leases::*;
@@ -84,6 +86,9 @@ pub async fn run_storage_suite(target: &StorageTarget<'_>) -> SuiteReport {
             storage_alert_lease_exclusive,
             storage_alert_lease_one_winner,
             storage_retention,
+            storage_last_datapoint_times,
+            storage_last_detection_times,
+            storage_load_alerts,
         ]
     );
     report
