@@ -8,6 +8,7 @@ pub mod detector_id;
 pub mod duration;
 pub mod error;
 pub mod fleet;
+pub mod layers;
 pub mod model;
 pub mod pipeline;
 pub mod registry;

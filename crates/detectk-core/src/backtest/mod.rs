@@ -21,7 +21,7 @@ use crate::error::{ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::{
     MetricPlan, PlannedDetector, Runner, batches, floor_to_interval, history_span,
-    newest_complete_end, with_retry,
+    newest_complete_end,
 };
 use crate::traits::{AlertKind, DetectionContext, LoadDatapoints};
 
@@ -189,7 +189,8 @@ pub async fn load_series(
     if !collect {
         let storage = plan.storage.as_ref();
         let op = LoadDatapoints::new(metric, load_from, to);
-        let points = with_retry("load history", || storage.load_datapoints(&op))
+        let points = storage
+            .load_datapoints(&op)
             .await
             .map_err(|source| Error::Storage {
                 metric: metric.to_string(),

@@ -18,7 +18,6 @@ use crate::pipeline::grid::{
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::query::render_collect_query;
-use crate::pipeline::retry::with_retry;
 use crate::traits::{DetectionContext, LoadDatapoints};
 
 /// Options of `dtk run`.
@@ -160,7 +159,8 @@ impl Runner {
             return Ok(());
         }
         let metric = &plan.config.name;
-        with_retry("migrate", || plan.storage.migrate())
+        plan.storage
+            .migrate()
             .await
             .map_err(|source| storage_error(metric, source))?;
         self.migrated
@@ -202,7 +202,8 @@ impl Runner {
             self.migrate(plan).await?;
         }
         let storage = plan.storage.as_ref();
-        let last = with_retry("checkpoint", || storage.last_datapoint_time(metric))
+        let last = storage
+            .last_datapoint_time(metric)
             .await
             .map_err(|s| storage_error(metric, s))?;
         let start = match last {
@@ -227,7 +228,8 @@ impl Runner {
         let last_detections = if plan.detectors.is_empty() {
             Default::default()
         } else {
-            with_retry("detections", || storage.last_detection_times(metric))
+            storage
+                .last_detection_times(metric)
                 .await
                 .map_err(|s| storage_error(metric, s))?
         };
@@ -267,11 +269,10 @@ impl Runner {
             range.points += points.len();
             range.missing += points.iter().filter(|p| p.is_missing).count();
             if !options.dry_run {
-                with_retry("store points", || {
-                    storage.upsert_datapoints(metric, &points)
-                })
-                .await
-                .map_err(|s| storage_error(metric, s))?;
+                storage
+                    .upsert_datapoints(metric, &points)
+                    .await
+                    .map_err(|s| storage_error(metric, s))?;
             }
             new_points.extend(points);
         }
@@ -291,7 +292,8 @@ impl Runner {
                 )
                 .await?;
             if !options.dry_run && !records.is_empty() {
-                with_retry("store detections", || storage.upsert_detections(&records))
+                storage
+                    .upsert_detections(&records)
                     .await
                     .map_err(|s| storage_error(metric, s))?;
             }
@@ -341,7 +343,8 @@ impl Runner {
                 TimeDelta::days(-i64::from(days)),
                 "storage.retention_days",
             )?;
-            with_retry("retention", || storage.apply_retention(metric, before))
+            storage
+                .apply_retention(metric, before)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
         }
@@ -405,7 +408,7 @@ impl Runner {
         let checkpoint = if options.force {
             None
         } else {
-            match with_retry("checkpoint", || storage.get_checkpoint(metric, &job)).await {
+            match storage.get_checkpoint(metric, &job).await {
                 Ok(c) => c,
                 // A dry run against a storage whose tables do not exist yet has no checkpoint.
                 Err(_) if options.dry_run => None,
@@ -430,11 +433,10 @@ impl Runner {
         let total = plan_batches.len();
         for (index, (from, to)) in plan_batches.into_iter().enumerate() {
             let (points, notes) = self.collect(plan, from, to, options.execution_time).await?;
-            with_retry("store points", || {
-                storage.upsert_datapoints(metric, &points)
-            })
-            .await
-            .map_err(|s| storage_error(metric, s))?;
+            storage
+                .upsert_datapoints(metric, &points)
+                .await
+                .map_err(|s| storage_error(metric, s))?;
             let mut batch_report = RangeReport {
                 from: Some(from),
                 to: Some(to),
@@ -449,7 +451,8 @@ impl Runner {
                     .detect(plan, &points, from, &detect_from, options.execution_time)
                     .await?;
                 if !records.is_empty() {
-                    with_retry("store detections", || storage.upsert_detections(&records))
+                    storage
+                        .upsert_detections(&records)
                         .await
                         .map_err(|s| storage_error(metric, s))?;
                 }
@@ -459,7 +462,8 @@ impl Runner {
                     .filter(|r| r.detection.is_anomaly)
                     .collect();
             }
-            with_retry("checkpoint", || storage.set_checkpoint(metric, &job, to))
+            storage
+                .set_checkpoint(metric, &job, to)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
             report.range.absorb(batch_report);
@@ -498,7 +502,9 @@ impl Runner {
         let interval = &config.schedule.interval;
         let query = render_collect_query(config, from, to, execution_time).map_err(|e| *e)?;
         tracing::debug!(metric, %from, %to, "collecting");
-        let table = with_retry("query", || plan.collector.query(&query))
+        let table = plan
+            .collector
+            .query(&query)
             .await
             .map_err(|source| Error::Collect {
                 metric: metric.to_string(),
@@ -576,7 +582,8 @@ impl Runner {
         let history_from = window_starts.iter().copied().min().unwrap_or(new_from);
         let mut series: Vec<DataPoint> = if history_from < new_from {
             let op = LoadDatapoints::new(metric, history_from, new_from);
-            with_retry("load history", || plan.storage.load_datapoints(&op))
+            plan.storage
+                .load_datapoints(&op)
                 .await
                 .map_err(|s| storage_error(metric, s))?
         } else {
