@@ -15,6 +15,7 @@ use crate::alert::policy::{Decision, PolicyInput, decide, lookback_points};
 use crate::alert::settings::AlertSettings;
 use crate::alert::text::MessageInput;
 use crate::error::{BackendError, Error};
+use crate::layers::{DryRunAlerter, DryRunStorage};
 use crate::model::DetectionRecord;
 use crate::traits::{
     AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus, Alerter, FinishAlert,
@@ -49,7 +50,8 @@ pub struct AlertJob<'a> {
     pub newest: DateTime<Utc>,
     /// The metric's interval.
     pub interval: TimeDelta,
-    /// Decide and render, but neither claim nor send nor write anything.
+    /// Take the path of a real run over [`DryRunStorage`] and [`DryRunAlerter`]: claim,
+    /// send and record in memory only; the messages are reported as `would_send`.
     pub dry_run: bool,
 }
 
@@ -91,25 +93,27 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
             "alerting is disabled (alerter.enabled: false)",
         ));
     }
+    if job.dry_run {
+        // The same path as a real run, over layers that write and send nothing.
+        let storage = DryRunStorage::new(job.storage);
+        let alerter = DryRunAlerter::new(job.alerter);
+        let mut report = alert(AlertJob {
+            storage: &storage,
+            alerter: &alerter,
+            ..job
+        })
+        .await?;
+        report.would_send = std::mem::take(&mut report.sent);
+        return Ok(report);
+    }
+    alert(job).await
+}
+
+/// Gathers the detections, then decides, claims, sends and records under the lease.
+async fn alert(job: AlertJob<'_>) -> Result<AlertReport, Error> {
     let detections = gather(&job, job.newest)
         .await
         .map_err(|e| storage_err(&job, e))?;
-    if job.dry_run {
-        let state = State::read(&job).await?;
-        return Ok(
-            match message_for(
-                &job,
-                decide_at(&job, &detections, job.newest, &state),
-                job.newest,
-            ) {
-                Ok(message) => AlertReport {
-                    would_send: vec![message],
-                    ..AlertReport::default()
-                },
-                Err(reason) => AlertReport::held(reason),
-            },
-        );
-    }
     let lease = HeldLease::acquire(job.storage, job.metric).await?;
     let result = under_lease(&job, &lease, &detections).await;
     lease.release().await;

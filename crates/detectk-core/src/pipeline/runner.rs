@@ -10,6 +10,7 @@ use crate::alert::{AlertJob, AlertReport};
 use crate::config::template::format_time;
 use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
+use crate::layers::DryRunStorage;
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::align::{align, notes as align_notes};
 use crate::pipeline::grid::{
@@ -18,7 +19,7 @@ use crate::pipeline::grid::{
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::query::render_collect_query;
-use crate::traits::{DetectionContext, LoadDatapoints};
+use crate::traits::{DetectionContext, LoadDatapoints, Storage};
 
 /// Options of `dtk run`.
 #[derive(Debug, Clone, Copy)]
@@ -148,8 +149,8 @@ impl Runner {
         Self::default()
     }
 
-    async fn migrate(&self, plan: &MetricPlan) -> Result<(), Error> {
-        let key = plan.storage.describe();
+    async fn migrate(&self, metric: &str, storage: &dyn Storage) -> Result<(), Error> {
+        let key = storage.describe();
         if self
             .migrated
             .lock()
@@ -158,8 +159,7 @@ impl Runner {
         {
             return Ok(());
         }
-        let metric = &plan.config.name;
-        plan.storage
+        storage
             .migrate()
             .await
             .map_err(|source| storage_error(metric, source))?;
@@ -193,15 +193,16 @@ impl Runner {
             )?,
         };
         let newest = shifted(metric, end, neg(interval), "the newest interval")?;
-        if options.dry_run {
-            // The schema is not data: create it so a first dry run can read empty tables.
-            if let Err(e) = self.migrate(plan).await {
-                tracing::debug!(metric, error = %e, "dry run: could not create the storage tables");
-            }
+        // A dry run writes to memory only (see `DryRunStorage`); everything below is
+        // the same for both.
+        let dry_run_storage;
+        let storage: &dyn Storage = if options.dry_run {
+            dry_run_storage = DryRunStorage::new(plan.storage.as_ref());
+            &dry_run_storage
         } else {
-            self.migrate(plan).await?;
-        }
-        let storage = plan.storage.as_ref();
+            plan.storage.as_ref()
+        };
+        self.migrate(metric, storage).await?;
         let last = storage
             .last_datapoint_time(metric)
             .await
@@ -268,12 +269,10 @@ impl Runner {
             range.notes.extend(notes);
             range.points += points.len();
             range.missing += points.iter().filter(|p| p.is_missing).count();
-            if !options.dry_run {
-                storage
-                    .upsert_datapoints(metric, &points)
-                    .await
-                    .map_err(|s| storage_error(metric, s))?;
-            }
+            storage
+                .upsert_datapoints(metric, &points)
+                .await
+                .map_err(|s| storage_error(metric, s))?;
             new_points.extend(points);
         }
         if start < end {
@@ -291,7 +290,7 @@ impl Runner {
                     options.execution_time,
                 )
                 .await?;
-            if !options.dry_run && !records.is_empty() {
+            if !records.is_empty() {
                 storage
                     .upsert_detections(&records)
                     .await
@@ -334,9 +333,7 @@ impl Runner {
             _ => None,
         };
 
-        if !options.dry_run
-            && let Some(days) = config.storage.retention_days
-        {
+        if let Some(days) = config.storage.retention_days {
             let before = shifted(
                 metric,
                 options.execution_time,
@@ -403,7 +400,7 @@ impl Runner {
         let storage = plan.storage.as_ref();
 
         if !options.dry_run {
-            self.migrate(plan).await?;
+            self.migrate(metric, storage).await?;
         }
         let checkpoint = if options.force {
             None
