@@ -301,8 +301,5 @@ async fn retry_layers_retry_a_transient_connect_failure_once_and_say_so() {
     let retried = RetryStorage::new(store);
     let err = retried.last_datapoint_time("m").await.unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");
-    assert_eq!(
-        *warnings.0.lock().unwrap(),
-        ["query", "read the newest point time"]
-    );
+    assert_eq!(*warnings.0.lock().unwrap(), ["query", "checkpoint"]);
 }

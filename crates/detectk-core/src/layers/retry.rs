@@ -1,5 +1,6 @@
 //! The retry layer: every storage and collector call is retried on transient errors
-//! (see [`crate::pipeline::retry_delays`] for the policy), with a warning per retry.
+//! (see [`crate::pipeline::retry_delays`] for the policy), with a warning per retry
+//! naming the operation as the pipeline always has (`store points`, `checkpoint`, ...).
 //!
 //! Retrying every call is safe: writes are idempotent upserts, and alert claims and
 //! leases recognise their own token, so a retry whose first attempt succeeded (but
@@ -45,24 +46,18 @@ impl SeriesStore for RetryStorage {
     }
 
     async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
-        with_retry("load points", || self.inner.load_datapoints(op)).await
+        with_retry("load history", || self.inner.load_datapoints(op)).await
     }
 
     async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
-        with_retry("read the newest point time", || {
-            self.inner.last_datapoint_time(metric)
-        })
-        .await
+        with_retry("checkpoint", || self.inner.last_datapoint_time(metric)).await
     }
 
     async fn last_datapoint_times(
         &self,
         metrics: &[String],
     ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
-        with_retry("read the newest point times", || {
-            self.inner.last_datapoint_times(metrics)
-        })
-        .await
+        with_retry("checkpoints", || self.inner.last_datapoint_times(metrics)).await
     }
 }
 
@@ -81,7 +76,7 @@ impl DetectionStore for RetryStorage {
         metric: &str,
         detector_id: &str,
     ) -> StorageResult<Option<DateTime<Utc>>> {
-        with_retry("read the newest detection time", || {
+        with_retry("detections", || {
             self.inner.last_detection_time(metric, detector_id)
         })
         .await
@@ -91,10 +86,7 @@ impl DetectionStore for RetryStorage {
         &self,
         metric: &str,
     ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
-        with_retry("read the newest detection times", || {
-            self.inner.last_detection_times(metric)
-        })
-        .await
+        with_retry("detections", || self.inner.last_detection_times(metric)).await
     }
 
     async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
@@ -109,10 +101,7 @@ impl CheckpointStore for RetryStorage {
         metric: &str,
         job: &str,
     ) -> StorageResult<Option<DateTime<Utc>>> {
-        with_retry("read a checkpoint", || {
-            self.inner.get_checkpoint(metric, job)
-        })
-        .await
+        with_retry("checkpoint", || self.inner.get_checkpoint(metric, job)).await
     }
 
     async fn set_checkpoint(
@@ -121,17 +110,14 @@ impl CheckpointStore for RetryStorage {
         job: &str,
         position: DateTime<Utc>,
     ) -> StorageResult<()> {
-        with_retry("write a checkpoint", || {
+        with_retry("checkpoint", || {
             self.inner.set_checkpoint(metric, job, position)
         })
         .await
     }
 
     async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
-        with_retry("clear a checkpoint", || {
-            self.inner.clear_checkpoint(metric, job)
-        })
-        .await
+        with_retry("checkpoint", || self.inner.clear_checkpoint(metric, job)).await
     }
 
     async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
