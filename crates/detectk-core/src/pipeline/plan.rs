@@ -14,6 +14,7 @@ use crate::traits::{Alerter, Collector, Detector, Storage};
 
 /// A detector ready to score, with what alerts and storage say about it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PlannedDetector {
     /// ID, type and params.
     pub info: DetectorInfo,
@@ -23,6 +24,7 @@ pub struct PlannedDetector {
 
 /// The alert side of a metric.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct AlertPlan {
     /// Policy and switches.
     pub settings: AlertSettings,
