@@ -224,7 +224,7 @@ async fn dry_run_alerter_records_instead_of_sending() {
         detections: vec![],
     };
     dry.send(&message).await.unwrap();
-    assert_eq!(dry.describe(), "refusing");
+    assert_eq!(dry.describe(), "refusing (dry run)");
     let recorded = dry.recorded();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].text, "ANOMALY: m");

@@ -435,8 +435,10 @@ impl AlertLedger for DryRunStorage<'_> {
 
 #[async_trait]
 impl Storage for DryRunStorage<'_> {
+    /// The storage's description, marked: a dry run's (lenient) migration is never
+    /// taken for the real one's.
     fn describe(&self) -> String {
-        self.inner.describe()
+        format!("{} (dry run)", self.inner.describe())
     }
 
     async fn check(&self) -> StorageResult<Option<String>> {
@@ -497,8 +499,9 @@ impl<'a> DryRunAlerter<'a> {
 
 #[async_trait]
 impl Alerter for DryRunAlerter<'_> {
+    /// The channel, marked, so logs of the (recorded) delivery say it was a dry run.
     fn describe(&self) -> String {
-        self.inner.describe()
+        format!("{} (dry run)", self.inner.describe())
     }
 
     async fn send(&self, message: &AlertMessage) -> Result<(), AlertError> {
