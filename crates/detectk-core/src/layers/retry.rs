@@ -1,5 +1,5 @@
 //! The retry layer: every storage and collector call is retried on transient errors
-//! (see [`crate::pipeline::retry_delays`] for the policy), with a warning per retry
+//! (the policy is in `backoff.rs`), with a warning per retry
 //! naming the operation as the pipeline always has (`store points`, `checkpoint`, ...).
 //!
 //! Retrying every call is safe: writes are idempotent upserts, and alert claims and
@@ -12,9 +12,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::backoff::with_retry;
 use crate::error::BackendError;
 use crate::model::{DataPoint, DetectionRecord, Table};
-use crate::pipeline::with_retry;
 use crate::traits::{
     AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, Collector,
     DetectionStore, FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent,
