@@ -8,6 +8,7 @@ mod detector_id;
 mod duration;
 mod error;
 pub mod fleet;
+pub mod layers;
 pub mod model;
 pub mod pipeline;
 pub mod registry;

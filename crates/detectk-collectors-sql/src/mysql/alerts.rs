@@ -2,7 +2,8 @@
 
 use chrono::NaiveDateTime;
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, LoadAlerts,
+    StorageResult,
 };
 use sqlx::Row;
 
@@ -136,15 +137,15 @@ impl super::MysqlStorage {
         let kind_text: String = row.try_get("kind").map_err(&err)?;
         let ids = json_text(&row, "detector_ids").map_err(&err)?;
         let sent_at: Option<NaiveDateTime> = row.try_get("sent_at").map_err(&err)?;
-        Ok(Some(AlertRecord {
-            metric: metric.to_string(),
-            key: row.try_get("alert_key").map_err(&err)?,
-            kind: alert_kind(&self.handle.server(), &kind_text)?,
-            timestamp: utc(row.try_get("alert_time").map_err(&err)?),
-            status: AlertStatus::Sent,
-            sent_at: sent_at.map(utc),
-            detector_ids: ids.as_deref().map(parse_ids).unwrap_or_default(),
-        }))
+        Ok(Some(AlertRecord::new(
+            metric.to_string(),
+            row.try_get::<String, _>("alert_key").map_err(&err)?,
+            alert_kind(&self.handle.server(), &kind_text)?,
+            utc(row.try_get("alert_time").map_err(&err)?),
+            AlertStatus::Sent,
+            sent_at.map(utc),
+            ids.as_deref().map(parse_ids).unwrap_or_default(),
+        )))
     }
 
     /// The newest alert of a kind, any status (see `Storage::latest_alert`).
@@ -167,15 +168,15 @@ impl super::MysqlStorage {
         let status: String = row.try_get("status").map_err(&err)?;
         let ids = json_text(&row, "detector_ids").map_err(&err)?;
         let sent_at: Option<NaiveDateTime> = row.try_get("sent_at").map_err(&err)?;
-        Ok(Some(AlertRecord {
-            metric: metric.to_string(),
-            key: row.try_get("alert_key").map_err(&err)?,
+        Ok(Some(AlertRecord::new(
+            metric.to_string(),
+            row.try_get::<String, _>("alert_key").map_err(&err)?,
             kind,
-            timestamp: utc(row.try_get("alert_time").map_err(&err)?),
-            status: alert_status(&self.handle.server(), &status)?,
-            sent_at: sent_at.map(utc),
-            detector_ids: ids.as_deref().map(parse_ids).unwrap_or_default(),
-        }))
+            utc(row.try_get("alert_time").map_err(&err)?),
+            alert_status(&self.handle.server(), &status)?,
+            sent_at.map(utc),
+            ids.as_deref().map(parse_ids).unwrap_or_default(),
+        )))
     }
 
     /// One lease attempt: insert the row (only one inserter wins), else take it over
@@ -245,5 +246,39 @@ impl super::MysqlStorage {
             .await
             .map_err(&err)?;
         Ok(())
+    }
+
+    /// Alert rows of a range, any status (see `AlertLedger::load_alerts`).
+    pub(super) async fn load_range(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
+        let err = self.handle.err("loading alerts");
+        let rows = sqlx::query(
+            "SELECT alert_key, kind, alert_time, status, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ? AND alert_time >= ? AND alert_time < ? \
+             ORDER BY alert_time, alert_key",
+        )
+        .bind(&op.metric)
+        .bind(naive(op.from))
+        .bind(naive(op.to))
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        let server = self.handle.server();
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind").map_err(&err)?;
+                let status: String = row.try_get("status").map_err(&err)?;
+                let ids = json_text(row, "detector_ids").map_err(&err)?;
+                let sent_at: Option<NaiveDateTime> = row.try_get("sent_at").map_err(&err)?;
+                Ok(AlertRecord::new(
+                    &op.metric,
+                    row.try_get::<String, _>("alert_key").map_err(&err)?,
+                    alert_kind(&server, &kind)?,
+                    utc(row.try_get("alert_time").map_err(&err)?),
+                    alert_status(&server, &status)?,
+                    sent_at.map(utc),
+                    ids.as_deref().map(parse_ids).unwrap_or_default(),
+                ))
+            })
+            .collect()
     }
 }

@@ -2,10 +2,14 @@
 //! `ON DUPLICATE KEY UPDATE v = VALUES(v)` (the form MariaDB accepts), and alert
 //! claims as an insert that only one claimer can win, or a guarded update.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use detectk_core::model::{DataPoint, DetectionRecord, Direction};
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, DetectionStore,
+    FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore,
+    StorageResult,
 };
 use detectk_core::{Storage, async_trait};
 use sqlx::mysql::MySqlRow;
@@ -55,22 +59,7 @@ impl MysqlStorage {
 }
 
 #[async_trait]
-impl Storage for MysqlStorage {
-    fn describe(&self) -> String {
-        self.handle.describe()
-    }
-
-    async fn check(&self) -> StorageResult<Option<String>> {
-        self.handle.connect().await.map(|_| None)
-    }
-
-    async fn migrate(&self) -> StorageResult<()> {
-        let mut conn = self.handle.connect().await?;
-        let outcome = schema::migrate(&mut conn).await;
-        migration_result(Driver::Mysql, &self.handle.server(), outcome)
-            .map_err(|e| e.at(self.handle.describe()))
-    }
-
+impl SeriesStore for MysqlStorage {
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
         let points = dedupe_points(points);
         if points.is_empty() {
@@ -100,12 +89,8 @@ impl Storage for MysqlStorage {
         tx.commit().await.map_err(&err)
     }
 
-    async fn load_datapoints(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DataPoint>> {
+    async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
+        let (metric, from, to) = (op.metric.as_str(), op.from, op.to);
         let err = self.handle.err("loading datapoints");
         let rows = sqlx::query(
             "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
@@ -143,6 +128,33 @@ impl Storage for MysqlStorage {
         Ok(last.map(utc))
     }
 
+    async fn last_datapoint_times(
+        &self,
+        metrics: &[String],
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        if metrics.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let err = self.handle.err("reading the last datapoint times");
+        let mut query = QueryBuilder::<MySql>::new(
+            "SELECT metric_name, MAX(collected_at) FROM dtk_datapoints WHERE metric_name IN (",
+        );
+        let mut list = query.separated(", ");
+        for metric in metrics {
+            list.push_bind(metric);
+        }
+        query.push(") GROUP BY metric_name");
+        let rows: Vec<(String, NaiveDateTime)> = query
+            .build_query_as()
+            .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
+            .await
+            .map_err(&err)?;
+        Ok(rows.into_iter().map(|(m, t)| (m, utc(t))).collect())
+    }
+}
+
+#[async_trait]
+impl DetectionStore for MysqlStorage {
     async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
         let records = dedupe_detections(records);
         if records.is_empty() {
@@ -186,13 +198,13 @@ impl Storage for MysqlStorage {
         tx.commit().await.map_err(&err)
     }
 
-    async fn load_detections(
-        &self,
-        metric: &str,
-        detector_id: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DetectionRecord>> {
+    async fn load_detections(&self, op: &LoadDetections) -> StorageResult<Vec<DetectionRecord>> {
+        let (metric, detector_id, from, to) = (
+            op.metric.as_str(),
+            op.detector_id.as_deref(),
+            op.from,
+            op.to,
+        );
         let err = self.handle.err("loading detections");
         let rows = sqlx::query(
             "SELECT * FROM dtk_detections WHERE metric_name = ? \
@@ -230,12 +242,25 @@ impl Storage for MysqlStorage {
         Ok(last.map(utc))
     }
 
-    async fn mark_alert_sent(
+    async fn last_detection_times(
         &self,
         metric: &str,
-        detector_ids: &[String],
-        timestamp: DateTime<Utc>,
-    ) -> StorageResult<()> {
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let err = self.handle.err("reading the last detection times");
+        let rows: Vec<(String, NaiveDateTime)> = sqlx::query_as(
+            "SELECT detector_id, MAX(detected_at) FROM dtk_detections \
+             WHERE metric_name = ? GROUP BY detector_id",
+        )
+        .bind(metric)
+        .fetch_all(&mut *self.handle.acquire().await.map_err(&err)?)
+        .await
+        .map_err(&err)?;
+        Ok(rows.into_iter().map(|(id, t)| (id, utc(t))).collect())
+    }
+
+    async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
+        let (metric, detector_ids, timestamp) =
+            (op.metric.as_str(), op.detector_ids.as_slice(), op.timestamp);
         if detector_ids.is_empty() {
             return Ok(());
         }
@@ -258,7 +283,10 @@ impl Storage for MysqlStorage {
             .map_err(&err)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl CheckpointStore for MysqlStorage {
     async fn get_checkpoint(
         &self,
         metric: &str,
@@ -307,18 +335,24 @@ impl Storage for MysqlStorage {
         Ok(())
     }
 
+    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        self.acquire_lease(lease).await
+    }
+
+    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        self.release_lease(metric, token).await
+    }
+}
+
+#[async_trait]
+impl AlertLedger for MysqlStorage {
     async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
         self.claim(claim).await
     }
 
-    async fn finish_alert(
-        &self,
-        metric: &str,
-        key: &str,
-        token: &str,
-        outcome: &AlertOutcome,
-    ) -> StorageResult<()> {
-        self.finish(metric, key, token, outcome).await
+    async fn finish_alert(&self, op: &FinishAlert) -> StorageResult<()> {
+        self.finish(&op.metric, &op.key, &op.token, &op.outcome)
+            .await
     }
 
     async fn last_sent_alert(
@@ -337,12 +371,26 @@ impl Storage for MysqlStorage {
         self.latest(metric, kind).await
     }
 
-    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
-        self.acquire_lease(lease).await
+    async fn load_alerts(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
+        self.load_range(op).await
+    }
+}
+
+#[async_trait]
+impl Storage for MysqlStorage {
+    fn describe(&self) -> String {
+        self.handle.describe()
     }
 
-    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
-        self.release_lease(metric, token).await
+    async fn check(&self) -> StorageResult<Option<String>> {
+        self.handle.connect().await.map(|_| None)
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        let mut conn = self.handle.connect().await?;
+        let outcome = schema::migrate(&mut conn).await;
+        migration_result(Driver::Mysql, &self.handle.server(), outcome)
+            .map_err(|e| e.at(self.handle.describe()))
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {

@@ -1,7 +1,8 @@
 //! Alert claims of the PostgreSQL storage: the cross-process state behind "send once".
 
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, LoadAlerts,
+    StorageResult,
 };
 use serde_json::Value;
 use sqlx::Row;
@@ -82,15 +83,15 @@ impl super::PostgresStorage {
         let Some(row) = row else { return Ok(None) };
         let kind_text: String = row.try_get("kind").map_err(&err)?;
         let ids: Value = row.try_get("detector_ids").map_err(&err)?;
-        Ok(Some(AlertRecord {
-            metric: metric.to_string(),
-            key: row.try_get("alert_key").map_err(&err)?,
-            kind: alert_kind(&self.handle.server(), &kind_text)?,
-            timestamp: row.try_get("alert_time").map_err(&err)?,
-            status: AlertStatus::Sent,
-            sent_at: row.try_get("sent_at").map_err(&err)?,
-            detector_ids: serde_json::from_value(ids).unwrap_or_default(),
-        }))
+        Ok(Some(AlertRecord::new(
+            metric.to_string(),
+            row.try_get::<String, _>("alert_key").map_err(&err)?,
+            alert_kind(&self.handle.server(), &kind_text)?,
+            row.try_get("alert_time").map_err(&err)?,
+            AlertStatus::Sent,
+            row.try_get("sent_at").map_err(&err)?,
+            serde_json::from_value(ids).unwrap_or_default(),
+        )))
     }
 
     /// The newest alert of a kind, any status (see `Storage::latest_alert`).
@@ -112,15 +113,15 @@ impl super::PostgresStorage {
         let Some(row) = row else { return Ok(None) };
         let status: String = row.try_get("status").map_err(&err)?;
         let ids: Value = row.try_get("detector_ids").map_err(&err)?;
-        Ok(Some(AlertRecord {
-            metric: metric.to_string(),
-            key: row.try_get("alert_key").map_err(&err)?,
+        Ok(Some(AlertRecord::new(
+            metric.to_string(),
+            row.try_get::<String, _>("alert_key").map_err(&err)?,
             kind,
-            timestamp: row.try_get("alert_time").map_err(&err)?,
-            status: alert_status(&self.handle.server(), &status)?,
-            sent_at: row.try_get("sent_at").map_err(&err)?,
-            detector_ids: serde_json::from_value(ids).unwrap_or_default(),
-        }))
+            row.try_get("alert_time").map_err(&err)?,
+            alert_status(&self.handle.server(), &status)?,
+            row.try_get("sent_at").map_err(&err)?,
+            serde_json::from_value(ids).unwrap_or_default(),
+        )))
     }
 
     /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`).
@@ -149,5 +150,38 @@ impl super::PostgresStorage {
             .await
             .map_err(self.handle.err("releasing the alert lease"))?;
         Ok(())
+    }
+
+    /// Alert rows of a range, any status (see `AlertLedger::load_alerts`).
+    pub(super) async fn load_range(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
+        let err = self.handle.err("loading alerts");
+        let rows = sqlx::query(
+            "SELECT alert_key, kind, alert_time, status, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = $1 AND alert_time >= $2 AND alert_time < $3 \
+             ORDER BY alert_time, alert_key",
+        )
+        .bind(&op.metric)
+        .bind(op.from)
+        .bind(op.to)
+        .fetch_all(&mut *self.handle.connect().await?)
+        .await
+        .map_err(&err)?;
+        let server = self.handle.server();
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind").map_err(&err)?;
+                let status: String = row.try_get("status").map_err(&err)?;
+                let ids: Value = row.try_get("detector_ids").map_err(&err)?;
+                Ok(AlertRecord::new(
+                    &op.metric,
+                    row.try_get::<String, _>("alert_key").map_err(&err)?,
+                    alert_kind(&server, &kind)?,
+                    row.try_get("alert_time").map_err(&err)?,
+                    alert_status(&server, &status)?,
+                    row.try_get("sent_at").map_err(&err)?,
+                    serde_json::from_value(ids).unwrap_or_default(),
+                ))
+            })
+            .collect()
     }
 }

@@ -1,10 +1,14 @@
 //! The PostgreSQL storage: upserts through `UNNEST` arrays (no bind-parameter limit),
 //! atomic alert claims with `INSERT ... ON CONFLICT DO UPDATE ... WHERE`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, DetectionStore,
+    FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore,
+    StorageResult,
 };
 use detectk_core::{Storage, async_trait};
 use serde_json::Value;
@@ -53,22 +57,7 @@ impl PostgresStorage {
 }
 
 #[async_trait]
-impl Storage for PostgresStorage {
-    fn describe(&self) -> String {
-        self.handle.describe()
-    }
-
-    async fn check(&self) -> StorageResult<Option<String>> {
-        self.handle.connect().await.map(|_| None)
-    }
-
-    async fn migrate(&self) -> StorageResult<()> {
-        let mut conn = self.handle.connect().await?;
-        let outcome = schema::migrate(&mut conn, self.handle.schema()).await;
-        migration_result(Driver::Postgres, &self.handle.server(), outcome)
-            .map_err(|e| e.at(self.handle.describe()))
-    }
-
+impl SeriesStore for PostgresStorage {
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
         let points = dedupe_points(points);
         if points.is_empty() {
@@ -127,12 +116,8 @@ impl Storage for PostgresStorage {
         tx.commit().await.map_err(&err)
     }
 
-    async fn load_datapoints(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DataPoint>> {
+    async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
+        let (metric, from, to) = (op.metric.as_str(), op.from, op.to);
         let err = self.handle.err("loading datapoints");
         let rows = sqlx::query(
             "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
@@ -165,6 +150,24 @@ impl Storage for PostgresStorage {
             .map_err(self.handle.err("reading the last datapoint time"))
     }
 
+    async fn last_datapoint_times(
+        &self,
+        metrics: &[String],
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT metric_name, MAX(collected_at) FROM dtk_datapoints \
+             WHERE metric_name = ANY($1) GROUP BY metric_name",
+        )
+        .bind(metrics)
+        .fetch_all(&mut *self.handle.connect().await?)
+        .await
+        .map_err(self.handle.err("reading the last datapoint times"))?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+#[async_trait]
+impl DetectionStore for PostgresStorage {
     async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
         let records = dedupe_detections(records);
         if records.is_empty() {
@@ -222,13 +225,13 @@ impl Storage for PostgresStorage {
         tx.commit().await.map_err(&err)
     }
 
-    async fn load_detections(
-        &self,
-        metric: &str,
-        detector_id: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DetectionRecord>> {
+    async fn load_detections(&self, op: &LoadDetections) -> StorageResult<Vec<DetectionRecord>> {
+        let (metric, detector_id, from, to) = (
+            op.metric.as_str(),
+            op.detector_id.as_deref(),
+            op.from,
+            op.to,
+        );
         let err = self.handle.err("loading detections");
         let rows = sqlx::query(
             "SELECT * FROM dtk_detections WHERE metric_name = $1 \
@@ -263,12 +266,24 @@ impl Storage for PostgresStorage {
         .map_err(self.handle.err("reading the last detection time"))
     }
 
-    async fn mark_alert_sent(
+    async fn last_detection_times(
         &self,
         metric: &str,
-        detector_ids: &[String],
-        timestamp: DateTime<Utc>,
-    ) -> StorageResult<()> {
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT detector_id, MAX(detected_at) FROM dtk_detections \
+             WHERE metric_name = $1 GROUP BY detector_id",
+        )
+        .bind(metric)
+        .fetch_all(&mut *self.handle.connect().await?)
+        .await
+        .map_err(self.handle.err("reading the last detection times"))?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
+        let (metric, detector_ids, timestamp) =
+            (op.metric.as_str(), op.detector_ids.as_slice(), op.timestamp);
         if detector_ids.is_empty() {
             return Ok(());
         }
@@ -284,7 +299,10 @@ impl Storage for PostgresStorage {
         .map_err(self.handle.err("marking alerts sent"))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl CheckpointStore for PostgresStorage {
     async fn get_checkpoint(
         &self,
         metric: &str,
@@ -329,18 +347,24 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
+    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        self.acquire_lease(lease).await
+    }
+
+    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        self.release_lease(metric, token).await
+    }
+}
+
+#[async_trait]
+impl AlertLedger for PostgresStorage {
     async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
         self.claim(claim).await
     }
 
-    async fn finish_alert(
-        &self,
-        metric: &str,
-        key: &str,
-        token: &str,
-        outcome: &AlertOutcome,
-    ) -> StorageResult<()> {
-        self.finish(metric, key, token, outcome).await
+    async fn finish_alert(&self, op: &FinishAlert) -> StorageResult<()> {
+        self.finish(&op.metric, &op.key, &op.token, &op.outcome)
+            .await
     }
 
     async fn last_sent_alert(
@@ -359,12 +383,26 @@ impl Storage for PostgresStorage {
         self.latest(metric, kind).await
     }
 
-    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
-        self.acquire_lease(lease).await
+    async fn load_alerts(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
+        self.load_range(op).await
+    }
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    fn describe(&self) -> String {
+        self.handle.describe()
     }
 
-    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
-        self.release_lease(metric, token).await
+    async fn check(&self) -> StorageResult<Option<String>> {
+        self.handle.connect().await.map(|_| None)
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        let mut conn = self.handle.connect().await?;
+        let outcome = schema::migrate(&mut conn, self.handle.schema()).await;
+        migration_result(Driver::Postgres, &self.handle.server(), outcome)
+            .map_err(|e| e.at(self.handle.describe()))
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {

@@ -1,7 +1,8 @@
 //! Alert claims of the SQLite storage: the cross-process state behind "send once".
 
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, AlertStatus, LoadAlerts,
+    StorageResult,
 };
 use sqlx::Row;
 
@@ -84,15 +85,15 @@ impl super::SqliteStorage {
         let kind_text: String = row.try_get("kind").map_err(&err)?;
         let sent_at: Option<String> = row.try_get("sent_at").map_err(&err)?;
         let ids: String = row.try_get("detector_ids").map_err(&err)?;
-        Ok(Some(AlertRecord {
-            metric: metric.to_string(),
-            key: row.try_get("alert_key").map_err(&err)?,
-            kind: alert_kind(&self.handle.server(), &kind_text)?,
-            timestamp: self.time(&row, "alert_time")?,
-            status: AlertStatus::Sent,
-            sent_at: sent_at.as_deref().and_then(parse_time_text),
-            detector_ids: parse_ids(&ids),
-        }))
+        Ok(Some(AlertRecord::new(
+            metric.to_string(),
+            row.try_get::<String, _>("alert_key").map_err(&err)?,
+            alert_kind(&self.handle.server(), &kind_text)?,
+            self.time(&row, "alert_time")?,
+            AlertStatus::Sent,
+            sent_at.as_deref().and_then(parse_time_text),
+            parse_ids(&ids),
+        )))
     }
 
     /// The newest alert of a kind, any status (see `Storage::latest_alert`).
@@ -115,15 +116,15 @@ impl super::SqliteStorage {
         let status: String = row.try_get("status").map_err(&err)?;
         let sent_at: Option<String> = row.try_get("sent_at").map_err(&err)?;
         let ids: String = row.try_get("detector_ids").map_err(&err)?;
-        Ok(Some(AlertRecord {
-            metric: metric.to_string(),
-            key: row.try_get("alert_key").map_err(&err)?,
+        Ok(Some(AlertRecord::new(
+            metric.to_string(),
+            row.try_get::<String, _>("alert_key").map_err(&err)?,
             kind,
-            timestamp: self.time(&row, "alert_time")?,
-            status: alert_status(&self.handle.server(), &status)?,
-            sent_at: sent_at.as_deref().and_then(parse_time_text),
-            detector_ids: parse_ids(&ids),
-        }))
+            self.time(&row, "alert_time")?,
+            alert_status(&self.handle.server(), &status)?,
+            sent_at.as_deref().and_then(parse_time_text),
+            parse_ids(&ids),
+        )))
     }
 
     /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`).
@@ -152,5 +153,39 @@ impl super::SqliteStorage {
             .await
             .map_err(self.handle.err("releasing the alert lease"))?;
         Ok(())
+    }
+
+    /// Alert rows of a range, any status (see `AlertLedger::load_alerts`).
+    pub(super) async fn load_range(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
+        let err = self.handle.err("loading alerts");
+        let rows = sqlx::query(
+            "SELECT alert_key, kind, alert_time, status, sent_at, detector_ids FROM dtk_alerts \
+             WHERE metric_name = ?1 AND alert_time >= ?2 AND alert_time < ?3 \
+             ORDER BY alert_time, alert_key",
+        )
+        .bind(&op.metric)
+        .bind(time_text(op.from))
+        .bind(time_text(op.to))
+        .fetch_all(&mut *self.handle.connect().await?)
+        .await
+        .map_err(&err)?;
+        let server = self.handle.server();
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind").map_err(&err)?;
+                let status: String = row.try_get("status").map_err(&err)?;
+                let sent_at: Option<String> = row.try_get("sent_at").map_err(&err)?;
+                let ids: String = row.try_get("detector_ids").map_err(&err)?;
+                Ok(AlertRecord::new(
+                    &op.metric,
+                    row.try_get::<String, _>("alert_key").map_err(&err)?,
+                    alert_kind(&server, &kind)?,
+                    self.time(row, "alert_time")?,
+                    alert_status(&server, &status)?,
+                    sent_at.as_deref().and_then(parse_time_text),
+                    parse_ids(&ids),
+                ))
+            })
+            .collect()
     }
 }

@@ -21,9 +21,9 @@ use crate::error::{ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::{
     MetricPlan, PlannedDetector, Runner, batches, floor_to_interval, history_span,
-    newest_complete_end, with_retry,
+    newest_complete_end,
 };
-use crate::traits::{AlertKind, DetectionContext};
+use crate::traits::{AlertKind, DetectionContext, LoadDatapoints};
 
 pub use labels::{IncidentWindow, Labels, LabelsError, metric_name_for_key};
 pub use replay::{ReplayedAlert, detect_range, replay_policy};
@@ -193,14 +193,14 @@ pub async fn load_series(
     let load_from = from - span;
     if !collect {
         let storage = plan.storage.as_ref();
-        let points = with_retry("load history", || {
-            storage.load_datapoints(metric, load_from, to)
-        })
-        .await
-        .map_err(|source| Error::Storage {
-            metric: metric.to_string(),
-            source: Box::new(source),
-        })?;
+        let op = LoadDatapoints::new(metric, load_from, to);
+        let points = storage
+            .load_datapoints(&op)
+            .await
+            .map_err(|source| Error::Storage {
+                metric: metric.to_string(),
+                source: Box::new(source),
+            })?;
         return Ok((points, Vec::new()));
     }
     let runner = Runner::new();

@@ -6,7 +6,6 @@ mod grid;
 mod mapping;
 mod plan;
 mod query;
-mod retry;
 mod runner;
 
 pub use crate::config::{Aggregation, TimestampAlignment};
@@ -14,7 +13,6 @@ pub use compile::{CompileStart, CompiledQuery, CompiledRun, compile_next_run};
 pub use grid::floor_to_interval;
 pub(crate) use grid::{batches, newest_complete_end};
 pub use plan::{AlertPlan, MetricPlan, PlannedDetector, build_partial, build_plan};
-pub(crate) use retry::with_retry;
 pub(crate) use runner::history_span;
 pub use runner::{
     BackfillOptions, BackfillReport, BatchProgress, RangeReport, RunOptions, RunReport, Runner,
