@@ -2,17 +2,13 @@
 //! and a storage keeping the `dtk_*` tables (UTC DATETIME(6) times, JSON context,
 //! chunked multi-row upserts in the dialect MariaDB and MySQL share).
 
-mod alerts;
-mod collector;
 mod decode;
-mod schema;
-mod storage;
+mod dialect;
+
+pub(crate) use dialect::Mysql;
 
 use sqlx::MySql;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
-
-pub use collector::MysqlCollector;
-pub use storage::MysqlStorage;
 
 use crate::handle::{Backend, Handle};
 use crate::pool::{LazyPool, PoolCache, tcp_target};
@@ -20,6 +16,15 @@ use crate::settings::{ConnectionSettings, ServerSettings};
 
 impl Backend for MySql {
     const DRIVER: crate::Driver = crate::Driver::Mysql;
+    fn rows_affected(done: &sqlx::mysql::MySqlQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn decode_row(
+        row: &sqlx::mysql::MySqlRow,
+    ) -> Result<Vec<detectk_core::model::Cell>, crate::collect::DecodeFailure> {
+        decode::decode_row(row)
+    }
 }
 
 /// A shared, lazily connecting pool on one MySQL/MariaDB database.

@@ -2,17 +2,13 @@
 //! storage keeping the `dtk_*` tables (TIMESTAMPTZ times, JSONB context, bulk
 //! upserts through `UNNEST` arrays).
 
-mod alerts;
-mod collector;
 mod decode;
-mod schema;
-mod storage;
+mod dialect;
+
+pub(crate) use dialect::Pg;
 
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
-
-pub use collector::PostgresCollector;
-pub use storage::PostgresStorage;
 
 use crate::handle::{Backend, Handle};
 use crate::pool::{LazyPool, PoolCache, tcp_target};
@@ -20,6 +16,17 @@ use crate::settings::{ConnectionSettings, ServerSettings};
 
 impl Backend for Postgres {
     const DRIVER: crate::Driver = crate::Driver::Postgres;
+    const QUERY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn decode_row(
+        row: &sqlx::postgres::PgRow,
+    ) -> Result<Vec<detectk_core::model::Cell>, crate::collect::DecodeFailure> {
+        decode::decode_row(row)
+    }
 }
 
 /// A shared, lazily connecting pool on one PostgreSQL database.

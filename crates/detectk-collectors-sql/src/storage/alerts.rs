@@ -1,0 +1,230 @@
+//! The alert ledger (`dtk_alerts`): the cross-process state behind "send once".
+
+use chrono::{DateTime, Utc};
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+};
+use detectk_core::{BackendError, BackendErrorKind};
+
+use super::db::SqlDb;
+use super::dialect::RowOf;
+use super::{Dialect, SqlStorage, Stmt};
+use crate::error::is_transient;
+use crate::handle::Backend;
+use crate::records::ids_text;
+use crate::stored::{alert_kind, alert_status};
+
+/// The columns an alert row is read from.
+const ALERT_COLUMNS: &str = "alert_key, kind, status, alert_time, sent_at, detector_ids";
+
+impl<D: Dialect> SqlStorage<D> {
+    /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
+    pub(super) async fn claim(&self, claim: &AlertClaim) -> StorageResult<bool> {
+        let err = self.err("claiming an alert");
+        if D::CONDITIONAL_UPSERT {
+            let changed = Stmt::<D>::new(
+                "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, \
+                 claimed_at, detector_ids) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) \
+                 ON CONFLICT (metric_name, alert_key) DO UPDATE SET kind = excluded.kind, \
+                 alert_time = excluded.alert_time, status = 'pending', token = excluded.token, \
+                 claimed_at = excluded.claimed_at, finished_at = NULL, sent_at = NULL, \
+                 detector_ids = excluded.detector_ids, message = NULL, error = NULL \
+                 WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' \
+                 AND (dtk_alerts.claimed_at < ? OR dtk_alerts.token = excluded.token))",
+            )
+            .text(&claim.metric)
+            .text(&claim.key)
+            .text(claim.kind.as_str())
+            .time(claim.timestamp)
+            .text(&claim.token)
+            .time(claim.claimed_at)
+            .json(Some(ids_text(&claim.detector_ids)))
+            .time(claim.stale_before)
+            .execute(&mut *self.handle.connect().await?)
+            .await
+            .map_err(&err)?;
+            return Ok(changed == 1);
+        }
+        let mut attempts = 0;
+        loop {
+            match self.try_claim(claim).await {
+                Ok(won) => return Ok(won),
+                // A deadlock rolls the statement back; the claim is safe to try again.
+                Err(e @ sqlx::Error::Database(_))
+                    if attempts < 3 && is_transient(D::DB::DRIVER, &e) =>
+                {
+                    attempts += 1
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    /// One claim attempt without a conditional upsert: insert the row (only one
+    /// inserter wins), else take over a failed or stale row with a guarded update
+    /// (only one updater matches), else recognise a retried claim's own row.
+    async fn try_claim(&self, claim: &AlertClaim) -> Result<bool, sqlx::Error> {
+        let mut conn = self.handle.acquire().await?;
+        let inserted = Stmt::<D>::new(
+            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, \
+             claimed_at, detector_ids) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+        )
+        .text(&claim.metric)
+        .text(&claim.key)
+        .text(claim.kind.as_str())
+        .time(claim.timestamp)
+        .text(&claim.token)
+        .time(claim.claimed_at)
+        .json(Some(ids_text(&claim.detector_ids)))
+        .execute(&mut *conn)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+            Err(e) => return Err(e),
+        }
+        let updated = Stmt::<D>::new(
+            "UPDATE dtk_alerts SET kind = ?, alert_time = ?, status = 'pending', token = ?, \
+             claimed_at = ?, finished_at = NULL, sent_at = NULL, detector_ids = ?, message = NULL, \
+             error = NULL WHERE metric_name = ? AND alert_key = ? \
+             AND (status = 'failed' OR (status = 'pending' AND claimed_at < ?))",
+        )
+        .text(claim.kind.as_str())
+        .time(claim.timestamp)
+        .text(&claim.token)
+        .time(claim.claimed_at)
+        .json(Some(ids_text(&claim.detector_ids)))
+        .text(&claim.metric)
+        .text(&claim.key)
+        .time(claim.stale_before)
+        .execute(&mut *conn)
+        .await?;
+        if updated == 1 {
+            return Ok(true);
+        }
+        let mine = Stmt::<D>::new(
+            "SELECT alert_key FROM dtk_alerts WHERE metric_name = ? AND alert_key = ? \
+             AND status = 'pending' AND token = ?",
+        )
+        .text(&claim.metric)
+        .text(&claim.key)
+        .text(&claim.token)
+        .fetch_first(&mut *conn)
+        .await?;
+        Ok(mine.is_some())
+    }
+
+    /// Records how a claimed alert ended (see `Storage::finish_alert`).
+    pub(super) async fn finish(
+        &self,
+        metric: &str,
+        key: &str,
+        token: &str,
+        outcome: &AlertOutcome,
+    ) -> StorageResult<()> {
+        let sent_at = (outcome.status == AlertStatus::Sent).then_some(outcome.finished_at);
+        Stmt::<D>::new(
+            "UPDATE dtk_alerts SET status = ?, finished_at = ?, sent_at = ?, message = ?, error = ? \
+             WHERE metric_name = ? AND alert_key = ? AND token = ?",
+        )
+        .text(outcome.status.as_str())
+        .time(outcome.finished_at)
+        .opt_time(sent_at)
+        .text(&outcome.message)
+        .opt_text(outcome.error.as_deref())
+        .text(metric)
+        .text(key)
+        .text(token)
+        .execute(&mut *self.handle.connect().await?)
+        .await
+        .map_err(self.err("recording an alert outcome"))?;
+        Ok(())
+    }
+
+    /// The newest sent alert (see `Storage::last_sent_alert`).
+    pub(super) async fn last_sent(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let what = "reading the last sent alert";
+        let kind = kind.map(AlertKind::as_str);
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? AND status = 'sent' \
+             AND (? IS NULL OR kind = ?) ORDER BY alert_time DESC, sent_at DESC LIMIT 1"
+        );
+        let row = Stmt::<D>::new(&sql)
+            .text(metric)
+            .opt_text(kind)
+            .opt_text(kind)
+            .fetch_first(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err(what))?;
+        row.map(|row| self.alert(metric, &row, what)).transpose()
+    }
+
+    /// The newest alert of a kind, any status (see `Storage::latest_alert`).
+    pub(super) async fn latest(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let what = "reading the latest alert";
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? AND kind = ? \
+             ORDER BY alert_time DESC, claimed_at DESC LIMIT 1"
+        );
+        let row = Stmt::<D>::new(&sql)
+            .text(metric)
+            .text(kind.as_str())
+            .fetch_first(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err(what))?;
+        row.map(|row| self.alert(metric, &row, what)).transpose()
+    }
+
+    /// An alert row of `metric` as a record.
+    fn alert(
+        &self,
+        metric: &str,
+        row: &RowOf<D>,
+        what: &'static str,
+    ) -> StorageResult<AlertRecord> {
+        let err = self.err(what);
+        let server = self.handle.server();
+        let text = |c: &str| {
+            D::DB::text(row, c)
+                .map_err(&err)
+                .map(Option::unwrap_or_default)
+        };
+        let ids = D::json(row, "detector_ids").map_err(&err)?;
+        Ok(AlertRecord {
+            metric: metric.to_string(),
+            key: text("alert_key")?,
+            kind: alert_kind(&server, &text("kind")?)?,
+            timestamp: self.required_time(D::time(row, "alert_time"), "alert_time")?,
+            status: alert_status(&server, &text("status")?)?,
+            sent_at: D::time(row, "sent_at").map_err(&err)?,
+            detector_ids: ids
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// A time that must be there: NULL is a decoding error naming the column.
+    pub(super) fn required_time(
+        &self,
+        read: Result<Option<DateTime<Utc>>, sqlx::Error>,
+        column: &str,
+    ) -> StorageResult<DateTime<Utc>> {
+        match read {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(BackendError::new(
+                BackendErrorKind::Decode,
+                self.handle.server(),
+                format!("`{column}` is NULL, not a time"),
+            )),
+            Err(e) => Err(self.err("reading a time")(e)),
+        }
+    }
+}
