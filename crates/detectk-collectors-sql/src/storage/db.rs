@@ -76,29 +76,25 @@ where
     i32: Type<DB>,
     i64: Type<DB>,
 {
-    fn run<'c>(
-        conn: &'c mut DB::Connection,
+    async fn run(
+        conn: &mut DB::Connection,
         sql: String,
         args: DB::Arguments,
-    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c {
-        async move {
-            let done = sqlx::query_with(AssertSqlSafe(sql), args)
-                .execute(&mut *conn)
-                .await?;
-            Ok(DB::rows_affected(&done))
-        }
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await?;
+        Ok(DB::rows_affected(&done))
     }
 
-    fn rows<'c>(
-        conn: &'c mut DB::Connection,
+    async fn rows(
+        conn: &mut DB::Connection,
         sql: String,
         args: DB::Arguments,
-    ) -> impl Future<Output = Result<Vec<DB::Row>, sqlx::Error>> + Send + 'c {
-        async move {
-            sqlx::query_with(AssertSqlSafe(sql), args)
-                .fetch_all(&mut *conn)
-                .await
-        }
+    ) -> Result<Vec<DB::Row>, sqlx::Error> {
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_all(&mut *conn)
+            .await
     }
 
     fn script<'c>(
