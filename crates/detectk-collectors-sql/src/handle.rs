@@ -73,6 +73,29 @@ impl<DB: Database> Handle<DB> {
         }
     }
 
+    /// The pool of server settings `s`, shared through `cache` with every user of the
+    /// same settings; `connect` gives the driver's connect options.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub(crate) fn on_server(
+        s: &crate::settings::ServerSettings,
+        cache: &crate::pool::PoolCache,
+        connect: impl FnOnce() -> <DB::Connection as sqlx::Connection>::Options,
+        schema: Option<String>,
+    ) -> Self {
+        let settings = ConnectionSettings::Server(s.clone());
+        let pool = cache.get_or_insert(settings.pool_key(), || {
+            LazyPool::new(
+                settings.describe(),
+                connect(),
+                s.max_connections,
+                (s.timeout, s.connect_timeout),
+                crate::pool::tcp_target(s),
+                false,
+            )
+        });
+        Self::with_pool(pool, settings, schema)
+    }
+
     /// A pooled connection (connecting on first use).
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
         self.pool.acquire().await

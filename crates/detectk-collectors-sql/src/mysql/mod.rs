@@ -11,8 +11,8 @@ use sqlx::MySql;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
 use crate::handle::{Backend, Handle};
-use crate::pool::{LazyPool, PoolCache, tcp_target};
-use crate::settings::{ConnectionSettings, ServerSettings};
+use crate::pool::PoolCache;
+use crate::settings::ServerSettings;
 
 impl Backend for MySql {
     const DRIVER: crate::Driver = crate::Driver::Mysql;
@@ -33,18 +33,7 @@ pub(crate) type MysqlHandle = Handle<MySql>;
 impl MysqlHandle {
     /// The pool for `s`, shared through `cache` with every user of the same settings.
     pub(crate) fn new(s: &ServerSettings, cache: &PoolCache) -> Self {
-        let settings = ConnectionSettings::Server(s.clone());
-        let pool = cache.get_or_insert(settings.pool_key(), || {
-            LazyPool::new(
-                settings.describe(),
-                connect_options(s),
-                s.max_connections,
-                (s.timeout, s.connect_timeout),
-                tcp_target(s),
-                false,
-            )
-        });
-        Self::with_pool(pool, settings, None)
+        Self::on_server(s, cache, || connect_options(s), None)
     }
 }
 

@@ -157,17 +157,23 @@ impl Dialect for Pg {
     }
 }
 
-const INSERT_POINTS: &str = "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
-     SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
-     FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
-     AS t(collected_at, value, is_missing, context)";
+/// The plain bulk insert of points; binds: metric, loaded_at, then one array per column.
+macro_rules! insert_points {
+    () => {
+        "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
+         SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
+         FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
+         AS t(collected_at, value, is_missing, context)"
+    };
+}
 
-const UPSERT_POINTS: &str = "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
-     SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
-     FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
-     AS t(collected_at, value, is_missing, context) \
-     ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = EXCLUDED.value, \
-     is_missing = EXCLUDED.is_missing, context = EXCLUDED.context, loaded_at = EXCLUDED.loaded_at";
+const INSERT_POINTS: &str = insert_points!();
+
+const UPSERT_POINTS: &str = concat!(
+    insert_points!(),
+    " ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = EXCLUDED.value, \
+     is_missing = EXCLUDED.is_missing, context = EXCLUDED.context, loaded_at = EXCLUDED.loaded_at"
+);
 
 /// Upserts points through `UNNEST` arrays. New ranges (first loads, backfills) take
 /// the cheaper plain INSERT; after the first conflict the remaining chunks go straight

@@ -11,8 +11,8 @@ use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use crate::handle::{Backend, Handle};
-use crate::pool::{LazyPool, PoolCache, tcp_target};
-use crate::settings::{ConnectionSettings, ServerSettings};
+use crate::pool::PoolCache;
+use crate::settings::ServerSettings;
 
 impl Backend for Postgres {
     const DRIVER: crate::Driver = crate::Driver::Postgres;
@@ -35,18 +35,7 @@ pub(crate) type PgHandle = Handle<Postgres>;
 impl PgHandle {
     /// The pool for `s`, shared through `cache` with every user of the same settings.
     pub(crate) fn new(s: &ServerSettings, cache: &PoolCache) -> Self {
-        let settings = ConnectionSettings::Server(s.clone());
-        let pool = cache.get_or_insert(settings.pool_key(), || {
-            LazyPool::new(
-                settings.describe(),
-                connect_options(s),
-                s.max_connections,
-                (s.timeout, s.connect_timeout),
-                tcp_target(s),
-                false,
-            )
-        });
-        Self::with_pool(pool, settings, s.schema.clone())
+        Self::on_server(s, cache, || connect_options(s), s.schema.clone())
     }
 }
 

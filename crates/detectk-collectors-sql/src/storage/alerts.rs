@@ -1,63 +1,49 @@
 //! The alert ledger (`dtk_alerts`): the cross-process state behind "send once".
 
-use chrono::{DateTime, Utc};
 use detectk_core::traits::{
     AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
 };
-use detectk_core::{BackendError, BackendErrorKind};
 
 use super::db::SqlDb;
 use super::dialect::RowOf;
-use super::{Dialect, SqlStorage, Stmt};
-use crate::error::is_transient;
-use crate::handle::Backend;
+use super::{Dialect, SqlStorage, Stmt, retry_transient};
 use crate::records::ids_text;
 use crate::stored::{alert_kind, alert_status};
+
+/// A new claim's row; the values are bound by [`claim_values`].
+const INSERT_CLAIM: &str = "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, \
+     status, token, claimed_at, detector_ids) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)";
+
+/// Turns [`INSERT_CLAIM`] into a take-over of a failed or stale row (its `claimed_at`
+/// before the last parameter), or of the claimant's own pending row.
+const TAKE_OVER: &str = "ON CONFLICT (metric_name, alert_key) DO UPDATE SET \
+     kind = excluded.kind, alert_time = excluded.alert_time, status = 'pending', \
+     token = excluded.token, claimed_at = excluded.claimed_at, finished_at = NULL, \
+     sent_at = NULL, detector_ids = excluded.detector_ids, message = NULL, error = NULL \
+     WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' \
+     AND (dtk_alerts.claimed_at < ? OR dtk_alerts.token = excluded.token))";
 
 /// The columns an alert row is read from.
 const ALERT_COLUMNS: &str = "alert_key, kind, status, alert_time, sent_at, detector_ids";
 
 impl<D: Dialect> SqlStorage<D> {
-    /// Claims the right to send `claim.key` (see `Storage::claim_alert`).
+    /// Claims the right to send `claim.key` (see `Storage::claim_alert`): one
+    /// conditional upsert, or where the dialect has none, an insert or a guarded
+    /// update (retried on a deadlock, which rolls the statement back).
     pub(super) async fn claim(&self, claim: &AlertClaim) -> StorageResult<bool> {
         let err = self.err("claiming an alert");
-        if D::CONDITIONAL_UPSERT {
-            let changed = Stmt::<D>::new(
-                "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, \
-                 claimed_at, detector_ids) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) \
-                 ON CONFLICT (metric_name, alert_key) DO UPDATE SET kind = excluded.kind, \
-                 alert_time = excluded.alert_time, status = 'pending', token = excluded.token, \
-                 claimed_at = excluded.claimed_at, finished_at = NULL, sent_at = NULL, \
-                 detector_ids = excluded.detector_ids, message = NULL, error = NULL \
-                 WHERE dtk_alerts.status = 'failed' OR (dtk_alerts.status = 'pending' \
-                 AND (dtk_alerts.claimed_at < ? OR dtk_alerts.token = excluded.token))",
-            )
-            .text(&claim.metric)
-            .text(&claim.key)
-            .text(claim.kind.as_str())
-            .time(claim.timestamp)
-            .text(&claim.token)
-            .time(claim.claimed_at)
-            .json(Some(ids_text(&claim.detector_ids)))
+        if !D::CONDITIONAL_UPSERT {
+            return retry_transient::<D, _, _>(|| self.try_claim(claim))
+                .await
+                .map_err(err);
+        }
+        let sql = format!("{INSERT_CLAIM} {TAKE_OVER}");
+        let changed = claim_values::<D>(&sql, claim)
             .time(claim.stale_before)
             .execute(&mut *self.handle.connect().await?)
             .await
-            .map_err(&err)?;
-            return Ok(changed == 1);
-        }
-        let mut attempts = 0;
-        loop {
-            match self.try_claim(claim).await {
-                Ok(won) => return Ok(won),
-                // A deadlock rolls the statement back; the claim is safe to try again.
-                Err(e @ sqlx::Error::Database(_))
-                    if attempts < 3 && is_transient(D::DB::DRIVER, &e) =>
-                {
-                    attempts += 1
-                }
-                Err(e) => return Err(err(e)),
-            }
-        }
+            .map_err(err)?;
+        Ok(changed == 1)
     }
 
     /// One claim attempt without a conditional upsert: insert the row (only one
@@ -65,20 +51,10 @@ impl<D: Dialect> SqlStorage<D> {
     /// (only one updater matches), else recognise a retried claim's own row.
     async fn try_claim(&self, claim: &AlertClaim) -> Result<bool, sqlx::Error> {
         let mut conn = self.handle.acquire().await?;
-        let inserted = Stmt::<D>::new(
-            "INSERT INTO dtk_alerts (metric_name, alert_key, kind, alert_time, status, token, \
-             claimed_at, detector_ids) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-        )
-        .text(&claim.metric)
-        .text(&claim.key)
-        .text(claim.kind.as_str())
-        .time(claim.timestamp)
-        .text(&claim.token)
-        .time(claim.claimed_at)
-        .json(Some(ids_text(&claim.detector_ids)))
-        .execute(&mut *conn)
-        .await;
-        match inserted {
+        match claim_values::<D>(INSERT_CLAIM, claim)
+            .execute(&mut *conn)
+            .await
+        {
             Ok(_) => return Ok(true),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
             Err(e) => return Err(e),
@@ -210,21 +186,16 @@ impl<D: Dialect> SqlStorage<D> {
                 .unwrap_or_default(),
         })
     }
+}
 
-    /// A time that must be there: NULL is a decoding error naming the column.
-    pub(super) fn required_time(
-        &self,
-        read: Result<Option<DateTime<Utc>>, sqlx::Error>,
-        column: &str,
-    ) -> StorageResult<DateTime<Utc>> {
-        match read {
-            Ok(Some(t)) => Ok(t),
-            Ok(None) => Err(BackendError::new(
-                BackendErrorKind::Decode,
-                self.handle.server(),
-                format!("`{column}` is NULL, not a time"),
-            )),
-            Err(e) => Err(self.err("reading a time")(e)),
-        }
-    }
+/// [`INSERT_CLAIM`] with the values of `claim` bound.
+fn claim_values<'t, D: Dialect>(sql: &'t str, claim: &AlertClaim) -> Stmt<'t, D> {
+    Stmt::new(sql)
+        .text(&claim.metric)
+        .text(&claim.key)
+        .text(claim.kind.as_str())
+        .time(claim.timestamp)
+        .text(&claim.token)
+        .time(claim.claimed_at)
+        .json(Some(ids_text(&claim.detector_ids)))
 }

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use detectk_core::traits::{AlertLease, StorageResult};
 
 use super::db::SqlDb;
-use super::{Dialect, SqlStorage, Stmt};
-use crate::error::is_transient;
-use crate::handle::Backend;
+use super::{Dialect, SqlStorage, Stmt, retry_transient};
 
 impl<D: Dialect> SqlStorage<D> {
     /// A checkpoint (see `Storage::get_checkpoint`).
@@ -62,38 +60,30 @@ impl<D: Dialect> SqlStorage<D> {
         Ok(())
     }
 
-    /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`).
+    /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`): one
+    /// conditional upsert, or where the dialect has none, an insert or a guarded
+    /// update (retried on a deadlock, which rolls the statement back).
     pub(super) async fn acquire_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
         let err = self.err("acquiring the alert lease");
-        if D::CONDITIONAL_UPSERT {
-            let changed = Stmt::<D>::new(
-                "INSERT INTO dtk_alert_leases (metric_name, token, expires_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (metric_name) DO UPDATE SET token = excluded.token, \
-                 expires_at = excluded.expires_at WHERE dtk_alert_leases.token = excluded.token \
-                 OR dtk_alert_leases.expires_at <= ?",
-            )
-            .text(&lease.metric)
-            .text(&lease.token)
-            .time(lease.expires_at)
-            .time(lease.now)
-            .execute(&mut *self.handle.connect().await?)
-            .await
-            .map_err(&err)?;
-            return Ok(changed == 1);
+        if !D::CONDITIONAL_UPSERT {
+            return retry_transient::<D, _, _>(|| self.try_lease(lease))
+                .await
+                .map_err(err);
         }
-        let mut attempts = 0;
-        loop {
-            match self.try_lease(lease).await {
-                Ok(won) => return Ok(won),
-                // A deadlock rolls the statement back; the attempt is safe to repeat.
-                Err(e @ sqlx::Error::Database(_))
-                    if attempts < 3 && is_transient(D::DB::DRIVER, &e) =>
-                {
-                    attempts += 1
-                }
-                Err(e) => return Err(err(e)),
-            }
-        }
+        let changed = Stmt::<D>::new(
+            "INSERT INTO dtk_alert_leases (metric_name, token, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (metric_name) DO UPDATE SET token = excluded.token, \
+             expires_at = excluded.expires_at WHERE dtk_alert_leases.token = excluded.token \
+             OR dtk_alert_leases.expires_at <= ?",
+        )
+        .text(&lease.metric)
+        .text(&lease.token)
+        .time(lease.expires_at)
+        .time(lease.now)
+        .execute(&mut *self.handle.connect().await?)
+        .await
+        .map_err(err)?;
+        Ok(changed == 1)
     }
 
     /// One lease attempt without a conditional upsert: insert the row (only one

@@ -19,12 +19,15 @@ use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::{
     AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, StorageResult,
 };
-use detectk_core::{BackendError, Storage, async_trait};
+use std::future::Future;
+
+use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::{Connection, Transaction};
 
 pub(crate) use dialect::Dialect;
 pub(crate) use stmt::Stmt;
 
+use crate::error::is_transient;
 use crate::handle::{Backend, Handle};
 use crate::stored::migration_result;
 use db::Conn;
@@ -58,6 +61,40 @@ impl<D: Dialect> SqlStorage<D> {
     /// A pooled connection; failing to get one is reported as failing `what`.
     async fn conn(&self, what: &'static str) -> StorageResult<sqlx::pool::PoolConnection<D::DB>> {
         self.handle.acquire().await.map_err(self.err(what))
+    }
+
+    /// A time that must be there: NULL is a decoding error naming the column.
+    pub(super) fn required_time(
+        &self,
+        read: Result<Option<DateTime<Utc>>, sqlx::Error>,
+        column: &str,
+    ) -> StorageResult<DateTime<Utc>> {
+        match read {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(BackendError::new(
+                BackendErrorKind::Decode,
+                self.handle.server(),
+                format!("`{column}` is NULL, not a time"),
+            )),
+            Err(e) => Err(self.err("reading a time")(e)),
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds or fails for good: a transient database error (a
+/// deadlock, which rolls the statement back) is tried again, at most three times.
+async fn retry_transient<D: Dialect, T, F>(mut attempt: impl FnMut() -> F) -> Result<T, sqlx::Error>
+where
+    F: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Err(e @ sqlx::Error::Database(_)) if retries < 3 && is_transient(D::DB::DRIVER, &e) => {
+                retries += 1
+            }
+            done => return done,
+        }
     }
 }
 
