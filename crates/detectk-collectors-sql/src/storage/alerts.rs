@@ -1,5 +1,6 @@
 //! The alert ledger (`dtk_alerts`): the cross-process state behind "send once".
 
+use chrono::{DateTime, Utc};
 use detectk_core::traits::{
     AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
 };
@@ -157,6 +158,35 @@ impl<D: Dialect> SqlStorage<D> {
             .await
             .map_err(self.err(what))?;
         row.map(|row| self.alert(metric, &row, what)).transpose()
+    }
+
+    /// Alert rows of `metric` with `from <= alert_time < to`, any status, by time then
+    /// key (see `AlertLedger::load_alerts`). Sorted here, so the order of keys is
+    /// byte order on every server, whatever its collation.
+    pub(super) async fn alerts_between(
+        &self,
+        metric: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<Vec<AlertRecord>> {
+        let what = "loading alerts";
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? \
+             AND alert_time >= ? AND alert_time < ?"
+        );
+        let rows = Stmt::<D>::new(&sql)
+            .text(metric)
+            .time(from)
+            .time(to)
+            .fetch(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err(what))?;
+        let mut alerts = rows
+            .iter()
+            .map(|row| self.alert(metric, row, what))
+            .collect::<StorageResult<Vec<_>>>()?;
+        alerts.sort_by(|a, b| (a.timestamp, &a.key).cmp(&(b.timestamp, &b.key)));
+        Ok(alerts)
     }
 
     /// An alert row of `metric` as a record.

@@ -1,5 +1,7 @@
 //! Detections (`dtk_detections`): the detections part of the storage.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use detectk_core::model::{Detection, DetectionRecord, Direction};
 use detectk_core::traits::StorageResult;
@@ -125,6 +127,32 @@ impl<D: Dialect> SqlStorage<D> {
         row.map(|row| D::time(&row, "last_time").map_err(&err))
             .transpose()
             .map(Option::flatten)
+    }
+
+    /// The newest detection time of every detector of `metric`, in one query (see
+    /// `DetectionStore::last_detection_times`).
+    pub(super) async fn last_record_times(
+        &self,
+        metric: &str,
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let err = self.err("reading the last detection times");
+        let rows = Stmt::<D>::new(
+            "SELECT detector_id, MAX(detected_at) AS last_time FROM dtk_detections \
+             WHERE metric_name = ? GROUP BY detector_id",
+        )
+        .text(metric)
+        .fetch(&mut *self.handle.connect().await?)
+        .await
+        .map_err(&err)?;
+        let mut last = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id = D::DB::text(row, "detector_id").map_err(&err)?;
+            let time = D::time(row, "last_time").map_err(&err)?;
+            if let (Some(id), Some(time)) = (id, time) {
+                last.insert(id, time);
+            }
+        }
+        Ok(last)
     }
 
     /// Sets `alert_sent` on detections (see `Storage::mark_alert_sent`).

@@ -1,5 +1,7 @@
 //! Datapoints (`dtk_datapoints`): the series part of the storage.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use detectk_core::model::DataPoint;
 use detectk_core::traits::StorageResult;
@@ -82,6 +84,42 @@ impl<D: Dialect> SqlStorage<D> {
         row.map(|row| D::time(&row, "last_time").map_err(self.err(what)))
             .transpose()
             .map(Option::flatten)
+    }
+}
+
+impl<D: Dialect> SqlStorage<D> {
+    /// The newest point time of each of `metrics` that has points, in one query per
+    /// `MAX_BINDS` metrics (see `SeriesStore::last_datapoint_times`).
+    pub(super) async fn last_point_times(
+        &self,
+        metrics: &[String],
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let what = "reading the last datapoint times";
+        let err = self.err(what);
+        let mut last = HashMap::with_capacity(metrics.len());
+        if metrics.is_empty() {
+            return Ok(last);
+        }
+        let mut conn = self.handle.connect().await?;
+        for chunk in metrics.chunks(D::MAX_BINDS.max(1)) {
+            let sql = format!(
+                "SELECT metric_name, MAX(collected_at) AS last_time FROM dtk_datapoints \
+                 WHERE metric_name IN ({}) GROUP BY metric_name",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut stmt = Stmt::<D>::new(&sql);
+            for metric in chunk {
+                stmt = stmt.text(metric);
+            }
+            for row in stmt.fetch(&mut *conn).await.map_err(&err)? {
+                let metric = D::DB::text(&row, "metric_name").map_err(&err)?;
+                let time = D::time(&row, "last_time").map_err(&err)?;
+                if let (Some(metric), Some(time)) = (metric, time) {
+                    last.insert(metric, time);
+                }
+            }
+        }
+        Ok(last)
     }
 }
 
