@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use detectk_collectors_sql::SqlFactory;
 use detectk_core::testkit::{CollectorFixture, SampleKind, run_collector_suite};
+use detectk_core::traits::LoadDatapoints;
 use detectk_core::{BackendErrorKind, Collector, async_trait};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
@@ -295,7 +296,11 @@ async fn collector_and_storage_on_different_servers() {
     store.upsert_datapoints(&metric, &points).await.unwrap();
     let from = points[0].timestamp;
     let loaded = store
-        .load_datapoints(&metric, from, from + chrono::Duration::hours(1))
+        .load_datapoints(&LoadDatapoints::new(
+            &metric,
+            from,
+            from + chrono::Duration::hours(1),
+        ))
         .await
         .unwrap();
     assert_eq!(loaded, points);

@@ -1,8 +1,9 @@
 //! The alert ledger (`dtk_alerts`): the cross-process state behind "send once".
 
-use chrono::{DateTime, Utc};
+use detectk_core::async_trait;
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertOutcome, AlertRecord, AlertStatus, StorageResult,
+    AlertClaim, AlertKind, AlertLedger, AlertRecord, AlertStatus, FinishAlert, LoadAlerts,
+    StorageResult,
 };
 
 use super::db::SqlDb;
@@ -27,11 +28,11 @@ const TAKE_OVER: &str = "ON CONFLICT (metric_name, alert_key) DO UPDATE SET \
 /// The columns an alert row is read from.
 const ALERT_COLUMNS: &str = "alert_key, kind, status, alert_time, sent_at, detector_ids";
 
-impl<D: Dialect> SqlStorage<D> {
-    /// Claims the right to send `claim.key` (see `Storage::claim_alert`): one
-    /// conditional upsert, or where the dialect has none, an insert or a guarded
+#[async_trait]
+impl<D: Dialect> AlertLedger for SqlStorage<D> {
+    /// One conditional upsert, or where the dialect has none, an insert or a guarded
     /// update (retried on a deadlock, which rolls the statement back).
-    pub(super) async fn claim(&self, claim: &AlertClaim) -> StorageResult<bool> {
+    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
         let err = self.err("claiming an alert");
         if !D::CONDITIONAL_UPSERT {
             return retry_transient::<D, _, _>(|| self.try_claim(claim))
@@ -47,6 +48,92 @@ impl<D: Dialect> SqlStorage<D> {
         Ok(changed == 1)
     }
 
+    async fn finish_alert(&self, op: &FinishAlert) -> StorageResult<()> {
+        let outcome = &op.outcome;
+        let sent_at = (outcome.status == AlertStatus::Sent).then_some(outcome.finished_at);
+        Stmt::<D>::new(
+            "UPDATE dtk_alerts SET status = ?, finished_at = ?, sent_at = ?, message = ?, error = ? \
+             WHERE metric_name = ? AND alert_key = ? AND token = ?",
+        )
+        .text(outcome.status.as_str())
+        .time(outcome.finished_at)
+        .opt_time(sent_at)
+        .text(&outcome.message)
+        .opt_text(outcome.error.as_deref())
+        .text(&op.metric)
+        .text(&op.key)
+        .text(&op.token)
+        .execute(&mut *self.handle.connect().await?)
+        .await
+        .map_err(self.err("recording an alert outcome"))?;
+        Ok(())
+    }
+
+    async fn last_sent_alert(
+        &self,
+        metric: &str,
+        kind: Option<AlertKind>,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let what = "reading the last sent alert";
+        let kind = kind.map(AlertKind::as_str);
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? AND status = 'sent' \
+             AND (? IS NULL OR kind = ?) ORDER BY alert_time DESC, sent_at DESC LIMIT 1"
+        );
+        let row = Stmt::<D>::new(&sql)
+            .text(metric)
+            .opt_text(kind)
+            .opt_text(kind)
+            .fetch_first(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err(what))?;
+        row.map(|row| self.alert(metric, &row, what)).transpose()
+    }
+
+    async fn latest_alert(
+        &self,
+        metric: &str,
+        kind: AlertKind,
+    ) -> StorageResult<Option<AlertRecord>> {
+        let what = "reading the latest alert";
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? AND kind = ? \
+             ORDER BY alert_time DESC, claimed_at DESC LIMIT 1"
+        );
+        let row = Stmt::<D>::new(&sql)
+            .text(metric)
+            .text(kind.as_str())
+            .fetch_first(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err(what))?;
+        row.map(|row| self.alert(metric, &row, what)).transpose()
+    }
+
+    /// Sorted here, so keys are in byte order on every server, whatever its collation.
+    async fn load_alerts(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
+        let metric = op.metric.as_str();
+        let what = "loading alerts";
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? \
+             AND alert_time >= ? AND alert_time < ?"
+        );
+        let rows = Stmt::<D>::new(&sql)
+            .text(metric)
+            .time(op.from)
+            .time(op.to)
+            .fetch(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err(what))?;
+        let mut alerts = rows
+            .iter()
+            .map(|row| self.alert(metric, row, what))
+            .collect::<StorageResult<Vec<_>>>()?;
+        alerts.sort_by(|a, b| (a.timestamp, &a.key).cmp(&(b.timestamp, &b.key)));
+        Ok(alerts)
+    }
+}
+
+impl<D: Dialect> SqlStorage<D> {
     /// One claim attempt without a conditional upsert: insert the row (only one
     /// inserter wins), else take over a failed or stale row with a guarded update
     /// (only one updater matches), else recognise a retried claim's own row.
@@ -91,104 +178,6 @@ impl<D: Dialect> SqlStorage<D> {
         Ok(mine.is_some())
     }
 
-    /// Records how a claimed alert ended (see `Storage::finish_alert`).
-    pub(super) async fn finish(
-        &self,
-        metric: &str,
-        key: &str,
-        token: &str,
-        outcome: &AlertOutcome,
-    ) -> StorageResult<()> {
-        let sent_at = (outcome.status == AlertStatus::Sent).then_some(outcome.finished_at);
-        Stmt::<D>::new(
-            "UPDATE dtk_alerts SET status = ?, finished_at = ?, sent_at = ?, message = ?, error = ? \
-             WHERE metric_name = ? AND alert_key = ? AND token = ?",
-        )
-        .text(outcome.status.as_str())
-        .time(outcome.finished_at)
-        .opt_time(sent_at)
-        .text(&outcome.message)
-        .opt_text(outcome.error.as_deref())
-        .text(metric)
-        .text(key)
-        .text(token)
-        .execute(&mut *self.handle.connect().await?)
-        .await
-        .map_err(self.err("recording an alert outcome"))?;
-        Ok(())
-    }
-
-    /// The newest sent alert (see `Storage::last_sent_alert`).
-    pub(super) async fn last_sent(
-        &self,
-        metric: &str,
-        kind: Option<AlertKind>,
-    ) -> StorageResult<Option<AlertRecord>> {
-        let what = "reading the last sent alert";
-        let kind = kind.map(AlertKind::as_str);
-        let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? AND status = 'sent' \
-             AND (? IS NULL OR kind = ?) ORDER BY alert_time DESC, sent_at DESC LIMIT 1"
-        );
-        let row = Stmt::<D>::new(&sql)
-            .text(metric)
-            .opt_text(kind)
-            .opt_text(kind)
-            .fetch_first(&mut *self.handle.connect().await?)
-            .await
-            .map_err(self.err(what))?;
-        row.map(|row| self.alert(metric, &row, what)).transpose()
-    }
-
-    /// The newest alert of a kind, any status (see `Storage::latest_alert`).
-    pub(super) async fn latest(
-        &self,
-        metric: &str,
-        kind: AlertKind,
-    ) -> StorageResult<Option<AlertRecord>> {
-        let what = "reading the latest alert";
-        let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? AND kind = ? \
-             ORDER BY alert_time DESC, claimed_at DESC LIMIT 1"
-        );
-        let row = Stmt::<D>::new(&sql)
-            .text(metric)
-            .text(kind.as_str())
-            .fetch_first(&mut *self.handle.connect().await?)
-            .await
-            .map_err(self.err(what))?;
-        row.map(|row| self.alert(metric, &row, what)).transpose()
-    }
-
-    /// Alert rows of `metric` with `from <= alert_time < to`, any status, by time then
-    /// key (see `AlertLedger::load_alerts`). Sorted here, so the order of keys is
-    /// byte order on every server, whatever its collation.
-    pub(super) async fn alerts_between(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<AlertRecord>> {
-        let what = "loading alerts";
-        let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM dtk_alerts WHERE metric_name = ? \
-             AND alert_time >= ? AND alert_time < ?"
-        );
-        let rows = Stmt::<D>::new(&sql)
-            .text(metric)
-            .time(from)
-            .time(to)
-            .fetch(&mut *self.handle.connect().await?)
-            .await
-            .map_err(self.err(what))?;
-        let mut alerts = rows
-            .iter()
-            .map(|row| self.alert(metric, row, what))
-            .collect::<StorageResult<Vec<_>>>()?;
-        alerts.sort_by(|a, b| (a.timestamp, &a.key).cmp(&(b.timestamp, &b.key)));
-        Ok(alerts)
-    }
-
     /// An alert row of `metric` as a record.
     fn alert(
         &self,
@@ -204,17 +193,16 @@ impl<D: Dialect> SqlStorage<D> {
                 .map(Option::unwrap_or_default)
         };
         let ids = D::json(row, "detector_ids").map_err(&err)?;
-        Ok(AlertRecord {
-            metric: metric.to_string(),
-            key: text("alert_key")?,
-            kind: alert_kind(&server, &text("kind")?)?,
-            timestamp: self.required_time(D::time(row, "alert_time"), "alert_time")?,
-            status: alert_status(&server, &text("status")?)?,
-            sent_at: D::time(row, "sent_at").map_err(&err)?,
-            detector_ids: ids
-                .and_then(|v| serde_json::from_value(v).ok())
+        Ok(AlertRecord::new(
+            metric,
+            text("alert_key")?,
+            alert_kind(&server, &text("kind")?)?,
+            self.required_time(D::time(row, "alert_time"), "alert_time")?,
+            alert_status(&server, &text("status")?)?,
+            D::time(row, "sent_at").map_err(&err)?,
+            ids.and_then(|v| serde_json::from_value(v).ok())
                 .unwrap_or_default(),
-        })
+        ))
     }
 }
 

@@ -2,14 +2,15 @@
 //! (`dtk_alert_leases`): the checkpoint part of the storage.
 
 use chrono::{DateTime, Utc};
-use detectk_core::traits::{AlertLease, StorageResult};
+use detectk_core::async_trait;
+use detectk_core::traits::{AlertLease, CheckpointStore, StorageResult};
 
 use super::db::SqlDb;
 use super::{Dialect, SqlStorage, Stmt, retry_transient};
 
-impl<D: Dialect> SqlStorage<D> {
-    /// A checkpoint (see `Storage::get_checkpoint`).
-    pub(super) async fn checkpoint(
+#[async_trait]
+impl<D: Dialect> CheckpointStore for SqlStorage<D> {
+    async fn get_checkpoint(
         &self,
         metric: &str,
         job: &str,
@@ -27,8 +28,7 @@ impl<D: Dialect> SqlStorage<D> {
             .transpose()
     }
 
-    /// Sets a checkpoint (see `Storage::set_checkpoint`).
-    pub(super) async fn put_checkpoint(
+    async fn set_checkpoint(
         &self,
         metric: &str,
         job: &str,
@@ -49,8 +49,7 @@ impl<D: Dialect> SqlStorage<D> {
         Ok(())
     }
 
-    /// Removes a checkpoint (see `Storage::clear_checkpoint`).
-    pub(super) async fn drop_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
         Stmt::<D>::new("DELETE FROM dtk_checkpoints WHERE metric_name = ? AND job = ?")
             .text(metric)
             .text(job)
@@ -60,10 +59,9 @@ impl<D: Dialect> SqlStorage<D> {
         Ok(())
     }
 
-    /// Acquires or renews the alert lease (see `Storage::acquire_alert_lease`): one
-    /// conditional upsert, or where the dialect has none, an insert or a guarded
+    /// One conditional upsert, or where the dialect has none, an insert or a guarded
     /// update (retried on a deadlock, which rolls the statement back).
-    pub(super) async fn acquire_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
         let err = self.err("acquiring the alert lease");
         if !D::CONDITIONAL_UPSERT {
             return retry_transient::<D, _, _>(|| self.try_lease(lease))
@@ -86,6 +84,18 @@ impl<D: Dialect> SqlStorage<D> {
         Ok(changed == 1)
     }
 
+    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        Stmt::<D>::new("DELETE FROM dtk_alert_leases WHERE metric_name = ? AND token = ?")
+            .text(metric)
+            .text(token)
+            .execute(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err("releasing the alert lease"))?;
+        Ok(())
+    }
+}
+
+impl<D: Dialect> SqlStorage<D> {
     /// One lease attempt without a conditional upsert: insert the row (only one
     /// inserter wins), else take it over with a guarded update, then check who holds
     /// it (MySQL counts only rows whose values changed).
@@ -124,16 +134,5 @@ impl<D: Dialect> SqlStorage<D> {
             .await?;
         let holder = holder.map(|row| D::DB::text(&row, "token")).transpose()?;
         Ok(holder.flatten().as_deref() == Some(lease.token.as_str()))
-    }
-
-    /// Releases the alert lease (see `Storage::release_alert_lease`).
-    pub(super) async fn release_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
-        Stmt::<D>::new("DELETE FROM dtk_alert_leases WHERE metric_name = ? AND token = ?")
-            .text(metric)
-            .text(token)
-            .execute(&mut *self.handle.connect().await?)
-            .await
-            .map_err(self.err("releasing the alert lease"))?;
-        Ok(())
     }
 }

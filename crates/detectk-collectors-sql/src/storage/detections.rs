@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use detectk_core::async_trait;
 use detectk_core::model::{Detection, DetectionRecord, Direction};
-use detectk_core::traits::StorageResult;
+use detectk_core::traits::{DetectionStore, LoadDetections, MarkAlertSent, StorageResult};
 use serde_json::Value;
 
 use super::db::{Conn, SqlDb};
@@ -36,9 +37,9 @@ pub(crate) const DETECTION_UPDATES: &[&str] = &[
 /// The primary key of `dtk_detections`.
 pub(crate) const DETECTION_KEY: &str = "metric_name, detector_id, detected_at";
 
-impl<D: Dialect> SqlStorage<D> {
-    /// Inserts or replaces detections (see `Storage::upsert_detections`).
-    pub(super) async fn upsert_records(&self, records: &[DetectionRecord]) -> StorageResult<()> {
+#[async_trait]
+impl<D: Dialect> DetectionStore for SqlStorage<D> {
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
         let records = dedupe_detections(records);
         if records.is_empty() {
             return Ok(());
@@ -52,31 +53,94 @@ impl<D: Dialect> SqlStorage<D> {
         tx.commit().await.map_err(&err)
     }
 
-    /// Detections of `metric` in `[from, to)` (see `Storage::load_detections`).
-    pub(super) async fn load_records(
-        &self,
-        metric: &str,
-        detector_id: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DetectionRecord>> {
+    async fn load_detections(&self, op: &LoadDetections) -> StorageResult<Vec<DetectionRecord>> {
+        let detector_id = op.detector_id.as_deref();
         let err = self.err("loading detections");
         let rows = Stmt::<D>::new(
             "SELECT * FROM dtk_detections WHERE metric_name = ? \
              AND (? IS NULL OR detector_id = ?) AND detected_at >= ? AND detected_at < ? \
              ORDER BY detected_at, detector_id",
         )
-        .text(metric)
+        .text(&op.metric)
         .opt_text(detector_id)
         .opt_text(detector_id)
-        .time(from)
-        .time(to)
+        .time(op.from)
+        .time(op.to)
         .fetch(&mut *self.conn("loading detections").await?)
         .await
         .map_err(&err)?;
         rows.iter().map(|row| self.detection(row)).collect()
     }
 
+    async fn last_detection_time(
+        &self,
+        metric: &str,
+        detector_id: &str,
+    ) -> StorageResult<Option<DateTime<Utc>>> {
+        let err = self.err("reading the last detection time");
+        let row = Stmt::<D>::new(
+            "SELECT MAX(detected_at) AS last_time FROM dtk_detections \
+             WHERE metric_name = ? AND detector_id = ?",
+        )
+        .text(metric)
+        .text(detector_id)
+        .fetch_first(&mut *self.handle.connect().await?)
+        .await
+        .map_err(&err)?;
+        row.map(|row| D::time(&row, "last_time").map_err(&err))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    async fn last_detection_times(
+        &self,
+        metric: &str,
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let err = self.err("reading the last detection times");
+        let rows = Stmt::<D>::new(
+            "SELECT detector_id, MAX(detected_at) AS last_time FROM dtk_detections \
+             WHERE metric_name = ? GROUP BY detector_id",
+        )
+        .text(metric)
+        .fetch(&mut *self.handle.connect().await?)
+        .await
+        .map_err(&err)?;
+        let mut last = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id = D::DB::text(row, "detector_id").map_err(&err)?;
+            let time = D::time(row, "last_time").map_err(&err)?;
+            if let (Some(id), Some(time)) = (id, time) {
+                last.insert(id, time);
+            }
+        }
+        Ok(last)
+    }
+
+    async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
+        let detector_ids = &op.detector_ids;
+        if detector_ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE dtk_detections SET alert_sent = ? WHERE metric_name = ? AND detected_at = ? \
+             AND detector_id IN ({})",
+            vec!["?"; detector_ids.len()].join(", ")
+        );
+        let mut stmt = Stmt::<D>::new(&sql)
+            .boolean(true)
+            .text(&op.metric)
+            .time(op.timestamp);
+        for id in detector_ids {
+            stmt = stmt.text(id);
+        }
+        stmt.execute(&mut *self.handle.connect().await?)
+            .await
+            .map_err(self.err("marking alerts sent"))?;
+        Ok(())
+    }
+}
+
+impl<D: Dialect> SqlStorage<D> {
     /// A `dtk_detections` row as a record (`stats` and `skipped` live in `context`).
     fn detection(&self, row: &RowOf<D>) -> StorageResult<DetectionRecord> {
         let err = self.err("reading detections");
@@ -106,81 +170,6 @@ impl<D: Dialect> SqlStorage<D> {
             alert_sent: D::DB::boolean(row, "alert_sent").map_err(&err)?,
             context,
         })
-    }
-
-    /// The newest detection time (see `Storage::last_detection_time`).
-    pub(super) async fn last_record_time(
-        &self,
-        metric: &str,
-        detector_id: &str,
-    ) -> StorageResult<Option<DateTime<Utc>>> {
-        let err = self.err("reading the last detection time");
-        let row = Stmt::<D>::new(
-            "SELECT MAX(detected_at) AS last_time FROM dtk_detections \
-             WHERE metric_name = ? AND detector_id = ?",
-        )
-        .text(metric)
-        .text(detector_id)
-        .fetch_first(&mut *self.handle.connect().await?)
-        .await
-        .map_err(&err)?;
-        row.map(|row| D::time(&row, "last_time").map_err(&err))
-            .transpose()
-            .map(Option::flatten)
-    }
-
-    /// The newest detection time of every detector of `metric`, in one query (see
-    /// `DetectionStore::last_detection_times`).
-    pub(super) async fn last_record_times(
-        &self,
-        metric: &str,
-    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
-        let err = self.err("reading the last detection times");
-        let rows = Stmt::<D>::new(
-            "SELECT detector_id, MAX(detected_at) AS last_time FROM dtk_detections \
-             WHERE metric_name = ? GROUP BY detector_id",
-        )
-        .text(metric)
-        .fetch(&mut *self.handle.connect().await?)
-        .await
-        .map_err(&err)?;
-        let mut last = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let id = D::DB::text(row, "detector_id").map_err(&err)?;
-            let time = D::time(row, "last_time").map_err(&err)?;
-            if let (Some(id), Some(time)) = (id, time) {
-                last.insert(id, time);
-            }
-        }
-        Ok(last)
-    }
-
-    /// Sets `alert_sent` on detections (see `Storage::mark_alert_sent`).
-    pub(super) async fn mark_sent(
-        &self,
-        metric: &str,
-        detector_ids: &[String],
-        timestamp: DateTime<Utc>,
-    ) -> StorageResult<()> {
-        if detector_ids.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "UPDATE dtk_detections SET alert_sent = ? WHERE metric_name = ? AND detected_at = ? \
-             AND detector_id IN ({})",
-            vec!["?"; detector_ids.len()].join(", ")
-        );
-        let mut stmt = Stmt::<D>::new(&sql)
-            .boolean(true)
-            .text(metric)
-            .time(timestamp);
-        for id in detector_ids {
-            stmt = stmt.text(id);
-        }
-        stmt.execute(&mut *self.handle.connect().await?)
-            .await
-            .map_err(self.err("marking alerts sent"))?;
-        Ok(())
     }
 }
 

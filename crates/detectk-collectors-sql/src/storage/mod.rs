@@ -1,9 +1,10 @@
 //! One SQL storage over every dialect: [`SqlStorage`] holds the logic of the `dtk_*`
 //! tables once; a [`Dialect`] says how its database spells it.
 //!
-//! The methods are grouped by the part of the storage trait they serve: `series`
-//! (datapoints), `detections`, `checkpoints` (checkpoints and the alert lease),
-//! `alerts` (the alert ledger), and `migrate` (the schema).
+//! Each part of the storage trait is implemented in its own file: `series`
+//! (`SeriesStore`: datapoints), `detections` (`DetectionStore`), `checkpoints`
+//! (`CheckpointStore`: checkpoints and the alert lease), `alerts` (`AlertLedger`);
+//! here, `Storage` itself, with `migrate` (the schema) and retention.
 
 mod alerts;
 mod checkpoints;
@@ -15,10 +16,7 @@ mod series;
 mod stmt;
 
 use chrono::{DateTime, Utc};
-use detectk_core::model::{DataPoint, DetectionRecord};
-use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, StorageResult,
-};
+use detectk_core::traits::StorageResult;
 use std::future::Future;
 
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
@@ -143,112 +141,5 @@ impl<D: Dialect> Storage for SqlStorage<D> {
         }
         tx.commit().await.map_err(&err)?;
         Ok(removed)
-    }
-
-    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
-        self.upsert_points(metric, points).await
-    }
-
-    async fn load_datapoints(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DataPoint>> {
-        self.load_points(metric, from, to).await
-    }
-
-    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
-        self.last_point_time(metric).await
-    }
-
-    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
-        self.upsert_records(records).await
-    }
-
-    async fn load_detections(
-        &self,
-        metric: &str,
-        detector_id: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DetectionRecord>> {
-        self.load_records(metric, detector_id, from, to).await
-    }
-
-    async fn last_detection_time(
-        &self,
-        metric: &str,
-        detector_id: &str,
-    ) -> StorageResult<Option<DateTime<Utc>>> {
-        self.last_record_time(metric, detector_id).await
-    }
-
-    async fn mark_alert_sent(
-        &self,
-        metric: &str,
-        detector_ids: &[String],
-        timestamp: DateTime<Utc>,
-    ) -> StorageResult<()> {
-        self.mark_sent(metric, detector_ids, timestamp).await
-    }
-
-    async fn get_checkpoint(
-        &self,
-        metric: &str,
-        job: &str,
-    ) -> StorageResult<Option<DateTime<Utc>>> {
-        self.checkpoint(metric, job).await
-    }
-
-    async fn set_checkpoint(
-        &self,
-        metric: &str,
-        job: &str,
-        position: DateTime<Utc>,
-    ) -> StorageResult<()> {
-        self.put_checkpoint(metric, job, position).await
-    }
-
-    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
-        self.drop_checkpoint(metric, job).await
-    }
-
-    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
-        self.acquire_lease(lease).await
-    }
-
-    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
-        self.release_lease(metric, token).await
-    }
-
-    async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
-        self.claim(claim).await
-    }
-
-    async fn finish_alert(
-        &self,
-        metric: &str,
-        key: &str,
-        token: &str,
-        outcome: &AlertOutcome,
-    ) -> StorageResult<()> {
-        self.finish(metric, key, token, outcome).await
-    }
-
-    async fn last_sent_alert(
-        &self,
-        metric: &str,
-        kind: Option<AlertKind>,
-    ) -> StorageResult<Option<AlertRecord>> {
-        self.last_sent(metric, kind).await
-    }
-
-    async fn latest_alert(
-        &self,
-        metric: &str,
-        kind: AlertKind,
-    ) -> StorageResult<Option<AlertRecord>> {
-        self.latest(metric, kind).await
     }
 }

@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use detectk_core::async_trait;
 use detectk_core::model::DataPoint;
-use detectk_core::traits::StorageResult;
+use detectk_core::traits::{LoadDatapoints, SeriesStore, StorageResult};
 
 use super::db::{Conn, SqlDb};
 use super::{Dialect, SqlStorage, Stmt, begin_write};
@@ -18,13 +19,9 @@ pub(crate) const POINT_UPDATES: &[&str] = &["value", "is_missing", "context", "l
 /// The primary key of `dtk_datapoints`.
 pub(crate) const POINT_KEY: &str = "metric_name, collected_at";
 
-impl<D: Dialect> SqlStorage<D> {
-    /// Inserts or replaces points (see `Storage::upsert_datapoints`).
-    pub(super) async fn upsert_points(
-        &self,
-        metric: &str,
-        points: &[DataPoint],
-    ) -> StorageResult<()> {
+#[async_trait]
+impl<D: Dialect> SeriesStore for SqlStorage<D> {
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
         let points = dedupe_points(points);
         if points.is_empty() {
             return Ok(());
@@ -38,21 +35,15 @@ impl<D: Dialect> SqlStorage<D> {
         tx.commit().await.map_err(&err)
     }
 
-    /// Points of `metric` in `[from, to)` (see `Storage::load_datapoints`).
-    pub(super) async fn load_points(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DataPoint>> {
+    async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
         let err = self.err("loading datapoints");
         let rows = Stmt::<D>::new(
             "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
              WHERE metric_name = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at",
         )
-        .text(metric)
-        .time(from)
-        .time(to)
+        .text(&op.metric)
+        .time(op.from)
+        .time(op.to)
         .fetch(&mut *self.conn("loading datapoints").await?)
         .await
         .map_err(&err)?;
@@ -68,11 +59,7 @@ impl<D: Dialect> SqlStorage<D> {
             .collect()
     }
 
-    /// The newest point time of `metric` (see `Storage::last_datapoint_time`).
-    pub(super) async fn last_point_time(
-        &self,
-        metric: &str,
-    ) -> StorageResult<Option<DateTime<Utc>>> {
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
         let what = "reading the last datapoint time";
         let row = Stmt::<D>::new(
             "SELECT MAX(collected_at) AS last_time FROM dtk_datapoints WHERE metric_name = ?",
@@ -85,12 +72,9 @@ impl<D: Dialect> SqlStorage<D> {
             .transpose()
             .map(Option::flatten)
     }
-}
 
-impl<D: Dialect> SqlStorage<D> {
-    /// The newest point time of each of `metrics` that has points, in one query per
-    /// `MAX_BINDS` metrics (see `SeriesStore::last_datapoint_times`).
-    pub(super) async fn last_point_times(
+    /// One query per `MAX_BINDS` metrics.
+    async fn last_datapoint_times(
         &self,
         metrics: &[String],
     ) -> StorageResult<HashMap<String, DateTime<Utc>>> {

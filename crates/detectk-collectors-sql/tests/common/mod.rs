@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use detectk_collectors_sql::{ConnectionSettings, Role, SqlFactory};
 use detectk_core::config::{Params, ParamsReport};
+use detectk_core::traits::LoadDatapoints;
 use detectk_core::{Collector, Storage};
 use serde_json::{Map, Value};
 
@@ -99,7 +100,11 @@ pub async fn check_works_after_python_tables(storage: &dyn Storage) {
     storage.upsert_datapoints(&metric, &points).await.unwrap();
     storage.upsert_datapoints(&metric, &points).await.unwrap();
     let loaded = storage
-        .load_datapoints(&metric, t, t + chrono::Duration::hours(1))
+        .load_datapoints(&LoadDatapoints::new(
+            &metric,
+            t,
+            t + chrono::Duration::hours(1),
+        ))
         .await
         .unwrap();
     assert_eq!(loaded, points);

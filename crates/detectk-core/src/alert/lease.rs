@@ -103,12 +103,8 @@ impl<'a> HeldLease<'a> {
     async fn try_take(&self) -> Result<bool, BackendError> {
         with_retry("acquire the alert lease", || {
             let now = Utc::now();
-            let request = AlertLease {
-                metric: self.metric.to_string(),
-                token: self.token.clone(),
-                now,
-                expires_at: now + TimeDelta::from_std(self.ttl).unwrap_or(TimeDelta::seconds(30)),
-            };
+            let expires_at = now + TimeDelta::from_std(self.ttl).unwrap_or(TimeDelta::seconds(30));
+            let request = AlertLease::new(self.metric, self.token.clone(), now, expires_at);
             async move { self.storage.acquire_alert_lease(&request).await }
         })
         .await

@@ -17,8 +17,10 @@ use crate::alert::policy::{Decision, PolicyInput, decide};
 use crate::error::{BackendError, Error};
 use crate::model::DetectionRecord;
 use crate::pipeline::with_retry;
-use crate::traits::{AlertClaim, AlertOutcome, AlertStatus};
-use crate::traits::{AlertKind, AlertMessage, Alerter, Storage};
+use crate::traits::{
+    AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus, Alerter, FinishAlert,
+    LoadDetections, MarkAlertSent, Storage,
+};
 
 /// An anomaly alert that failed (or whose sender died) is retried by later runs while
 /// its point is at most this much older than their newest point and no newer anomaly
@@ -291,7 +293,7 @@ async fn gather(
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let stored = job
         .storage
-        .load_detections(job.metric, None, from, to)
+        .load_detections(&LoadDetections::new(job.metric, from, to))
         .await?;
     let mut merged: BTreeMap<(DateTime<Utc>, String), DetectionRecord> = stored
         .into_iter()
@@ -340,17 +342,9 @@ async fn deliver_once(
         .iter()
         .map(|r| r.detector_id.clone())
         .collect();
-    let claim = AlertClaim {
-        metric: job.metric.to_string(),
-        key: key.clone(),
-        kind: message.kind,
-        timestamp: at,
-        token: token.clone(),
-        claimed_at: now,
-        // We hold the lease: a pending claim made before now belongs to a dead run.
-        stale_before: now,
-        detector_ids: ids.clone(),
-    };
+    // We hold the lease: a pending claim made before now belongs to a dead run.
+    let claim = AlertClaim::new(job.metric, &key, message.kind, at, &token, now, now)
+        .detectors(ids.clone());
     let claimed = with_retry("claim the alert", || job.storage.claim_alert(&claim))
         .await
         .map_err(|e| storage_err(job, e))?;
@@ -371,18 +365,16 @@ async fn deliver_once(
             job.alerter.send(&message).await
         })
         .await;
-    let outcome = AlertOutcome {
-        status: if result.is_ok() {
-            AlertStatus::Sent
-        } else {
-            AlertStatus::Failed
-        },
-        finished_at: Utc::now(),
-        message: message.text.clone(),
-        error: result.as_ref().err().map(|e| e.to_string()),
+    let status = if result.is_ok() {
+        AlertStatus::Sent
+    } else {
+        AlertStatus::Failed
     };
+    let mut outcome = AlertOutcome::new(status, Utc::now(), message.text.clone());
+    outcome.error = result.as_ref().err().map(|e| e.to_string());
+    let finish = FinishAlert::new(job.metric, &key, &token, outcome);
     let recorded = with_retry("record the alert outcome", || {
-        job.storage.finish_alert(job.metric, &key, &token, &outcome)
+        job.storage.finish_alert(&finish)
     })
     .await;
     if let Err(e) = recorded {
@@ -404,8 +396,9 @@ async fn deliver_once(
                 "alert sent"
             );
             if message.kind == AlertKind::Anomaly {
+                let mark = MarkAlertSent::new(job.metric, ids.clone(), at);
                 with_retry("mark detections alerted", || {
-                    job.storage.mark_alert_sent(job.metric, &ids, at)
+                    job.storage.mark_alert_sent(&mark)
                 })
                 .await
                 .map_err(|e| storage_err(job, e))?;

@@ -23,7 +23,7 @@ use crate::pipeline::{
     MetricPlan, PlannedDetector, Runner, batches, floor_to_interval, history_span,
     newest_complete_end, with_retry,
 };
-use crate::traits::{AlertKind, DetectionContext};
+use crate::traits::{AlertKind, DetectionContext, LoadDatapoints};
 
 pub use labels::{IncidentWindow, Labels, LabelsError, metric_name_for_key};
 pub use replay::{ReplayedAlert, detect_range, replay_policy};
@@ -188,14 +188,13 @@ pub async fn load_series(
     let load_from = from - span;
     if !collect {
         let storage = plan.storage.as_ref();
-        let points = with_retry("load history", || {
-            storage.load_datapoints(metric, load_from, to)
-        })
-        .await
-        .map_err(|source| Error::Storage {
-            metric: metric.to_string(),
-            source: Box::new(source),
-        })?;
+        let op = LoadDatapoints::new(metric, load_from, to);
+        let points = with_retry("load history", || storage.load_datapoints(&op))
+            .await
+            .map_err(|source| Error::Storage {
+                metric: metric.to_string(),
+                source: Box::new(source),
+            })?;
         return Ok((points, Vec::new()));
     }
     let runner = Runner::new();

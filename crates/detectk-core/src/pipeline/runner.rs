@@ -17,7 +17,7 @@ use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::retry::with_retry;
-use crate::traits::DetectionContext;
+use crate::traits::{DetectionContext, LoadDatapoints};
 
 /// Options of `dtk run`.
 #[derive(Debug, Clone, Copy)]
@@ -599,11 +599,10 @@ impl Runner {
         }
         let history_from = window_starts.iter().copied().min().unwrap_or(new_from);
         let mut series: Vec<DataPoint> = if history_from < new_from {
-            with_retry("load history", || {
-                plan.storage.load_datapoints(metric, history_from, new_from)
-            })
-            .await
-            .map_err(|s| storage_error(metric, s))?
+            let op = LoadDatapoints::new(metric, history_from, new_from);
+            with_retry("load history", || plan.storage.load_datapoints(&op))
+                .await
+                .map_err(|s| storage_error(metric, s))?
         } else {
             Vec::new()
         };
