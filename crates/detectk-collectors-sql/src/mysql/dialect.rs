@@ -125,9 +125,9 @@ impl Dialect for Mysql {
 
     const NON_FINITE_FLOATS: bool = false;
 
-    fn upsert(_keys: &str, columns: &[&str]) -> String {
+    fn upsert(_keys: &str, columns: &str) -> String {
         let set: Vec<String> = columns
-            .iter()
+            .split(", ")
             .map(|c| format!("{c} = VALUES({c})"))
             .collect();
         format!("ON DUPLICATE KEY UPDATE {}", set.join(", "))
@@ -176,5 +176,18 @@ impl Dialect for Mysql {
             .execute(&mut *conn)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upserts_replace_each_column_with_its_new_value() {
+        assert_eq!(
+            Mysql::upsert("metric_name, job", "position, updated_at"),
+            "ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)"
+        );
     }
 }

@@ -156,6 +156,15 @@ pub(crate) fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upserts_replace_each_column_from_excluded() {
+        assert_eq!(
+            Lite::upsert("metric_name, job", "position, updated_at"),
+            "ON CONFLICT (metric_name, job) DO UPDATE SET position = excluded.position, \
+             updated_at = excluded.updated_at"
+        );
+    }
     use chrono::TimeZone;
 
     #[test]

@@ -36,7 +36,7 @@ impl<D: Dialect> CheckpointStore for SqlStorage<D> {
     ) -> StorageResult<()> {
         let sql = format!(
             "INSERT INTO dtk_checkpoints (metric_name, job, position, updated_at) VALUES (?, ?, ?, ?) {}",
-            D::upsert("metric_name, job", &["position", "updated_at"])
+            D::upsert("metric_name, job", "position, updated_at")
         );
         Stmt::<D>::new(&sql)
             .text(metric)

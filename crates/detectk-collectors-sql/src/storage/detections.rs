@@ -21,19 +21,8 @@ pub(crate) const DETECTION_COLUMNS: &str = "metric_name, detector_id, detected_a
      is_anomaly, score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
      detector_params, alert_sent, context";
 /// The columns an upsert of a detection replaces.
-pub(crate) const DETECTION_UPDATES: &[&str] = &[
-    "value",
-    "is_anomaly",
-    "score",
-    "lower_bound",
-    "upper_bound",
-    "direction",
-    "percent_deviation",
-    "detector_type",
-    "detector_params",
-    "alert_sent",
-    "context",
-];
+pub(crate) const DETECTION_UPDATES: &str = "value, is_anomaly, score, lower_bound, upper_bound, \
+     direction, percent_deviation, detector_type, detector_params, alert_sent, context";
 /// The primary key of `dtk_detections`.
 pub(crate) const DETECTION_KEY: &str = "metric_name, detector_id, detected_at";
 

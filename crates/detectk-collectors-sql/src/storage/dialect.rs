@@ -47,10 +47,11 @@ pub(crate) trait Dialect: Sized + Send + Sync + std::fmt::Debug + 'static {
     // --- Statements --------------------------------------------------------------
 
     /// The clause after `INSERT ... VALUES (...)` that turns it into an upsert on the
-    /// primary key `keys`, replacing `columns`. Default: `ON CONFLICT (..) DO UPDATE`.
-    fn upsert(keys: &str, columns: &[&str]) -> String {
+    /// primary key `keys`, replacing `columns` (both comma-separated lists). Default:
+    /// `ON CONFLICT (..) DO UPDATE SET c = excluded.c, ...`.
+    fn upsert(keys: &str, columns: &str) -> String {
         let set: Vec<String> = columns
-            .iter()
+            .split(", ")
             .map(|c| format!("{c} = excluded.{c}"))
             .collect();
         format!("ON CONFLICT ({keys}) DO UPDATE SET {}", set.join(", "))

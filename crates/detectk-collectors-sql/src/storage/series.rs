@@ -15,7 +15,7 @@ use crate::records::{context_from_value, context_text, dedupe_points};
 pub(crate) const POINT_COLUMNS: &str =
     "metric_name, collected_at, value, is_missing, context, loaded_at";
 /// The columns an upsert of a point replaces.
-pub(crate) const POINT_UPDATES: &[&str] = &["value", "is_missing", "context", "loaded_at"];
+pub(crate) const POINT_UPDATES: &str = "value, is_missing, context, loaded_at";
 /// The primary key of `dtk_datapoints`.
 pub(crate) const POINT_KEY: &str = "metric_name, collected_at";
 

@@ -125,3 +125,40 @@ impl<'t, D: Dialect> Stmt<'t, D> {
         Ok(self.fetch(conn).await?.into_iter().next())
     }
 }
+
+#[cfg(all(test, feature = "postgres", feature = "mysql"))]
+mod tests {
+    use super::*;
+    use crate::mysql::Mysql;
+    use crate::postgres::Pg;
+
+    #[test]
+    fn parameters_become_the_drivers_placeholders_in_order() {
+        let template = "SELECT x FROM t WHERE a = ? AND (? IS NULL OR b = ?) LIMIT 1";
+        let (pg, _) = Stmt::<Pg>::new(template)
+            .text("a")
+            .opt_text(None)
+            .opt_text(None)
+            .finish()
+            .unwrap();
+        assert_eq!(
+            pg,
+            "SELECT x FROM t WHERE a = $1 AND ($2 IS NULL OR b = $3) LIMIT 1"
+        );
+        let (my, _) = Stmt::<Mysql>::new(template)
+            .text("a")
+            .opt_text(None)
+            .opt_text(None)
+            .finish()
+            .unwrap();
+        assert_eq!(my, template);
+    }
+
+    #[test]
+    fn json_that_is_not_json_is_an_encoding_error() {
+        let failed = Stmt::<Pg>::new("UPDATE t SET j = ?")
+            .json(Some("{".into()))
+            .finish();
+        assert!(matches!(failed, Err(sqlx::Error::Encode(_))));
+    }
+}
