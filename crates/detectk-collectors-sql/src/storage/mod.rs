@@ -15,10 +15,10 @@ mod migrate;
 mod series;
 mod stmt;
 
-use chrono::{DateTime, Utc};
-use detectk_core::traits::StorageResult;
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+use detectk_core::traits::StorageResult;
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::{Connection, Transaction};
 
