@@ -14,26 +14,25 @@ mod policy;
 mod process;
 mod settings;
 mod template;
+mod text;
 #[cfg(feature = "webhook")]
 mod webhook;
 mod webhook_params;
 
 pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
 pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};
-pub use message::{
-    MessageInput, build_message, default_text, format_time, format_value, sample_message, title,
-};
+pub use message::{DetectorInfo, build_message, sample_message};
 pub use policy::{
     Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
 };
 pub use process::{
-    AlertJob, AlertReport, DetectorInfo, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV,
-    alert_key, process,
+    AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV, alert_key, process,
 };
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
 };
 pub use template::{TEMPLATE_VARIABLES, validate_template};
+pub use text::{MessageInput, default_text, format_time, format_value, title};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookAlerter, WebhookFormat};
 pub use webhook_params::{DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams};
