@@ -339,6 +339,15 @@ pub enum Error {
         #[source]
         source: AlertError,
     },
+    /// Processing the metric took longer than the fleet's per-metric timeout; it was
+    /// stopped (the other metrics of the run went on).
+    #[error("metric `{metric}`: timed out after {seconds}s (the fleet's per-metric timeout)")]
+    Timeout {
+        /// Metric name.
+        metric: String,
+        /// The timeout, in seconds.
+        seconds: u64,
+    },
     /// Processing the metric panicked: a bug in DetectK. The caller caught it, so the
     /// other metrics of the run were not affected.
     #[error("metric `{metric}`: internal error: {message}")]
@@ -352,7 +361,7 @@ pub enum Error {
 
 impl Error {
     /// The kind as one word, as `--format json` output names it: `config`, `collect`,
-    /// `data`, `storage`, `detect`, `alert` or `internal`.
+    /// `data`, `storage`, `detect`, `alert`, `timeout` or `internal`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Config(_) => "config",
@@ -361,6 +370,7 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::Detect { .. } => "detect",
             Error::Alert { .. } => "alert",
+            Error::Timeout { .. } => "timeout",
             Error::Internal { .. } => "internal",
         }
     }
@@ -409,6 +419,9 @@ impl Error {
             Error::Internal { .. } => Some(
                 "this is a bug in DetectK, please report it with the metric's config (secrets removed); the other metrics were not affected".into(),
             ),
+            Error::Timeout { .. } => Some(
+                "a source or storage may be slow or hanging; raise the timeout (`dtk run --metric-timeout`) if the metric is just big".into(),
+            ),
             Error::Alert { source, .. } if source.kind == AlertErrorKind::Rejected => Some(
                 "the endpoint rejected the message; check the webhook URL and the channel".into(),
             ),
@@ -425,6 +438,7 @@ impl Error {
             | Error::Storage { metric, .. }
             | Error::Detect { metric, .. }
             | Error::Alert { metric, .. }
+            | Error::Timeout { metric, .. }
             | Error::Internal { metric, .. } => Some(metric),
         }
     }

@@ -2,6 +2,19 @@
 //! backfill them with bounded concurrency. One metric's failure, or panic, is that
 //! metric's outcome; the others go on.
 //!
+//! Each metric may have its own time limit ([`FleetOptions::timeout`]), and besides
+//! the global bound, metrics sharing a storage or a source can be bounded
+//! ([`FleetOptions::per_storage`], [`FleetOptions::per_source`]).
+//!
+//! # Scale-out: shards and run leases
+//!
+//! Several workers split a fleet with [`Fleet::retain_shard`]: metric `name` is in
+//! shard `i` of `n` when `fnv1a_64(name) % n == i` ([`Shard`]). Before running a
+//! metric, a worker takes its run lease in the metric's storage and skips the metric
+//! when another worker holds it (overlapping shards, a retry while the first attempt
+//! still runs); a dead worker's lease expires after [`RUN_LEASE_TTL_ENV`] seconds
+//! (default 60) and the next run takes over. See `docs/scale-out.md`.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), detectk_core::ConfigError> {
 //! use detectk_core::Registry;
@@ -19,8 +32,16 @@
 //! # }
 //! ```
 
+mod run_lease;
+mod shard;
+
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use futures::{FutureExt, Stream, StreamExt};
 
@@ -31,6 +52,12 @@ use crate::pipeline::{
     build_partial,
 };
 use crate::registry::Registry;
+
+pub use run_lease::{
+    DEFAULT_RUN_LEASE_TTL, HELD_ELSEWHERE, RUN_LEASE_TTL_ENV, run_lease_key, run_lease_ttl,
+};
+use run_lease::RunLease;
+pub use shard::{Shard, ShardError, fnv1a_64};
 
 /// Test-only hook: a run or backfill of the metric named by this variable panics as it
 /// starts, so tests can prove a panic fails that metric alone. Not for production use.
@@ -43,6 +70,18 @@ pub const TEST_PANIC_ENV: &str = "DETECTK_TEST_PANIC";
 pub struct FleetOptions {
     /// Metrics processed at the same time (at least 1).
     pub concurrency: usize,
+    /// At most this many metrics at a time per storage (metrics sharing a storage, as
+    /// its description names it); `None`: only `concurrency` bounds them.
+    pub per_storage: Option<usize>,
+    /// At most this many metrics at a time per source (collector, as its description
+    /// names it); `None`: only `concurrency` bounds them.
+    pub per_source: Option<usize>,
+    /// Each metric's own time limit; one that exceeds it fails with
+    /// [`Error::Timeout`] and the others go on. `None`: no limit.
+    pub timeout: Option<Duration>,
+    /// Take each metric's run lease before running it and skip metrics another worker
+    /// holds (see [the module docs](self#scale-out-shards-and-run-leases)). On by default; dry runs never lease.
+    pub lease: bool,
 }
 
 impl FleetOptions {
@@ -50,7 +89,35 @@ impl FleetOptions {
     pub fn with_concurrency(concurrency: usize) -> Self {
         Self {
             concurrency: concurrency.max(1),
+            per_storage: None,
+            per_source: None,
+            timeout: None,
+            lease: true,
         }
+    }
+
+    /// Bounds the metrics running at once per storage (0 counts as 1).
+    pub fn per_storage(mut self, limit: usize) -> Self {
+        self.per_storage = Some(limit.max(1));
+        self
+    }
+
+    /// Bounds the metrics running at once per source (0 counts as 1).
+    pub fn per_source(mut self, limit: usize) -> Self {
+        self.per_source = Some(limit.max(1));
+        self
+    }
+
+    /// Gives each metric at most `timeout` (`None`: no limit).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether runs take per-metric run leases (default true).
+    pub fn lease(mut self, lease: bool) -> Self {
+        self.lease = lease;
+        self
     }
 }
 
@@ -72,6 +139,11 @@ pub struct MetricOutcome<R> {
 }
 
 impl MetricOutcome<RunReport> {
+    /// Why the metric was not processed (e.g. "held by another worker"), if it was not.
+    pub fn skipped(&self) -> Option<&str> {
+        self.result.as_ref().ok().and_then(|r| r.skipped.as_deref())
+    }
+
     /// Why the metric failed: the run's error, or its undelivered alert (the run
     /// itself finished and its report is kept).
     pub fn failure(&self) -> Option<&Error> {
@@ -102,7 +174,15 @@ pub struct FleetReport<R> {
 impl FleetReport<RunReport> {
     /// Metrics that succeeded.
     pub fn ok(&self) -> usize {
-        self.metrics.len() - self.failed()
+        self.metrics.len() - self.failed() - self.skipped()
+    }
+
+    /// Metrics skipped because another worker held their run lease.
+    pub fn skipped(&self) -> usize {
+        self.metrics
+            .iter()
+            .filter(|m| m.skipped().is_some())
+            .count()
     }
 
     /// Metrics that failed (an undelivered alert included).
@@ -174,6 +254,13 @@ impl Fleet {
         }
     }
 
+    /// Keeps only the metrics of `shard` (see [`Shard`]); returns how many were left out.
+    pub fn retain_shard(&mut self, shard: Shard) -> usize {
+        let before = self.plans.len();
+        self.plans.retain(|p| shard.contains(&p.config.name));
+        before - self.plans.len()
+    }
+
     /// The built metrics, in file order.
     pub fn plans(&self) -> &[MetricPlan] {
         &self.plans
@@ -184,16 +271,58 @@ impl Fleet {
         &self.invalid
     }
 
-    /// Runs every metric (`dtk run`), `options.concurrency` at a time; yields each
-    /// outcome in the fleet's order as soon as it and those before it are done.
+    /// Runs every metric (`dtk run`), `options.concurrency` at a time (and within the
+    /// per-storage and per-source bounds); yields each outcome in the fleet's order as
+    /// soon as it and those before it are done. Unless `run.dry_run` or
+    /// `options.lease` is off, each metric first takes its run lease and is skipped
+    /// ([`MetricOutcome::skipped`]) when another worker holds it.
     pub fn run_each(
         &self,
         run: RunOptions,
         options: FleetOptions,
     ) -> impl Stream<Item = MetricOutcome<RunReport>> + '_ {
+        let bounds = Bounds::new(&self.plans, &options);
+        let lease = options.lease && !run.dry_run;
         futures::stream::iter(self.plans.iter())
-            .map(move |plan| isolated(plan, self.runner.run(plan, run)))
+            .map(move |plan| {
+                let bounds = bounds.clone();
+                let work = async move {
+                    let _permits = bounds.acquire(plan).await;
+                    if lease {
+                        self.run_leased(plan, run, options.timeout).await
+                    } else {
+                        limited(plan, options.timeout, self.runner.run(plan, run)).await
+                    }
+                };
+                isolated(plan, work)
+            })
             .buffered(options.concurrency.max(1))
+    }
+
+    /// One metric under its run lease.
+    async fn run_leased(
+        &self,
+        plan: &MetricPlan,
+        run: RunOptions,
+        timeout: Option<Duration>,
+    ) -> Result<RunReport, Error> {
+        let metric = plan.config.name.as_str();
+        let storage = plan.storage.as_ref();
+        if !storage.keeps_alert_state() {
+            // No compare-and-set (ClickHouse without a `state:` storage): run unleased.
+            return limited(plan, timeout, self.runner.run(plan, run)).await;
+        }
+        // The lease lives in the storage's tables.
+        self.runner.migrate(metric, storage).await?;
+        let Some(lease) = RunLease::try_acquire(storage, metric).await? else {
+            tracing::info!(metric, "skipped: {HELD_ELSEWHERE}");
+            return Ok(RunReport::skipped(metric, run.execution_time, HELD_ELSEWHERE));
+        };
+        let result = lease
+            .while_held(limited(plan, timeout, self.runner.run(plan, run)))
+            .await;
+        lease.release().await;
+        result
     }
 
     /// Runs every metric and collects the outcomes; see [`Fleet::run_each`].
@@ -209,12 +338,18 @@ impl Fleet {
         options: FleetOptions,
         progress: &'a (dyn Fn(&str, BatchProgress) + Sync),
     ) -> impl Stream<Item = MetricOutcome<BackfillReport>> + 'a {
+        let bounds = Bounds::new(&self.plans, &options);
         futures::stream::iter(self.plans.iter())
             .map(move |plan| {
+                let bounds = bounds.clone();
                 let metric = plan.config.name.as_str();
-                let work = self
-                    .runner
-                    .backfill(plan, backfill, move |p| progress(metric, p));
+                let work = async move {
+                    let _permits = bounds.acquire(plan).await;
+                    let work = self
+                        .runner
+                        .backfill(plan, backfill, move |p| progress(metric, p));
+                    limited(plan, options.timeout, work).await
+                };
                 isolated(plan, work)
             })
             .buffered(options.concurrency.max(1))
@@ -258,4 +393,61 @@ async fn isolated<R>(
     .await
     .unwrap_or_else(|payload| Err(Error::from_panic(&metric, payload.as_ref())));
     MetricOutcome { metric, result }
+}
+
+/// Fails `work` with [`Error::Timeout`] when it outlasts `timeout`.
+async fn limited<R>(
+    plan: &MetricPlan,
+    timeout: Option<Duration>,
+    work: impl Future<Output = Result<R, Error>>,
+) -> Result<R, Error> {
+    let Some(timeout) = timeout else {
+        return work.await;
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout {
+            metric: plan.config.name.clone(),
+            seconds: timeout.as_secs(),
+        }),
+    }
+}
+
+/// The per-storage and per-source semaphores of a fleet run.
+#[derive(Debug, Clone, Default)]
+struct Bounds {
+    storages: Arc<HashMap<String, Arc<Semaphore>>>,
+    sources: Arc<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Bounds {
+    fn new(plans: &[MetricPlan], options: &FleetOptions) -> Self {
+        let table = |limit: Option<usize>, key: &dyn Fn(&MetricPlan) -> String| {
+            let mut map = HashMap::new();
+            if let Some(limit) = limit {
+                for plan in plans {
+                    map.entry(key(plan))
+                        .or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))));
+                }
+            }
+            Arc::new(map)
+        };
+        Self {
+            storages: table(options.per_storage, &|p| p.storage.describe()),
+            sources: table(options.per_source, &|p| p.collector.describe()),
+        }
+    }
+
+    /// Waits for the metric's storage and source permits (storage first, always in
+    /// that order, so two metrics never wait on each other).
+    async fn acquire(&self, plan: &MetricPlan) -> Vec<OwnedSemaphorePermit> {
+        let mut permits = Vec::new();
+        if let Some(s) = self.storages.get(&plan.storage.describe()) {
+            permits.extend(s.clone().acquire_owned().await.ok());
+        }
+        if let Some(s) = self.sources.get(&plan.collector.describe()) {
+            permits.extend(s.clone().acquire_owned().await.ok());
+        }
+        permits
+    }
 }

@@ -24,6 +24,7 @@ pub use delivery::RetryPolicy;
 pub(crate) use delivery::{AttemptFailure, HttpReply, deliver};
 #[doc(hidden)]
 pub use lease::LEASE_TTL_ENV;
+pub(crate) use lease::unique_token;
 pub use message::{DetectorInfo, build_message, sample_message};
 pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};
 #[doc(hidden)]

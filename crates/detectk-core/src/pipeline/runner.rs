@@ -94,6 +94,26 @@ pub struct RunReport {
     /// caller counts the metric as failed.
     #[serde(skip)]
     pub alert_failure: Option<std::sync::Arc<Error>>,
+    /// Set when the metric was not processed, and why (e.g. "held by another worker":
+    /// its run lease is held elsewhere, see [`crate::fleet`]). A skipped metric is
+    /// neither ok nor failed; `newest` is then the run's execution time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+impl RunReport {
+    /// The report of a metric that was not processed, and why.
+    pub fn skipped(metric: &str, execution_time: DateTime<Utc>, reason: &str) -> Self {
+        Self {
+            metric: metric.to_string(),
+            newest: execution_time,
+            range: RangeReport::default(),
+            alert: None,
+            dry_run: false,
+            alert_failure: None,
+            skipped: Some(reason.to_string()),
+        }
+    }
 }
 
 /// One backfill batch, for progress display.
@@ -153,7 +173,7 @@ impl Runner {
         Self::default()
     }
 
-    async fn migrate(&self, metric: &str, storage: &dyn Storage) -> Result<(), Error> {
+    pub(crate) async fn migrate(&self, metric: &str, storage: &dyn Storage) -> Result<(), Error> {
         let key = storage.describe();
         if self
             .migrated
@@ -356,6 +376,7 @@ impl Runner {
             alert,
             dry_run: options.dry_run,
             alert_failure,
+            skipped: None,
         })
     }
 

@@ -1,0 +1,136 @@
+//! The per-metric run lease: at most one worker processes a metric at a time.
+//!
+//! Workers with overlapping shards, a retry started while the first attempt still
+//! runs, or a cron tick that overlaps the previous one would otherwise process the
+//! same metric twice at once. Before running a metric the fleet takes its run lease
+//! by compare-and-set in the metric's storage; a worker that finds it held by another
+//! skips the metric ("skipped: held by another worker"). The holder renews the lease
+//! every third of its lifetime while the metric runs and releases it at the end; a
+//! worker that dies stops renewing, and its lease expires after the TTL
+//! ([`RUN_LEASE_TTL_ENV`]) so the next run takes the metric over.
+//!
+//! The run lease is kept in the alert-lease table (`dtk_alert_leases`) under the key
+//! `run:<metric>` through [`CheckpointStore::acquire_alert_lease`](crate::traits::CheckpointStore::acquire_alert_lease):
+//! metric names never contain `:`, so it cannot meet a metric's alert lease, and every
+//! storage that keeps alert state (SQL, or a ClickHouse metric's `state:` storage)
+//! keeps run leases too, with no new table. A storage that keeps no alert state (a
+//! ClickHouse metric without `state:`) cannot lease: such metrics run unleased.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+
+use crate::alert::unique_token;
+use crate::error::{BackendError, Error};
+use crate::traits::{AlertLease, Storage};
+
+/// How long a run lease lasts unless renewed.
+pub const DEFAULT_RUN_LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// Environment variable overriding [`DEFAULT_RUN_LEASE_TTL`], in whole seconds (at least 1).
+pub const RUN_LEASE_TTL_ENV: &str = "DETECTK_RUN_LEASE_SECONDS";
+
+/// Why a metric was skipped when another worker holds its run lease.
+pub const HELD_ELSEWHERE: &str = "held by another worker";
+
+/// The run-lease TTL: [`RUN_LEASE_TTL_ENV`] when set to a positive number, else the default.
+pub fn run_lease_ttl() -> Duration {
+    std::env::var(RUN_LEASE_TTL_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_RUN_LEASE_TTL)
+}
+
+/// The lease key of `metric` in `dtk_alert_leases`.
+pub fn run_lease_key(metric: &str) -> String {
+    format!("run:{metric}")
+}
+
+/// A run lease this worker holds.
+#[derive(Debug)]
+pub(crate) struct RunLease<'a> {
+    storage: &'a dyn Storage,
+    metric: &'a str,
+    key: String,
+    token: String,
+    ttl: Duration,
+}
+
+impl<'a> RunLease<'a> {
+    /// Takes the run lease of `metric` if no other worker holds it: `Ok(None)` when
+    /// one does. Does not wait.
+    pub(crate) async fn try_acquire(
+        storage: &'a dyn Storage,
+        metric: &'a str,
+    ) -> Result<Option<Self>, Error> {
+        let lease = Self {
+            storage,
+            metric,
+            key: run_lease_key(metric),
+            token: unique_token(Utc::now()),
+            ttl: run_lease_ttl(),
+        };
+        match lease.take().await {
+            Ok(true) => Ok(Some(lease)),
+            Ok(false) => Ok(None),
+            Err(source) => Err(Error::Storage {
+                metric: metric.to_string(),
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    async fn take(&self) -> Result<bool, BackendError> {
+        let now = Utc::now();
+        let expires_at = now + TimeDelta::from_std(self.ttl).unwrap_or(TimeDelta::seconds(60));
+        let request = AlertLease::new(self.key.clone(), self.token.clone(), now, expires_at);
+        self.storage.acquire_alert_lease(&request).await
+    }
+
+    /// Runs `work` while renewing the lease every third of its lifetime. A renewal
+    /// that fails, or finds the lease taken over, is logged; the work goes on.
+    pub(crate) async fn while_held<F: Future>(&self, work: F) -> F::Output {
+        let renew = async {
+            loop {
+                tokio::time::sleep(self.ttl / 3).await;
+                match self.take().await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        metric = self.metric,
+                        "the run lease was taken over by another worker (this run outlived {}s \
+                         without renewing; see {RUN_LEASE_TTL_ENV})",
+                        self.ttl.as_secs()
+                    ),
+                    Err(e) => {
+                        tracing::warn!(metric = self.metric, "could not renew the run lease: {e}")
+                    }
+                }
+            }
+        };
+        tokio::pin!(work);
+        tokio::pin!(renew);
+        tokio::select! {
+            biased;
+            out = &mut work => out,
+            () = &mut renew => unreachable!("the renewal loop never ends"),
+        }
+    }
+
+    /// Releases the lease; a failure is logged (the lease then expires by itself).
+    pub(crate) async fn release(self) {
+        if let Err(e) = self
+            .storage
+            .release_alert_lease(&self.key, &self.token)
+            .await
+        {
+            tracing::warn!(
+                metric = self.metric,
+                "could not release the run lease (it expires in {}s): {e}",
+                self.ttl.as_secs()
+            );
+        }
+    }
+}
