@@ -127,6 +127,26 @@ pub struct RunArgs {
     /// Metrics processed at the same time.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// At most N metrics at a time per storage (default: only `--concurrency` bounds them).
+    #[arg(long, value_name = "N")]
+    pub per_storage: Option<usize>,
+    /// At most N metrics at a time per source (default: only `--concurrency` bounds them).
+    #[arg(long, value_name = "N")]
+    pub per_source: Option<usize>,
+    /// Fail a metric that takes longer than SECONDS (the others go on). Default: no limit.
+    #[arg(long, value_name = "SECONDS")]
+    pub metric_timeout: Option<u64>,
+    /// Run only shard I of N (`I/N`, from 0): the metrics whose name's FNV-1a hash
+    /// modulo N is I. See docs/scale-out.md.
+    #[arg(long, value_name = "I/N", env = "DETECTK_SHARD", conflicts_with = "shard_index_env")]
+    pub shard: Option<String>,
+    /// Read the shard index from this environment variable (e.g. JOB_COMPLETION_INDEX of
+    /// a Kubernetes Indexed Job); needs `--shard-count`.
+    #[arg(long, value_name = "VAR", requires = "shard_count")]
+    pub shard_index_env: Option<String>,
+    /// The number of shards, with `--shard-index-env`.
+    #[arg(long, value_name = "N", requires = "shard_index_env")]
+    pub shard_count: Option<u64>,
 }
 
 /// `dtk validate`.
@@ -161,6 +181,9 @@ pub struct BackfillArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Metrics loaded at the same time.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
 }
 
 /// `dtk init`.

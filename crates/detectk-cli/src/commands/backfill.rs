@@ -17,7 +17,8 @@ use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config
 use crate::output::time;
 use crate::render::{error_json, error_text, issue_json};
 
-/// Runs `dtk backfill`; returns the exit code. Metrics are loaded one after another.
+/// Runs `dtk backfill`; returns the exit code. Metrics are loaded
+/// `--concurrency` at a time (default one after another).
 pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, ConfigError> {
     let at = execution_time(args.execution_time.as_deref())?;
     let prepared = prepare(registry, &args.selection, at)?;
@@ -50,8 +51,11 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
         bar.set_message(format!("up to {}", time(&p.to)));
     };
     let fleet = Fleet::from_plans(prepared.plans);
-    // Metrics are loaded one after another (a later issue adds `--concurrency`).
-    let mut outcomes = fleet.backfill_each(options, FleetOptions::with_concurrency(1), &progress);
+    let mut outcomes = fleet.backfill_each(
+        options,
+        FleetOptions::with_concurrency(args.concurrency),
+        &progress,
+    );
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
     while let Some(outcome) = outcomes.next().await {

@@ -1,8 +1,10 @@
 //! `dtk run`: collect, detect and alert for each selected metric, concurrently.
 
-use detectk_core::fleet::{Fleet, FleetOptions};
+use std::time::Duration;
+
+use detectk_core::fleet::{Fleet, FleetOptions, Shard};
 use detectk_core::pipeline::{RunOptions, RunReport};
-use detectk_core::{ConfigError, Error, Registry};
+use detectk_core::{ConfigError, ConfigIssue, Error, Registry};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -15,6 +17,7 @@ use crate::render::{error_json, error_text, issue_json};
 /// Runs `dtk run`; returns the exit code.
 pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError> {
     let at = execution_time(args.execution_time.as_deref())?;
+    let shard = shard(args)?;
     let prepared = prepare(registry, &args.selection, at)?;
     let options = RunOptions {
         execution_time: at,
@@ -26,12 +29,36 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             crate::commands::print_warnings(&plan.warnings);
         }
     }
-    let fleet = Fleet::from_plans(prepared.plans);
-    let mut outcomes = fleet.run_each(options, FleetOptions::with_concurrency(args.concurrency));
+    let mut fleet = Fleet::from_plans(prepared.plans);
+    if let Some(shard) = shard {
+        fleet.retain_shard(shard);
+    }
+    let mut fleet_options = FleetOptions::with_concurrency(args.concurrency)
+        .timeout(args.metric_timeout.map(Duration::from_secs));
+    if let Some(n) = args.per_storage {
+        fleet_options = fleet_options.per_storage(n);
+    }
+    if let Some(n) = args.per_source {
+        fleet_options = fleet_options.per_source(n);
+    }
+    let mut outcomes = fleet.run_each(options, fleet_options);
 
-    let (mut ok, mut failed) = (0usize, 0usize);
+    let (mut ok, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     let mut json_metrics = Vec::new();
     while let Some(outcome) = outcomes.next().await {
+        if let Some(reason) = outcome.skipped() {
+            skipped += 1;
+            match args.format {
+                Format::Text if !crate::output::quiet() => {
+                    println!("{}: skipped: {reason}", outcome.metric)
+                }
+                Format::Text => {}
+                Format::Json => json_metrics.push(json!({
+                    "name": outcome.metric, "status": "skipped", "reason": reason,
+                })),
+            }
+            continue;
+        }
         match outcome.failure() {
             None => ok += 1,
             Some(_) => failed += 1,
@@ -67,8 +94,14 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
         Format::Text => {
             let mut summary = format!(
                 "{} metric(s): {ok} ok, {failed} failed",
-                ok + failed + invalid
+                ok + failed + skipped + invalid
             );
+            if skipped > 0 {
+                summary.push_str(&format!(", {skipped} skipped (held by another worker)"));
+            }
+            if let Some(shard) = shard {
+                summary.push_str(&format!(" (shard {shard})"));
+            }
             if invalid > 0 {
                 summary.push_str(&format!(", {invalid} invalid"));
             }
@@ -91,7 +124,8 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 "execution_time": at,
                 "dry_run": args.dry_run,
                 "metrics": json_metrics,
-                "summary": {"ok": ok, "failed": failed, "invalid": invalid},
+                "shard": shard.map(|s| s.to_string()),
+                "summary": {"ok": ok, "failed": failed, "skipped": skipped, "invalid": invalid},
             });
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
@@ -103,6 +137,36 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     } else {
         OK
     })
+}
+
+/// The shard of `--shard` (or `DETECTK_SHARD`), or of `--shard-index-env VAR
+/// --shard-count N`; none runs every metric.
+fn shard(args: &RunArgs) -> Result<Option<Shard>, ConfigError> {
+    let bad = |flag: &str, message: String| ConfigError::single(ConfigIssue::new(flag, message));
+    if let Some(text) = &args.shard {
+        return text
+            .parse::<Shard>()
+            .map(Some)
+            .map_err(|e| bad("--shard", e.to_string()));
+    }
+    let (Some(var), Some(count)) = (&args.shard_index_env, args.shard_count) else {
+        return Ok(None);
+    };
+    let value = std::env::var(var).map_err(|_| {
+        bad(
+            "--shard-index-env",
+            format!("environment variable `{var}` is not set (or not UTF-8)"),
+        )
+    })?;
+    let index = value.trim().parse::<u64>().map_err(|_| {
+        bad(
+            "--shard-index-env",
+            format!("environment variable `{var}` is `{value}`, not a shard index (0, 1, ...)"),
+        )
+    })?;
+    Shard::new(index, count)
+        .map(Some)
+        .map_err(|e| bad("--shard-index-env", e.to_string()))
 }
 
 fn print_report(report: &RunReport) {
