@@ -64,6 +64,12 @@ pub use shard::{Shard, ShardError, fnv1a_64};
 #[doc(hidden)]
 pub const TEST_PANIC_ENV: &str = "DETECTK_TEST_PANIC";
 
+/// Test-only hook: a run of the metric named by this variable, once it holds the
+/// metric's run lease, waits forever (renewing the lease) instead of running, so tests
+/// can kill a worker that holds a lease. Not for production use.
+#[doc(hidden)]
+pub const TEST_HOLD_ENV: &str = "DETECTK_TEST_HOLD_RUN";
+
 /// How a fleet runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -318,9 +324,13 @@ impl Fleet {
             tracing::info!(metric, "skipped: {HELD_ELSEWHERE}");
             return Ok(RunReport::skipped(metric, run.execution_time, HELD_ELSEWHERE));
         };
-        let result = lease
-            .while_held(limited(plan, timeout, self.runner.run(plan, run)))
-            .await;
+        let work = async {
+            if std::env::var(TEST_HOLD_ENV).is_ok_and(|m| m == metric) {
+                std::future::pending::<()>().await;
+            }
+            self.runner.run(plan, run).await
+        };
+        let result = lease.while_held(limited(plan, timeout, work)).await;
         lease.release().await;
         result
     }
