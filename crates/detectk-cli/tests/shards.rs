@@ -154,8 +154,9 @@ fn runtime() -> tokio::runtime::Runtime {
 fn assert_stored_once(dir: &Path, names: &[String]) {
     let rt = runtime();
     let (from, to) = (time("2024-02-01 00:00:00"), time("2024-04-01 00:00:00"));
+    // Every metric of a fleet shares one storage: read them all through the first.
+    let plan = plan(dir, &names[0]);
     for name in names {
-        let plan = plan(dir, name);
         let (points, detections) = rt.block_on(async {
             let points = plan
                 .storage
@@ -221,8 +222,8 @@ fn overlapping_shards_process_each_metric_once_on_sqlite() {
 
 /// Whether another worker holds `metric`'s run lease now (probed by a compare-and-set
 /// that, when it succeeds, is released at once).
-fn lease_held(plan: &MetricPlan, metric: &str) -> bool {
-    runtime().block_on(async {
+fn lease_held(rt: &tokio::runtime::Runtime, plan: &MetricPlan, metric: &str) -> bool {
+    rt.block_on(async {
         let now = Utc::now();
         let key = run_lease_key(metric);
         let probe = AlertLease::new(key.clone(), "probe", now, now + TimeDelta::seconds(1));
@@ -235,9 +236,9 @@ fn lease_held(plan: &MetricPlan, metric: &str) -> bool {
 }
 
 /// Waits (bounded) until `held(...)` is `want`.
-fn wait_until(plan: &MetricPlan, metric: &str, want: bool) {
+fn wait_until(rt: &tokio::runtime::Runtime, plan: &MetricPlan, metric: &str, want: bool) {
     let started = Instant::now();
-    while lease_held(plan, metric) != want {
+    while lease_held(rt, plan, metric) != want {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "the run lease of {metric} never became {}",
@@ -252,6 +253,7 @@ fn a_killed_workers_metric_is_taken_over_after_its_lease_expires() {
     let (dir, names) = fleet(20, Backend::Postgres);
     let stuck = names[7].clone();
     let probe_plan = plan(dir.path(), &stuck);
+    let rt = runtime();
     // Worker A holds `stuck`'s lease (renewing it every 2 s) and never finishes it.
     let mut a = spawn(
         dir.path(),
@@ -262,20 +264,20 @@ fn a_killed_workers_metric_is_taken_over_after_its_lease_expires() {
             ("DETECTK_RUN_LEASE_SECONDS", "6"),
         ],
     );
-    wait_until(&probe_plan, &stuck, true);
+    wait_until(&rt, &probe_plan, &stuck, true);
     a.kill().unwrap(); // SIGKILL: no release, no cleanup
     a.wait().unwrap();
 
     // The lease outlives the dead worker: a run now skips the metric, not fails it.
     let file = format!("metrics/{stuck}.yaml");
     let skipped = outcomes(vec![spawn(dir.path(), &file, &[], &[])]);
-    if lease_held(&probe_plan, &stuck) {
+    if lease_held(&rt, &probe_plan, &stuck) {
         // (Only assertable while the lease still stands: checked after the run.)
         assert_eq!(skipped[&stuck], vec![("skipped".to_string(), 0)]);
     }
 
     // After expiry the next tick takes the metric over; the others are not redone.
-    wait_until(&probe_plan, &stuck, false);
+    wait_until(&rt, &probe_plan, &stuck, false);
     let seen = outcomes(vec![spawn(dir.path(), "metrics", &[], &[])]);
     assert_eq!(seen[&stuck], vec![("ok".to_string(), 2)], "taken over");
     assert_stored_once(dir.path(), &names);
