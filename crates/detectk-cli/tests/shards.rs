@@ -282,3 +282,111 @@ fn a_killed_workers_metric_is_taken_over_after_its_lease_expires() {
     assert_eq!(seen[&stuck], vec![("ok".to_string(), 2)], "taken over");
     assert_stored_once(dir.path(), &names);
 }
+
+/// The `dtk run` arguments of a recipe command, without `dtk run` and the metrics path.
+fn recipe_args(command: &[&str], metrics: &str) -> Vec<String> {
+    assert_eq!(&command[..3], &["dtk", "run", metrics], "{command:?}");
+    command[3..].iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs one worker per recipe command over a SQLite fleet; each metric must be
+/// processed exactly once and stored once.
+fn run_recipe(workers: Vec<(Vec<String>, Vec<(String, String)>)>) {
+    let (dir, names) = fleet(60, Backend::Sqlite);
+    let children: Vec<Child> = workers
+        .iter()
+        .map(|(args, env)| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            spawn(dir.path(), "metrics", &args, &env)
+        })
+        .collect();
+    let seen = outcomes(children);
+    for name in &names {
+        let processed = seen[name]
+            .iter()
+            .filter(|(s, p)| s == "ok" && *p > 0)
+            .count();
+        assert_eq!(processed, 1, "{name}: {:?}", seen[name]);
+    }
+    assert_stored_once(dir.path(), &names);
+}
+
+fn example(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/examples/scale-out")
+        .join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_kubernetes_indexed_job_recipe_covers_the_fleet() {
+    let doc: serde_yaml::Value = serde_yaml::from_str(&example("kubernetes-cronjob.yaml")).unwrap();
+    let job = &doc["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["completionMode"].as_str(), Some("Indexed"));
+    let completions = job["completions"].as_u64().unwrap();
+    let container = &job["template"]["spec"]["containers"][0];
+    let mut command: Vec<&str> = vec![container["command"][0].as_str().unwrap()];
+    command.extend(
+        container["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap()),
+    );
+    let args = recipe_args(&command, "/etc/detectk/metrics");
+    let count_at = args.iter().position(|a| a == "--shard-count").unwrap();
+    assert_eq!(args[count_at + 1], completions.to_string(), "--shard-count = completions");
+    assert!(args.windows(2).any(|w| w == ["--shard-index-env", "JOB_COMPLETION_INDEX"]));
+    // One pod per completion index, as Kubernetes starts them.
+    run_recipe(
+        (0..completions)
+            .map(|i| {
+                let env = vec![("JOB_COMPLETION_INDEX".to_string(), i.to_string())];
+                (args.clone(), env)
+            })
+            .collect(),
+    );
+}
+
+#[test]
+fn the_airflow_and_cron_recipes_cover_the_fleet() {
+    // Airflow: the mapped commands are `dtk run {METRICS} --shard {i}/{SHARDS}` for
+    // i in range(SHARDS); read both constants and the command template from the DAG.
+    let dag = example("airflow_dag.py");
+    let constant = |name: &str| {
+        dag.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+            .unwrap_or_else(|| panic!("{name} in the DAG"))
+            .trim_matches('"')
+            .to_string()
+    };
+    let shards: u64 = constant("SHARDS").parse().unwrap();
+    let metrics = constant("METRICS");
+    assert!(dag.contains(
+        "[f\"dtk run {METRICS} --shard {i}/{SHARDS}\" for i in range(SHARDS)]"
+    ));
+    assert!(dag.contains(".expand("));
+    let airflow: Vec<_> = (0..shards)
+        .map(|i| {
+            let command = format!("dtk run {metrics} --shard {i}/{shards}");
+            let words: Vec<&str> = command.split(' ').collect();
+            (recipe_args(&words, &metrics), Vec::new())
+        })
+        .collect();
+    run_recipe(airflow);
+
+    // Cron: every non-comment line is `<5 schedule fields> dtk run ...`.
+    let crontab = example("crontab");
+    let hosts: Vec<_> = crontab
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().skip(5).collect();
+            (recipe_args(&words, "/etc/detectk/metrics"), Vec::new())
+        })
+        .collect();
+    assert_eq!(hosts.len(), 3);
+    run_recipe(hosts);
+}
