@@ -138,7 +138,12 @@ pub struct RunArgs {
     pub metric_timeout: Option<u64>,
     /// Run only shard I of N (`I/N`, from 0): the metrics whose name's FNV-1a hash
     /// modulo N is I. See docs/scale-out.md.
-    #[arg(long, value_name = "I/N", env = "DETECTK_SHARD", conflicts_with = "shard_index_env")]
+    #[arg(
+        long,
+        value_name = "I/N",
+        env = "DETECTK_SHARD",
+        conflicts_with = "shard_index_env"
+    )]
     pub shard: Option<String>,
     /// Read the shard index from this environment variable (e.g. JOB_COMPLETION_INDEX of
     /// a Kubernetes Indexed Job); needs `--shard-count`.

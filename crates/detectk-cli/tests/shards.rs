@@ -49,11 +49,7 @@ fn fleet(n: usize, backend: Backend) -> (tempfile::TempDir, Vec<String>) {
     let mut rows = Vec::new();
     for i in 0..144 {
         let t = time("2024-03-01 00:00:00") + TimeDelta::minutes(10 * i);
-        rows.push(format!(
-            "('{}', {})",
-            t.format("%Y-%m-%d %H:%M:%S"),
-            10 * i
-        ));
+        rows.push(format!("('{}', {})", t.format("%Y-%m-%d %H:%M:%S"), 10 * i));
     }
     common::sqlite_exec(
         &source,
@@ -189,7 +185,14 @@ fn six_overlapping_workers(n: usize, backend: Backend) {
     shards.extend(["0/2".to_string(), "1/2".to_string()]);
     let children: Vec<Child> = shards
         .iter()
-        .map(|s| spawn(dir.path(), "metrics", &["--shard", s, "--concurrency", "8"], &[]))
+        .map(|s| {
+            spawn(
+                dir.path(),
+                "metrics",
+                &["--shard", s, "--concurrency", "8"],
+                &[],
+            )
+        })
         .collect();
     let seen = outcomes(children);
     assert_eq!(seen.len(), n, "every metric ran in some worker");
@@ -198,7 +201,11 @@ fn six_overlapping_workers(n: usize, backend: Backend) {
         // Exactly two workers have it: one quarter shard and one half shard.
         let quarter = Shard::of(name, 4);
         let half = Shard::of(name, 2);
-        assert_eq!(runs.len(), 2, "{name} (shards {quarter}/4, {half}/2): {runs:?}");
+        assert_eq!(
+            runs.len(),
+            2,
+            "{name} (shards {quarter}/4, {half}/2): {runs:?}"
+        );
         let processed = runs.iter().filter(|(s, p)| s == "ok" && *p > 0).count();
         assert_eq!(processed, 1, "{name} processed once: {runs:?}");
         assert!(
@@ -229,7 +236,10 @@ fn lease_held(rt: &tokio::runtime::Runtime, plan: &MetricPlan, metric: &str) -> 
         let probe = AlertLease::new(key.clone(), "probe", now, now + TimeDelta::seconds(1));
         let taken = plan.storage.acquire_alert_lease(&probe).await.unwrap();
         if taken {
-            plan.storage.release_alert_lease(&key, "probe").await.unwrap();
+            plan.storage
+                .release_alert_lease(&key, "probe")
+                .await
+                .unwrap();
         }
         !taken
     })
@@ -337,8 +347,15 @@ fn the_kubernetes_indexed_job_recipe_covers_the_fleet() {
     );
     let args = recipe_args(&command, "/etc/detectk/metrics");
     let count_at = args.iter().position(|a| a == "--shard-count").unwrap();
-    assert_eq!(args[count_at + 1], completions.to_string(), "--shard-count = completions");
-    assert!(args.windows(2).any(|w| w == ["--shard-index-env", "JOB_COMPLETION_INDEX"]));
+    assert_eq!(
+        args[count_at + 1],
+        completions.to_string(),
+        "--shard-count = completions"
+    );
+    assert!(
+        args.windows(2)
+            .any(|w| w == ["--shard-index-env", "JOB_COMPLETION_INDEX"])
+    );
     // One pod per completion index, as Kubernetes starts them.
     run_recipe(
         (0..completions)
@@ -364,9 +381,7 @@ fn the_airflow_and_cron_recipes_cover_the_fleet() {
     };
     let shards: u64 = constant("SHARDS").parse().unwrap();
     let metrics = constant("METRICS");
-    assert!(dag.contains(
-        "[f\"dtk run {METRICS} --shard {i}/{SHARDS}\" for i in range(SHARDS)]"
-    ));
+    assert!(dag.contains("[f\"dtk run {METRICS} --shard {i}/{SHARDS}\" for i in range(SHARDS)]"));
     assert!(dag.contains(".expand("));
     let airflow: Vec<_> = (0..shards)
         .map(|i| {

@@ -53,10 +53,10 @@ use crate::pipeline::{
 };
 use crate::registry::Registry;
 
+use run_lease::RunLease;
 pub use run_lease::{
     DEFAULT_RUN_LEASE_TTL, HELD_ELSEWHERE, RUN_LEASE_TTL_ENV, run_lease_key, run_lease_ttl,
 };
-use run_lease::RunLease;
 pub use shard::{Shard, ShardError, fnv1a_64};
 
 /// Test-only hook: a run or backfill of the metric named by this variable panics as it
@@ -322,7 +322,11 @@ impl Fleet {
         self.runner.migrate(metric, storage).await?;
         let Some(lease) = RunLease::try_acquire(storage, metric).await? else {
             tracing::info!(metric, "skipped: {HELD_ELSEWHERE}");
-            return Ok(RunReport::skipped(metric, run.execution_time, HELD_ELSEWHERE));
+            return Ok(RunReport::skipped(
+                metric,
+                run.execution_time,
+                HELD_ELSEWHERE,
+            ));
         };
         let work = async {
             if std::env::var(TEST_HOLD_ENV).is_ok_and(|m| m == metric) {
