@@ -301,7 +301,10 @@ fn recipe_args(command: &[&str], metrics: &str) -> Vec<String> {
 
 /// Runs one worker per recipe command over a SQLite fleet; each metric must be
 /// processed exactly once and stored once.
-fn run_recipe(workers: Vec<(Vec<String>, Vec<(String, String)>)>) {
+/// One worker of a recipe: its `dtk run` arguments and environment.
+type Worker = (Vec<String>, Vec<(String, String)>);
+
+fn run_recipe(workers: Vec<Worker>) {
     let (dir, names) = fleet(60, Backend::Sqlite);
     let children: Vec<Child> = workers
         .iter()
