@@ -10,7 +10,7 @@
 //! ([`RUN_LEASE_TTL_ENV`]) so the next run takes the metric over.
 //!
 //! The run lease is kept in the alert-lease table (`dtk_alert_leases`) under the key
-//! `run:<metric>` through [`CheckpointStore::acquire_alert_lease`](crate::traits::CheckpointStore::acquire_alert_lease):
+//! `run:<metric>` ([`run_lease_key`]) through [`CheckpointStore::acquire_alert_lease`](crate::traits::CheckpointStore::acquire_alert_lease):
 //! metric names never contain `:`, so it cannot meet a metric's alert lease, and every
 //! storage that keeps alert state (SQL, or a ClickHouse metric's `state:` storage)
 //! keeps run leases too, with no new table. A storage that keeps no alert state (a
@@ -44,9 +44,18 @@ pub fn run_lease_ttl() -> Duration {
         .unwrap_or(DEFAULT_RUN_LEASE_TTL)
 }
 
-/// The lease key of `metric` in `dtk_alert_leases`.
+/// The longest key `dtk_alert_leases.metric_name` holds (MySQL's `VARCHAR(255)`).
+const MAX_KEY_LEN: usize = 255;
+
+/// The lease key of `metric` in `dtk_alert_leases`: `run:<metric>`, or for a name too
+/// long to fit with the prefix, `run:~<16 hex digits of fnv1a_64(name)>` (metric names
+/// never contain `:` or `~`, so neither meets a metric's alert lease or another name).
 pub fn run_lease_key(metric: &str) -> String {
-    format!("run:{metric}")
+    if metric.len() + 4 <= MAX_KEY_LEN {
+        format!("run:{metric}")
+    } else {
+        format!("run:~{:016x}", super::fnv1a_64(metric.as_bytes()))
+    }
 }
 
 /// A run lease this worker holds.
@@ -132,5 +141,23 @@ impl<'a> RunLease<'a> {
                 self.ttl.as_secs()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_fit_the_narrowest_column_and_stay_distinct() {
+        assert_eq!(run_lease_key("sessions"), "run:sessions");
+        let long = "m".repeat(255);
+        let key = run_lease_key(&long);
+        assert!(
+            key.starts_with("run:~") && key.len() <= MAX_KEY_LEN,
+            "{key}"
+        );
+        assert_ne!(key, run_lease_key(&"m".repeat(254)));
+        assert_eq!(run_lease_key(&"m".repeat(251)).len(), 255);
     }
 }

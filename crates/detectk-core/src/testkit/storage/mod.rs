@@ -5,6 +5,7 @@ mod batch;
 mod datapoints;
 mod detections;
 mod leases;
+mod run_leases;
 mod state;
 
 pub use alerts::*;
@@ -12,6 +13,7 @@ pub use batch::*;
 pub use datapoints::*;
 pub use detections::*;
 pub use leases::*;
+pub use run_leases::*;
 pub use state::*;
 
 use crate::testkit::SuiteReport;
@@ -78,6 +80,7 @@ macro_rules! __dtk_storage_checks {
             (claim_alert_own_token, storage_claim_alert_own_token),
             (alert_lease_exclusive, storage_alert_lease_exclusive),
             (alert_lease_one_winner, storage_alert_lease_one_winner),
+            (run_lease_beside_alert_lease, storage_run_lease_beside_alert_lease),
             (retention, storage_retention),
             (last_datapoint_times, storage_last_datapoint_times),
             (last_detection_times, storage_last_detection_times),
