@@ -408,3 +408,84 @@ fn the_airflow_and_cron_recipes_cover_the_fleet() {
     assert_eq!(hosts.len(), 3);
     run_recipe(hosts);
 }
+
+#[test]
+fn a_metric_over_its_timeout_fails_alone_with_a_clear_message() {
+    let (dir, names) = fleet(6, Backend::Sqlite);
+    let stuck = names[2].clone();
+    // The stuck metric never finishes (it waits forever holding its lease).
+    let out = common::dtk()
+        .current_dir(dir.path())
+        .args(["run", "metrics", "--execution-time", EXECUTION_TIME])
+        .args(["--metric-timeout", "1", "--concurrency", "2"])
+        .env("DETECTK_TEST_HOLD_RUN", &stuck)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (common::stdout(&out), common::stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("metric `{stuck}`: timed out after 1s")),
+        "{stderr}"
+    );
+    assert!(stdout.contains("6 metric(s): 5 ok, 1 failed"), "{stdout}");
+    // Its lease was released when it timed out: the next run processes it at once.
+    let seen = outcomes(vec![spawn(dir.path(), "metrics", &[], &[])]);
+    assert_eq!(seen[&stuck], vec![("ok".to_string(), 2)]);
+}
+
+#[test]
+fn bad_shards_name_the_flag_and_the_value() {
+    let (dir, _) = fleet(1, Backend::Sqlite);
+    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+        (
+            &["--shard", "4/4"],
+            &[],
+            "--shard: shard `4/4`: the index must be below",
+        ),
+        (
+            &["--shard", "x"],
+            &[],
+            "--shard: shard `x`: expected INDEX/COUNT",
+        ),
+        (
+            &[
+                "--shard-index-env",
+                "DTK_TEST_UNSET_INDEX",
+                "--shard-count",
+                "4",
+            ],
+            &[],
+            "--shard-index-env: environment variable `DTK_TEST_UNSET_INDEX` is not set",
+        ),
+        (
+            &["--shard-index-env", "DTK_TEST_INDEX", "--shard-count", "4"],
+            &[("DTK_TEST_INDEX", "two")],
+            "environment variable `DTK_TEST_INDEX` is `two`, not a shard index",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let mut cmd = common::dtk();
+        cmd.current_dir(dir.path())
+            .args(["run", "metrics"])
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    // DETECTK_SHARD is read like --shard.
+    let out = common::dtk()
+        .current_dir(dir.path())
+        .args(["run", "metrics", "--execution-time", EXECUTION_TIME])
+        .env("DETECTK_SHARD", "0/1")
+        .output()
+        .unwrap();
+    assert!(
+        common::stdout(&out).contains("(shard 0/1)"),
+        "{}",
+        common::stdout(&out)
+    );
+}
