@@ -2,6 +2,7 @@
 
 mod align;
 mod compile;
+mod cpu;
 mod grid;
 mod mapping;
 mod plan;

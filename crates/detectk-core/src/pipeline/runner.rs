@@ -618,37 +618,45 @@ impl Runner {
             execution_time,
             interval,
         };
-        let mut records = Vec::new();
-        for ((d, from), window_start) in plan.detectors.iter().zip(detect_from).zip(window_starts) {
-            let first = series.partition_point(|p| p.timestamp < *from);
-            if first >= series.len() {
-                continue;
+        // Detection is CPU work: a big job (a backfill batch) leaves the async worker.
+        let cost = plan.detectors.len() * series.len();
+        let series = &series;
+        let records = crate::pipeline::cpu::off_async(cost, || {
+            let mut records = Vec::new();
+            for ((d, from), window_start) in
+                plan.detectors.iter().zip(detect_from).zip(window_starts)
+            {
+                let first = series.partition_point(|p| p.timestamp < *from);
+                if first >= series.len() {
+                    continue;
+                }
+                let start = series.partition_point(|p| p.timestamp < window_start);
+                let detections = d.detector.detect(&series[start..], first - start, &ctx);
+                if detections.len() != series.len() - first {
+                    return Err(Error::Detect {
+                        metric: metric.to_string(),
+                        detector_id: d.info.id.clone(),
+                        message: format!(
+                            "returned {} results for {} points",
+                            detections.len(),
+                            series.len() - first
+                        ),
+                    });
+                }
+                for (point, detection) in series[first..].iter().zip(detections) {
+                    records.push(DetectionRecord {
+                        metric: metric.to_string(),
+                        detector_id: d.info.id.clone(),
+                        detector_type: d.info.kind.clone(),
+                        detector_params: d.info.params.clone(),
+                        detection,
+                        alert_sent: false,
+                        context: point.context.clone(),
+                    });
+                }
             }
-            let start = series.partition_point(|p| p.timestamp < window_start);
-            let detections = d.detector.detect(&series[start..], first - start, &ctx);
-            if detections.len() != series.len() - first {
-                return Err(Error::Detect {
-                    metric: metric.to_string(),
-                    detector_id: d.info.id.clone(),
-                    message: format!(
-                        "returned {} results for {} points",
-                        detections.len(),
-                        series.len() - first
-                    ),
-                });
-            }
-            for (point, detection) in series[first..].iter().zip(detections) {
-                records.push(DetectionRecord {
-                    metric: metric.to_string(),
-                    detector_id: d.info.id.clone(),
-                    detector_type: d.info.kind.clone(),
-                    detector_params: d.info.params.clone(),
-                    detection,
-                    alert_sent: false,
-                    context: point.context.clone(),
-                });
-            }
-        }
+            Ok::<_, Error>(records)
+        })?;
         Ok(records)
     }
 }
