@@ -489,3 +489,55 @@ fn bad_shards_name_the_flag_and_the_value() {
         common::stdout(&out)
     );
 }
+
+#[test]
+fn backfill_with_concurrency_loads_every_metric_exactly() {
+    let (dir, names) = fleet(12, Backend::Sqlite);
+    for name in &names {
+        let file = dir.path().join("metrics").join(format!("{name}.yaml"));
+        let yaml = std::fs::read_to_string(&file).unwrap().replace(
+            "schedule: {interval: 10 minutes}",
+            "schedule: {interval: 10 minutes, start_time: \"2024-03-01\", batch_load_days: 1}",
+        );
+        std::fs::write(&file, yaml).unwrap();
+    }
+    let out = common::dtk()
+        .current_dir(dir.path())
+        .args(["backfill", "metrics", "--execution-time", EXECUTION_TIME])
+        .args(["--concurrency", "4", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    let rt = runtime();
+    let plan = plan(dir.path(), &names[0]);
+    let (from, to) = (time("2024-02-01 00:00:00"), time("2024-04-01 00:00:00"));
+    for name in &names {
+        let points = rt
+            .block_on(
+                plan.storage
+                    .load_datapoints(&LoadDatapoints::new(name.clone(), from, to)),
+            )
+            .unwrap();
+        // 00:00 .. 11:50: every source point before the newest complete interval's end.
+        assert_eq!(points.len(), 72, "{name}");
+        for (i, p) in points.iter().enumerate() {
+            assert_eq!(
+                p.timestamp,
+                time("2024-03-01 00:00:00") + TimeDelta::minutes(10 * i as i64)
+            );
+            assert_eq!(p.value, Some(10.0 * i as f64), "{name} at {}", p.timestamp);
+        }
+        let detections = rt
+            .block_on(
+                plan.storage
+                    .load_detections(&LoadDetections::new(name.clone(), from, to)),
+            )
+            .unwrap();
+        assert_eq!(detections.len(), 72, "{name}: one detection per point");
+    }
+}
