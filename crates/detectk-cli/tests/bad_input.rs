@@ -174,7 +174,7 @@ fn json_run_report_is_machine_readable() {
         serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"ok": 1, "failed": 1, "invalid": 0})
+        serde_json::json!({"ok": 1, "failed": 1, "skipped": 0, "invalid": 0})
     );
     let metrics = doc["metrics"].as_array().unwrap();
     assert_eq!(metrics[0]["name"], "a_good");

@@ -120,13 +120,15 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                     "errors": e.issues.iter().map(issue_json).collect::<Vec<_>>(),
                 }));
             }
-            let doc = json!({
+            let mut doc = json!({
                 "execution_time": at,
                 "dry_run": args.dry_run,
                 "metrics": json_metrics,
-                "shard": shard.map(|s| s.to_string()),
                 "summary": {"ok": ok, "failed": failed, "skipped": skipped, "invalid": invalid},
             });
+            if let Some(shard) = shard {
+                doc["shard"] = json!(shard.to_string());
+            }
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
