@@ -282,21 +282,25 @@ fn races(backend: Backend) {
     }
 }
 
-/// A run killed after claiming, before sending: a run waiting for the lease takes over
-/// once the lease has expired, and the round still ends with exactly one alert.
+/// A run killed after claiming, before sending: once its run lease and alert lease have
+/// expired the next run takes over, and the round still ends with exactly one alert.
 fn killed_between_claim_and_send(backend: Backend) {
     let dir = project();
     let root = dir.path();
     let server = WebhookServer::start();
     let name = unique("once_killed");
     let file = metric(root, &name, backend, &server.url());
-    let lease = [(detectk_core::alert::LEASE_TTL_ENV, "2")];
+    let lease = [
+        (detectk_core::alert::LEASE_TTL_ENV, "2"),
+        (detectk_core::fleet::RUN_LEASE_TTL_ENV, "2"),
+    ];
     let mut paused = spawn(
         root,
         &file,
         "2024-03-02 14:10:00",
         &[
             lease[0],
+            lease[1],
             (detectk_core::alert::PAUSE_BEFORE_SEND_ENV, "600"),
         ],
     );
@@ -311,11 +315,27 @@ fn killed_between_claim_and_send(backend: Backend) {
             break;
         }
     }
-    // The paused run holds (and renews) the lease: this run waits for it.
-    let waiting = spawn(root, &file, "2024-03-02 14:10:00", &lease);
     paused.kill().unwrap();
     paused.wait().unwrap();
-    finish_all(vec![waiting]);
+    // The killed run also held the metric's run lease (see docs/scale-out.md): runs
+    // skip the metric until that lease expires; the first that is not skipped waits
+    // for the alert lease, takes over, and sends.
+    let started = std::time::Instant::now();
+    loop {
+        let out = spawn(root, &file, "2024-03-02 14:10:00", &lease)
+            .wait_with_output()
+            .unwrap();
+        let stdout = common::stdout(&out);
+        assert!(out.status.success(), "{stdout}\n{}", common::stderr(&out));
+        if !stdout.contains("skipped: held by another worker") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the killed run's run lease never expired"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(server.wait_for_requests(1, Duration::from_secs(5)).len() == 1);
     assert_exactly_one(
         root,
