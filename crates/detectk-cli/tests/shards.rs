@@ -436,7 +436,9 @@ fn a_metric_over_its_timeout_fails_alone_with_a_clear_message() {
 #[test]
 fn bad_shards_name_the_flag_and_the_value() {
     let (dir, _) = fleet(1, Backend::Sqlite);
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    /// Arguments, environment, and what stderr must say.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
         (
             &["--shard", "4/4"],
             &[],
