@@ -264,8 +264,10 @@ fn a_killed_workers_metric_is_taken_over_after_its_lease_expires() {
     let stuck = names[7].clone();
     let probe_plan = plan(dir.path(), &stuck);
     let rt = runtime();
+    // The probe may run before any worker created the tables.
+    rt.block_on(probe_plan.storage.migrate()).unwrap();
     // Worker A holds `stuck`'s lease (renewing it every 2 s) and never finishes it.
-    let mut a = spawn(
+    let a = spawn(
         dir.path(),
         "metrics",
         &["--concurrency", "4"],
@@ -274,9 +276,17 @@ fn a_killed_workers_metric_is_taken_over_after_its_lease_expires() {
             ("DETECTK_RUN_LEASE_SECONDS", "6"),
         ],
     );
+    /// Kills the worker even when the test fails before it would.
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let a = KillOnDrop(a);
     wait_until(&rt, &probe_plan, &stuck, true);
-    a.kill().unwrap(); // SIGKILL: no release, no cleanup
-    a.wait().unwrap();
+    drop(a); // SIGKILL: no release, no cleanup
 
     // The lease outlives the dead worker: a run now skips the metric, not fails it.
     let file = format!("metrics/{stuck}.yaml");
