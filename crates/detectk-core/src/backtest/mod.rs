@@ -26,7 +26,9 @@ use crate::pipeline::{
 use crate::traits::{AlertKind, DetectionContext};
 
 pub use labels::{IncidentWindow, Labels, LabelsError, metric_name_for_key};
-pub use replay::{ReplayedAlert, detect_range, replay_policy};
+pub use replay::{
+    ReplayedAlert, ReplayedHold, detect_range, replay_policy, replay_policy_explained,
+};
 pub use score::{Scores, Tally, score_series};
 
 /// Seconds in a week, for alerts per week.

@@ -245,6 +245,22 @@ pub fn load_file_partial(path: &Path, options: &LoadOptions) -> PartialConfig {
     }
 }
 
+/// Checks a `heartbeat_url` without echoing it (it is a secret): an `http://` or
+/// `https://` URL with a host and no spaces.
+pub fn check_heartbeat_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| "must start with http:// or https://".to_string())?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("has no host".into());
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err("contains whitespace".into());
+    }
+    Ok(())
+}
+
 fn in_file(issue: ConfigIssue, file: Option<&Path>) -> ConfigIssue {
     match file {
         Some(f) => issue.in_file(f),
@@ -298,6 +314,16 @@ impl Parser<'_> {
         let description: Option<String> = top.optional("description");
         let tags: Vec<String> = top.or("tags", Vec::new());
         let metadata: Map<String, Value> = top.or("metadata", Map::new());
+        let heartbeat_url: Option<String> = top.optional("heartbeat_url");
+        if let Some(url) = &heartbeat_url
+            && let Err(problem) = check_heartbeat_url(url)
+        {
+            top.error_with_hint(
+                "heartbeat_url",
+                problem,
+                "give the full ping URL, e.g. https://hc-ping.com/<uuid> (dtk appends /fail on failure)",
+            );
+        }
         let collector_map: Option<Map<String, Value>> = top.required("collector");
         let storage_map: Option<Map<String, Value>> = top.optional("storage");
         let state_map: Option<Map<String, Value>> = top.optional("state");
@@ -331,6 +357,7 @@ impl Parser<'_> {
             alerter,
             schedule: schedule?,
             metadata,
+            heartbeat_url: heartbeat_url.map(crate::secret::Secret::new),
             file: file.map(Path::to_path_buf),
         })
     }
@@ -1077,6 +1104,21 @@ mod tests {
         // Storage defaults to the collector's connection.
         assert_eq!(config.storage.kind, "postgres");
         assert!(config.storage.defaulted);
+    }
+
+    #[test]
+    fn heartbeat_url_is_a_secret_and_a_bad_one_is_named_without_echoing_it() {
+        let base = "name: m\ncollector: {type: sqlite, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\n";
+        let ok = format!("{base}heartbeat_url: https://hc.example/ping/abc-secret\n");
+        let loaded = parse_config(&ok, None, &LoadOptions::default()).unwrap();
+        let url = loaded.config.heartbeat_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "https://hc.example/ping/abc-secret");
+        assert!(!format!("{:?}", loaded.config).contains("abc-secret"));
+        let bad = format!("{base}heartbeat_url: hc.example/ping/abc-secret\n");
+        let e = parse_config(&bad, None, &LoadOptions::default()).unwrap_err();
+        assert_eq!(e.issues[0].path, "heartbeat_url");
+        assert!(e.to_string().contains("http://"), "{e}");
+        assert!(!e.to_string().contains("abc-secret"), "{e}");
     }
 
     #[test]

@@ -12,8 +12,8 @@ pub mod template;
 pub use env::substitute_env;
 pub use load::{
     COLLECTOR_CORE_KEYS, EnvLookup, LOCAL_STATE_FILE, LoadOptions, LoadedConfig,
-    MAX_DETECTOR_ID_LEN, MAX_METRIC_NAME_LEN, PartialConfig, STATE_PROFILE, load_file,
-    load_file_partial, local_to_utc, parse_config, parse_config_partial, parse_time,
+    MAX_DETECTOR_ID_LEN, MAX_METRIC_NAME_LEN, PartialConfig, STATE_PROFILE, check_heartbeat_url,
+    load_file, load_file_partial, local_to_utc, parse_config, parse_config_partial, parse_time,
 };
 pub use model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,

@@ -60,6 +60,9 @@ pub struct MetricConfig {
     pub schedule: ScheduleConfig,
     /// Free-form metadata.
     pub metadata: Map<String, Value>,
+    /// `heartbeat_url`: a dead man's switch pinged after each `dtk run` of this metric
+    /// (`URL` on success, `URL/fail` on failure). A secret: never printed in full.
+    pub heartbeat_url: Option<crate::secret::Secret>,
     /// The file the config was read from.
     pub file: Option<PathBuf>,
 }
