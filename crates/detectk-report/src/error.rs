@@ -15,7 +15,7 @@ pub enum ReportError {
         metric: String,
         /// The storage's error (no secrets).
         #[source]
-        source: BackendError,
+        source: Box<BackendError>,
     },
     /// Writing the output failed.
     #[error("cannot write {}: {source}", path.display())]

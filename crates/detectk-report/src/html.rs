@@ -164,7 +164,7 @@ pub fn render_page(entries: &[MetricEntry], period: &Period) -> String {
             _ => {}
         }
     }
-    let _ = write!(page, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(page, "<script>{SCRIPT}</script></body></html>");
     page
 }
 

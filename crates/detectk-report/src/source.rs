@@ -12,7 +12,7 @@ pub async fn load_metric(plan: &MetricPlan, period: &Period) -> Result<MetricDat
     let storage = plan.storage.as_ref();
     let err = |source| ReportError::Storage {
         metric: name.to_string(),
-        source,
+        source: Box::new(source),
     };
     let points = storage
         .load_datapoints(name, period.from, period.to)
