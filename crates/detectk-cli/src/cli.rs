@@ -149,6 +149,15 @@ pub struct RunArgs {
     /// Metrics processed at the same time.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// After the run, write its metrics (Prometheus text format: last success, duration,
+    /// points, lag, anomalies, alerts sent and failed) to PATH, atomically, for the
+    /// node_exporter textfile collector. Counters carry over from the previous file.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// After the run, PUT the same metrics to the Prometheus Pushgateway at URL
+    /// (`URL/metrics/job/dtk`).
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
 }
 
 /// `dtk validate`.

@@ -10,12 +10,14 @@ use serde_json::json;
 
 use crate::cli::{Format, RunArgs};
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
+use crate::monitor::MetricOutcome;
 use crate::output::{anomaly_line, time};
 use crate::render::{error_json, error_text, issue_json};
 
 /// Runs `dtk run`; returns the exit code.
 pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError> {
     let at = execution_time(args.execution_time.as_deref())?;
+    let monitor = crate::monitor::Monitor::start(args)?;
     let prepared = prepare(registry, &args.selection, at)?;
     let runner = Arc::new(Runner::new());
     let options = RunOptions {
@@ -32,6 +34,7 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
         .map(|plan| {
             let runner = runner.clone();
             async move {
+                let clock = std::time::Instant::now();
                 let name = plan.config.name.clone();
                 // A panic in one metric is that metric's failure; the others go on.
                 let result = AssertUnwindSafe(async {
@@ -41,14 +44,17 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|payload| Err(Error::from_panic(&name, payload.as_ref())));
-                (name, result)
+                let outcome = MetricOutcome::new(plan, &result, clock.elapsed(), at);
+                (name, result, outcome)
             }
         })
         .buffered(args.concurrency.max(1));
 
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
-    while let Some((name, result)) = results.next().await {
+    let mut outcomes = Vec::new();
+    while let Some((name, result, outcome)) = results.next().await {
+        outcomes.push(outcome);
         // A failed alert delivery fails the metric, but its run report is still shown.
         let alert_failure = result.as_ref().ok().and_then(|r| r.alert_failure.clone());
         match (&result, &alert_failure) {
@@ -108,9 +114,10 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
+    let monitor_failed = monitor.finish(&outcomes, ok, failed, invalid).await;
     Ok(if invalid > 0 {
         INVALID
-    } else if failed > 0 {
+    } else if failed > 0 || monitor_failed {
         FAILED
     } else {
         OK
