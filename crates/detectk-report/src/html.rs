@@ -112,9 +112,10 @@ details{margin:.3em 0}summary{cursor:pointer;color:var(--muted)}
 @media (max-width:600px){body{padding:8px;font-size:14px}th,td{padding:3px 6px}}
 "#;
 
-/// Checks, after load, that every chart drew a visible line; the result is the body's
-/// `data-charts` attribute (`drawn/total`), for tests and for users.
-const SCRIPT: &str = r#"(function(){var c=document.querySelectorAll('svg.chart'),ok=0;for(var i=0;i<c.length;i++){var p=c[i].querySelector('path.series');if(p&&p.getAttribute('d')&&p.getBBox().width>0){ok++;c[i].setAttribute('data-drawn','1');}}document.body.setAttribute('data-charts',ok+'/'+c.length);})();"#;
+/// Checks, after load, that every chart drew a visible line (the body's `data-charts`
+/// attribute: `drawn/total`) and that the page fits the window's width (`data-fits`:
+/// `yes` or `no`), for tests and for users.
+const SCRIPT: &str = r#"(function(){var c=document.querySelectorAll('svg.chart'),ok=0;for(var i=0;i<c.length;i++){var p=c[i].querySelector('path.series');if(p&&p.getAttribute('d')&&p.getBBox().width>0){ok++;c[i].setAttribute('data-drawn','1');}}document.body.setAttribute('data-charts',ok+'/'+c.length);var d=document.documentElement;document.body.setAttribute('data-fits',d.scrollWidth<=d.clientWidth?'yes':'no');})();"#;
 
 /// Renders the whole report page for `entries` over `period`.
 pub fn render_page(entries: &[MetricEntry], period: &Period) -> String {
