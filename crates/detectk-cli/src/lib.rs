@@ -5,6 +5,7 @@ pub mod commands;
 pub mod discover;
 pub mod monitor;
 pub mod output;
+pub mod progress;
 pub mod project;
 pub mod render;
 #[cfg(feature = "sqlite")]

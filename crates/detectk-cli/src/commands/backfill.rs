@@ -1,17 +1,16 @@
 //! `dtk backfill` (alias `load-history`): load a metric's history in batches.
 
-use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
 
 use detectk_core::pipeline::{BackfillOptions, BackfillReport, Runner};
 use detectk_core::{ConfigError, Error, Registry};
 use futures::FutureExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::{BackfillArgs, Format};
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::output::time;
+use crate::progress::FleetProgress;
 use crate::render::{error_json, error_text, issue_json};
 
 /// Runs `dtk backfill`; returns the exit code. Metrics are loaded one after another.
@@ -31,28 +30,21 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
         force: args.force,
         detect: !args.no_detect,
     };
-    let show_progress =
-        args.format == Format::Text && std::io::stdout().is_terminal() && !args.dry_run;
+    let mut bars = if args.format == Format::Text && !args.dry_run {
+        FleetProgress::on_terminal(prepared.plans.len())
+    } else {
+        None
+    };
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
     for plan in &prepared.plans {
-        let bar = show_progress.then(|| {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar.set_prefix(plan.config.name.clone());
-            bar
-        });
+        if let Some(bars) = &bars {
+            bars.start_metric(&plan.config.name);
+        }
+        let interval = plan.config.schedule.interval.delta();
         let progress = |p: detectk_core::pipeline::BatchProgress| {
-            if let Some(bar) = &bar {
-                bar.set_length(p.total as u64);
-                bar.set_position(p.index as u64);
-                bar.set_message(format!("up to {}", time(&p.to)));
+            if let Some(bars) = bars.as_mut() {
+                bars.batch(p, interval);
             }
         };
         // A panic in one metric is that metric's failure; its finished batches stay
@@ -64,18 +56,24 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
         .catch_unwind()
         .await
         .unwrap_or_else(|payload| Err(Error::from_panic(&plan.config.name, payload.as_ref())));
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
+        if let Some(bars) = bars.as_mut() {
+            bars.finish_metric();
         }
         match &result {
             Ok(_) => ok += 1,
             Err(_) => failed += 1,
         }
         match args.format {
-            Format::Text => match &result {
-                Ok(report) => print_report(report),
-                Err(e) => eprint!("{}", error_text(e)),
-            },
+            Format::Text => {
+                let print = || match &result {
+                    Ok(report) => print_report(report),
+                    Err(e) => eprint!("{}", error_text(e)),
+                };
+                match &bars {
+                    Some(bars) => bars.suspend(print),
+                    None => print(),
+                }
+            }
             Format::Json => json_metrics.push(match result {
                 Ok(report) => json!({"name": plan.config.name, "status": "ok", "report": report}),
                 Err(e) => {
@@ -83,6 +81,9 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
                 }
             }),
         }
+    }
+    if let Some(bars) = bars {
+        bars.finish();
     }
     let invalid = prepared.errors.len();
     if args.format == Format::Json {
