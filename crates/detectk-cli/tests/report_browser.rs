@@ -132,7 +132,7 @@ storage:
 detector: {type: mad, params: {window_size: 1 day, n_sigma: 8}}
 alerter:
   type: console
-  params: {path: alerts.txt}
+  params: {path: alerts.txt, report_url: 'https://reports.example.com/year.html#m-{metric}'}
   conditions: {cooldown_minutes: 60}
 schedule:
   interval: 10 minutes
@@ -170,6 +170,11 @@ fn a_year_of_data_makes_a_small_page_that_draws_in_a_browser_and_a_png() {
     );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("alert sent"), "{}", stdout(&out));
+    let alerts = std::fs::read_to_string(dir.join("alerts.txt")).unwrap();
+    assert!(
+        alerts.contains("Report: https://reports.example.com/year.html#m-year_10min"),
+        "the alert links the report: {alerts}"
+    );
 
     let out = run_in(
         dir,

@@ -12,6 +12,7 @@ mod lease;
 mod message;
 mod policy;
 mod process;
+mod report_link;
 mod settings;
 mod template;
 #[cfg(feature = "webhook")]
@@ -21,7 +22,8 @@ mod webhook_params;
 pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
 pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};
 pub use message::{
-    MessageInput, build_message, default_text, format_time, format_value, sample_message, title,
+    MessageInput, build_message, build_message_with_link, default_text, format_time, format_value,
+    sample_message, title,
 };
 pub use policy::{
     Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
@@ -30,6 +32,7 @@ pub use process::{
     AlertJob, AlertReport, DetectorInfo, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV,
     alert_key, process,
 };
+pub use report_link::{REPORT_URL_PLACEHOLDERS, check_report_url, expand_report_url};
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
 };

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::alert::AlertSettings;
 use crate::alert::lease::{HeldLease, unique_token};
-use crate::alert::message::{MessageInput, build_message};
+use crate::alert::message::{MessageInput, build_message_with_link};
 use crate::alert::policy::{Decision, PolicyInput, decide};
 use crate::error::{BackendError, Error};
 use crate::model::DetectionRecord;
@@ -198,7 +198,12 @@ fn message_for(
             recovered_from,
         } => (AlertKind::Recovery, detections, 1, Some(recovered_from)),
     };
-    Ok(build_message(
+    let link = job
+        .settings
+        .report_url
+        .as_deref()
+        .map(|p| crate::alert::expand_report_url(p, job.metric, at));
+    Ok(build_message_with_link(
         &MessageInput {
             metric: job.metric,
             kind,
@@ -208,6 +213,7 @@ fn message_for(
             recovered_from,
         },
         job.settings.message_template.as_deref(),
+        link.as_deref(),
     ))
 }
 

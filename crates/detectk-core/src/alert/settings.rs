@@ -130,6 +130,9 @@ pub struct AlertSettings {
     pub agreement: Agreement,
     /// A minijinja template replacing the default message text.
     pub message_template: Option<String>,
+    /// `report_url`: a link pattern to a report or chart (see
+    /// [`crate::alert::expand_report_url`]), added to every message.
+    pub report_url: Option<String>,
 }
 
 /// Largest `cooldown_minutes`: 365 days.
@@ -152,13 +155,14 @@ impl Default for AlertSettings {
             notify_recovery: false,
             agreement: Agreement::Any,
             message_template: None,
+            report_url: None,
         }
     }
 }
 
 impl AlertSettings {
     /// Reads the policy from `alerter.params` (keys the core handles for every channel:
-    /// `cooldown_minutes`, `message_template`) and `alerter.conditions`.
+    /// `cooldown_minutes`, `message_template`, `report_url`) and `alerter.conditions`.
     ///
     /// Problems are recorded in the readers; the caller calls `finish()` on both
     /// after the channel factory has read its own keys from `params`.
@@ -233,6 +237,16 @@ impl AlertSettings {
         {
             params.error("message_template", problem);
         }
+        let report_url: Option<String> = params.optional("report_url");
+        if let Some(pattern) = &report_url
+            && let Err(problem) = crate::alert::check_report_url(pattern)
+        {
+            params.error_with_hint(
+                "report_url",
+                problem,
+                "e.g. https://reports.example.com/{metric}.html#{timestamp}",
+            );
+        }
         Self {
             enabled,
             cooldown_minutes: in_conditions
@@ -247,6 +261,7 @@ impl AlertSettings {
             notify_recovery,
             agreement,
             message_template,
+            report_url,
         }
     }
 }
@@ -345,6 +360,25 @@ mod tests {
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(s, AlertSettings::default());
         assert_eq!(s.cooldown_minutes, 60);
+    }
+
+    #[test]
+    fn report_url_is_read_and_a_bad_placeholder_is_named() {
+        let (s, issues) = parse(
+            json!({"report_url": "https://r.example/{metric}#{epoch_ms}"}),
+            json!({}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(
+            s.report_url.as_deref(),
+            Some("https://r.example/{metric}#{epoch_ms}")
+        );
+        let (_, issues) = parse(json!({"report_url": "https://r.example/{name}"}), json!({}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(
+            issues[0].contains("alerter.params.report_url") && issues[0].contains("{name}"),
+            "{issues:?}"
+        );
     }
 
     #[test]
