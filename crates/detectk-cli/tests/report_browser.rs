@@ -357,3 +357,61 @@ schedule: {{interval: 10 minutes, start_time: '2025-03-01 00:00:00'}}
     );
     assert_eq!(body_attribute(&load(&page_path, 390), "data-fits"), "yes");
 }
+
+#[test]
+fn bad_report_and_plot_input_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::sample_project(dir);
+    // an empty period names both flags
+    let out = run_in(
+        dir,
+        &[
+            "report",
+            "metrics",
+            "--from",
+            "2024-02-02",
+            "--to",
+            "2024-02-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--from") && stderr(&out).contains("--to"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_in(dir, &["report", "metrics", "--from", "yesterday-ish"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--from"), "{}", stderr(&out));
+    // nothing stored yet: the page says so per metric; a missing output directory fails
+    let out = run_in(
+        dir,
+        &[
+            "report",
+            "metrics",
+            "--to",
+            common::SAMPLE_END,
+            "-o",
+            "r.html",
+        ],
+    );
+    let page = std::fs::read_to_string(dir.join("r.html")).unwrap_or_default();
+    assert!(
+        page.contains("site_sessions"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = run_in(dir, &["report", "metrics", "-o", "no/such/dir/r.html"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no/such/dir/r.html"),
+        "{}",
+        stderr(&out)
+    );
+    // plot takes one metric
+    let out = run_in(dir, &["plot", "metrics", "-o", "x.png"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("one metric"), "{}", stderr(&out));
+}

@@ -156,7 +156,7 @@ pub fn render_page(entries: &[MetricEntry], period: &Period) -> String {
             (MetricEntry::Failed { name, error }, None) => {
                 let _ = write!(
                     page,
-                    r#"<section class="metric" id="{}"><h2>{} <span class="st st-failed">failed</span></h2><p>{}</p></section>"#,
+                    r#"<section class="metric" id="{}"><h2>{} <span class="st st-failed">failed</span></h2><p>{}</p><p class="muted">If nothing was stored yet, run <code>dtk backfill</code> or <code>dtk run</code> first.</p></section>"#,
                     anchor(name),
                     escape(name),
                     escape(error)

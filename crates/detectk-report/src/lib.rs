@@ -7,7 +7,7 @@
 //!   `plotters` and an embedded font (no system fonts needed).
 //!
 //! Data comes through the core [`detectk_core::Storage`] trait only ([`source`]); the
-//! analysis ([`analyze`]) replays the production alert policy to say why a flagged
+//! analysis ([`mod@analyze`]) replays the production alert policy to say why a flagged
 //! point was not alerted on. Long series are reduced for display per pixel column
 //! ([`downsample`]), keeping each column's first, last, lowest and highest point;
 //! anomalies are drawn from the full list, so none is ever dropped.

@@ -70,6 +70,9 @@ pub async fn report(registry: &Registry, args: &ReportArgs) -> Result<u8, Config
             eprintln!("error: {error}");
         }
     }
+    if failed > 0 {
+        eprintln!("  hint: if nothing was stored yet, run `dtk backfill` or `dtk run` first");
+    }
     let page = detectk_report::html::render_page(&entries, &period);
     if let Err(e) = crate::monitor::write_atomically(&args.output, &page) {
         eprintln!("error: cannot write {}: {e}", args.output.display());

@@ -72,6 +72,12 @@ fn seconds(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
+/// A per-metric gauge's value (none: no sample for the metric).
+type Gauge<'a> = &'a dyn Fn(&MetricOutcome) -> Option<f64>;
+
+/// What one run adds to a per-metric counter.
+type Counter<'a> = &'a dyn Fn(&MetricOutcome) -> f64;
+
 /// Renders the file for this run's `outcomes` (sorted by metric), carrying over
 /// counters and last success times from `previous`.
 pub fn render(outcomes: &[MetricOutcome], totals: &RunTotals, previous: &Previous) -> String {
@@ -79,7 +85,7 @@ pub fn render(outcomes: &[MetricOutcome], totals: &RunTotals, previous: &Previou
     sorted.sort_by(|a, b| a.metric.cmp(&b.metric));
     let now = seconds(totals.started);
     let mut out = String::new();
-    let gauges: [(&str, &str, &dyn Fn(&MetricOutcome) -> Option<f64>); 7] = [
+    let gauges: [(&str, &str, Gauge); 7] = [
         (
             "dtk_metric_last_run_success",
             "1 when the metric's last run succeeded, else 0.",
@@ -136,7 +142,7 @@ pub fn render(outcomes: &[MetricOutcome], totals: &RunTotals, previous: &Previou
         let v = if o.ok { now } else { previous.get(&key) };
         let _ = writeln!(out, "{key} {v}");
     }
-    let counters: [(&str, &str, &dyn Fn(&MetricOutcome) -> f64); 4] = [
+    let counters: [(&str, &str, Counter); 4] = [
         (
             "dtk_metric_points_total",
             "Points stored by the metric's runs.",
