@@ -216,12 +216,23 @@ fn run_reports_to_the_metrics_file_the_pushgateway_and_the_heartbeats() {
     );
     assert!(!err.contains("down-secret"), "{err}");
 
-    // 4. --dry-run pings and pushes nothing; a missing directory is a usage error
+    // 4. --dry-run writes, pings and pushes nothing; a missing directory is a usage error
     let before = server.request_count();
-    let out = run(dir, &hb_project, &["--dry-run"], &[]);
+    let written = std::fs::read_to_string(&prom).unwrap();
+    let out = run(
+        dir,
+        &hb_project,
+        &["--dry-run", "--metrics-file", "textfile/dtk.prom"],
+        &[],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(server.request_count(), before);
+    assert_eq!(
+        std::fs::read_to_string(&prom).unwrap(),
+        written,
+        "a dry run writes nothing"
+    );
     let out = run(dir, &hb_project, &["--metrics-file", "nope/dtk.prom"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

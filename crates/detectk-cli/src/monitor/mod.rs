@@ -82,7 +82,7 @@ pub struct MonitorTargets {
     pub pushgateway: Option<Secret>,
     /// The project's `heartbeat_url`.
     pub project_heartbeat: Option<Secret>,
-    /// Dry run: write the metrics file, but ping and push nothing.
+    /// Dry run: write, push and ping nothing (the run itself writes and sends nothing).
     pub dry_run: bool,
 }
 
@@ -95,6 +95,9 @@ pub async fn after_run(
     totals: &RunTotals,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
+    if targets.dry_run {
+        return problems;
+    }
     let previous = targets
         .metrics_file
         .as_deref()
@@ -109,9 +112,6 @@ pub async fn after_run(
             "--metrics-file: cannot write {}: {e}",
             path.display()
         )));
-    }
-    if targets.dry_run {
-        return problems;
     }
     if let Some(url) = &targets.pushgateway
         && let Err(e) = push::push(url, &text).await
