@@ -192,6 +192,7 @@ fn a_year_of_data_makes_a_small_page_that_draws_in_a_browser_and_a_png() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let page_path = dir.join("year.html");
     let page = std::fs::read_to_string(&page_path).unwrap();
+    eprintln!("report of a year of 10-minute data: {} bytes", page.len());
     assert!(page.len() < 400_000, "{} bytes for a year", page.len());
     // the four spikes are drawn; the last one was alerted on, the others were loaded by backfill
     assert!(
@@ -342,6 +343,7 @@ schedule: {{interval: 10 minutes, start_time: '2025-03-01 00:00:00'}}
     let page_path = dir.join("fleet.html");
     let page = std::fs::read_to_string(&page_path).unwrap();
     assert_eq!(page.matches(r#"<section class="metric""#).count(), FLEET);
+    eprintln!("report of {FLEET} metrics of 3 days: {} bytes", page.len());
     assert!(page.len() < FLEET * 40_000, "{} bytes", page.len());
     // the metric with no data comes first in the summary, flagged
     let first_row = &page[page.find("<tbody>").unwrap()..];
