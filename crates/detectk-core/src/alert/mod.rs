@@ -8,6 +8,8 @@
 
 pub mod console;
 mod delivery;
+#[cfg(feature = "webhook")]
+mod http;
 mod lease;
 mod message;
 mod policy;
@@ -18,7 +20,12 @@ mod template;
 mod webhook;
 mod webhook_params;
 
-pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
+pub use delivery::{
+    AttemptFailure, HttpReply, RetryPolicy, deliver, deliver_scrubbing, parse_retry_after, scrub,
+    scrub_all,
+};
+#[cfg(feature = "webhook")]
+pub use http::{HttpBody, HttpRequest, HttpSender};
 pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};
 pub use message::{
     MessageInput, build_message, default_text, format_time, format_value, sample_message, title,
@@ -36,4 +43,7 @@ pub use settings::{
 pub use template::{TEMPLATE_VARIABLES, validate_template};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookAlerter, WebhookFormat};
-pub use webhook_params::{DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams};
+pub use webhook_params::{
+    DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams, check_http_url, delivery_params,
+    url_host,
+};
