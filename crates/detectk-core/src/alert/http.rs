@@ -191,10 +191,7 @@ impl HttpSender {
                 Err(AlertError::new(
                     kind,
                     self.channel,
-                    crate::alert::delivery::scrub(
-                        &format!("{host} is not reachable: {text}"),
-                        url,
-                    ),
+                    crate::alert::delivery::scrub(&format!("{host} is not reachable: {text}"), url),
                 ))
             }
         }

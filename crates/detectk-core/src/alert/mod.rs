@@ -44,6 +44,6 @@ pub use template::{TEMPLATE_VARIABLES, validate_template};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookAlerter, WebhookFormat};
 pub use webhook_params::{
-    DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams, check_http_url, delivery_params,
-    url_host,
+    DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams, check_http_url,
+    delivery_params, url_host,
 };
