@@ -62,6 +62,7 @@ pub fn build_message(input: &MessageInput<'_>, template_source: Option<&str>) ->
         title: title(input.kind, input.metric),
         text,
         detections: input.detections.to_vec(),
+        severity: crate::alert::SeverityCutoffs::default().classify(input.kind, input.detections),
     }
 }
 

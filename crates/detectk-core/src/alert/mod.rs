@@ -15,6 +15,7 @@ mod message;
 mod policy;
 mod process;
 mod settings;
+mod severity;
 mod template;
 #[cfg(feature = "webhook")]
 mod webhook;
@@ -40,6 +41,7 @@ pub use process::{
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
 };
+pub use severity::{Severity, SeverityCutoffs};
 pub use template::{TEMPLATE_VARIABLES, validate_template};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookAlerter, WebhookFormat};
