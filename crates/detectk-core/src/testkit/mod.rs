@@ -20,6 +20,7 @@
 mod collector;
 mod report;
 mod samples;
+pub mod smtp_server;
 mod storage;
 pub mod webhook_server;
 
