@@ -205,8 +205,36 @@ pub const KNOWN_TYPES: &[KnownType] = &[
         "detectk-alerters-slack",
         "slack",
     ),
-    python_only(Component::Alerter, "telegram"),
-    python_only(Component::Alerter, "email"),
+    known(
+        Component::Alerter,
+        "telegram",
+        "detectk-alerters-telegram",
+        "telegram",
+    ),
+    known(
+        Component::Alerter,
+        "email",
+        "detectk-alerters-email",
+        "email",
+    ),
+    known(
+        Component::Alerter,
+        "webhook",
+        "detectk-alerters-webhook",
+        "webhook",
+    ),
+    known(
+        Component::Alerter,
+        "teams",
+        "detectk-alerters-teams",
+        "teams",
+    ),
+    known(
+        Component::Alerter,
+        "pagerduty",
+        "detectk-alerters-pagerduty",
+        "pagerduty",
+    ),
 ];
 
 /// A failed lookup: the type is unknown, or known but compiled out of this build.
