@@ -25,5 +25,15 @@ pub fn registry() -> Registry {
     detectk_alerters_mattermost::register(&mut registry);
     #[cfg(feature = "slack")]
     detectk_alerters_slack::register(&mut registry);
+    #[cfg(feature = "telegram")]
+    detectk_alerters_telegram::register(&mut registry);
+    #[cfg(feature = "email")]
+    detectk_alerters_email::register(&mut registry);
+    #[cfg(feature = "webhook")]
+    detectk_alerters_webhook::register(&mut registry);
+    #[cfg(feature = "teams")]
+    detectk_alerters_teams::register(&mut registry);
+    #[cfg(feature = "pagerduty")]
+    detectk_alerters_pagerduty::register(&mut registry);
     registry
 }
