@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod args;
 pub mod cli;
 pub mod commands;
 pub mod discover;

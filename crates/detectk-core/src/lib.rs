@@ -2,10 +2,12 @@
 
 pub mod alert;
 pub mod backtest;
+mod builtins;
 pub mod config;
 pub mod detector_id;
 pub mod duration;
 pub mod error;
+pub mod fleet;
 pub mod model;
 pub mod pipeline;
 pub mod registry;

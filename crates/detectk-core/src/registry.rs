@@ -285,13 +285,6 @@ impl Registry {
         Self::default()
     }
 
-    /// A registry holding what `detectk-core` itself provides: the `console` alerter.
-    pub fn with_builtins() -> Self {
-        let mut r = Self::new();
-        crate::alert::console::register(&mut r);
-        r
-    }
-
     /// Registers a collector type (replacing any earlier one of that name).
     pub fn register_collector(
         &mut self,

@@ -1,15 +1,18 @@
 //! `dtk backfill` (alias `load-history`): load a metric's history in batches.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
 
-use detectk_core::pipeline::{BackfillOptions, BackfillReport, Runner};
-use detectk_core::{ConfigError, Error, Registry};
-use futures::FutureExt;
+use detectk_core::fleet::{Fleet, FleetOptions};
+use detectk_core::pipeline::{BackfillOptions, BackfillReport, BatchProgress};
+use detectk_core::{ConfigError, Registry};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cli::{BackfillArgs, Format};
+use crate::args::Format;
+use crate::cli::BackfillArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::output::time;
 use crate::render::{error_json, error_text, issue_json};
@@ -24,7 +27,6 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
             crate::commands::print_warnings(&plan.warnings);
         }
     }
-    let runner = Runner::new();
     let options = BackfillOptions {
         execution_time: at,
         dry_run: args.dry_run,
@@ -33,54 +35,46 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
     };
     let show_progress =
         args.format == Format::Text && std::io::stdout().is_terminal() && !args.dry_run;
+    // One bar per metric, made at its first batch and cleared when it is done.
+    let bars: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
+    let progress = |metric: &str, p: BatchProgress| {
+        if !show_progress {
+            return;
+        }
+        let mut bars = bars.lock().unwrap_or_else(|e| e.into_inner());
+        let bar = bars
+            .entry(metric.to_string())
+            .or_insert_with(|| new_bar(metric));
+        bar.set_length(p.total as u64);
+        bar.set_position(p.index as u64);
+        bar.set_message(format!("up to {}", time(&p.to)));
+    };
+    let fleet = Fleet::from_plans(prepared.plans);
+    // Metrics are loaded one after another (a later issue adds `--concurrency`).
+    let mut outcomes = fleet.backfill_each(options, FleetOptions::with_concurrency(1), &progress);
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
-    for plan in &prepared.plans {
-        let bar = show_progress.then(|| {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar.set_prefix(plan.config.name.clone());
-            bar
-        });
-        let progress = |p: detectk_core::pipeline::BatchProgress| {
-            if let Some(bar) = &bar {
-                bar.set_length(p.total as u64);
-                bar.set_position(p.index as u64);
-                bar.set_message(format!("up to {}", time(&p.to)));
-            }
-        };
-        // A panic in one metric is that metric's failure; its finished batches stay
-        // stored (checkpointed) and the other metrics go on.
-        let result = AssertUnwindSafe(async {
-            crate::commands::injected_panic(&plan.config.name);
-            runner.backfill(plan, options, progress).await
-        })
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|payload| Err(Error::from_panic(&plan.config.name, payload.as_ref())));
+    while let Some(outcome) = outcomes.next().await {
+        let bar = bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&outcome.metric);
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        match &result {
-            Ok(_) => ok += 1,
-            Err(_) => failed += 1,
+        match outcome.failure() {
+            None => ok += 1,
+            Some(_) => failed += 1,
         }
+        let (name, result) = (outcome.metric, outcome.result);
         match args.format {
             Format::Text => match &result {
                 Ok(report) => print_report(report),
                 Err(e) => eprint!("{}", error_text(e)),
             },
             Format::Json => json_metrics.push(match result {
-                Ok(report) => json!({"name": plan.config.name, "status": "ok", "report": report}),
-                Err(e) => {
-                    json!({"name": plan.config.name, "status": "failed", "error": error_json(&e)})
-                }
+                Ok(report) => json!({"name": name, "status": "ok", "report": report}),
+                Err(e) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
             }),
         }
     }
@@ -103,6 +97,17 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
     } else {
         OK
     })
+}
+
+fn new_bar(metric: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(metric.to_string());
+    bar
 }
 
 fn print_report(r: &BackfillReport) {

@@ -10,7 +10,8 @@ use detectk_core::{ConfigError, Error, Registry};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{DebugArgs, Format, Selection};
+use crate::args::{Format, Selection};
+use crate::cli::DebugArgs;
 use crate::commands::{FAILED, INVALID, OK, prepare, print_config_errors};
 use crate::render::{causes, issue_json};
 

@@ -4,7 +4,8 @@ use detectk_core::registry::Component;
 use detectk_core::{ConfigError, Registry};
 use serde_json::json;
 
-use crate::cli::{Format, ListMetricsArgs};
+use crate::args::Format;
+use crate::cli::ListMetricsArgs;
 use crate::commands::{INVALID, OK, execution_time, prepare, print_config_errors};
 
 /// Lists the registered types of one kind, and the known types compiled out of this build.

@@ -1,14 +1,13 @@
 //! `dtk run`: collect, detect and alert for each selected metric, concurrently.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-
-use detectk_core::pipeline::{RunOptions, RunReport, Runner};
+use detectk_core::fleet::{Fleet, FleetOptions};
+use detectk_core::pipeline::{RunOptions, RunReport};
 use detectk_core::{ConfigError, Error, Registry};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use serde_json::json;
 
-use crate::cli::{Format, RunArgs};
+use crate::args::Format;
+use crate::cli::RunArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::output::{anomaly_line, time};
 use crate::render::{error_json, error_text, issue_json};
@@ -17,7 +16,6 @@ use crate::render::{error_json, error_text, issue_json};
 pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError> {
     let at = execution_time(args.execution_time.as_deref())?;
     let prepared = prepare(registry, &args.selection, at)?;
-    let runner = Arc::new(Runner::new());
     let options = RunOptions {
         execution_time: at,
         dry_run: args.dry_run,
@@ -28,33 +26,23 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             crate::commands::print_warnings(&plan.warnings);
         }
     }
-    let mut results = futures::stream::iter(prepared.plans.iter())
-        .map(|plan| {
-            let runner = runner.clone();
-            async move {
-                let name = plan.config.name.clone();
-                // A panic in one metric is that metric's failure; the others go on.
-                let result = AssertUnwindSafe(async {
-                    crate::commands::injected_panic(&plan.config.name);
-                    runner.run(plan, options).await
-                })
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|payload| Err(Error::from_panic(&name, payload.as_ref())));
-                (name, result)
-            }
-        })
-        .buffered(args.concurrency.max(1));
+    let fleet = Fleet::from_plans(prepared.plans);
+    let mut outcomes = fleet.run_each(options, FleetOptions::with_concurrency(args.concurrency));
 
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
-    while let Some((name, result)) = results.next().await {
-        // A failed alert delivery fails the metric, but its run report is still shown.
-        let alert_failure = result.as_ref().ok().and_then(|r| r.alert_failure.clone());
-        match (&result, &alert_failure) {
-            (Ok(_), None) => ok += 1,
-            _ => failed += 1,
+    while let Some(outcome) = outcomes.next().await {
+        match outcome.failure() {
+            None => ok += 1,
+            Some(_) => failed += 1,
         }
+        // A failed alert delivery fails the metric, but its run report is still shown.
+        let alert_failure = outcome
+            .result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.alert_failure.clone());
+        let (name, result) = (outcome.metric, outcome.result);
         match args.format {
             Format::Text => match &result {
                 Ok(report) => {

@@ -3,7 +3,8 @@
 use detectk_core::Registry;
 use serde_json::json;
 
-use crate::cli::{Format, ValidateArgs};
+use crate::args::Format;
+use crate::cli::ValidateArgs;
 use crate::commands::{INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::render::issue_json;
 

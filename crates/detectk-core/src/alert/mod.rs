@@ -17,6 +17,7 @@ mod process;
 mod settings;
 mod severity;
 mod template;
+mod text;
 #[cfg(feature = "webhook")]
 mod webhook;
 mod webhook_params;
@@ -28,21 +29,19 @@ pub use delivery::{
 #[cfg(feature = "webhook")]
 pub use http::{HttpBody, HttpRequest, HttpSender};
 pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};
-pub use message::{
-    MessageInput, build_message, default_text, format_time, format_value, sample_message, title,
-};
+pub use message::{DetectorInfo, build_message, sample_message};
 pub use policy::{
     Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
 };
 pub use process::{
-    AlertJob, AlertReport, DetectorInfo, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV,
-    alert_key, process,
+    AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV, alert_key, process,
 };
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
 };
 pub use severity::{Severity, SeverityCutoffs};
 pub use template::{TEMPLATE_VARIABLES, validate_template};
+pub use text::{MessageInput, default_text, format_time, format_value, title};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookAlerter, WebhookFormat};
 pub use webhook_params::{

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::alert::settings::{AlertSettings, DirectionFilter};
+use crate::alert::text::format_time;
 use crate::model::{DetectionRecord, Direction};
 
 /// What the policy looks at.
@@ -250,7 +251,7 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
         if gap < cooldown {
             return Decision::Hold(format!(
                 "cooldown: the last alert was for {} ({} of {} minutes)",
-                crate::alert::message::format_time(last),
+                format_time(last),
                 gap.num_minutes(),
                 settings.cooldown_minutes
             ));

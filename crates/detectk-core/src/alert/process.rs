@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::alert::AlertSettings;
 use crate::alert::lease::{HeldLease, unique_token};
-use crate::alert::message::{MessageInput, build_message};
-use crate::alert::policy::{Decision, PolicyInput, decide};
+use crate::alert::message::{DetectorInfo, build_message};
+use crate::alert::policy::{Decision, PolicyInput, decide, lookback_points};
+use crate::alert::settings::AlertSettings;
+use crate::alert::text::MessageInput;
 use crate::error::{BackendError, Error};
 use crate::model::DetectionRecord;
 use crate::pipeline::with_retry;
@@ -28,17 +28,6 @@ pub const FAILED_ALERT_RETRY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// Test-only hook: when set to a number of seconds, a run waits that long after
 /// claiming an alert and before sending it (tests kill the process meanwhile).
 pub const PAUSE_BEFORE_SEND_ENV: &str = "DETECTK_TEST_PAUSE_BEFORE_SEND";
-
-/// A configured detector as alerts describe it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DetectorInfo {
-    /// Detector ID.
-    pub id: String,
-    /// Detector type.
-    pub kind: String,
-    /// Params as configured.
-    pub params: Value,
-}
 
 /// Everything needed to decide on and send the alert for a metric's newest point.
 #[derive(Debug)]
@@ -276,7 +265,7 @@ async fn gather(
     job: &AlertJob<'_>,
     at: DateTime<Utc>,
 ) -> Result<Vec<DetectionRecord>, crate::BackendError> {
-    let lookback = crate::alert::policy::lookback_points(job.settings);
+    let lookback = lookback_points(job.settings);
     let back = i32::try_from(lookback.max(1) - 1)
         .ok()
         .and_then(|n| job.interval.checked_mul(n))

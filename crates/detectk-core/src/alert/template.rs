@@ -9,7 +9,7 @@ use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Map;
 
-use crate::alert::message::{MessageInput, default_text, point_value, sample_detection};
+use crate::alert::text::{MessageInput, default_text, point_value, sample_detection, title};
 use crate::model::DetectionRecord;
 use crate::traits::AlertKind;
 
@@ -144,7 +144,7 @@ fn context(input: &MessageInput<'_>, default_message: &str) -> Value {
         detector_params => first.map(|r| Value::from_serialize(&r.detector_params)),
         detections => input.detections.iter().map(detection_value).collect::<Vec<_>>(),
         kind => input.kind.as_str(),
-        title => crate::alert::message::title(input.kind, input.metric),
+        title => title(input.kind, input.metric),
         consecutive_anomalies => input.consecutive,
         recovered_from => input.recovered_from.map(|t| Value::from_object(Timestamp(t))),
         default_message => default_message,

@@ -1,6 +1,7 @@
 //! The metric config: model, loader, params reader, env substitution, profiles, and
 //! where relative file locations resolve.
 
+mod discover;
 mod env;
 mod load;
 mod model;
@@ -9,6 +10,7 @@ pub mod paths;
 mod profiles;
 pub mod template;
 
+pub use discover::{LoadedConfigs, find_config_files, load_configs};
 pub use env::substitute_env;
 pub use load::{
     COLLECTOR_CORE_KEYS, EnvLookup, LOCAL_STATE_FILE, LoadOptions, LoadedConfig,

@@ -12,10 +12,12 @@ use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::align::{align, notes as align_notes};
-use crate::pipeline::compile::render_collect_query;
-use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
+use crate::pipeline::grid::{
+    batch_size, batches, floor_to_interval, neg, newest_complete_end, shifted,
+};
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
+use crate::pipeline::query::render_collect_query;
 use crate::pipeline::retry::with_retry;
 use crate::traits::DetectionContext;
 
@@ -139,34 +141,6 @@ pub fn history_span(window: &Window, interval: TimeDelta) -> TimeDelta {
         // Missing points may not count toward a point window: load twice as many intervals.
         Window::Points(n) => Window::Points(n.saturating_mul(2)).lookback(interval),
     }
-}
-
-/// `t + by`, or an error naming the metric and what was computed when the result is
-/// outside the supported time range (no time computation may panic).
-pub(crate) fn shifted(
-    metric: &str,
-    t: DateTime<Utc>,
-    by: TimeDelta,
-    what: &str,
-) -> Result<DateTime<Utc>, Error> {
-    t.checked_add_signed(by).ok_or_else(|| Error::Data {
-        metric: metric.to_string(),
-        message: format!(
-            "{what}: {} {} {}s is outside the supported time range",
-            format_time(&t),
-            if by < TimeDelta::zero() { "-" } else { "+" },
-            by.num_seconds().unsigned_abs()
-        ),
-        hint: Some(
-            "check --execution-time, schedule.start_time/end_time/delay and the detector windows"
-                .into(),
-        ),
-    })
-}
-
-/// `-d`, saturating (`TimeDelta::MIN` has no positive counterpart).
-pub(crate) fn neg(d: TimeDelta) -> TimeDelta {
-    d.checked_mul(-1).unwrap_or(TimeDelta::MIN)
 }
 
 impl Runner {
@@ -648,19 +622,6 @@ impl Runner {
         Ok(records)
     }
 }
-
-/// One batch: `batch_load_days`, but never more than [`MAX_BATCH_POINTS`] intervals, so
-/// a batch's points fit in memory at any interval.
-pub(crate) fn batch_size(days: u32, interval: TimeDelta) -> TimeDelta {
-    let by_days = TimeDelta::days(i64::from(days.max(1)));
-    let by_points = interval
-        .checked_mul(MAX_BATCH_POINTS)
-        .unwrap_or(TimeDelta::MAX);
-    by_days.min(by_points)
-}
-
-/// Most intervals one collect call asks for (one query, one batch in memory).
-pub const MAX_BATCH_POINTS: i32 = 1_000_000;
 
 /// What `run` says about a detector that has no detection yet on a metric with stored points.
 fn new_detector_note(d: &crate::pipeline::plan::PlannedDetector, from: DateTime<Utc>) -> String {

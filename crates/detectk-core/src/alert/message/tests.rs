@@ -2,6 +2,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, json};
 
 use super::*;
+use crate::alert::text::*;
 use crate::alert::validate_template;
 use crate::model::{Detection, DetectionRecord, Direction};
 
