@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use detectk_alerters_pagerduty::{PagerDutyAlerter, PagerDutyParams};
-use detectk_core::alert::{MessageInput, RetryPolicy, build_message};
+use detectk_core::alert::{MessageInput, RetryPolicy, SeverityCutoffs, build_message};
 use detectk_core::config::Params;
 use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
 use detectk_core::traits::AlertKind;
@@ -52,6 +52,7 @@ fn message(kind: AlertKind, score: f64) -> AlertMessage {
             detections: &records,
             consecutive: 1,
             recovered_from: (kind == AlertKind::Recovery).then_some(at),
+            severity: SeverityCutoffs::default().classify(kind, &records),
         },
         None,
     )

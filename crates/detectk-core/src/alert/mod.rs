@@ -34,7 +34,8 @@ pub use policy::{
     Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
 };
 pub use process::{
-    AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV, alert_key, process,
+    AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV, alert_key,
+    alerter_state_key, process,
 };
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,

@@ -34,6 +34,10 @@ pub const PAUSE_BEFORE_SEND_ENV: &str = "DETECTK_TEST_PAUSE_BEFORE_SEND";
 pub struct AlertJob<'a> {
     /// Metric name.
     pub metric: &'a str,
+    /// Name under which this alerter's claims, sent alerts and lease are kept: the
+    /// metric name for the metric's `alerter:` (so existing state stays valid), else
+    /// [`alerter_state_key`] of the metric and the alerter's name.
+    pub state_key: &'a str,
     /// Parsed alert settings.
     pub settings: &'a AlertSettings,
     /// The channel.
@@ -109,7 +113,7 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
             },
         );
     }
-    let lease = HeldLease::acquire(job.storage, job.metric).await?;
+    let lease = HeldLease::acquire(job.storage, job.state_key).await?;
     let result = under_lease(&job, &lease, &detections).await;
     lease.release().await;
     result
@@ -132,7 +136,7 @@ impl State {
     async fn read(job: &AlertJob<'_>) -> Result<Self, Error> {
         let last = |kind| {
             with_retry("read the last sent alert", move || {
-                job.storage.last_sent_alert(job.metric, Some(kind))
+                job.storage.last_sent_alert(job.state_key, Some(kind))
             })
         };
         let last_anomaly = last(AlertKind::Anomaly)
@@ -195,6 +199,7 @@ fn message_for(
             detections: &fired,
             consecutive,
             recovered_from,
+            severity: job.settings.severity_cutoffs.classify(kind, &fired),
         },
         job.settings.message_template.as_deref(),
     ))
@@ -244,7 +249,7 @@ async fn under_lease(
 /// older than the newest point, and within [`FAILED_ALERT_RETRY_WINDOW`] of it.
 async fn undelivered(job: &AlertJob<'_>, state: &State) -> Result<Option<DateTime<Utc>>, Error> {
     let latest = with_retry("read the latest alert", || {
-        job.storage.latest_alert(job.metric, AlertKind::Anomaly)
+        job.storage.latest_alert(job.state_key, AlertKind::Anomaly)
     })
     .await
     .map_err(|e| storage_err(job, e))?;
@@ -296,6 +301,17 @@ async fn gather(
     Ok(merged.into_values().collect())
 }
 
+/// Where an `alerters:` entry named `name` keeps its alert state: `metric#name`, so
+/// each channel of a metric claims, records and leases on its own and one failing
+/// channel neither blocks nor duplicates another.
+///
+/// ```
+/// assert_eq!(detectk_core::alert::alerter_state_key("orders", "pager"), "orders#pager");
+/// ```
+pub fn alerter_state_key(metric: &str, name: &str) -> String {
+    format!("{metric}#{name}")
+}
+
 /// The alert's key within the metric: `anomaly:2024-01-01T10:00:00Z`.
 pub fn alert_key(kind: AlertKind, timestamp: DateTime<Utc>) -> String {
     format!(
@@ -330,7 +346,7 @@ async fn deliver_once(
         .map(|r| r.detector_id.clone())
         .collect();
     let claim = AlertClaim {
-        metric: job.metric.to_string(),
+        metric: job.state_key.to_string(),
         key: key.clone(),
         kind: message.kind,
         timestamp: at,
@@ -371,7 +387,8 @@ async fn deliver_once(
         error: result.as_ref().err().map(|e| e.to_string()),
     };
     let recorded = with_retry("record the alert outcome", || {
-        job.storage.finish_alert(job.metric, &key, &token, &outcome)
+        job.storage
+            .finish_alert(job.state_key, &key, &token, &outcome)
     })
     .await;
     if let Err(e) = recorded {

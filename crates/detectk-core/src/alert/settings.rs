@@ -2,7 +2,9 @@
 //! policy keys of `alerter.params` (`cooldown_minutes`, `message_template`).
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::alert::severity::{Severity, SeverityCutoffs};
 use crate::alert::template;
 use crate::config::Params;
 
@@ -130,6 +132,13 @@ pub struct AlertSettings {
     pub agreement: Agreement,
     /// A minijinja template replacing the default message text.
     pub message_template: Option<String>,
+    /// Never alert about a detection whose `|score|` is below this (routing: page
+    /// only on big deviations).
+    pub min_score: Option<f64>,
+    /// Never alert below this severity (`conditions.severity`).
+    pub min_severity: Option<Severity>,
+    /// Cut-offs giving an alert its severity (`conditions.severity_cutoffs`).
+    pub severity_cutoffs: SeverityCutoffs,
 }
 
 /// Largest `cooldown_minutes`: 365 days.
@@ -152,6 +161,9 @@ impl Default for AlertSettings {
             notify_recovery: false,
             agreement: Agreement::Any,
             message_template: None,
+            min_score: None,
+            min_severity: None,
+            severity_cutoffs: SeverityCutoffs::default(),
         }
     }
 }
@@ -187,7 +199,17 @@ impl AlertSettings {
                 too_long(m)
             });
         }
-        let consecutive_anomalies: u32 = conditions.or("consecutive_anomalies", 1);
+        let alias: Option<u32> = conditions.optional("min_consecutive");
+        let explicit: Option<u32> = conditions.optional("consecutive_anomalies");
+        if let (Some(a), Some(b)) = (alias, explicit)
+            && a != b
+        {
+            conditions.error(
+                "min_consecutive",
+                format!("is {a} but consecutive_anomalies is {b}; set one of them"),
+            );
+        }
+        let consecutive_anomalies: u32 = explicit.or(alias).unwrap_or(1);
         conditions.check(consecutive_anomalies >= 1, "consecutive_anomalies", || {
             "must be at least 1".into()
         });
@@ -227,6 +249,38 @@ impl AlertSettings {
         let notify_recovery = conditions.or("notify_recovery", false);
         let agreement =
             Agreement::parse(&conditions.choice("agreement", Agreement::CHOICES, "any"));
+        let min_score: Option<f64> = conditions.optional("min_score");
+        if let Some(m) = min_score {
+            conditions.check(m.is_finite() && m >= 0.0, "min_score", || {
+                format!("must be a number >= 0, got {m}")
+            });
+        }
+        let min_severity = conditions.optional::<String>("severity").and_then(|text| {
+            match Severity::parse(&text) {
+                Some(s) => Some(s),
+                None => {
+                    conditions.error(
+                        "severity",
+                        format!(
+                            "unknown severity {text:?}; expected one of: info, warning, critical"
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let severity_cutoffs = match conditions.optional::<Map<String, Value>>("severity_cutoffs") {
+            Some(map) => {
+                let mut reader = Params::new(&map, conditions.path_of("severity_cutoffs"));
+                let cutoffs = SeverityCutoffs::parse(&mut reader, SeverityCutoffs::default());
+                let report = reader.finish();
+                for issue in report.issues {
+                    conditions.push_issue(issue);
+                }
+                cutoffs
+            }
+            None => SeverityCutoffs::default(),
+        };
         let message_template: Option<String> = params.optional("message_template");
         if let Some(source) = &message_template
             && let Err(problem) = template::validate_template(source)
@@ -247,6 +301,9 @@ impl AlertSettings {
             notify_recovery,
             agreement,
             message_template,
+            min_score,
+            min_severity,
+            severity_cutoffs,
         }
     }
 }

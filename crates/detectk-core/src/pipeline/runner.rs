@@ -301,34 +301,42 @@ impl Runner {
         }
 
         let mut alert_failure = None;
-        let alert = match &plan.alert {
-            Some(a) if a.settings.enabled => {
-                let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
-                let job = AlertJob {
-                    metric,
-                    settings: &a.settings,
-                    alerter: a.alerter.as_ref(),
-                    storage,
-                    detectors: &detectors,
-                    fresh: &fresh,
-                    newest,
-                    interval,
-                    dry_run: options.dry_run,
-                };
-                match crate::alert::process(job).await {
-                    Ok(report) => Some(report),
-                    Err(e @ Error::Alert { .. }) => {
+        let enabled: Vec<_> = plan.alerts.iter().filter(|a| a.settings.enabled).collect();
+        let mut reports: Vec<(&str, AlertReport)> = Vec::new();
+        let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
+        // Each alerter decides, claims and sends on its own state: one failing channel
+        // neither blocks nor repeats another.
+        for a in &enabled {
+            let job = AlertJob {
+                metric,
+                state_key: &a.state_key,
+                settings: &a.settings,
+                alerter: a.alerter.as_ref(),
+                storage,
+                detectors: &detectors,
+                fresh: &fresh,
+                newest,
+                interval,
+                dry_run: options.dry_run,
+            };
+            let report = match crate::alert::process(job).await {
+                Ok(report) => report,
+                Err(e @ Error::Alert { .. }) => {
+                    if alert_failure.is_none() {
                         alert_failure = Some(std::sync::Arc::new(e));
-                        Some(AlertReport {
-                            held_back: Some("delivery failed (see the error)".into()),
-                            ..AlertReport::default()
-                        })
+                    } else {
+                        tracing::error!(metric, alerter = a.name.as_str(), "{e}");
                     }
-                    Err(e) => return Err(e),
+                    AlertReport {
+                        held_back: Some("delivery failed (see the error)".into()),
+                        ..AlertReport::default()
+                    }
                 }
-            }
-            _ => None,
-        };
+                Err(e) => return Err(e),
+            };
+            reports.push((a.name.as_str(), report));
+        }
+        let alert = merge_alert_reports(reports);
 
         if !options.dry_run
             && let Some(days) = config.storage.retention_days
@@ -638,4 +646,31 @@ fn storage_error(metric: &str, source: BackendError) -> Error {
         metric: metric.to_string(),
         source: Box::new(source),
     }
+}
+
+/// One report for the metric's alerters: every message sent (or that a dry run would
+/// send), and why each alerter that sent nothing held back (named when there are
+/// several). `None` when no alerter is enabled.
+fn merge_alert_reports(reports: Vec<(&str, AlertReport)>) -> Option<AlertReport> {
+    let several = reports.len() > 1;
+    let mut merged: Option<AlertReport> = None;
+    let mut held: Vec<String> = Vec::new();
+    for (name, report) in reports {
+        let out = merged.get_or_insert_with(AlertReport::default);
+        out.sent.extend(report.sent);
+        out.would_send.extend(report.would_send);
+        if let Some(reason) = report.held_back {
+            held.push(if several {
+                format!("{name}: {reason}")
+            } else {
+                reason
+            });
+        }
+    }
+    if let Some(out) = merged.as_mut()
+        && !held.is_empty()
+    {
+        out.held_back = Some(held.join("; "));
+    }
+    merged
 }
