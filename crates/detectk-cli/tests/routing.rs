@@ -1,0 +1,141 @@
+//! Several alerters per metric through real `dtk run` processes: each alerter has its
+//! own conditions (score, severity), its own claims (a failing channel neither blocks
+//! nor repeats another), and `alerter:` keeps the state key it always had.
+
+#![cfg(all(feature = "sqlite", feature = "webhook"))]
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{dtk, sqlite_exec, sqlite_rows, stderr};
+use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
+
+/// A project whose source has 100 every 10 minutes and 500 at 02:00 (threshold 300:
+/// the anomaly scores 200).
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut statements =
+        vec!["CREATE TABLE series (ts TEXT NOT NULL, v REAL NOT NULL)".to_string()];
+    for i in 0..=12 {
+        let v = if i == 12 { 500.0 } else { 100.0 };
+        statements.push(format!(
+            "INSERT INTO series VALUES ('2024-03-01 {:02}:{:02}:00', {v})",
+            i / 6,
+            (i % 6) * 10
+        ));
+    }
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    sqlite_exec(&dir.path().join("source.db"), &refs);
+    dir
+}
+
+fn run(dir: &Path, alerting: &str) -> Output {
+    let yaml = format!(
+        "name: orders\n\
+         collector:\n  type: sqlite\n  params:\n    connection_string: \"sqlite:///source.db\"\n    \
+         query: \"SELECT ts AS period_time, v AS value FROM series WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"\n\
+         storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\n\
+         detector: {{type: threshold, params: {{threshold: 300}}}}\n\
+         {alerting}\n\
+         schedule: {{interval: 10 minutes, batch_load_days: 1}}\n"
+    );
+    std::fs::write(dir.join("m.yaml"), yaml).unwrap();
+    dtk()
+        .current_dir(dir)
+        .args(["run", "m.yaml", "--execution-time", "2024-03-01 02:10:00"])
+        .output()
+        .unwrap()
+}
+
+fn hook(name: Option<&str>, server: &WebhookServer, conditions: &str) -> String {
+    let name = name.map(|n| format!("name: {n}, ")).unwrap_or_default();
+    format!(
+        "{{{name}type: webhook, params: {{url: \"{}\", max_retries: 0}}, conditions: {{{conditions}}}}}",
+        server.url()
+    )
+}
+
+#[test]
+fn each_alerter_routes_by_its_own_conditions_and_claims() {
+    let dir = project();
+    let chat = WebhookServer::start();
+    let quiet = WebhookServer::start();
+    let pager = WebhookServer::start();
+    let flaky = WebhookServer::with_replies([Reply::Status(500)]);
+    let alerting = format!(
+        "alerter: {}\nalerters:\n  - {}\n  - {}\n  - {}",
+        hook(None, &chat, ""),
+        hook(Some("quiet"), &quiet, "min_score: 1000"),
+        hook(Some("pager"), &pager, "severity: critical"),
+        hook(Some("flaky"), &flaky, ""),
+    );
+    let out = run(dir.path(), &alerting);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the flaky channel failed: {}",
+        stderr(&out)
+    );
+    assert_eq!(chat.request_count(), 1);
+    assert_eq!(
+        quiet.request_count(),
+        0,
+        "score 200 is below min_score 1000"
+    );
+    assert_eq!(pager.request_count(), 1, "score 200 is critical");
+    assert_eq!(pager.requests()[0].json()["severity"], "critical");
+    assert_eq!(flaky.request_count(), 1);
+
+    // A second process for the same point: only the failed channel sends again.
+    let again = run(dir.path(), &alerting);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        (
+            chat.request_count(),
+            quiet.request_count(),
+            pager.request_count(),
+            flaky.request_count()
+        ),
+        (1, 0, 1, 2)
+    );
+    let keys = sqlite_rows(
+        &dir.path().join("store.db"),
+        "SELECT metric_name, status FROM dtk_alerts ORDER BY metric_name",
+    );
+    assert_eq!(
+        keys,
+        ["orders|sent", "orders#flaky|sent", "orders#pager|sent"],
+        "alerter: keeps the metric's own key; alerters: entries their own"
+    );
+}
+
+#[test]
+fn duplicate_names_and_bad_conditions_are_reported_together() {
+    let dir = project();
+    let server = WebhookServer::start();
+    let alerting = format!(
+        "alerters:\n  - {}\n  - {}\n  - {}",
+        hook(None, &server, "severity: urgent"),
+        hook(None, &server, "min_score: -1"),
+        hook(
+            Some("bad name"),
+            &server,
+            "severity_cutoffs: {warning_score: 9, critical_score: 4}"
+        ),
+    );
+    let out = run(dir.path(), &alerting);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for expected in [
+        "alerters[0].conditions.severity: unknown severity \"urgent\"",
+        "alerters[1].conditions.min_score: must be a number >= 0, got -1",
+        "alerters[1].name: another alerter of this metric is named \"webhook\"",
+        "alerters[2].name: \"bad name\" must be 1 to 50 letters",
+        "alerters[2].conditions.severity_cutoffs.critical_score: must be at least warning_score (9), got 4",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert_eq!(server.request_count(), 0);
+}
