@@ -39,6 +39,7 @@ pub use process::{
 };
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
+    check_conditions,
 };
 pub use severity::{Severity, SeverityCutoffs};
 pub use template::{TEMPLATE_VARIABLES, validate_template};

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::alert::severity::{Severity, SeverityCutoffs};
 use crate::alert::template;
 use crate::config::Params;
+use crate::error::ConfigIssue;
 
 /// Default cooldown when neither `alerter.params` nor `alerter.conditions` sets one
 /// (the default of Python detectk's alerters).
@@ -306,6 +307,16 @@ impl AlertSettings {
             severity_cutoffs,
         }
     }
+}
+
+/// Checks a `conditions` mapping at `path` (every problem, unknown keys included):
+/// what `detectk_project.yaml` defaults are checked with.
+pub fn check_conditions(conditions: &Map<String, Value>, path: &str) -> Vec<ConfigIssue> {
+    let empty = Map::new();
+    let mut params = Params::new(&empty, "");
+    let mut reader = Params::new(conditions, path);
+    let _ = AlertSettings::parse(true, &mut params, &mut reader);
+    reader.finish().issues
 }
 
 /// Reads `min_anomaly_share`: `{k: 2, n: 3}` or `{share: 0.5, n: 6}` (k = ceil(share * n)).

@@ -15,6 +15,7 @@ use crate::config::model::{
 use crate::config::params::{Params, ParamsReport, did_you_mean};
 use crate::config::paths::{anchor, anchor_sqlite_params, base_dir_of};
 use crate::config::profiles::Profiles;
+use crate::config::project::ProjectDefaults;
 use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
 use crate::duration::HumanDuration;
@@ -79,6 +80,8 @@ pub struct LoadOptions {
     /// of `storage: {enabled: false}`, a SQLite storage's default `detectk.db`). `None`:
     /// the directory of the metric config.
     pub project_dir: Option<PathBuf>,
+    /// Alerting defaults of `detectk_project.yaml`, merged into every config.
+    pub defaults: Arc<ProjectDefaults>,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -98,6 +101,7 @@ impl Default for LoadOptions {
             profiles: Profiles::empty(),
             env: Arc::new(|k| std::env::var(k).ok()),
             project_dir: None,
+            defaults: Arc::new(ProjectDefaults::default()),
         }
     }
 }
@@ -214,7 +218,8 @@ pub fn parse_config_partial(
         return failed(issues);
     };
     render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
-    let map = doc.as_object().cloned().unwrap_or_default();
+    let mut map = doc.as_object().cloned().unwrap_or_default();
+    options.defaults.apply(&mut map);
     let base = file.and_then(base_dir_of);
     let project_dir = options
         .project_dir

@@ -8,6 +8,7 @@ mod model;
 mod params;
 pub mod paths;
 mod profiles;
+mod project;
 pub mod template;
 
 pub use discover::{LoadedConfigs, find_config_files, load_configs};
@@ -23,3 +24,4 @@ pub use model::{
 };
 pub use params::{FromParam, Params, ParamsReport, did_you_mean};
 pub use profiles::{Profile, Profiles};
+pub use project::{AlertingDefaults, ProjectDefaults};
