@@ -139,3 +139,102 @@ fn duplicate_names_and_bad_conditions_are_reported_together() {
     }
     assert_eq!(server.request_count(), 0);
 }
+
+/// Writes metric `name` (with `tags`) into `dir/metrics`, alerting left to the project.
+fn bare_metric(dir: &Path, name: &str, tags: &str, alerting: &str) {
+    let yaml = format!(
+        "name: {name}\ntags: [{tags}]\n\
+         collector:\n  type: sqlite\n  params:\n    connection_string: \"sqlite:///../source.db\"\n    \
+         query: \"SELECT ts AS period_time, v AS value FROM series WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"\n\
+         storage: {{type: sqlite, params: {{connection_string: \"sqlite:///../store.db\"}}}}\n\
+         detector: {{type: threshold, params: {{threshold: 300}}}}\n\
+         {alerting}\n\
+         schedule: {{interval: 10 minutes, batch_load_days: 1}}\n"
+    );
+    std::fs::create_dir_all(dir.join("metrics")).unwrap();
+    std::fs::write(dir.join("metrics").join(format!("{name}.yaml")), yaml).unwrap();
+}
+
+#[test]
+fn metrics_inherit_the_project_defaults_by_tag_and_may_override_them() {
+    let dir = project();
+    let chat = WebhookServer::start();
+    let pager = WebhookServer::start();
+    let own = WebhookServer::start();
+    std::fs::write(
+        dir.path().join("detectk_project.yaml"),
+        format!(
+            "version: 1\ndefaults:\n  alerters:\n    - {{name: chat, type: webhook, params: {{url: \"{}\"}}}}\n  \
+             conditions: {{min_score: 50}}\n  by_tag:\n    payments:\n      alerters:\n        \
+             - {{name: chat, type: webhook, params: {{url: \"{}\"}}}}\n        \
+             - {{name: pager, type: webhook, params: {{url: \"{}\"}}, conditions: {{severity: critical}}}}\n",
+            chat.url(),
+            chat.url(),
+            pager.url()
+        ),
+    )
+    .unwrap();
+    bare_metric(dir.path(), "plain", "", "");
+    bare_metric(dir.path(), "checkout", "payments", "");
+    bare_metric(
+        dir.path(),
+        "custom",
+        "payments",
+        &format!(
+            "alerter: {{type: webhook, params: {{url: \"{}\"}}}}",
+            own.url()
+        ),
+    );
+    bare_metric(
+        dir.path(),
+        "strict",
+        "",
+        "alerters: [{type: webhook, params: {url: \"http://127.0.0.1:9/x\"}, conditions: {min_score: 100000}}]",
+    );
+    let out = dtk()
+        .current_dir(dir.path())
+        .args(["run", "metrics", "--execution-time", "2024-03-01 02:10:00"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut chat_metrics: Vec<String> = chat
+        .requests()
+        .iter()
+        .map(|r| r.json()["metric_name"].as_str().unwrap().to_string())
+        .collect();
+    chat_metrics.sort();
+    assert_eq!(chat_metrics, ["checkout", "plain"]);
+    assert_eq!(pager.request_count(), 1);
+    assert_eq!(pager.requests()[0].json()["metric_name"], "checkout");
+    assert_eq!(
+        own.request_count(),
+        1,
+        "its own alerter replaces the defaults"
+    );
+    assert_eq!(own.requests()[0].json()["metric_name"], "custom");
+}
+
+#[test]
+fn a_bad_project_file_is_reported_whole() {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("detectk_project.yaml"),
+        "version: 1\ndefaults:\n  alerter: {type: console}\n  conditions: {severity: loud}\n  by_tag:\n    x: {alerters: [{name: a}]}\n",
+    )
+    .unwrap();
+    bare_metric(dir.path(), "plain", "", "");
+    let out = dtk()
+        .current_dir(dir.path())
+        .args(["validate", "metrics"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for expected in [
+        "detectk_project.yaml: defaults.alerter: unknown key",
+        "detectk_project.yaml: defaults.conditions.severity: unknown severity \"loud\"",
+        "detectk_project.yaml: defaults.by_tag.x.alerters[0].type: is required",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
