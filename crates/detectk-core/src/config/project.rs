@@ -30,6 +30,9 @@ use crate::config::params::Params;
 use crate::config::paths::PROJECT_MARKER;
 use crate::error::{ConfigError, ConfigIssue};
 
+/// Checks one `conditions` mapping at a field path; returns its problems.
+type CheckConditions<'a> = dyn Fn(&Map<String, Value>, &str) -> Vec<ConfigIssue> + 'a;
+
 /// Alerters and conditions for a group of metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -201,7 +204,7 @@ fn inherit(block: &mut Map<String, Value>, inherited: &Map<String, Value>) {
 fn group(
     reader: &mut Params<'_>,
     issues: &mut Vec<ConfigIssue>,
-    check: &dyn Fn(&Map<String, Value>, &str) -> Vec<ConfigIssue>,
+    check: &CheckConditions<'_>,
 ) -> AlertingDefaults {
     let alerters = match reader.optional::<Value>("alerters") {
         None => None,
@@ -233,7 +236,7 @@ fn check_alerter(
     item: &Value,
     path: &str,
     issues: &mut Vec<ConfigIssue>,
-    check: &dyn Fn(&Map<String, Value>, &str) -> Vec<ConfigIssue>,
+    check: &CheckConditions<'_>,
 ) {
     let Value::Object(block) = item else {
         issues.push(ConfigIssue::new(
