@@ -18,7 +18,7 @@ pub async fn test_alert(registry: &Registry, args: &TestAlertArgs) -> Result<u8,
     if plan.alerts.is_empty() {
         return Err(ConfigError::single(
             ConfigIssue::new("alerter", "this metric has no alerter")
-                .with_hint("add an `alerter:` section (type mattermost, slack or console)")
+                .with_hint("add an `alerter:` section (type slack, email, telegram, pagerduty, console, ...)")
                 .in_file(&args.config),
         ));
     }
