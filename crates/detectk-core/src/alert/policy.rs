@@ -295,7 +295,7 @@ fn not_alerting(
             .count();
         return Decision::Hold(if qualifying == 0 {
             format!(
-                "{flagged} detector(s) flag the newest point, but not as the conditions require (direction / min_deviation_percent)"
+                "{flagged} detector(s) flag the newest point, but not as the conditions require (direction, min_deviation_percent, min_score, severity, ...)"
             )
         } else {
             format!(

@@ -549,4 +549,28 @@ mod tests {
         assert!(joined.contains("alerter.conditions.consecutiv_anomalies: unknown key"));
         assert_eq!(issues.len(), 6, "{joined}");
     }
+
+    #[test]
+    fn routing_conditions_parse_and_min_consecutive_is_an_alias() {
+        let (s, issues) = parse(
+            json!({}),
+            json!({"min_score": 6, "severity": "warning", "min_consecutive": 3,
+                   "severity_cutoffs": {"critical_score": 9}}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.min_score, Some(6.0));
+        assert_eq!(s.min_severity, Some(crate::alert::Severity::Warning));
+        assert_eq!(s.consecutive_anomalies, 3);
+        assert_eq!(s.severity_cutoffs.critical_score, 9.0);
+        let (_, issues) = parse(
+            json!({}),
+            json!({"min_consecutive": 2, "consecutive_anomalies": 3}),
+        );
+        assert_eq!(
+            issues,
+            [
+                "alerter.conditions.min_consecutive: is 2 but consecutive_anomalies is 3; set one of them"
+            ]
+        );
+    }
 }
