@@ -238,3 +238,67 @@ fn a_bad_project_file_is_reported_whole() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn a_digest_channel_gets_one_message_per_run_and_each_alert_once() {
+    let dir = project();
+    let digest = WebhookServer::with_replies([Reply::Status(500)]);
+    let direct = WebhookServer::start();
+    let alerting = format!(
+        "alerter: {{type: webhook, digest: true, params: {{url: \"{}\", max_retries: 0}}}}\n\
+         alerters: [{{name: direct, type: webhook, params: {{url: \"{}\"}}}}]",
+        digest.url(),
+        direct.url()
+    );
+    for name in ["orders_a", "orders_b", "orders_c"] {
+        bare_metric(dir.path(), name, "", &alerting);
+    }
+    let run = || {
+        dtk()
+            .current_dir(dir.path())
+            .args(["run", "metrics", "--execution-time", "2024-03-01 02:10:00"])
+            .output()
+            .unwrap()
+    };
+    // The digest endpoint fails once: the run fails, the alerts are recorded as failed.
+    let first = run();
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    assert_eq!(digest.request_count(), 1);
+    assert_eq!(
+        direct.request_count(),
+        3,
+        "non-digest alerters send at once"
+    );
+    // The next run sends the digest again, with all three metrics, as one message.
+    let second = run();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        common::stdout(&second).contains("digest sent via webhook"),
+        "{}",
+        common::stdout(&second)
+    );
+    let requests = digest.requests();
+    assert_eq!(requests.len(), 2);
+    let body = requests[1].json();
+    assert_eq!(
+        body["title"],
+        "DetectK digest: 3 anomalies, 0 recoveries in 3 metrics"
+    );
+    let text = body["text"].as_str().unwrap();
+    assert!(text.contains("Anomalies (3):"), "{text}");
+    for name in ["orders_a", "orders_b", "orders_c"] {
+        assert!(
+            text.contains(&format!("- {name}: value 500 at 2024-03-01 02:00:00 UTC")),
+            "{text}"
+        );
+    }
+    // A third run for the same point: everything was sent once.
+    let third = run();
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert_eq!((digest.request_count(), direct.request_count()), (2, 3));
+    let rows = sqlite_rows(
+        &dir.path().join("store.db"),
+        "SELECT metric_name, status FROM dtk_alerts WHERE metric_name NOT LIKE '%#%' ORDER BY metric_name",
+    );
+    assert_eq!(rows, ["orders_a|sent", "orders_b|sent", "orders_c|sent"]);
+}

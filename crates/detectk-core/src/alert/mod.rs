@@ -8,6 +8,7 @@
 
 pub mod console;
 mod delivery;
+mod digest;
 #[cfg(feature = "webhook")]
 mod http;
 mod lease;
@@ -26,6 +27,7 @@ pub use delivery::{
     AttemptFailure, HttpReply, RetryPolicy, deliver, deliver_scrubbing, parse_retry_after, scrub,
     scrub_all,
 };
+pub use digest::{DigestItem, DigestOutcome, digest_message, send_digests};
 #[cfg(feature = "webhook")]
 pub use http::{HttpBody, HttpRequest, HttpSender};
 pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};

@@ -879,6 +879,7 @@ impl Parser<'_> {
     ) -> Option<AlerterConfig> {
         let mut a = Params::new(map, path.clone());
         let enabled: bool = a.or("enabled", true);
+        let digest: bool = a.or("digest", false);
         let kind: Option<String> = a.required("type");
         let name: Option<String> = a.optional("name");
         if let Some(n) = &name
@@ -907,6 +908,7 @@ impl Parser<'_> {
             path,
             primary,
             enabled,
+            digest,
             kind,
             params: ParamMap(params),
             conditions,

@@ -138,6 +138,8 @@ pub struct AlerterConfig {
     pub primary: bool,
     /// False: detect and store, never send.
     pub enabled: bool,
+    /// True: this alerter's alerts of a run go out as one digest message per channel.
+    pub digest: bool,
     /// Channel type.
     #[serde(rename = "type")]
     pub kind: String,

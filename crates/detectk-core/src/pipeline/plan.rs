@@ -35,6 +35,9 @@ pub struct AlertPlan {
     ///
     /// [`AlertJob::state_key`]: crate::alert::AlertJob::state_key
     pub state_key: String,
+    /// For `digest: true`: the channel's identity (its type and params, hashed), so
+    /// the alerts of every metric sending to the same channel share one digest.
+    pub digest: Option<String>,
 }
 
 /// A metric with its collector, storage, detectors and alerter built.
@@ -52,6 +55,15 @@ pub struct MetricPlan {
     pub alerts: Vec<AlertPlan>,
     /// Non-fatal findings from the factories.
     pub warnings: Vec<ConfigIssue>,
+}
+
+/// A digest channel's identity: its type and a hash of its params (never the
+/// params themselves, which hold secrets).
+fn digest_group(kind: &str, params: &serde_json::Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(Value::Object(params.clone()).to_string().as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{kind}:{hex}")
 }
 
 /// Builds every part of `config`, collecting every problem at once.
@@ -211,6 +223,7 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
                 } else {
                     crate::alert::alerter_state_key(&config.name, &a.name)
                 },
+                digest: a.digest.then(|| digest_group(&a.kind, &a.params.0)),
             })
         })
         .collect();

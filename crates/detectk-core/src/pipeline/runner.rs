@@ -92,6 +92,10 @@ pub struct RunReport {
     /// caller counts the metric as failed.
     #[serde(skip)]
     pub alert_failure: Option<std::sync::Arc<Error>>,
+    /// Alerts of `digest: true` alerters, decided but not yet sent: the caller passes
+    /// those of every metric of the run to [`crate::alert::send_digests`].
+    #[serde(skip)]
+    pub digest: Vec<crate::alert::DigestItem>,
 }
 
 /// One backfill batch, for progress display.
@@ -306,7 +310,10 @@ impl Runner {
         let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
         // Each alerter decides, claims and sends on its own state: one failing channel
         // neither blocks nor repeats another.
+        let mut digest = Vec::new();
         for a in &enabled {
+            // A digest alerter only decides now; its run-wide message goes out later.
+            let deferred = a.digest.as_ref().filter(|_| !options.dry_run);
             let job = AlertJob {
                 metric,
                 state_key: &a.state_key,
@@ -317,10 +324,33 @@ impl Runner {
                 fresh: &fresh,
                 newest,
                 interval,
-                dry_run: options.dry_run,
+                dry_run: options.dry_run || deferred.is_some(),
             };
             let report = match crate::alert::process(job).await {
-                Ok(report) => report,
+                Ok(report) => match deferred {
+                    Some(group) => {
+                        let queued = report.would_send.len();
+                        digest.extend(report.would_send.into_iter().map(|message| {
+                            crate::alert::DigestItem {
+                                group: group.clone(),
+                                name: a.name.clone(),
+                                alerter: std::sync::Arc::clone(&a.alerter),
+                                storage: std::sync::Arc::clone(&plan.storage),
+                                state_key: a.state_key.clone(),
+                                message,
+                            }
+                        }));
+                        AlertReport {
+                            held_back: Some(if queued > 0 {
+                                "queued for this run's digest".to_string()
+                            } else {
+                                report.held_back.unwrap_or_default()
+                            }),
+                            ..AlertReport::default()
+                        }
+                    }
+                    None => report,
+                },
                 Err(e @ Error::Alert { .. }) => {
                     if alert_failure.is_none() {
                         alert_failure = Some(std::sync::Arc::new(e));
@@ -358,6 +388,7 @@ impl Runner {
             alert,
             dry_run: options.dry_run,
             alert_failure,
+            digest,
         })
     }
 
