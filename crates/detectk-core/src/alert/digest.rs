@@ -302,3 +302,45 @@ async fn finish(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{AlertSettings, sample_message};
+    use chrono::TimeZone;
+
+    fn message(metric: &str, kind: AlertKind, severity: Severity) -> AlertMessage {
+        let at = Utc.with_ymd_and_hms(2024, 3, 1, 2, 0, 0).unwrap();
+        let mut m = sample_message(metric, &AlertSettings::default(), &[], at);
+        m.kind = kind;
+        m.severity = severity;
+        m
+    }
+
+    #[test]
+    fn the_digest_groups_alerts_by_kind_with_counts() {
+        let a = message("orders", AlertKind::Anomaly, Severity::Critical);
+        let b = message("sessions", AlertKind::Recovery, Severity::Info);
+        let c = message("latency", AlertKind::Anomaly, Severity::Warning);
+        let d = digest_message(&[&a, &b, &c]);
+        assert_eq!(
+            d.title,
+            "DetectK digest: 2 anomalies, 1 recovery in 3 metrics"
+        );
+        assert_eq!(d.kind, AlertKind::Anomaly);
+        assert_eq!(d.severity, Severity::Critical);
+        assert_eq!(d.metric, "digest");
+        let lines: Vec<&str> = d.text.lines().collect();
+        assert_eq!(lines[2], "Anomalies (2):");
+        assert!(lines[3].starts_with("- orders: value "), "{}", d.text);
+        assert!(lines[3].ends_with(", critical"), "{}", d.text);
+        assert!(lines[4].starts_with("- latency: "), "{}", d.text);
+        assert_eq!(lines[6], "Recovered (1):");
+        assert!(lines[7].starts_with("- sessions: "), "{}", d.text);
+        let only = digest_message(&[&b]);
+        assert_eq!(
+            (only.kind, only.metric.as_str()),
+            (AlertKind::Recovery, "sessions")
+        );
+    }
+}

@@ -249,6 +249,7 @@ fn check_alerter(
     let _kind: Option<String> = a.required("type");
     let _name: Option<String> = a.optional("name");
     let _enabled: Option<bool> = a.optional("enabled");
+    let _digest: Option<bool> = a.optional("digest");
     let _params: Option<Map<String, Value>> = a.optional("params");
     let conditions: Map<String, Value> = a.or("conditions", Map::new());
     issues.extend(a.finish().issues);
