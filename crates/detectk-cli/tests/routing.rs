@@ -302,3 +302,53 @@ fn a_digest_channel_gets_one_message_per_run_and_each_alert_once() {
     );
     assert_eq!(rows, ["orders_a|sent", "orders_b|sent", "orders_c|sent"]);
 }
+
+#[test]
+fn racing_runs_put_each_alert_in_exactly_one_digest() {
+    let dir = project();
+    let digest = WebhookServer::start();
+    let alerting = format!(
+        "alerter: {{type: webhook, digest: true, params: {{url: \"{}\"}}}}",
+        digest.url()
+    );
+    let names = ["race_a", "race_b", "race_c", "race_d"];
+    for name in names {
+        bare_metric(dir.path(), name, "", &alerting);
+    }
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            dtk()
+                .current_dir(dir.path())
+                .args(["run", "metrics", "--execution-time", "2024-03-01 02:10:00"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let mut listed: Vec<String> = digest
+        .requests()
+        .iter()
+        .flat_map(|r| {
+            r.json()["text"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("- "))
+                .map(|l| {
+                    l.split(':')
+                        .next()
+                        .unwrap()
+                        .trim_start_matches("- ")
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, names, "every alert in exactly one digest");
+}
