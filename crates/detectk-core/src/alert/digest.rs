@@ -14,9 +14,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures::future::join_all;
 
+use crate::alert::Severity;
 use crate::alert::lease::{HeldLease, unique_token};
+use crate::alert::process::alert_key;
 use crate::alert::text::{format_time, format_value};
-use crate::alert::{Severity, alert_key};
 use crate::error::{AlertError, Error};
 use crate::pipeline::with_retry;
 use crate::traits::{AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus};

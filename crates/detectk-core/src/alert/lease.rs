@@ -20,7 +20,7 @@ use crate::traits::{AlertLease, Storage};
 /// How long a lease lasts unless renewed.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
-/// Environment variable overriding [`DEFAULT_LEASE_TTL`], in whole seconds (at least 1).
+/// Environment variable overriding `DEFAULT_LEASE_TTL` (30 seconds), in whole seconds (at least 1).
 pub const LEASE_TTL_ENV: &str = "DETECTK_ALERT_LEASE_SECONDS";
 
 /// A run waits at most this many lease lifetimes for another run to finish.

@@ -23,22 +23,19 @@ mod text;
 mod webhook;
 mod webhook_params;
 
-pub use delivery::{
-    AttemptFailure, HttpReply, RetryPolicy, deliver, deliver_scrubbing, parse_retry_after, scrub,
-    scrub_all,
-};
+pub use delivery::RetryPolicy;
+/// The retry loop and attempt outcomes for channels that are not plain HTTP (email).
+pub use delivery::{AttemptFailure, HttpReply, deliver, deliver_scrubbing, scrub_all};
 pub use digest::{DigestItem, DigestOutcome, digest_message, send_digests};
 #[cfg(feature = "webhook")]
 pub use http::{HttpBody, HttpRequest, HttpSender};
-pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};
+#[doc(hidden)]
+pub use lease::LEASE_TTL_ENV;
 pub use message::{DetectorInfo, build_message, sample_message};
-pub use policy::{
-    Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
-};
-pub use process::{
-    AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV, alert_key,
-    alerter_state_key, process,
-};
+pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};
+#[doc(hidden)]
+pub use process::PAUSE_BEFORE_SEND_ENV;
+pub use process::{AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, alerter_state_key, process};
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
     check_conditions,

@@ -58,6 +58,7 @@ pub struct AlertJob<'a> {
 
 /// What happened to the alert of one run.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct AlertReport {
     /// Messages delivered.
     pub sent: Vec<AlertMessage>,

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
+use crate::config::alignment::{Aggregation, TimestampAlignment};
 use crate::config::env::substitute_env;
 use crate::config::model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
@@ -20,7 +21,6 @@ use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
 use crate::duration::HumanDuration;
 use crate::error::{ConfigError, ConfigIssue};
-use crate::pipeline::{Aggregation, TimestampAlignment};
 
 /// Keys of `collector` (or `collector.params`) that the core reads itself.
 pub const COLLECTOR_CORE_KEYS: &[&str] = &[
@@ -108,6 +108,7 @@ impl Default for LoadOptions {
 
 /// A parsed config and the warnings found on the way.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadedConfig {
     /// The config.
     pub config: MetricConfig,
@@ -161,6 +162,7 @@ pub fn parse_config(
 
 /// A config parsed as far as possible, with every problem found.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PartialConfig {
     /// The config, when its required parts could be read (even with other problems),
     /// so that building it can report more problems at once.
@@ -984,14 +986,10 @@ impl Parser<'_> {
 
 /// Collector types of Python detectk that DetectK does not ship (they have no SQL query);
 /// building such a config reports the type itself as unavailable.
+pub(crate) const PYTHON_ONLY_COLLECTORS: &[&str] = &["http"];
+
 fn python_only_collector(kind: Option<&str>) -> bool {
-    kind.is_some_and(|k| {
-        crate::registry::KNOWN_TYPES.iter().any(|t| {
-            t.component == crate::registry::Component::Collector
-                && t.name == k
-                && t.crate_name.is_none()
-        })
-    })
+    kind.is_some_and(|k| PYTHON_ONLY_COLLECTORS.contains(&k))
 }
 
 fn merge_profile(

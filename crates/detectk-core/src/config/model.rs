@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::alignment::{Aggregation, TimestampAlignment};
 use crate::duration::HumanDuration;
-use crate::pipeline::{Aggregation, TimestampAlignment};
 use crate::secret::redact_json;
 
 /// A params map whose `Debug` and `Serialize` hide secrets (passwords, webhook URLs, DSNs).
@@ -66,6 +66,7 @@ pub struct MetricConfig {
 
 /// `collector:`: the query template, column mapping and connection params.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CollectorConfig {
     /// Collector type (from the profile when not given).
     #[serde(rename = "type")]
@@ -92,6 +93,7 @@ pub struct CollectorConfig {
 
 /// `storage:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct StorageConfig {
     /// Storage type (defaults to the collector's).
     #[serde(rename = "type")]
@@ -108,6 +110,7 @@ pub struct StorageConfig {
 
 /// One detector.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct DetectorConfig {
     /// The configured `id`, or the ID computed from type and params.
     pub id: String,
@@ -125,6 +128,7 @@ pub struct DetectorConfig {
 
 /// `alerter:` or one entry of `alerters:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AlerterConfig {
     /// Unique within the metric: `name:`, else the channel type.
     pub name: String,
@@ -151,6 +155,7 @@ pub struct AlerterConfig {
 
 /// `schedule:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ScheduleConfig {
     /// Length of one interval (default `10 minutes`).
     pub interval: HumanDuration,

@@ -28,6 +28,7 @@ pub enum CompileStart {
 
 /// One query the run would send.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CompiledQuery {
     /// Range start (inclusive).
     pub from: DateTime<Utc>,
@@ -39,6 +40,7 @@ pub struct CompiledQuery {
 
 /// The next run of a metric, as `dtk compile` shows it.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CompiledRun {
     /// Metric name.
     pub metric: String,

@@ -13,6 +13,7 @@ use crate::traits::{Alerter, Collector, Detector, Storage};
 
 /// A detector ready to score, with what alerts and storage say about it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PlannedDetector {
     /// ID, type and params.
     pub info: DetectorInfo,
@@ -22,6 +23,7 @@ pub struct PlannedDetector {
 
 /// One alerter of a metric: its channel and its own conditions.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct AlertPlan {
     /// Policy and switches.
     pub settings: AlertSettings,

@@ -45,6 +45,7 @@ pub struct BackfillOptions {
 
 /// One collected range.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct RangeReport {
     /// Range start (inclusive).
     pub from: Option<DateTime<Utc>>,
@@ -76,6 +77,7 @@ impl RangeReport {
 
 /// What `run` did for one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RunReport {
     /// Metric name.
     pub metric: String,
@@ -100,6 +102,7 @@ pub struct RunReport {
 
 /// One backfill batch, for progress display.
 #[derive(Debug, Clone, Copy, Serialize)]
+#[non_exhaustive]
 pub struct BatchProgress {
     /// 1-based batch number.
     pub index: usize,
@@ -113,6 +116,7 @@ pub struct BatchProgress {
 
 /// What `backfill` did (or, in a dry run, would do) for one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct BackfillReport {
     /// Metric name.
     pub metric: String,

@@ -358,3 +358,8 @@ fn min_score_and_severity_route_per_detection() {
         case.decide()
     );
 }
+
+#[test]
+fn the_alert_step_loads_at_least_the_counted_run() {
+    assert_eq!(lookback_points(&AlertSettings::default()), MAX_COUNTED_RUN);
+}
