@@ -215,7 +215,7 @@ fn classify(
     }
 }
 
-/// `text` scrubbed of every secret in `secrets` (see [`scrub`]).
+/// `text` with each secret in `secrets` (and, for a URL, its path) replaced by `***`.
 pub fn scrub_all(text: &str, secrets: &[&Secret]) -> String {
     secrets
         .iter()
