@@ -345,11 +345,11 @@ impl Runner {
                             }
                         }));
                         AlertReport {
-                            held_back: Some(if queued > 0 {
-                                "queued for this run's digest".to_string()
+                            held_back: if queued > 0 {
+                                Some("queued for this run's digest".to_string())
                             } else {
-                                report.held_back.unwrap_or_default()
-                            }),
+                                report.held_back
+                            },
                             ..AlertReport::default()
                         }
                     }
