@@ -31,7 +31,11 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
 
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
-    while let Some(outcome) = outcomes.next().await {
+    let mut digest_items = Vec::new();
+    while let Some(mut outcome) = outcomes.next().await {
+        if let Ok(report) = outcome.result.as_mut() {
+            digest_items.append(&mut report.digest);
+        }
         match outcome.failure() {
             None => ok += 1,
             Some(_) => failed += 1,
@@ -60,6 +64,38 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 }),
                 (Err(e), _) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
             }),
+        }
+    }
+    drop(outcomes);
+    let digests = detectk_core::alert::send_digests(digest_items).await;
+    let digest_failed = digests.iter().any(|d| d.error.is_some());
+    let mut json_digests = Vec::new();
+    for d in &digests {
+        match args.format {
+            Format::Text => {
+                if let Some(m) = &d.message
+                    && d.error.is_none()
+                    && !crate::output::quiet()
+                {
+                    println!("digest sent via {}: {}", d.channel, m.title);
+                }
+                if !d.skipped.is_empty() && !crate::output::quiet() {
+                    println!(
+                        "  left out (already sent by another run): {}",
+                        d.skipped.join(", ")
+                    );
+                }
+                if let Some(e) = &d.error {
+                    eprint!("{}", error_text(e));
+                }
+            }
+            Format::Json => json_digests.push(json!({
+                "channel": d.channel,
+                "status": if d.error.is_some() { "failed" } else { "ok" },
+                "message": d.message,
+                "skipped": d.skipped,
+                "error": d.error.as_ref().map(error_json),
+            })),
         }
     }
     let invalid = prepared.errors.len();
@@ -93,12 +129,16 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 "metrics": json_metrics,
                 "summary": {"ok": ok, "failed": failed, "invalid": invalid},
             });
+            let mut doc = doc;
+            if !json_digests.is_empty() {
+                doc["digests"] = json_digests.into();
+            }
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
     Ok(if invalid > 0 {
         INVALID
-    } else if failed > 0 {
+    } else if failed > 0 || digest_failed {
         FAILED
     } else {
         OK

@@ -48,6 +48,7 @@ pub fn build_message(input: &MessageInput<'_>, template_source: Option<&str>) ->
         title: title(input.kind, input.metric),
         text,
         detections: input.detections.to_vec(),
+        severity: input.severity,
     }
 }
 
@@ -89,6 +90,9 @@ pub fn sample_message(
         detections: &records,
         consecutive: 1,
         recovered_from: None,
+        severity: settings
+            .severity_cutoffs
+            .classify(AlertKind::Test, &records),
     };
     build_message(&input, settings.message_template.as_deref())
 }

@@ -37,6 +37,7 @@ pub const TEMPLATE_VARIABLES: &[&str] = &[
     "consecutive_anomalies",
     "recovered_from",
     "default_message",
+    "severity",
 ];
 
 /// A point in time for templates: prints as `2024-11-02 14:30:00`, and has the
@@ -148,6 +149,7 @@ fn context(input: &MessageInput<'_>, default_message: &str) -> Value {
         consecutive_anomalies => input.consecutive,
         recovered_from => input.recovered_from.map(|t| Value::from_object(Timestamp(t))),
         default_message => default_message,
+        severity => input.severity.as_str(),
     }
 }
 
@@ -214,6 +216,7 @@ pub fn validate_template(source: &str) -> Result<(), String> {
             detections: &records,
             consecutive: 1,
             recovered_from,
+            severity: crate::alert::SeverityCutoffs::default().classify(kind, &records),
         };
         render(source, &input, &default_text(&input))?;
     }

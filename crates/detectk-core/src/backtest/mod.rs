@@ -263,9 +263,10 @@ pub fn merge_by_time(per_detector: &[Vec<DetectionRecord>]) -> Vec<DetectionReco
     all
 }
 
-/// The alert settings the backtest replays, and a note when they are not the metric's own.
+/// The alert settings the backtest replays (those of the metric's first alerter), and
+/// a note when they are not the metric's own.
 pub fn replayed_settings(plan: &MetricPlan) -> (AlertSettings, Option<String>) {
-    match &plan.alert {
+    match plan.alerts.first() {
         Some(a) if a.settings.enabled => (a.settings.clone(), None),
         Some(a) => (
             a.settings.clone(),

@@ -9,6 +9,7 @@ mod model;
 mod params;
 pub(crate) mod paths;
 mod profiles;
+mod project;
 pub(crate) mod template;
 
 pub use alignment::{Aggregation, TimestampAlignment};
@@ -28,3 +29,4 @@ pub(crate) use params::did_you_mean;
 pub use params::{FromParam, Params, ParamsReport};
 pub use paths::{PROJECT_MARKER, PROJECT_PROFILES, find_project_root};
 pub use profiles::{Profile, Profiles};
+pub use project::{AlertingDefaults, ProjectDefaults};

@@ -70,6 +70,7 @@ fn input<'a>(kind: AlertKind, detections: &'a [DetectionRecord]) -> MessageInput
         detections,
         consecutive: 1,
         recovered_from: None,
+        severity: crate::alert::SeverityCutoffs::default().classify(kind, detections),
     }
 }
 
