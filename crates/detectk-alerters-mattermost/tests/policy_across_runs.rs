@@ -16,7 +16,7 @@ use detectk_core::alert::{
 };
 use detectk_core::config::Params;
 use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
-use detectk_core::traits::{AlertKind, AlertStatus};
+use detectk_core::traits::{AlertKind, AlertStatus, LoadDetections};
 use detectk_core::{Detection, DetectionRecord, Direction, Error, Registry, Secret, Storage};
 use serde_json::{Map, Value, json};
 
@@ -117,6 +117,7 @@ impl Env {
         let alerter = self.alerter();
         process(AlertJob {
             metric: METRIC,
+            state_key: METRIC,
             settings,
             alerter: &alerter,
             storage: storage.as_ref(),
@@ -218,7 +219,7 @@ async fn server_errors_then_success_deliver_one_alert_recorded_as_sent() {
     assert_eq!(last.timestamp, t(2));
     assert_eq!(last.detector_ids, [detector().id]);
     let stored = storage
-        .load_detections(METRIC, None, t(2), t(3))
+        .load_detections(&LoadDetections::new(METRIC, t(2), t(3)))
         .await
         .unwrap();
     assert!(stored[0].alert_sent, "dtk_detections.alert_sent is set");
@@ -243,7 +244,7 @@ async fn a_rejected_alert_is_reported_not_retried_and_not_recorded_as_sent() {
     let storage = env.storage().await;
     assert_eq!(storage.last_sent_alert(METRIC, None).await.unwrap(), None);
     let stored = storage
-        .load_detections(METRIC, None, t(4), t(5))
+        .load_detections(&LoadDetections::new(METRIC, t(4), t(5)))
         .await
         .unwrap();
     assert!(!stored[0].alert_sent);
@@ -328,7 +329,7 @@ async fn a_dry_run_renders_but_neither_sends_nor_writes() {
     let storage = env.storage().await;
     assert_eq!(storage.last_sent_alert(METRIC, None).await.unwrap(), None);
     let stored = storage
-        .load_detections(METRIC, None, t(0), t(9))
+        .load_detections(&LoadDetections::new(METRIC, t(0), t(9)))
         .await
         .unwrap();
     assert_eq!(stored.len(), 1, "only the real run's detection is stored");

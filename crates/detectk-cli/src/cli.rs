@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::args::{Format, Selection};
+
 /// DetectK: collect metrics from SQL databases, detect anomalies, send alerts.
 #[derive(Debug, Parser)]
 #[command(name = "dtk", version, about, propagate_version = true)]
@@ -33,16 +35,6 @@ pub enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
-    Json,
-}
-
-/// Output format of a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Format {
-    /// For people.
-    #[default]
-    Text,
-    /// For machines: one JSON document on stdout.
     Json,
 }
 
@@ -168,20 +160,6 @@ pub struct CompileArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-}
-
-/// Which configs to act on.
-#[derive(Debug, Clone, Args)]
-pub struct Selection {
-    /// Config files or directories (searched recursively for *.yaml / *.yml).
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Only these metrics: `tag:NAME`, a metric name, or a glob on names (`sessions_*`). Repeatable.
-    #[arg(short, long)]
-    pub select: Vec<String>,
-    /// Leave out these metrics (same forms as --select). Repeatable.
-    #[arg(short, long)]
-    pub exclude: Vec<String>,
 }
 
 /// `dtk run`.

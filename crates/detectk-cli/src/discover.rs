@@ -1,75 +1,13 @@
-//! Finding config files and loading the selected metrics.
+//! Loading the metrics a command selects (`--select` / `--exclude`).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use detectk_core::config::{LoadOptions, PartialConfig, load_file_partial, parse_config_partial};
-use detectk_core::{ConfigError, ConfigIssue};
+use detectk_core::ConfigError;
+use detectk_core::config::{LoadOptions, LoadedConfigs, load_configs};
+
+pub use detectk_core::config::find_config_files;
 
 use crate::select::Selector;
-
-/// Files that live next to metric configs but are not metric configs.
-const NOT_METRICS: &[&str] = &[
-    "detectk_project.yaml",
-    "detectk_project.yml",
-    "detectk_profiles.yaml",
-    "detectk_profiles.yml",
-    "profiles.yaml",
-    "profiles.yml",
-];
-
-/// Config files under `paths`: files as given, directories searched recursively for
-/// `*.yaml` / `*.yml` (hidden entries and profile files skipped), sorted, without duplicates.
-pub fn find_config_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
-    let mut files = Vec::new();
-    let mut issues = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            walk(path, &mut files, &mut issues);
-        } else if path.is_file() {
-            files.push(path.clone());
-        } else {
-            issues.push(ConfigIssue::new("", "no such file or directory").in_file(path));
-        }
-    }
-    if !issues.is_empty() {
-        return Err(ConfigError { issues });
-    }
-    files.sort();
-    files.dedup();
-    Ok(files)
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, issues: &mut Vec<ConfigIssue>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            issues.push(ConfigIssue::new("", format!("cannot read directory: {e}")).in_file(dir));
-            return;
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.starts_with('.') || NOT_METRICS.contains(&name.as_str()) {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, files, issues);
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            files.push(path);
-        }
-    }
-}
-
-/// The outcome of loading a selection: good configs, and per-file errors.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    /// Selected configs, parsed as far as possible (they may still hold problems), in file order.
-    pub configs: Vec<PartialConfig>,
-    /// Files that failed to load (each error lists every problem of its file).
-    pub errors: Vec<ConfigError>,
-}
 
 /// Loads every config under `paths`, keeps the selected ones, and checks that names are unique.
 /// A file whose name cannot be read is reported (selection cannot skip it).
@@ -78,62 +16,9 @@ pub fn load_selected(
     select: &[Selector],
     exclude: &[Selector],
     options: &LoadOptions,
-) -> Result<Loaded, ConfigError> {
-    let files = find_config_files(paths)?;
-    let mut loaded = Loaded::default();
-    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for file in files {
-        // Each file is read once; profiles-only files are told apart by their text.
-        let partial = match std::fs::read_to_string(&file) {
-            Ok(text) if is_profiles_text(&text) => {
-                tracing::debug!(file = %file.display(), "skipping a profiles file");
-                continue;
-            }
-            Ok(text) => parse_config_partial(&text, Some(&file), options),
-            // The loader reports the read error with the file name.
-            Err(_) => load_file_partial(&file, options),
-        };
-        let Some(c) = &partial.config else {
-            // Without a name the file cannot be selected or skipped: report it.
-            loaded.errors.push(ConfigError {
-                issues: partial.issues,
-            });
-            continue;
-        };
-        let picked = (select.is_empty() || select.iter().any(|s| s.matches(c)))
-            && !exclude.iter().any(|s| s.matches(c));
-        if !picked {
-            continue;
-        }
-        if let Some(first) = seen.get(&c.name) {
-            loaded.errors.push(ConfigError::single(
-                ConfigIssue::new(
-                    "name",
-                    format!("metric `{}` is also defined in {}", c.name, first.display()),
-                )
-                .with_hint("metric names must be unique in a project")
-                .in_file(&file),
-            ));
-            continue;
-        }
-        seen.insert(c.name.clone(), file.clone());
-        loaded.configs.push(partial);
-    }
-    Ok(loaded)
-}
-
-/// A file holding only `profiles:` (a profiles file under another name) is not a metric.
-/// Only files with a top-level `profiles:` line are parsed for this.
-fn is_profiles_text(text: &str) -> bool {
-    if !text.lines().any(|l| l.starts_with("profiles:")) {
-        return false;
-    }
-    match detectk_core::yaml::parse(text) {
-        Ok(serde_json::Value::Object(map)) => {
-            map.contains_key("profiles")
-                && !map.contains_key("name")
-                && !map.contains_key("collector")
-        }
-        _ => false,
-    }
+) -> Result<LoadedConfigs, ConfigError> {
+    load_configs(paths, options, |c| {
+        (select.is_empty() || select.iter().any(|s| s.matches(c)))
+            && !exclude.iter().any(|s| s.matches(c))
+    })
 }

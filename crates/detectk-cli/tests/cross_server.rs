@@ -16,6 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::DataPoint;
 use detectk_core::config::{LoadOptions, parse_config};
 use detectk_core::pipeline::{BackfillOptions, MetricPlan, Runner, build_plan};
+use detectk_core::traits::{LoadDatapoints, LoadDetections};
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
@@ -110,7 +111,7 @@ async fn a_metric_can_be_read_from_one_server_and_stored_in_another() {
 
         let stored = plan
             .storage
-            .load_datapoints(&metric, start(), end)
+            .load_datapoints(&LoadDatapoints::new(&metric, start(), end))
             .await
             .unwrap();
         let expected = series();
@@ -124,7 +125,7 @@ async fn a_metric_can_be_read_from_one_server_and_stored_in_another() {
         }
         let detections = plan
             .storage
-            .load_detections(&metric, None, start(), end)
+            .load_detections(&LoadDetections::new(&metric, start(), end))
             .await
             .unwrap();
         assert_eq!(detections.len() as i64, POINTS, "{source} -> {store}");

@@ -6,6 +6,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::config::{LoadOptions, parse_config};
 use detectk_core::pipeline::{BackfillOptions, RunOptions, Runner, build_plan};
+use detectk_core::traits::LoadDetections;
 use detectk_core::{DetectionRecord, Storage};
 use proptest::prelude::*;
 
@@ -72,7 +73,7 @@ schedule: {{interval: 10 minutes, start_time: "2024-01-01", batch_load_days: {ba
 async fn detections(storage: &dyn Storage) -> Vec<DetectionRecord> {
     let end = start() + TimeDelta::days(30);
     let mut all = storage
-        .load_detections("split", None, start(), end)
+        .load_detections(&LoadDetections::new("split", start(), end))
         .await
         .unwrap();
     for r in &mut all {

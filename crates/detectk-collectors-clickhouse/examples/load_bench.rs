@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use detectk_collectors_clickhouse::{ClickHouseFactory, ConnectionConfig};
 use detectk_core::config::Params;
+use detectk_core::traits::{LoadDatapoints, SeriesStore};
 use detectk_core::{Context, DataPoint, Storage};
 use serde_json::json;
 
@@ -56,11 +57,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let loaded = storage
-        .load_datapoints(
+        .load_datapoints(&LoadDatapoints::new(
             "bench_metric",
             t0,
             t0 + chrono::Duration::minutes(rows as i64),
-        )
+        ))
         .await?;
     let read = started.elapsed();
     assert_eq!(loaded.len(), rows, "rows read back");

@@ -5,17 +5,19 @@ mod common;
 
 use detectk_collectors_clickhouse::{ClickHouseCollector, ConnectionConfig};
 use detectk_core::async_trait;
-use detectk_core::testkit::{
-    CollectorFixture, SampleKind, StorageTarget, run_collector_suite, run_storage_suite,
-};
+use std::sync::Arc;
+
+use detectk_core::testkit::{CollectorFixture, SampleKind, StorageSetup};
 use detectk_core::{Collector, Storage};
 
-async fn storage_suite_on(config: ConnectionConfig) {
-    // Two factories: two independent connection pools on the same database.
-    // Alert state lives in a `state:` storage (ClickHouse cannot compare-and-set):
-    // here a SQLite file, reached through an independent pool per handle.
+/// Two independent handles (two connection pools) on a new database `db`, each with
+/// its alert state in one SQLite file (ClickHouse cannot compare-and-set), reached
+/// through an independent pool per handle. The database and the file live as long as
+/// the check.
+async fn storage_on(db: common::TempDb) -> StorageSetup {
     let dir = tempfile::tempdir().expect("temp dir");
     let state_file = dir.path().join("state.db");
+    let config = db.config();
     let storage = common::split(
         common::factory().storage(&config),
         common::sqlite_state(&state_file).await,
@@ -26,34 +28,41 @@ async fn storage_suite_on(config: ConnectionConfig) {
     );
     storage.migrate().await.expect("migrate");
     peer.migrate().await.expect("migrate peer");
-    run_storage_suite(&StorageTarget::new(&storage, &peer))
-        .await
-        .assert_all_passed();
+    StorageSetup::new(Arc::new(storage), Arc::new(peer))
+        .keep(dir)
+        .keep(db)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance() {
-    let db = common::TempDb::new("conf");
-    storage_suite_on(db.config()).await;
+async fn utc_storage() -> StorageSetup {
+    storage_on(common::TempDb::new("conf")).await
 }
 
-/// The same suite on a server whose own time zone is not UTC.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance_on_a_new_york_server() {
-    let db = common::TempDb::on(common::config_new_york("default"), "conf_ny");
-    storage_suite_on(db.config()).await;
+detectk_core::storage_tests!(storage, utc_storage);
+
+/// The same checks on a server whose own time zone is not UTC.
+async fn new_york_storage() -> StorageSetup {
+    storage_on(common::TempDb::on(
+        common::config_new_york("default"),
+        "conf_ny",
+    ))
+    .await
 }
+
+detectk_core::storage_tests!(storage_on_a_new_york_server, new_york_storage);
 
 struct Fixture {
     config: ConnectionConfig,
     collector: ClickHouseCollector,
+    _db: common::TempDb,
 }
 
 impl Fixture {
-    fn new(config: ConnectionConfig) -> Self {
+    fn new(db: common::TempDb) -> Self {
+        let config = db.config();
         Self {
             collector: common::factory().collector(config.clone()),
             config,
+            _db: db,
         }
     }
 
@@ -140,21 +149,19 @@ impl CollectorFixture for Fixture {
     }
 }
 
-async fn collector_suite_on(config: ConnectionConfig) {
-    run_collector_suite(&Fixture::new(config))
-        .await
-        .assert_all_passed();
+/// A collector on a new database (created by the fixture's setup, dropped with it).
+async fn utc_collector() -> Fixture {
+    Fixture::new(common::TempDb::new("colconf"))
 }
 
-#[tokio::test]
-async fn collector_conformance() {
-    let db = common::TempDb::new("colconf");
-    collector_suite_on(db.config()).await;
+detectk_core::collector_tests!(collector, utc_collector);
+
+/// The same checks on a server whose own time zone is not UTC.
+async fn new_york_collector() -> Fixture {
+    Fixture::new(common::TempDb::on(
+        common::config_new_york("default"),
+        "colconf_ny",
+    ))
 }
 
-/// The same suite on a server whose own time zone is not UTC.
-#[tokio::test]
-async fn collector_conformance_on_a_new_york_server() {
-    let db = common::TempDb::on(common::config_new_york("default"), "colconf_ny");
-    collector_suite_on(db.config()).await;
-}
+detectk_core::collector_tests!(collector_on_a_new_york_server, new_york_collector);

@@ -6,7 +6,8 @@ mod common;
 use chrono::{DateTime, Utc};
 use detectk_core::config::{LoadOptions, parse_config};
 use detectk_core::pipeline::{BackfillOptions, RunOptions, Runner, build_plan};
-use detectk_core::{Error, Registry, Storage};
+use detectk_core::traits::{DetectionStore, LoadDatapoints, LoadDetections, SeriesStore};
+use detectk_core::{Error, Registry};
 
 fn registry() -> Registry {
     let mut r = Registry::with_builtins();
@@ -135,22 +136,21 @@ async fn backfill_and_run_store_points_and_detections_in_clickhouse() {
 
     let storage = common::factory().storage(&common::config(&db));
     let points = storage
-        .load_datapoints(
+        .load_datapoints(&LoadDatapoints::new(
             "sessions",
             at("2024-01-01 00:00:00"),
             at("2024-01-04 00:00:00"),
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(points.len(), 432);
     assert_eq!(points[0].context["hour_of_day"], 0);
     let stored = storage
-        .load_detections(
+        .load_detections(&LoadDetections::new(
             "sessions",
-            None,
             outage,
             outage + chrono::Duration::minutes(10),
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);

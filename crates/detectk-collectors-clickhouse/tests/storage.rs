@@ -5,7 +5,10 @@ mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use detectk_collectors_clickhouse::{ClickHouseStorage, latest_schema_version};
-use detectk_core::traits::{AlertClaim, AlertKind, AlertOutcome, AlertStatus};
+use detectk_core::traits::{
+    AlertClaim, AlertKind, AlertLedger, AlertOutcome, AlertStatus, CheckpointStore, DetectionStore,
+    FinishAlert, LoadDatapoints, LoadDetections, SeriesStore,
+};
 use detectk_core::{
     BackendErrorKind, DataPoint, Detection, DetectionRecord, SplitStorage, Storage,
 };
@@ -178,7 +181,7 @@ async fn detection_context_column_holds_stats_and_skipped() {
     let params = rows_of(&db, "SELECT detector_params FROM dtk_detections FINAL").await;
     assert_eq!(params, [r#"{"window_size":"30 days"}"#]);
     let loaded = s
-        .load_detections("m", None, t0(), t0() + Duration::seconds(1))
+        .load_detections(&LoadDetections::new("m", t0(), t0() + Duration::seconds(1)))
         .await
         .unwrap();
     assert_eq!(loaded, [record]);
@@ -209,16 +212,16 @@ async fn sub_second_and_pre_1970_timestamps_are_refused_with_a_reason() {
 
 fn claim(key: &str, token: String) -> AlertClaim {
     let now = Utc::now();
-    AlertClaim {
-        metric: "m".into(),
-        key: key.into(),
-        kind: AlertKind::Anomaly,
-        timestamp: t0(),
+    AlertClaim::new(
+        "m",
+        key,
+        AlertKind::Anomaly,
+        t0(),
         token,
-        claimed_at: now,
-        stale_before: now - Duration::minutes(10),
-        detector_ids: vec!["abcd0123".into()],
-    }
+        now,
+        now - Duration::minutes(10),
+    )
+    .detectors(vec!["abcd0123".into()])
 }
 
 /// Races `n` claims of `key` from spawned tasks over several independent storages.
@@ -251,12 +254,12 @@ async fn clickhouse_alone_refuses_alert_state_instead_of_guessing() {
         .unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Unsupported);
     assert!(err.message.contains("`state:`"), "{err}");
-    let lease = detectk_core::traits::AlertLease {
-        metric: "m".into(),
-        token: "t".into(),
-        now: Utc::now(),
-        expires_at: Utc::now() + Duration::seconds(30),
-    };
+    let lease = detectk_core::traits::AlertLease::new(
+        "m",
+        "t",
+        Utc::now(),
+        Utc::now() + Duration::seconds(30),
+    );
     let err = s.acquire_alert_lease(&lease).await.unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Unsupported);
 }
@@ -276,24 +279,29 @@ async fn exactly_one_of_many_concurrent_claimers_wins() {
         let state = common::sqlite_state(&state_file).await;
         storages.push(Arc::new(common::split(data, state)));
     }
-    let outcome = |status| AlertOutcome {
-        status,
-        finished_at: Utc::now(),
-        message: "m is anomalous".into(),
-        error: None,
-    };
+    let outcome = |status| AlertOutcome::new(status, Utc::now(), "m is anomalous");
     for round in 0..3 {
         let winners = race(&storages, "anomaly:k", &format!("r{round}"), 24).await;
         assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
         storages[round % 4]
-            .finish_alert("m", "anomaly:k", &winners[0], &outcome(AlertStatus::Failed))
+            .finish_alert(&FinishAlert::new(
+                "m",
+                "anomaly:k",
+                &winners[0],
+                outcome(AlertStatus::Failed),
+            ))
             .await
             .unwrap();
     }
     let winners = race(&storages, "anomaly:k", "final", 24).await;
     assert_eq!(winners.len(), 1);
     storages[1]
-        .finish_alert("m", "anomaly:k", &winners[0], &outcome(AlertStatus::Sent))
+        .finish_alert(&FinishAlert::new(
+            "m",
+            "anomaly:k",
+            &winners[0],
+            outcome(AlertStatus::Sent),
+        ))
         .await
         .unwrap();
     assert!(race(&storages, "anomaly:k", "after", 8).await.is_empty());
@@ -322,7 +330,7 @@ async fn storage_on_a_stopped_server_fails_with_a_transient_connect_error() {
     assert!(err.transient);
     assert_eq!(err.server, format!("127.0.0.1:{port}"));
     let err = s
-        .load_datapoints("m", t0(), t0() + Duration::days(1))
+        .load_datapoints(&LoadDatapoints::new("m", t0(), t0() + Duration::days(1)))
         .await
         .unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::Connect, "{err}");

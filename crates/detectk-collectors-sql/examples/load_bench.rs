@@ -18,6 +18,7 @@ use detectk_collectors_sql::{Role, SqlFactory};
 use detectk_core::Storage;
 use detectk_core::config::Params;
 use detectk_core::model::{Context, DataPoint};
+use detectk_core::traits::LoadDatapoints;
 use serde_json::{Map, Value, json};
 
 fn points(rows: usize, with_context: bool) -> Vec<DataPoint> {
@@ -83,7 +84,7 @@ async fn check(storage: &dyn Storage, metric: &str, rows: usize) -> Result<(), S
     let from = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
     let to = Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0).unwrap();
     let stored = storage
-        .load_datapoints(metric, from, to)
+        .load_datapoints(&LoadDatapoints::new(metric, from, to))
         .await
         .map_err(|e| e.to_string())?;
     if stored.len() != rows {

@@ -37,7 +37,6 @@ pub(crate) fn backend_error(
 }
 
 /// Whether `e` is worth retrying (deadlock, lock wait, connection reset, ...).
-#[cfg(feature = "mysql")]
 pub(crate) fn is_transient(driver: Driver, e: &sqlx::Error) -> bool {
     classify(driver, e).transient
 }

@@ -8,8 +8,20 @@ use detectk_core::config::Params;
 use detectk_core::registry::{CollectorFactory, StorageFactory};
 use detectk_core::{Collector, Storage};
 
+#[allow(unused_imports)]
+use crate::Driver;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+use crate::collector::SqlCollector;
+#[cfg(feature = "mysql")]
+use crate::mysql;
 use crate::pool::PoolCache;
+#[cfg(feature = "postgres")]
+use crate::postgres;
 use crate::settings::{ConnectionSettings, Env, ProcessEnv, Role, resolve};
+#[cfg(feature = "sqlite")]
+use crate::sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+use crate::storage::SqlStorage;
 
 /// Builds SQL collectors and storages. Collectors and storages built by one factory
 /// with the same connection settings share one connection pool, bounded by
@@ -67,19 +79,17 @@ impl SqlFactory {
     pub fn collector_for(&self, settings: &ConnectionSettings) -> Arc<dyn Collector> {
         match settings {
             #[cfg(feature = "sqlite")]
-            ConnectionSettings::Sqlite(s) => Arc::new(crate::sqlite::SqliteCollector::new(
-                crate::sqlite::SqliteHandle::new(s, &self.cache),
-            )),
+            ConnectionSettings::Sqlite(s) => {
+                Arc::new(SqlCollector::new(sqlite::SqliteHandle::new(s, &self.cache)))
+            }
             #[cfg(feature = "postgres")]
-            ConnectionSettings::Server(s) if s.driver == crate::Driver::Postgres => {
-                Arc::new(crate::postgres::PostgresCollector::new(
-                    crate::postgres::PgHandle::new(s, &self.cache),
-                ))
+            ConnectionSettings::Server(s) if s.driver == Driver::Postgres => {
+                Arc::new(SqlCollector::new(postgres::PgHandle::new(s, &self.cache)))
             }
             #[cfg(feature = "mysql")]
-            ConnectionSettings::Server(s) if s.driver == crate::Driver::Mysql => Arc::new(
-                crate::mysql::MysqlCollector::new(crate::mysql::MysqlHandle::new(s, &self.cache)),
-            ),
+            ConnectionSettings::Server(s) if s.driver == Driver::Mysql => {
+                Arc::new(SqlCollector::new(mysql::MysqlHandle::new(s, &self.cache)))
+            }
             #[allow(unreachable_patterns)]
             other => unreachable!("settings of a driver compiled out: {}", other.driver()),
         }
@@ -89,19 +99,19 @@ impl SqlFactory {
     pub fn storage_for(&self, settings: &ConnectionSettings) -> Arc<dyn Storage> {
         match settings {
             #[cfg(feature = "sqlite")]
-            ConnectionSettings::Sqlite(s) => Arc::new(crate::sqlite::SqliteStorage::new(
-                crate::sqlite::SqliteHandle::new(s, &self.cache),
+            ConnectionSettings::Sqlite(s) => Arc::new(SqlStorage::<sqlite::Lite>::new(
+                sqlite::SqliteHandle::new(s, &self.cache),
             )),
             #[cfg(feature = "postgres")]
-            ConnectionSettings::Server(s) if s.driver == crate::Driver::Postgres => {
-                Arc::new(crate::postgres::PostgresStorage::new(
-                    crate::postgres::PgHandle::new(s, &self.cache),
-                ))
-            }
-            #[cfg(feature = "mysql")]
-            ConnectionSettings::Server(s) if s.driver == crate::Driver::Mysql => Arc::new(
-                crate::mysql::MysqlStorage::new(crate::mysql::MysqlHandle::new(s, &self.cache)),
+            ConnectionSettings::Server(s) if s.driver == Driver::Postgres => Arc::new(
+                SqlStorage::<postgres::Pg>::new(postgres::PgHandle::new(s, &self.cache)),
             ),
+            #[cfg(feature = "mysql")]
+            ConnectionSettings::Server(s) if s.driver == Driver::Mysql => Arc::new(SqlStorage::<
+                mysql::Mysql,
+            >::new(
+                mysql::MysqlHandle::new(s, &self.cache),
+            )),
             #[allow(unreachable_patterns)]
             other => unreachable!("settings of a driver compiled out: {}", other.driver()),
         }

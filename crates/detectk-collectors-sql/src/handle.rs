@@ -8,14 +8,27 @@ use sqlx::Database;
 use sqlx::pool::PoolConnection;
 
 use crate::Driver;
+use crate::collect::DecodeFailure;
 use crate::error::backend_error;
 use crate::pool::LazyPool;
 use crate::settings::ConnectionSettings;
+use detectk_core::model::Cell;
 
-/// A sqlx database this crate has a driver module for, and which one it is.
+/// A sqlx database this crate has a driver module for: which one it is, and the few
+/// things of its sqlx types that shared code cannot name generically.
 pub(crate) trait Backend: Database {
     /// The driver, for classifying errors.
     const DRIVER: Driver;
+
+    /// How much longer than `timeout` a collector waits for a query (PostgreSQL:
+    /// the server cancels it at `timeout` itself, keeping the connection usable).
+    const QUERY_GRACE: std::time::Duration = std::time::Duration::ZERO;
+
+    /// The number of rows a statement changed.
+    fn rows_affected(done: &Self::QueryResult) -> u64;
+
+    /// Decodes every cell of a user query's row by its column's type.
+    fn decode_row(row: &Self::Row) -> Result<Vec<Cell>, DecodeFailure>;
 }
 
 /// A shared, lazily connecting pool on one database plus how to name it. Each driver
@@ -60,6 +73,29 @@ impl<DB: Database> Handle<DB> {
         }
     }
 
+    /// The pool of server settings `s`, shared through `cache` with every user of the
+    /// same settings; `connect` gives the driver's connect options.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    pub(crate) fn on_server(
+        s: &crate::settings::ServerSettings,
+        cache: &crate::pool::PoolCache,
+        connect: impl FnOnce() -> <DB::Connection as sqlx::Connection>::Options,
+        schema: Option<String>,
+    ) -> Self {
+        let settings = ConnectionSettings::Server(s.clone());
+        let pool = cache.get_or_insert(settings.pool_key(), || {
+            LazyPool::new(
+                settings.describe(),
+                connect(),
+                s.max_connections,
+                (s.timeout, s.connect_timeout),
+                crate::pool::tcp_target(s),
+                false,
+            )
+        });
+        Self::with_pool(pool, settings, schema)
+    }
+
     /// A pooled connection (connecting on first use).
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
         self.pool.acquire().await
@@ -84,7 +120,6 @@ impl<DB: Database> Handle<DB> {
     }
 
     /// The PostgreSQL schema of the `dtk_*` tables, when set.
-    #[cfg(feature = "postgres")]
     pub(crate) fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
     }

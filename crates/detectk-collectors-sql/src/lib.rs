@@ -5,10 +5,10 @@
     allow(dead_code, unused_imports)
 )]
 
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-mod chunked;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod collect;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod collector;
 mod driver;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod error;
@@ -22,14 +22,16 @@ mod records;
 mod schema;
 pub mod settings;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod storage;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod stored;
 
 #[cfg(feature = "mysql")]
-pub mod mysql;
+mod mysql;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+mod postgres;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+mod sqlite;
 
 use std::sync::Arc;
 

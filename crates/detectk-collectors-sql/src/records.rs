@@ -56,17 +56,7 @@ pub(crate) fn context_text(context: &Context) -> Option<String> {
     (!context.is_empty()).then(|| Value::Object(context.clone()).to_string())
 }
 
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-/// A stored context back into a map (NULL, empty or non-object text gives an empty map).
-pub(crate) fn parse_context(text: Option<&str>) -> Context {
-    match text.map(serde_json::from_str::<Value>) {
-        Some(Ok(Value::Object(map))) => map,
-        _ => Context::new(),
-    }
-}
-
-/// A stored JSON value back into a map.
-#[cfg(feature = "postgres")]
+/// A stored JSON value back into a map (NULL or a non-object gives an empty map).
 pub(crate) fn context_from_value(value: Option<Value>) -> Context {
     match value {
         Some(Value::Object(map)) => map,
@@ -104,22 +94,9 @@ pub(crate) fn split_detection_context(
     (map, stats, skipped)
 }
 
-/// `Some(v)` only for finite values (for servers without NaN/inf: MySQL).
-#[cfg(feature = "mysql")]
-pub(crate) fn finite(v: Option<f64>) -> Option<f64> {
-    v.filter(|x| x.is_finite())
-}
-
 /// The stored `detector_ids` JSON list.
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
 pub(crate) fn ids_text(ids: &[String]) -> String {
     Value::from(ids.to_vec()).to_string()
-}
-
-/// Parses a stored `detector_ids` list.
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-pub(crate) fn parse_ids(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// Parses a stored alert kind (`anomaly`, `recovery`, `test`).

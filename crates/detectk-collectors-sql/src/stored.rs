@@ -1,64 +1,12 @@
-//! Reading back what the SQL storages wrote, the same way on every driver: the
-//! columns of a `dtk_detections` row, and the outcome of a migration.
+//! Reading back what the SQL storages wrote, the same way on every driver: alert
+//! kinds and statuses, and the outcome of a migration.
 
-use chrono::{DateTime, Utc};
-use detectk_core::model::{Context, Detection, DetectionRecord, Direction};
 use detectk_core::traits::AlertKind;
 use detectk_core::{BackendError, BackendErrorKind};
-use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::Driver;
 use crate::error::backend_error;
-use crate::records::{parse_kind, split_detection_context};
-
-/// A `dtk_detections` row as a record. The columns every driver decodes alike
-/// (text, floats, booleans) are read from `row`; the caller decodes the ones whose
-/// types differ by driver (`detected_at`, `detector_params`, `context`) and passes
-/// them in. `context` is the stored map; its `stats` and `skipped` are split out.
-pub(crate) fn detection_record<'r, R>(
-    row: &'r R,
-    timestamp: DateTime<Utc>,
-    detector_params: Value,
-    context: Context,
-) -> Result<DetectionRecord, sqlx::Error>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    f64: Decode<'r, R::Database> + Type<R::Database>,
-    bool: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let (context, stats, skipped) = split_detection_context(context);
-    let direction: Option<String> = row.try_get("direction")?;
-    Ok(DetectionRecord {
-        metric: row.try_get("metric_name")?,
-        detector_id: row.try_get("detector_id")?,
-        detector_type: row.try_get("detector_type")?,
-        detector_params,
-        detection: Detection {
-            timestamp,
-            value: row.try_get("value")?,
-            is_anomaly: row.try_get("is_anomaly")?,
-            score: row.try_get("score")?,
-            lower_bound: row.try_get("lower_bound")?,
-            upper_bound: row.try_get("upper_bound")?,
-            direction: direction.as_deref().and_then(Direction::parse),
-            percent_deviation: row.try_get("percent_deviation")?,
-            skipped,
-            stats,
-        },
-        alert_sent: row.try_get("alert_sent")?,
-        context,
-    })
-}
-
-/// Stored `detector_params` text back into JSON (NULL or unparsable text gives `null`).
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
-pub(crate) fn params_from_text(text: Option<String>) -> Value {
-    text.and_then(|p| serde_json::from_str(&p).ok())
-        .unwrap_or(Value::Null)
-}
+use crate::records::parse_kind;
 
 /// A stored alert kind, or a [`BackendErrorKind::Decode`] error naming `server`.
 pub(crate) fn alert_kind(server: &str, text: &str) -> Result<AlertKind, BackendError> {
@@ -127,16 +75,5 @@ mod tests {
         let err = alert_kind("db", "later").unwrap_err();
         assert_eq!(err.kind, BackendErrorKind::Decode);
         assert!(err.message.contains("\"later\""), "{err}");
-    }
-
-    #[cfg(any(feature = "sqlite", feature = "mysql"))]
-    #[test]
-    fn unreadable_detector_params_are_null() {
-        assert_eq!(params_from_text(None), Value::Null);
-        assert_eq!(params_from_text(Some("{".into())), Value::Null);
-        assert_eq!(
-            params_from_text(Some(r#"{"n": 3}"#.into())),
-            serde_json::json!({"n": 3})
-        );
     }
 }

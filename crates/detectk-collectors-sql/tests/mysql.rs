@@ -10,17 +10,18 @@ use std::sync::Arc;
 
 use detectk_collectors_sql::SqlFactory;
 use detectk_core::model::Cell;
-use detectk_core::testkit::{CollectorFixture, SampleKind, run_collector_suite};
+use detectk_core::testkit::{CollectorFixture, SampleKind, StorageSetup};
 use detectk_core::{BackendErrorKind, Collector, async_trait};
 use serde_json::{Value, json};
 use sqlx::{Connection, MySqlConnection};
 
 use common::{
-    collector, merged_params, params, sample_columns, storage, storage_suite, unique_name,
+    collector, merged_params, params, sample_columns, storage, storage_setup, unique_name,
 };
 
 const URL: &str = "mysql://root@127.0.0.1:3306/test";
 const STORAGE_DB: &str = "dtk_sql_tests";
+const URL_DB: &str = "dtk_sql_url_tests";
 
 fn server_params(extra: Value) -> serde_json::Map<String, Value> {
     merged_params(
@@ -41,28 +42,28 @@ async fn admin(sql: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance_suite() {
+/// Two handles on database `dtk_sql_tests` (checks isolate themselves by metric name).
+async fn mysql_storage() -> StorageSetup {
     admin(&format!("CREATE DATABASE IF NOT EXISTS {STORAGE_DB}")).await;
     let p = server_params(json!({"database": STORAGE_DB}));
-    let report = storage_suite("mysql", "mysql", &p, None).await;
-    println!("{report}");
-    report.assert_all_passed();
+    storage_setup("mysql", "mysql", &p).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance_suite_through_a_sqlalchemy_url() {
-    let db = unique_name("url");
-    admin(&format!("CREATE DATABASE {db}")).await;
+detectk_core::storage_tests!(storage, mysql_storage);
+
+/// Two handles configured by a SQLAlchemy URL, on database `dtk_sql_url_tests`.
+async fn url_storage() -> StorageSetup {
+    admin(&format!("CREATE DATABASE IF NOT EXISTS {URL_DB}")).await;
     let p = params(json!({
-        "connection_string": format!("mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4"),
+        "connection_string": format!("mysql+pymysql://root@127.0.0.1:3306/{URL_DB}?charset=utf8mb4"),
         "pool_recycle": 3600,
     }));
-    let report = storage_suite("sql", "sql", &p, Some(10_000)).await;
-    admin(&format!("DROP DATABASE {db}")).await;
-    println!("{report}");
-    report.assert_all_passed();
+    storage_setup("sql", "sql", &p)
+        .await
+        .large_batch_rows(10_000)
 }
+
+detectk_core::storage_tests!(storage_through_a_sqlalchemy_url, url_storage);
 
 struct MariaFixture {
     collector: Arc<dyn Collector>,
@@ -73,6 +74,10 @@ struct MariaFixture {
 impl CollectorFixture for MariaFixture {
     fn collector(&self) -> &dyn Collector {
         self.collector.as_ref()
+    }
+
+    async fn teardown(&self) {
+        admin(&format!("DROP DATABASE IF EXISTS {}", self.database)).await;
     }
 
     async fn setup(&self) -> Result<(), String> {
@@ -142,14 +147,11 @@ fn fixture() -> MariaFixture {
     }
 }
 
-#[tokio::test]
-async fn collector_conformance_suite() {
-    let f = fixture();
-    let report = run_collector_suite(&f).await;
-    admin(&format!("DROP DATABASE IF EXISTS {}", f.database)).await;
-    println!("{report}");
-    report.assert_all_passed();
+async fn mysql_collector() -> MariaFixture {
+    fixture()
 }
+
+detectk_core::collector_tests!(collector, mysql_collector);
 
 #[tokio::test]
 async fn mariadb_json_columns_arrive_as_their_text() {

@@ -9,13 +9,14 @@ mod common;
 use std::sync::Arc;
 
 use detectk_collectors_sql::SqlFactory;
-use detectk_core::testkit::{CollectorFixture, SampleKind, run_collector_suite};
+use detectk_core::testkit::{CollectorFixture, SampleKind, StorageSetup};
+use detectk_core::traits::LoadDatapoints;
 use detectk_core::{BackendErrorKind, Collector, async_trait};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 
 use common::{
-    collector, merged_params, params, sample_columns, storage, storage_suite, unique_name,
+    collector, merged_params, params, sample_columns, storage, storage_setup, unique_name,
 };
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -42,27 +43,27 @@ async fn drop_schema(schema: &str) {
     .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance_suite() {
+/// Two handles on schema `dtk_sql_tests` (checks isolate themselves by metric name).
+async fn postgres_storage() -> StorageSetup {
     let p = server_params(json!({"schema": "dtk_sql_tests"}));
-    let report = storage_suite("postgres", "postgresql", &p, None).await;
-    println!("{report}");
-    report.assert_all_passed();
+    storage_setup("postgres", "postgresql", &p).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance_suite_through_a_sqlalchemy_url() {
-    let schema = unique_name("url");
+detectk_core::storage_tests!(storage, postgres_storage);
+
+/// Two handles configured by a SQLAlchemy URL, on schema `dtk_sql_url_tests`.
+async fn url_storage() -> StorageSetup {
     let p = params(json!({
         "connection_string": "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
-        "schema": schema,
+        "schema": "dtk_sql_url_tests",
         "pool_size": 5,
     }));
-    let report = storage_suite("sql", "sql", &p, Some(10_000)).await;
-    drop_schema(&schema).await;
-    println!("{report}");
-    report.assert_all_passed();
+    storage_setup("sql", "sql", &p)
+        .await
+        .large_batch_rows(10_000)
 }
+
+detectk_core::storage_tests!(storage_through_a_sqlalchemy_url, url_storage);
 
 struct PgFixture {
     schema: String,
@@ -73,6 +74,10 @@ struct PgFixture {
 impl CollectorFixture for PgFixture {
     fn collector(&self) -> &dyn Collector {
         self.collector.as_ref()
+    }
+
+    async fn teardown(&self) {
+        drop_schema(&self.schema).await;
     }
 
     async fn setup(&self) -> Result<(), String> {
@@ -133,22 +138,20 @@ impl CollectorFixture for PgFixture {
     }
 }
 
-#[tokio::test]
-async fn collector_conformance_suite() {
+/// A collector on a new schema, dropped by `teardown`.
+async fn postgres_collector() -> PgFixture {
     let schema = unique_name("collect");
-    let fixture = PgFixture {
+    PgFixture {
         collector: collector(
             &SqlFactory::new(),
             "postgres",
             &server_params(json!({"schema": schema})),
         ),
-        schema: schema.clone(),
-    };
-    let report = run_collector_suite(&fixture).await;
-    drop_schema(&schema).await;
-    println!("{report}");
-    report.assert_all_passed();
+        schema,
+    }
 }
+
+detectk_core::collector_tests!(collector, postgres_collector);
 
 #[tokio::test]
 async fn session_time_zone_does_not_shift_timestamptz() {
@@ -295,7 +298,11 @@ async fn collector_and_storage_on_different_servers() {
     store.upsert_datapoints(&metric, &points).await.unwrap();
     let from = points[0].timestamp;
     let loaded = store
-        .load_datapoints(&metric, from, from + chrono::Duration::hours(1))
+        .load_datapoints(&LoadDatapoints::new(
+            &metric,
+            from,
+            from + chrono::Duration::hours(1),
+        ))
         .await
         .unwrap();
     assert_eq!(loaded, points);

@@ -8,23 +8,23 @@ use std::sync::Arc;
 
 use detectk_collectors_sql::SqlFactory;
 use detectk_core::model::Cell;
-use detectk_core::testkit::{CollectorFixture, SampleKind, run_collector_suite};
+use detectk_core::testkit::{CollectorFixture, SampleKind, StorageSetup};
 use detectk_core::{BackendErrorKind, Collector, async_trait};
 use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 use tempfile::TempDir;
 
-use common::{collector, params, sample_columns, storage, storage_suite};
+use common::{collector, params, sample_columns, storage, storage_setup};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_conformance_suite() {
+/// Two handles (two pools) on one new database file.
+async fn sqlite_storage() -> StorageSetup {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("dtk.db");
     let p = params(json!({"path": path.to_str().unwrap()}));
-    let report = storage_suite("sqlite", "sqlite", &p, None).await;
-    println!("{report}");
-    report.assert_all_passed();
+    storage_setup("sqlite", "sqlite", &p).await.keep(dir)
 }
+
+detectk_core::storage_tests!(storage, sqlite_storage);
 
 struct SqliteFixture {
     _dir: TempDir,
@@ -105,13 +105,11 @@ impl CollectorFixture for SqliteFixture {
     }
 }
 
-#[tokio::test]
-async fn collector_conformance_suite() {
-    let fixture = SqliteFixture::new();
-    let report = run_collector_suite(&fixture).await;
-    println!("{report}");
-    report.assert_all_passed();
+async fn sqlite_collector() -> SqliteFixture {
+    SqliteFixture::new()
 }
+
+detectk_core::collector_tests!(collector, sqlite_collector);
 
 #[tokio::test]
 async fn expression_columns_decode_by_each_values_storage_class() {

@@ -2,6 +2,7 @@
 //! state (claims, the alert lease) in another: ClickHouse datapoints with alert state
 //! in PostgreSQL, MySQL or SQLite, which can compare-and-set.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,11 +10,13 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{DataPoint, DetectionRecord};
 use crate::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, Storage, StorageResult,
+    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, DetectionStore,
+    FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore, Storage,
+    StorageResult,
 };
 
 /// `data` for datapoints, detections, checkpoints and retention; `state` for alert
-/// claims, the alert lease and the last sent alerts (`dtk_alerts`, `dtk_alert_leases`).
+/// claims, the alert lease and the alert ledger (`dtk_alerts`, `dtk_alert_leases`).
 #[derive(Debug, Clone)]
 pub struct SplitStorage {
     data: Arc<dyn Storage>,
@@ -28,55 +31,35 @@ impl SplitStorage {
 }
 
 #[async_trait]
-impl Storage for SplitStorage {
-    fn describe(&self) -> String {
-        format!(
-            "{} (alert state in {})",
-            self.data.describe(),
-            self.state.describe()
-        )
-    }
-
-    fn keeps_alert_state(&self) -> bool {
-        self.state.keeps_alert_state()
-    }
-
-    async fn migrate(&self) -> StorageResult<()> {
-        self.data.migrate().await?;
-        self.state.migrate().await
-    }
-
+impl SeriesStore for SplitStorage {
     async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
         self.data.upsert_datapoints(metric, points).await
     }
 
-    async fn load_datapoints(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DataPoint>> {
-        self.data.load_datapoints(metric, from, to).await
+    async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
+        self.data.load_datapoints(op).await
     }
 
     async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
         self.data.last_datapoint_time(metric).await
     }
 
+    async fn last_datapoint_times(
+        &self,
+        metrics: &[String],
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        self.data.last_datapoint_times(metrics).await
+    }
+}
+
+#[async_trait]
+impl DetectionStore for SplitStorage {
     async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
         self.data.upsert_detections(records).await
     }
 
-    async fn load_detections(
-        &self,
-        metric: &str,
-        detector_id: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DetectionRecord>> {
-        self.data
-            .load_detections(metric, detector_id, from, to)
-            .await
+    async fn load_detections(&self, op: &LoadDetections) -> StorageResult<Vec<DetectionRecord>> {
+        self.data.load_detections(op).await
     }
 
     async fn last_detection_time(
@@ -87,17 +70,21 @@ impl Storage for SplitStorage {
         self.data.last_detection_time(metric, detector_id).await
     }
 
-    async fn mark_alert_sent(
+    async fn last_detection_times(
         &self,
         metric: &str,
-        detector_ids: &[String],
-        timestamp: DateTime<Utc>,
-    ) -> StorageResult<()> {
-        self.data
-            .mark_alert_sent(metric, detector_ids, timestamp)
-            .await
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        self.data.last_detection_times(metric).await
     }
 
+    async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
+        self.data.mark_alert_sent(op).await
+    }
+}
+
+/// Checkpoints stay with the data; the alert lease goes to `state`.
+#[async_trait]
+impl CheckpointStore for SplitStorage {
     async fn get_checkpoint(
         &self,
         metric: &str,
@@ -119,18 +106,23 @@ impl Storage for SplitStorage {
         self.data.clear_checkpoint(metric, job).await
     }
 
+    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
+        self.state.acquire_alert_lease(lease).await
+    }
+
+    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
+        self.state.release_alert_lease(metric, token).await
+    }
+}
+
+#[async_trait]
+impl AlertLedger for SplitStorage {
     async fn claim_alert(&self, claim: &AlertClaim) -> StorageResult<bool> {
         self.state.claim_alert(claim).await
     }
 
-    async fn finish_alert(
-        &self,
-        metric: &str,
-        key: &str,
-        token: &str,
-        outcome: &AlertOutcome,
-    ) -> StorageResult<()> {
-        self.state.finish_alert(metric, key, token, outcome).await
+    async fn finish_alert(&self, op: &FinishAlert) -> StorageResult<()> {
+        self.state.finish_alert(op).await
     }
 
     async fn last_sent_alert(
@@ -149,12 +141,28 @@ impl Storage for SplitStorage {
         self.state.latest_alert(metric, kind).await
     }
 
-    async fn acquire_alert_lease(&self, lease: &AlertLease) -> StorageResult<bool> {
-        self.state.acquire_alert_lease(lease).await
+    async fn load_alerts(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
+        self.state.load_alerts(op).await
+    }
+}
+
+#[async_trait]
+impl Storage for SplitStorage {
+    fn describe(&self) -> String {
+        format!(
+            "{} (alert state in {})",
+            self.data.describe(),
+            self.state.describe()
+        )
     }
 
-    async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
-        self.state.release_alert_lease(metric, token).await
+    fn keeps_alert_state(&self) -> bool {
+        self.state.keeps_alert_state()
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        self.data.migrate().await?;
+        self.state.migrate().await
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use detectk_core::error::BackendError;
+use detectk_core::BackendError;
 
 /// Why a report or chart could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! Reading a metric's data for a report: every storage call of this crate is here.
 
 use detectk_core::pipeline::MetricPlan;
+use detectk_core::traits::{LoadDatapoints, LoadDetections};
 
 use crate::error::ReportError;
 use crate::model::{MetricData, Period};
@@ -15,11 +16,11 @@ pub async fn load_metric(plan: &MetricPlan, period: &Period) -> Result<MetricDat
         source: Box::new(source),
     };
     let points = storage
-        .load_datapoints(name, period.from, period.to)
+        .load_datapoints(&LoadDatapoints::new(name, period.from, period.to))
         .await
         .map_err(err)?;
     let detections = storage
-        .load_detections(name, None, period.from, period.to)
+        .load_detections(&LoadDetections::new(name, period.from, period.to))
         .await
         .map_err(err)?;
     let last_point = storage.last_datapoint_time(name).await.map_err(err)?;
@@ -32,7 +33,8 @@ pub async fn load_metric(plan: &MetricPlan, period: &Period) -> Result<MetricDat
         .map(|d| d.delta())
         .unwrap_or_default();
     data.detector_ids = plan.detectors.iter().map(|d| d.info.id.clone()).collect();
-    data.alert = plan.alert.as_ref().map(|a| a.settings.clone());
+    // The policy of the metric's first alerter (its `alerter:`) explains held alerts.
+    data.alert = plan.alerts.first().map(|a| a.settings.clone());
     data.points = points;
     data.detections = detections;
     data.last_point = last_point;

@@ -1,13 +1,16 @@
 //! `dtk backfill` (alias `load-history`): load a metric's history in batches.
 
-use std::panic::AssertUnwindSafe;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-use detectk_core::pipeline::{BackfillOptions, BackfillReport, Runner};
-use detectk_core::{ConfigError, Error, Registry};
-use futures::FutureExt;
+use detectk_core::fleet::{Fleet, FleetOptions};
+use detectk_core::pipeline::{BackfillOptions, BackfillReport, BatchProgress};
+use detectk_core::{ConfigError, Registry};
+use futures::StreamExt;
 use serde_json::json;
 
-use crate::cli::{BackfillArgs, Format};
+use crate::args::Format;
+use crate::cli::BackfillArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::output::time;
 use crate::progress::FleetProgress;
@@ -23,66 +26,71 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
             crate::commands::print_warnings(&plan.warnings);
         }
     }
-    let runner = Runner::new();
     let options = BackfillOptions {
         execution_time: at,
         dry_run: args.dry_run,
         force: args.force,
         detect: !args.no_detect,
     };
-    let mut bars = if args.format == Format::Text && !args.dry_run {
+    let bars = if args.format == Format::Text && !args.dry_run {
         FleetProgress::on_terminal(prepared.plans.len())
     } else {
         None
     };
+    let intervals: HashMap<String, chrono::TimeDelta> = prepared
+        .plans
+        .iter()
+        .map(|p| (p.config.name.clone(), p.config.schedule.interval.delta()))
+        .collect();
+    // The bars and the metric they show; batches of another metric switch them.
+    let bars = Mutex::new(bars.map(|b| (b, String::new())));
+    let progress = |metric: &str, p: BatchProgress| {
+        let mut guard = bars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bars, current)) = guard.as_mut() {
+            if current != metric {
+                bars.start_metric(metric);
+                *current = metric.to_string();
+            }
+            if let Some(interval) = intervals.get(metric) {
+                bars.batch(p, *interval);
+            }
+        }
+    };
+    let fleet = Fleet::from_plans(prepared.plans);
+    // Metrics are loaded one after another (a later issue adds `--concurrency`).
+    let mut outcomes = fleet.backfill_each(options, FleetOptions::with_concurrency(1), &progress);
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
-    for plan in &prepared.plans {
-        if let Some(bars) = &bars {
-            bars.start_metric(&plan.config.name);
-        }
-        let interval = plan.config.schedule.interval.delta();
-        let progress = |p: detectk_core::pipeline::BatchProgress| {
-            if let Some(bars) = bars.as_mut() {
-                bars.batch(p, interval);
-            }
-        };
-        // A panic in one metric is that metric's failure; its finished batches stay
-        // stored (checkpointed) and the other metrics go on.
-        let result = AssertUnwindSafe(async {
-            crate::commands::injected_panic(&plan.config.name);
-            runner.backfill(plan, options, progress).await
-        })
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|payload| Err(Error::from_panic(&plan.config.name, payload.as_ref())));
-        if let Some(bars) = bars.as_mut() {
+    while let Some(outcome) = outcomes.next().await {
+        let mut guard = bars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bars, current)) = guard.as_mut() {
             bars.finish_metric();
+            current.clear();
         }
-        match &result {
-            Ok(_) => ok += 1,
-            Err(_) => failed += 1,
+        match outcome.failure() {
+            None => ok += 1,
+            Some(_) => failed += 1,
         }
+        let (name, result) = (outcome.metric, outcome.result);
         match args.format {
             Format::Text => {
                 let print = || match &result {
                     Ok(report) => print_report(report),
                     Err(e) => eprint!("{}", error_text(e)),
                 };
-                match &bars {
-                    Some(bars) => bars.suspend(print),
+                match guard.as_ref() {
+                    Some((bars, _)) => bars.suspend(print),
                     None => print(),
                 }
             }
             Format::Json => json_metrics.push(match result {
-                Ok(report) => json!({"name": plan.config.name, "status": "ok", "report": report}),
-                Err(e) => {
-                    json!({"name": plan.config.name, "status": "failed", "error": error_json(&e)})
-                }
+                Ok(report) => json!({"name": name, "status": "ok", "report": report}),
+                Err(e) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
             }),
         }
     }
-    if let Some(bars) = bars {
+    drop(outcomes);
+    if let Some((bars, _)) = bars.into_inner().unwrap_or_else(|e| e.into_inner()) {
         bars.finish();
     }
     let invalid = prepared.errors.len();

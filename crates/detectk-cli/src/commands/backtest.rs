@@ -13,7 +13,7 @@ use detectk_core::config::parse_time;
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 use serde_json::{Value, json};
 
-use crate::cli::{Format, Selection};
+use crate::args::{Format, Selection};
 use crate::commands::{FAILED, INVALID, OK, prepare, print_config_errors, print_warnings};
 use crate::output::{num, time};
 use crate::render::{error_json, error_text, issue_json};

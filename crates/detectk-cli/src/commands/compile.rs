@@ -5,7 +5,8 @@ use detectk_core::pipeline::{CompileStart, build_plan, compile_next_run};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 use serde_json::json;
 
-use crate::cli::{CompileArgs, Format};
+use crate::args::Format;
+use crate::cli::CompileArgs;
 use crate::commands::{FAILED, OK, execution_time};
 use crate::output::time;
 use crate::render::{error_json, error_text};

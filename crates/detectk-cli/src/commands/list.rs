@@ -4,7 +4,8 @@ use detectk_core::registry::Component;
 use detectk_core::{ConfigError, Registry};
 use serde_json::json;
 
-use crate::cli::{Format, ListMetricsArgs};
+use crate::args::Format;
+use crate::cli::ListMetricsArgs;
 use crate::commands::{INVALID, OK, execution_time, prepare, print_config_errors};
 
 /// Lists the registered types of one kind, and the known types compiled out of this build.
@@ -68,7 +69,8 @@ pub fn list_metrics(registry: &Registry, args: &ListMetricsArgs) -> Result<u8, C
                         "collector": p.config.collector.kind,
                         "interval": p.config.schedule.interval.as_str(),
                         "detectors": p.detectors.iter().map(|d| json!({"id": d.info.id, "type": d.info.kind})).collect::<Vec<_>>(),
-                        "alerter": p.alert.as_ref().map(|a| a.kind.clone()),
+                        "alerter": p.alerts.first().map(|a| a.kind.clone()),
+                        "alerters": p.alerts.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
                     })
                 })
                 .collect();

@@ -21,7 +21,7 @@ use detectk_core::config::parse_time;
 use detectk_core::pipeline::{MetricPlan, build_partial};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 
-use crate::cli::Selection;
+use crate::args::Selection;
 use crate::discover::load_selected;
 use crate::render::{config_error_text, issue_text};
 use crate::select::parse_all;
@@ -103,14 +103,6 @@ pub fn print_config_errors(errors: &[ConfigError]) {
 pub fn print_warnings(warnings: &[ConfigIssue]) {
     for w in warnings {
         eprint!("{}", issue_text("warning", w));
-    }
-}
-
-/// Test hook: with `DETECTK_TEST_PANIC=<metric name>` that metric panics as it starts,
-/// so tests can prove a panic fails that metric alone. Not for production use.
-pub fn injected_panic(metric: &str) {
-    if std::env::var("DETECTK_TEST_PANIC").is_ok_and(|m| m == metric) {
-        panic!("injected by DETECTK_TEST_PANIC");
     }
 }
 

@@ -1,14 +1,13 @@
 //! `dtk run`: collect, detect and alert for each selected metric, concurrently.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-
-use detectk_core::pipeline::{RunOptions, RunReport, Runner};
+use detectk_core::fleet::{Fleet, FleetOptions};
+use detectk_core::pipeline::{RunOptions, RunReport};
 use detectk_core::{ConfigError, Error, Registry};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use serde_json::json;
 
-use crate::cli::{Format, RunArgs};
+use crate::args::Format;
+use crate::cli::RunArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::monitor::MetricOutcome;
 use crate::output::{anomaly_line, time};
@@ -19,7 +18,6 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     let at = execution_time(args.execution_time.as_deref())?;
     let monitor = crate::monitor::Monitor::start(args)?;
     let prepared = prepare(registry, &args.selection, at)?;
-    let runner = Arc::new(Runner::new());
     let options = RunOptions {
         execution_time: at,
         dry_run: args.dry_run,
@@ -30,37 +28,37 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             crate::commands::print_warnings(&plan.warnings);
         }
     }
-    let mut results = futures::stream::iter(prepared.plans.iter())
-        .map(|plan| {
-            let runner = runner.clone();
-            async move {
-                let clock = std::time::Instant::now();
-                let name = plan.config.name.clone();
-                // A panic in one metric is that metric's failure; the others go on.
-                let result = AssertUnwindSafe(async {
-                    crate::commands::injected_panic(&plan.config.name);
-                    runner.run(plan, options).await
-                })
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|payload| Err(Error::from_panic(&name, payload.as_ref())));
-                let outcome = MetricOutcome::new(plan, &result, clock.elapsed(), at);
-                (name, result, outcome)
-            }
-        })
-        .buffered(args.concurrency.max(1));
+    let fleet = Fleet::from_plans(prepared.plans);
+    let mut outcomes = fleet.run_each(options, FleetOptions::with_concurrency(args.concurrency));
 
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
-    let mut outcomes = Vec::new();
-    while let Some((name, result, outcome)) = results.next().await {
-        outcomes.push(outcome);
-        // A failed alert delivery fails the metric, but its run report is still shown.
-        let alert_failure = result.as_ref().ok().and_then(|r| r.alert_failure.clone());
-        match (&result, &alert_failure) {
-            (Ok(_), None) => ok += 1,
-            _ => failed += 1,
+    let mut digest_items = Vec::new();
+    let mut monitored = Vec::new();
+    let mut plans = fleet.plans().iter();
+    while let Some(mut outcome) = outcomes.next().await {
+        if let Some(plan) = plans.next() {
+            monitored.push(MetricOutcome::new(
+                plan,
+                &outcome.result,
+                outcome.elapsed,
+                at,
+            ));
         }
+        if let Ok(report) = outcome.result.as_mut() {
+            digest_items.append(&mut report.digest);
+        }
+        match outcome.failure() {
+            None => ok += 1,
+            Some(_) => failed += 1,
+        }
+        // A failed alert delivery fails the metric, but its run report is still shown.
+        let alert_failure = outcome
+            .result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.alert_failure.clone());
+        let (name, result) = (outcome.metric, outcome.result);
         match args.format {
             Format::Text => match &result {
                 Ok(report) => {
@@ -78,6 +76,38 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 }),
                 (Err(e), _) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
             }),
+        }
+    }
+    drop(outcomes);
+    let digests = detectk_core::alert::send_digests(digest_items).await;
+    let digest_failed = digests.iter().any(|d| d.error.is_some());
+    let mut json_digests = Vec::new();
+    for d in &digests {
+        match args.format {
+            Format::Text => {
+                if let Some(m) = &d.message
+                    && d.error.is_none()
+                    && !crate::output::quiet()
+                {
+                    println!("digest sent via {}: {}", d.channel, m.title);
+                }
+                if !d.skipped.is_empty() && !crate::output::quiet() {
+                    println!(
+                        "  left out (already sent by another run): {}",
+                        d.skipped.join(", ")
+                    );
+                }
+                if let Some(e) = &d.error {
+                    eprint!("{}", error_text(e));
+                }
+            }
+            Format::Json => json_digests.push(json!({
+                "channel": d.channel,
+                "status": if d.error.is_some() { "failed" } else { "ok" },
+                "message": d.message,
+                "skipped": d.skipped,
+                "error": d.error.as_ref().map(error_json),
+            })),
         }
     }
     let invalid = prepared.errors.len();
@@ -111,13 +141,17 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 "metrics": json_metrics,
                 "summary": {"ok": ok, "failed": failed, "invalid": invalid},
             });
+            let mut doc = doc;
+            if !json_digests.is_empty() {
+                doc["digests"] = json_digests.into();
+            }
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
-    let monitor_failed = monitor.finish(&outcomes, ok, failed, invalid).await;
+    let monitor_failed = monitor.finish(&monitored, ok, failed, invalid).await;
     Ok(if invalid > 0 {
         INVALID
-    } else if failed > 0 || monitor_failed {
+    } else if failed > 0 || digest_failed || monitor_failed {
         FAILED
     } else {
         OK

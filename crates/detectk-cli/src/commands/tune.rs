@@ -12,7 +12,7 @@ use detectk_core::backtest::{load_series, resolve_range};
 use detectk_core::{ConfigError, ConfigIssue, Registry};
 use serde_json::json;
 
-use crate::cli::{Format, Selection};
+use crate::args::{Format, Selection};
 use crate::commands::backtest::{ReplayArgs, load_labels};
 use crate::commands::{FAILED, INVALID, OK, prepare, print_config_errors};
 use crate::render::error_text;

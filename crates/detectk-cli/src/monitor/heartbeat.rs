@@ -10,8 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use detectk_core::config::{check_heartbeat_url, paths::PROJECT_MARKER, substitute_env};
-use detectk_core::{ConfigError, ConfigIssue, Secret};
+use detectk_core::config::ProjectDefaults;
+use detectk_core::{ConfigError, Secret};
 use futures::StreamExt;
 
 use super::{MetricOutcome, Problem, RunTotals};
@@ -47,37 +47,14 @@ pub fn fail_url(url: &str) -> String {
 }
 
 /// The project's `heartbeat_url` from `ROOT/detectk_project.yaml` (`${VAR}` expanded
-/// from the environment), if the file sets one.
+/// from the environment), if the file sets one; the file is checked as a whole.
 pub fn project_heartbeat(root: &Path) -> Result<Option<Secret>, ConfigError> {
-    let file = [PROJECT_MARKER, "detectk_project.yml"]
-        .iter()
-        .map(|name| root.join(name))
-        .find(|p| p.is_file());
-    let Some(file) = file else {
-        return Ok(None);
-    };
-    let issue = |message: String| {
-        ConfigError::single(ConfigIssue::new("heartbeat_url", message).in_file(&file))
-    };
-    let text =
-        std::fs::read_to_string(&file).map_err(|e| issue(format!("cannot read the file: {e}")))?;
-    let value = detectk_core::yaml::parse(&text)
-        .map_err(|e| ConfigError::single(ConfigIssue::new("", e.to_string()).in_file(&file)))?;
-    let Some(raw) = value.get("heartbeat_url") else {
-        return Ok(None);
-    };
-    let Some(raw) = raw.as_str() else {
-        return Err(issue("must be a string (the ping URL)".into()));
-    };
-    let (url, unset) = substitute_env(raw, |name| std::env::var(name).ok());
-    if !unset.is_empty() {
-        return Err(issue(format!(
-            "environment variable(s) not set: {}",
-            unset.join(", ")
-        )));
-    }
-    check_heartbeat_url(&url).map_err(issue)?;
-    Ok(Some(Secret::new(url)))
+    let project = ProjectDefaults::load(
+        root,
+        |name| std::env::var(name).ok(),
+        detectk_core::alert::check_conditions,
+    )?;
+    Ok(project.heartbeat_url)
 }
 
 async fn ping(client: &reqwest::Client, url: &Secret, ok: bool) -> Result<(), String> {
@@ -172,7 +149,7 @@ mod tests {
     fn the_project_heartbeat_comes_from_the_marker_file_with_env_expanded() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(project_heartbeat(dir.path()).unwrap(), None);
-        let marker = dir.path().join(PROJECT_MARKER);
+        let marker = dir.path().join(detectk_core::config::PROJECT_MARKER);
         std::fs::write(
             &marker,
             "version: 1\nheartbeat_url: ${DTK_TEST_UNSET_HB_VAR}\n",

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
-use detectk_core::traits::StorageResult;
+use detectk_core::async_trait;
+use detectk_core::traits::{AlertLease, CheckpointStore, StorageResult};
 use serde::{Deserialize, Serialize};
 
 use super::ClickHouseStorage;
@@ -19,9 +20,11 @@ struct CheckpointRow {
     version: u64,
 }
 
-impl ClickHouseStorage {
+/// Checkpoints are kept here; the alert lease is not (see the `alerts` module).
+#[async_trait]
+impl CheckpointStore for ClickHouseStorage {
     /// The marker of `metric` / `job`, unless absent or cleared.
-    pub(super) async fn read_checkpoint(
+    async fn get_checkpoint(
         &self,
         metric: &str,
         job: &str,
@@ -44,8 +47,32 @@ impl ClickHouseStorage {
             .and_then(|(us, _)| DateTime::from_timestamp_micros(*us)))
     }
 
+    async fn set_checkpoint(
+        &self,
+        metric: &str,
+        job: &str,
+        position: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        self.write_checkpoint(metric, job, Some(position)).await
+    }
+
+    /// Clears with a tombstone row.
+    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
+        self.write_checkpoint(metric, job, None).await
+    }
+
+    async fn acquire_alert_lease(&self, _lease: &AlertLease) -> StorageResult<bool> {
+        Err(self.no_alert_state("hold the alert lease"))
+    }
+
+    async fn release_alert_lease(&self, _metric: &str, _token: &str) -> StorageResult<()> {
+        Err(self.no_alert_state("release the alert lease"))
+    }
+}
+
+impl ClickHouseStorage {
     /// Sets the marker (`Some`) or clears it (`None`).
-    pub(super) async fn write_checkpoint(
+    async fn write_checkpoint(
         &self,
         metric: &str,
         job: &str,

@@ -1,8 +1,10 @@
 //! `dtk_datapoints`: bulk upserts and range reads of a metric's points.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use detectk_core::DataPoint;
-use detectk_core::traits::StorageResult;
+use detectk_core::traits::{LoadDatapoints, SeriesStore, StorageResult};
+use detectk_core::{DataPoint, async_trait};
 
 use super::ClickHouseStorage;
 use super::rows::{DATAPOINT_COLUMNS, DatapointRow, DatapointWrite, seconds};
@@ -10,13 +12,10 @@ use super::versions::{from_datetime_secs, reserve, second_range};
 
 const TABLE: &str = "dtk_datapoints";
 
-impl ClickHouseStorage {
+#[async_trait]
+impl SeriesStore for ClickHouseStorage {
     /// Inserts `points` as one RowBinary batch; later points of a batch win over earlier ones.
-    pub(super) async fn write_datapoints(
-        &self,
-        metric: &str,
-        points: &[DataPoint],
-    ) -> StorageResult<()> {
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
         if points.is_empty() {
             return Ok(());
         }
@@ -42,13 +41,9 @@ impl ClickHouseStorage {
     }
 
     /// Points of `metric` in `[from, to)`, oldest first.
-    pub(super) async fn read_datapoints(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DataPoint>> {
-        let Some((lo, hi)) = second_range(from, to) else {
+    async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
+        let metric = op.metric.as_str();
+        let Some((lo, hi)) = second_range(op.from, op.to) else {
             return Ok(Vec::new());
         };
         let upper = if hi.is_some() {
@@ -74,10 +69,7 @@ impl ClickHouseStorage {
     }
 
     /// Timestamp of the newest point of `metric`.
-    pub(super) async fn newest_datapoint(
-        &self,
-        metric: &str,
-    ) -> StorageResult<Option<DateTime<Utc>>> {
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
         // All versions of a row share its key, so `max` needs no FINAL.
         let query = self
             .client()
@@ -90,5 +82,34 @@ impl ClickHouseStorage {
             .first()
             .filter(|(n, _)| *n > 0)
             .map(|(_, t)| from_datetime_secs(*t)))
+    }
+
+    /// Newest point time of each of `metrics`, in one grouped query.
+    async fn last_datapoint_times(
+        &self,
+        metrics: &[String],
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        if metrics.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let marks = vec!["?"; metrics.len()].join(", ");
+        let sql = format!(
+            "SELECT metric_name, toUInt32(max(collected_at)) FROM {TABLE} \
+             WHERE metric_name IN ({marks}) GROUP BY metric_name"
+        );
+        let mut query = self.client().query(&sql);
+        for metric in metrics {
+            query = query.bind(metric.as_str());
+        }
+        let rows: Vec<(String, u32)> = self
+            .fetch_all(
+                &format!("last datapoint times of {} metrics", metrics.len()),
+                query,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(metric, t)| (metric, from_datetime_secs(t)))
+            .collect())
     }
 }

@@ -1,8 +1,10 @@
 //! `dtk_detections`: upserts, range reads and the `alert_sent` flag.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use detectk_core::DetectionRecord;
-use detectk_core::traits::StorageResult;
+use detectk_core::traits::{DetectionStore, LoadDetections, MarkAlertSent, StorageResult};
+use detectk_core::{DetectionRecord, async_trait};
 
 use super::ClickHouseStorage;
 use super::rows::{DETECTION_COLUMNS, DetectionRow};
@@ -10,9 +12,10 @@ use super::versions::{from_datetime_secs, reserve, second_range, to_datetime_sec
 
 const TABLE: &str = "dtk_detections";
 
-impl ClickHouseStorage {
+#[async_trait]
+impl DetectionStore for ClickHouseStorage {
     /// Inserts or replaces `records` in one batch.
-    pub(super) async fn write_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
+    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -29,14 +32,10 @@ impl ClickHouseStorage {
     }
 
     /// Detections of `metric` (of one detector or all) in `[from, to)`, by time then detector.
-    pub(super) async fn read_detections(
-        &self,
-        metric: &str,
-        detector_id: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DetectionRecord>> {
-        let Some((lo, hi)) = second_range(from, to) else {
+    async fn load_detections(&self, op: &LoadDetections) -> StorageResult<Vec<DetectionRecord>> {
+        let metric = op.metric.as_str();
+        let detector_id = op.detector_id.as_deref();
+        let Some((lo, hi)) = second_range(op.from, op.to) else {
             return Ok(Vec::new());
         };
         let mut sql = format!(
@@ -66,7 +65,7 @@ impl ClickHouseStorage {
     }
 
     /// Timestamp of the newest detection of `metric` by `detector_id`.
-    pub(super) async fn newest_detection(
+    async fn last_detection_time(
         &self,
         metric: &str,
         detector_id: &str,
@@ -88,14 +87,32 @@ impl ClickHouseStorage {
             .map(|(_, t)| from_datetime_secs(*t)))
     }
 
-    /// Re-inserts the detections of `metric` at `timestamp` by `detector_ids` with
-    /// `alert_sent = 1` and a newer version.
-    pub(super) async fn flag_alert_sent(
+    /// Newest detection time of every detector of `metric`, in one grouped query.
+    async fn last_detection_times(
         &self,
         metric: &str,
-        detector_ids: &[String],
-        timestamp: DateTime<Utc>,
-    ) -> StorageResult<()> {
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let query = self
+            .client()
+            .query(
+                "SELECT detector_id, toUInt32(max(detected_at)) FROM dtk_detections \
+                 WHERE metric_name = ? GROUP BY detector_id",
+            )
+            .bind(metric);
+        let rows: Vec<(String, u32)> = self
+            .fetch_all(&format!("last detection times of `{metric}`"), query)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, t)| (id, from_datetime_secs(t)))
+            .collect())
+    }
+
+    /// Re-inserts the detections of `op.metric` at `op.timestamp` by `op.detector_ids`
+    /// with `alert_sent = 1` and a newer version.
+    async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
+        let (metric, detector_ids, timestamp) =
+            (op.metric.as_str(), op.detector_ids.as_slice(), op.timestamp);
         if detector_ids.is_empty() {
             return Ok(());
         }

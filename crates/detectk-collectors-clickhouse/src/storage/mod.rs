@@ -16,12 +16,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clickhouse::insert::Insert;
-use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertRecord, StorageResult,
-};
-use detectk_core::{
-    BackendError, BackendErrorKind, DataPoint, DetectionRecord, Storage, async_trait,
-};
+use detectk_core::traits::StorageResult;
+use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 
 use crate::config::ConnectionConfig;
 use crate::server::Server;
@@ -164,113 +160,6 @@ impl Storage for ClickHouseStorage {
         self.migrate_schema()
             .await
             .map_err(|e| e.at(self.describe()))
-    }
-
-    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
-        self.write_datapoints(metric, points).await
-    }
-
-    async fn load_datapoints(
-        &self,
-        metric: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DataPoint>> {
-        self.read_datapoints(metric, from, to).await
-    }
-
-    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
-        self.newest_datapoint(metric).await
-    }
-
-    async fn upsert_detections(&self, records: &[DetectionRecord]) -> StorageResult<()> {
-        self.write_detections(records).await
-    }
-
-    async fn load_detections(
-        &self,
-        metric: &str,
-        detector_id: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StorageResult<Vec<DetectionRecord>> {
-        self.read_detections(metric, detector_id, from, to).await
-    }
-
-    async fn last_detection_time(
-        &self,
-        metric: &str,
-        detector_id: &str,
-    ) -> StorageResult<Option<DateTime<Utc>>> {
-        self.newest_detection(metric, detector_id).await
-    }
-
-    async fn mark_alert_sent(
-        &self,
-        metric: &str,
-        detector_ids: &[String],
-        timestamp: DateTime<Utc>,
-    ) -> StorageResult<()> {
-        self.flag_alert_sent(metric, detector_ids, timestamp).await
-    }
-
-    async fn get_checkpoint(
-        &self,
-        metric: &str,
-        job: &str,
-    ) -> StorageResult<Option<DateTime<Utc>>> {
-        self.read_checkpoint(metric, job).await
-    }
-
-    async fn set_checkpoint(
-        &self,
-        metric: &str,
-        job: &str,
-        position: DateTime<Utc>,
-    ) -> StorageResult<()> {
-        self.write_checkpoint(metric, job, Some(position)).await
-    }
-
-    async fn clear_checkpoint(&self, metric: &str, job: &str) -> StorageResult<()> {
-        self.write_checkpoint(metric, job, None).await
-    }
-
-    async fn claim_alert(&self, _claim: &AlertClaim) -> StorageResult<bool> {
-        Err(self.no_alert_state("claim alerts"))
-    }
-
-    async fn finish_alert(
-        &self,
-        _metric: &str,
-        _key: &str,
-        _token: &str,
-        _outcome: &AlertOutcome,
-    ) -> StorageResult<()> {
-        Err(self.no_alert_state("record alerts"))
-    }
-
-    async fn last_sent_alert(
-        &self,
-        _metric: &str,
-        _kind: Option<AlertKind>,
-    ) -> StorageResult<Option<AlertRecord>> {
-        Err(self.no_alert_state("read alerts"))
-    }
-
-    async fn latest_alert(
-        &self,
-        _metric: &str,
-        _kind: AlertKind,
-    ) -> StorageResult<Option<AlertRecord>> {
-        Err(self.no_alert_state("read alerts"))
-    }
-
-    async fn acquire_alert_lease(&self, _lease: &AlertLease) -> StorageResult<bool> {
-        Err(self.no_alert_state("hold the alert lease"))
-    }
-
-    async fn release_alert_lease(&self, _metric: &str, _token: &str) -> StorageResult<()> {
-        Err(self.no_alert_state("release the alert lease"))
     }
 
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {

@@ -2,24 +2,29 @@
 //! and a storage keeping the `dtk_*` tables (UTC DATETIME(6) times, JSON context,
 //! chunked multi-row upserts in the dialect MariaDB and MySQL share).
 
-mod alerts;
-mod collector;
 mod decode;
-mod schema;
-mod storage;
+mod dialect;
+
+pub(crate) use dialect::Mysql;
 
 use sqlx::MySql;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
-pub use collector::MysqlCollector;
-pub use storage::MysqlStorage;
-
 use crate::handle::{Backend, Handle};
-use crate::pool::{LazyPool, PoolCache, tcp_target};
-use crate::settings::{ConnectionSettings, ServerSettings};
+use crate::pool::PoolCache;
+use crate::settings::ServerSettings;
 
 impl Backend for MySql {
     const DRIVER: crate::Driver = crate::Driver::Mysql;
+    fn rows_affected(done: &sqlx::mysql::MySqlQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn decode_row(
+        row: &sqlx::mysql::MySqlRow,
+    ) -> Result<Vec<detectk_core::model::Cell>, crate::collect::DecodeFailure> {
+        decode::decode_row(row)
+    }
 }
 
 /// A shared, lazily connecting pool on one MySQL/MariaDB database.
@@ -28,18 +33,7 @@ pub(crate) type MysqlHandle = Handle<MySql>;
 impl MysqlHandle {
     /// The pool for `s`, shared through `cache` with every user of the same settings.
     pub(crate) fn new(s: &ServerSettings, cache: &PoolCache) -> Self {
-        let settings = ConnectionSettings::Server(s.clone());
-        let pool = cache.get_or_insert(settings.pool_key(), || {
-            LazyPool::new(
-                settings.describe(),
-                connect_options(s),
-                s.max_connections,
-                (s.timeout, s.connect_timeout),
-                tcp_target(s),
-                false,
-            )
-        });
-        Self::with_pool(pool, settings, None)
+        Self::on_server(s, cache, || connect_options(s), None)
     }
 }
 

@@ -2,24 +2,31 @@
 //! storage keeping the `dtk_*` tables (TIMESTAMPTZ times, JSONB context, bulk
 //! upserts through `UNNEST` arrays).
 
-mod alerts;
-mod collector;
 mod decode;
-mod schema;
-mod storage;
+mod dialect;
+
+pub(crate) use dialect::Pg;
 
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
-pub use collector::PostgresCollector;
-pub use storage::PostgresStorage;
-
 use crate::handle::{Backend, Handle};
-use crate::pool::{LazyPool, PoolCache, tcp_target};
-use crate::settings::{ConnectionSettings, ServerSettings};
+use crate::pool::PoolCache;
+use crate::settings::ServerSettings;
 
 impl Backend for Postgres {
     const DRIVER: crate::Driver = crate::Driver::Postgres;
+    const QUERY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn decode_row(
+        row: &sqlx::postgres::PgRow,
+    ) -> Result<Vec<detectk_core::model::Cell>, crate::collect::DecodeFailure> {
+        decode::decode_row(row)
+    }
 }
 
 /// A shared, lazily connecting pool on one PostgreSQL database.
@@ -28,18 +35,7 @@ pub(crate) type PgHandle = Handle<Postgres>;
 impl PgHandle {
     /// The pool for `s`, shared through `cache` with every user of the same settings.
     pub(crate) fn new(s: &ServerSettings, cache: &PoolCache) -> Self {
-        let settings = ConnectionSettings::Server(s.clone());
-        let pool = cache.get_or_insert(settings.pool_key(), || {
-            LazyPool::new(
-                settings.describe(),
-                connect_options(s),
-                s.max_connections,
-                (s.timeout, s.connect_timeout),
-                tcp_target(s),
-                false,
-            )
-        });
-        Self::with_pool(pool, settings, s.schema.clone())
+        Self::on_server(s, cache, || connect_options(s), s.schema.clone())
     }
 }
 

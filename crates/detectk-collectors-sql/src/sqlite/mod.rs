@@ -1,18 +1,13 @@
 //! SQLite: the embedded default. A collector over a user's database file and a
 //! storage keeping the `dtk_*` tables in a file (WAL mode).
 
-mod alerts;
-mod collector;
 mod decode;
-mod schema;
-mod storage;
-mod time;
+mod dialect;
+
+pub(crate) use dialect::Lite;
 
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-
-pub use collector::SqliteCollector;
-pub use storage::SqliteStorage;
 
 use crate::handle::{Backend, Handle};
 use crate::pool::{LazyPool, PoolCache};
@@ -20,6 +15,15 @@ use crate::settings::{ConnectionSettings, Role, SqliteFile, SqliteSettings};
 
 impl Backend for Sqlite {
     const DRIVER: crate::Driver = crate::Driver::Sqlite;
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn decode_row(
+        row: &sqlx::sqlite::SqliteRow,
+    ) -> Result<Vec<detectk_core::model::Cell>, crate::collect::DecodeFailure> {
+        decode::decode_row(row)
+    }
 }
 
 /// A shared, lazily connecting pool on one SQLite database.

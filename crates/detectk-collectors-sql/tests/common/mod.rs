@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use detectk_collectors_sql::{ConnectionSettings, Role, SqlFactory};
 use detectk_core::config::{Params, ParamsReport};
+use detectk_core::traits::LoadDatapoints;
 use detectk_core::{Collector, Storage};
 use serde_json::{Map, Value};
 
@@ -99,7 +100,11 @@ pub async fn check_works_after_python_tables(storage: &dyn Storage) {
     storage.upsert_datapoints(&metric, &points).await.unwrap();
     storage.upsert_datapoints(&metric, &points).await.unwrap();
     let loaded = storage
-        .load_datapoints(&metric, t, t + chrono::Duration::hours(1))
+        .load_datapoints(&LoadDatapoints::new(
+            &metric,
+            t,
+            t + chrono::Duration::hours(1),
+        ))
         .await
         .unwrap();
     assert_eq!(loaded, points);
@@ -127,23 +132,16 @@ pub fn unique_name(label: &str) -> String {
     format!("dtk_{label}_{}_{nanos}", std::process::id())
 }
 
-/// Runs the storage conformance suite on a storage of `main_type` with a peer of
-/// `peer_type`, each built by its own factory from `map` (so they share no pool);
-/// `large_batch_rows` overrides the suite's large batch size.
-pub async fn storage_suite(
+/// Two independently built, migrated storages (two pools) on the same store, for one
+/// conformance check.
+pub async fn storage_setup(
     main_type: &str,
     peer_type: &str,
     map: &Map<String, Value>,
-    large_batch_rows: Option<usize>,
-) -> detectk_core::testkit::SuiteReport {
-    use detectk_core::testkit::{StorageTarget, run_storage_suite};
+) -> detectk_core::testkit::StorageSetup {
     let main = storage(&SqlFactory::new(), main_type, map).await;
     let peer = storage(&SqlFactory::new(), peer_type, map).await;
-    let mut target = StorageTarget::new(main.as_ref(), peer.as_ref());
-    if let Some(rows) = large_batch_rows {
-        target.large_batch_rows = rows;
-    }
-    run_storage_suite(&target).await
+    detectk_core::testkit::StorageSetup::new(main, peer)
 }
 
 /// Sample columns of a collector fixture from `(name, kind)` pairs.

@@ -80,17 +80,13 @@ pub enum AttemptFailure {
     Connect(String),
     /// The request could not be made at all (not retried), e.g. an invalid URL.
     Request(String),
+    /// The server refused the message for good (not retried), e.g. an SMTP 5xx reply.
+    Rejected(String),
+    /// The server asked to try again later (retried), e.g. an SMTP 4xx reply.
+    Transient(String),
 }
 
 /// Parses `Retry-After`: delay seconds, or an HTTP date (relative to `now`).
-///
-/// ```
-/// use std::time::Duration;
-/// use detectk_core::alert::parse_retry_after;
-/// let now = chrono::Utc::now();
-/// assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-/// assert_eq!(parse_retry_after("soon", now), None);
-/// ```
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
@@ -106,13 +102,6 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 
 /// `text` with every occurrence of the secret URL (and of its path, which is the
 /// secret part of a webhook URL) replaced by `***`.
-///
-/// ```
-/// use detectk_core::{Secret, alert::scrub};
-/// let url = Secret::new("https://chat.example.com/hooks/abc123");
-/// assert_eq!(scrub("error sending to https://chat.example.com/hooks/abc123", &url), "error sending to ***");
-/// assert_eq!(scrub("no hook /hooks/abc123", &url), "no hook ***");
-/// ```
 pub fn scrub(text: &str, secret: &Secret) -> String {
     let url = secret.expose();
     if url.is_empty() {
@@ -215,7 +204,22 @@ fn classify(
             AlertErrorKind::Other,
             format!("could not send the request: {e}"),
         ),
+        Err(AttemptFailure::Rejected(e)) => Next::Fail(
+            AlertErrorKind::Rejected,
+            format!("the server rejected the message: {e}"),
+        ),
+        Err(AttemptFailure::Transient(e)) => Next::Retry {
+            wait: backoff,
+            why: e.clone(),
+        },
     }
+}
+
+/// `text` with each secret in `secrets` (and, for a URL, its path) replaced by `***`.
+pub fn scrub_all(text: &str, secrets: &[&Secret]) -> String {
+    secrets
+        .iter()
+        .fold(text.to_string(), |out, secret| scrub(&out, secret))
 }
 
 /// Makes attempts with `attempt` until one succeeds, one fails for good, or the
@@ -227,6 +231,21 @@ pub async fn deliver<F, Fut>(
     channel: &str,
     policy: &RetryPolicy,
     secret: &Secret,
+    attempt: F,
+) -> Result<u32, AlertError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<HttpReply, AttemptFailure>>,
+{
+    deliver_scrubbing(channel, policy, &[secret], attempt).await
+}
+
+/// [`deliver`] for a channel with several secrets (a URL, a token, a password):
+/// every message is scrubbed of each of them.
+pub async fn deliver_scrubbing<F, Fut>(
+    channel: &str,
+    policy: &RetryPolicy,
+    secrets: &[&Secret],
     mut attempt: F,
 ) -> Result<u32, AlertError>
 where
@@ -242,7 +261,7 @@ where
         let fail = |kind, message: String| AlertError {
             kind,
             channel: channel.to_string(),
-            message: scrub(&message, secret),
+            message: scrub_all(&message, secrets),
             status,
             attempts,
             source: None,
@@ -269,7 +288,7 @@ where
                     channel,
                     attempt = attempts,
                     "delivery failed ({}); retrying in {:.1}s",
-                    scrub(&why, secret),
+                    scrub_all(&why, secrets),
                     wait.as_secs_f64()
                 );
                 tokio::time::sleep(wait).await;
@@ -441,5 +460,27 @@ mod tests {
             run(fast(), vec![Err(AttemptFailure::Request("bad url".into()))]).await;
         assert_eq!(calls, 1);
         assert_eq!(result.unwrap_err().kind, AlertErrorKind::Other);
+    }
+
+    #[test]
+    fn retry_after_examples() {
+        use std::time::Duration;
+        let now = chrono::Utc::now();
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn scrub_examples() {
+        use crate::Secret;
+        let url = Secret::new("https://chat.example.com/hooks/abc123");
+        assert_eq!(
+            scrub(
+                "error sending to https://chat.example.com/hooks/abc123",
+                &url
+            ),
+            "error sending to ***"
+        );
+        assert_eq!(scrub("no hook /hooks/abc123", &url), "no hook ***");
     }
 }

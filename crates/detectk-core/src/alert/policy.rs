@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::alert::settings::{AlertSettings, DirectionFilter};
+use crate::alert::text::format_time;
 use crate::model::{DetectionRecord, Direction};
 
 /// What the policy looks at.
@@ -59,11 +60,6 @@ pub const MAX_COUNTED_RUN: u32 = 100;
 /// How many newest points (the newest included) the policy looks at: what the alert
 /// step must load so that [`decide`] sees every point it needs, including the whole
 /// run of anomalies it reports (up to [`MAX_COUNTED_RUN`]).
-///
-/// ```
-/// use detectk_core::alert::{AlertSettings, lookback_points, MAX_COUNTED_RUN};
-/// assert_eq!(lookback_points(&AlertSettings::default()), MAX_COUNTED_RUN);
-/// ```
 pub fn lookback_points(settings: &AlertSettings) -> u32 {
     settings
         .consecutive_anomalies
@@ -84,7 +80,8 @@ pub fn expected_value(detection: &crate::model::Detection) -> Option<f64> {
 }
 
 /// Whether one detection satisfies the per-detection conditions (anomalous, scored,
-/// direction, `min_deviation_percent`, `min_value`, `min_abs_deviation`).
+/// direction, `min_deviation_percent`, `min_value`, `min_abs_deviation`, `min_score`,
+/// `severity`).
 pub fn qualifies(settings: &AlertSettings, record: &DetectionRecord) -> bool {
     let d = &record.detection;
     if !d.is_anomaly || d.skipped.is_some() {
@@ -111,7 +108,20 @@ pub fn qualifies(settings: &AlertSettings, record: &DetectionRecord) -> bool {
             _ => false,
         },
     };
-    direction_ok && deviation_ok && value_ok && abs_ok
+    let score_ok = match settings.min_score {
+        None => true,
+        Some(min) => d.score.is_some_and(|s| s.abs() >= min),
+    };
+    let severity_ok = match settings.min_severity {
+        None => true,
+        Some(min) => {
+            settings
+                .severity_cutoffs
+                .level(d.score, d.percent_deviation)
+                >= min
+        }
+    };
+    direction_ok && deviation_ok && value_ok && abs_ok && score_ok && severity_ok
 }
 
 struct Points<'a> {
@@ -250,7 +260,7 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
         if gap < cooldown {
             return Decision::Hold(format!(
                 "cooldown: the last alert was for {} ({} of {} minutes)",
-                crate::alert::message::format_time(last),
+                format_time(last),
                 gap.num_minutes(),
                 settings.cooldown_minutes
             ));
@@ -280,7 +290,7 @@ fn not_alerting(
             .count();
         return Decision::Hold(if qualifying == 0 {
             format!(
-                "{flagged} detector(s) flag the newest point, but not as the conditions require (direction / min_deviation_percent)"
+                "{flagged} detector(s) flag the newest point, but not as the conditions require (direction, min_deviation_percent, min_score, severity, ...)"
             )
         } else {
             format!(

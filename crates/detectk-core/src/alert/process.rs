@@ -8,17 +8,19 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::alert::AlertSettings;
 use crate::alert::lease::{HeldLease, unique_token};
-use crate::alert::message::{MessageInput, build_message_with_link};
-use crate::alert::policy::{Decision, PolicyInput, decide};
+use crate::alert::message::{DetectorInfo, build_message_with_link};
+use crate::alert::policy::{Decision, PolicyInput, decide, lookback_points};
+use crate::alert::settings::AlertSettings;
+use crate::alert::text::MessageInput;
 use crate::error::{BackendError, Error};
+use crate::layers::{DryRunAlerter, DryRunStorage};
 use crate::model::DetectionRecord;
-use crate::pipeline::with_retry;
-use crate::traits::{AlertClaim, AlertOutcome, AlertStatus};
-use crate::traits::{AlertKind, AlertMessage, Alerter, Storage};
+use crate::traits::{
+    AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus, Alerter, FinishAlert,
+    LoadDetections, MarkAlertSent, Storage,
+};
 
 /// An anomaly alert that failed (or whose sender died) is retried by later runs while
 /// its point is at most this much older than their newest point and no newer anomaly
@@ -29,22 +31,15 @@ pub const FAILED_ALERT_RETRY_WINDOW: TimeDelta = TimeDelta::hours(24);
 /// claiming an alert and before sending it (tests kill the process meanwhile).
 pub const PAUSE_BEFORE_SEND_ENV: &str = "DETECTK_TEST_PAUSE_BEFORE_SEND";
 
-/// A configured detector as alerts describe it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DetectorInfo {
-    /// Detector ID.
-    pub id: String,
-    /// Detector type.
-    pub kind: String,
-    /// Params as configured.
-    pub params: Value,
-}
-
 /// Everything needed to decide on and send the alert for a metric's newest point.
 #[derive(Debug)]
 pub struct AlertJob<'a> {
     /// Metric name.
     pub metric: &'a str,
+    /// Name under which this alerter's claims, sent alerts and lease are kept: the
+    /// metric name for the metric's `alerter:` (so existing state stays valid), else
+    /// [`alerter_state_key`] of the metric and the alerter's name.
+    pub state_key: &'a str,
     /// Parsed alert settings.
     pub settings: &'a AlertSettings,
     /// The channel.
@@ -59,12 +54,14 @@ pub struct AlertJob<'a> {
     pub newest: DateTime<Utc>,
     /// The metric's interval.
     pub interval: TimeDelta,
-    /// Decide and render, but neither claim nor send nor write anything.
+    /// Take the path of a real run over [`DryRunStorage`] and [`DryRunAlerter`]: claim,
+    /// send and record in memory only; the messages are reported as `would_send`.
     pub dry_run: bool,
 }
 
 /// What happened to the alert of one run.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct AlertReport {
     /// Messages delivered.
     pub sent: Vec<AlertMessage>,
@@ -101,26 +98,28 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
             "alerting is disabled (alerter.enabled: false)",
         ));
     }
-    let detections = with_retry("load detections", || gather(&job, job.newest))
+    if job.dry_run {
+        // The same path as a real run, over layers that write and send nothing.
+        let storage = DryRunStorage::new(job.storage);
+        let alerter = DryRunAlerter::new(job.alerter);
+        let mut report = alert(AlertJob {
+            storage: &storage,
+            alerter: &alerter,
+            ..job
+        })
+        .await?;
+        report.would_send = std::mem::take(&mut report.sent);
+        return Ok(report);
+    }
+    alert(job).await
+}
+
+/// Gathers the detections, then decides, claims, sends and records under the lease.
+async fn alert(job: AlertJob<'_>) -> Result<AlertReport, Error> {
+    let detections = gather(&job, job.newest)
         .await
         .map_err(|e| storage_err(&job, e))?;
-    if job.dry_run {
-        let state = State::read(&job).await?;
-        return Ok(
-            match message_for(
-                &job,
-                decide_at(&job, &detections, job.newest, &state),
-                job.newest,
-            ) {
-                Ok(message) => AlertReport {
-                    would_send: vec![message],
-                    ..AlertReport::default()
-                },
-                Err(reason) => AlertReport::held(reason),
-            },
-        );
-    }
-    let lease = HeldLease::acquire(job.storage, job.metric).await?;
+    let lease = HeldLease::acquire(job.storage, job.state_key).await?;
     let result = under_lease(&job, &lease, &detections).await;
     lease.release().await;
     result
@@ -141,11 +140,7 @@ struct State {
 
 impl State {
     async fn read(job: &AlertJob<'_>) -> Result<Self, Error> {
-        let last = |kind| {
-            with_retry("read the last sent alert", move || {
-                job.storage.last_sent_alert(job.metric, Some(kind))
-            })
-        };
+        let last = |kind| job.storage.last_sent_alert(job.state_key, Some(kind));
         let last_anomaly = last(AlertKind::Anomaly)
             .await
             .map_err(|e| storage_err(job, e))?;
@@ -211,6 +206,7 @@ fn message_for(
             detections: &fired,
             consecutive,
             recovered_from,
+            severity: job.settings.severity_cutoffs.classify(kind, &fired),
         },
         job.settings.message_template.as_deref(),
         link.as_deref(),
@@ -229,9 +225,7 @@ async fn under_lease(
     if !matches!(decision, Decision::Anomaly { .. })
         && let Some(at) = undelivered(job, &state).await?
     {
-        let earlier = with_retry("load detections", || gather(job, at))
-            .await
-            .map_err(|e| storage_err(job, e))?;
+        let earlier = gather(job, at).await.map_err(|e| storage_err(job, e))?;
         if let Ok(message) = message_for(job, decide_at(job, &earlier, at, &state), at)
             && message.kind == AlertKind::Anomaly
         {
@@ -260,11 +254,11 @@ async fn under_lease(
 /// pending claim's sender is dead), newer than every sent anomaly alert and recovery,
 /// older than the newest point, and within [`FAILED_ALERT_RETRY_WINDOW`] of it.
 async fn undelivered(job: &AlertJob<'_>, state: &State) -> Result<Option<DateTime<Utc>>, Error> {
-    let latest = with_retry("read the latest alert", || {
-        job.storage.latest_alert(job.metric, AlertKind::Anomaly)
-    })
-    .await
-    .map_err(|e| storage_err(job, e))?;
+    let latest = job
+        .storage
+        .latest_alert(job.state_key, AlertKind::Anomaly)
+        .await
+        .map_err(|e| storage_err(job, e))?;
     Ok(latest
         .filter(|a| a.status != AlertStatus::Sent)
         .map(|a| a.timestamp)
@@ -282,7 +276,7 @@ async fn gather(
     job: &AlertJob<'_>,
     at: DateTime<Utc>,
 ) -> Result<Vec<DetectionRecord>, crate::BackendError> {
-    let lookback = crate::alert::policy::lookback_points(job.settings);
+    let lookback = lookback_points(job.settings);
     let back = i32::try_from(lookback.max(1) - 1)
         .ok()
         .and_then(|n| job.interval.checked_mul(n))
@@ -297,7 +291,7 @@ async fn gather(
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let stored = job
         .storage
-        .load_detections(job.metric, None, from, to)
+        .load_detections(&LoadDetections::new(job.metric, from, to))
         .await?;
     let mut merged: BTreeMap<(DateTime<Utc>, String), DetectionRecord> = stored
         .into_iter()
@@ -311,6 +305,17 @@ async fn gather(
         }
     }
     Ok(merged.into_values().collect())
+}
+
+/// Where an `alerters:` entry named `name` keeps its alert state: `metric#name`, so
+/// each channel of a metric claims, records and leases on its own and one failing
+/// channel neither blocks nor duplicates another.
+///
+/// ```
+/// assert_eq!(detectk_core::alert::alerter_state_key("orders", "pager"), "orders#pager");
+/// ```
+pub fn alerter_state_key(metric: &str, name: &str) -> String {
+    format!("{metric}#{name}")
 }
 
 /// The alert's key within the metric: `anomaly:2024-01-01T10:00:00Z`.
@@ -346,18 +351,12 @@ async fn deliver_once(
         .iter()
         .map(|r| r.detector_id.clone())
         .collect();
-    let claim = AlertClaim {
-        metric: job.metric.to_string(),
-        key: key.clone(),
-        kind: message.kind,
-        timestamp: at,
-        token: token.clone(),
-        claimed_at: now,
-        // We hold the lease: a pending claim made before now belongs to a dead run.
-        stale_before: now,
-        detector_ids: ids.clone(),
-    };
-    let claimed = with_retry("claim the alert", || job.storage.claim_alert(&claim))
+    // We hold the lease: a pending claim made before now belongs to a dead run.
+    let claim = AlertClaim::new(job.state_key, &key, message.kind, at, &token, now, now)
+        .detectors(ids.clone());
+    let claimed = job
+        .storage
+        .claim_alert(&claim)
         .await
         .map_err(|e| storage_err(job, e))?;
     if !claimed {
@@ -377,20 +376,15 @@ async fn deliver_once(
             job.alerter.send(&message).await
         })
         .await;
-    let outcome = AlertOutcome {
-        status: if result.is_ok() {
-            AlertStatus::Sent
-        } else {
-            AlertStatus::Failed
-        },
-        finished_at: Utc::now(),
-        message: message.text.clone(),
-        error: result.as_ref().err().map(|e| e.to_string()),
+    let status = if result.is_ok() {
+        AlertStatus::Sent
+    } else {
+        AlertStatus::Failed
     };
-    let recorded = with_retry("record the alert outcome", || {
-        job.storage.finish_alert(job.metric, &key, &token, &outcome)
-    })
-    .await;
+    let mut outcome = AlertOutcome::new(status, Utc::now(), message.text.clone());
+    outcome.error = result.as_ref().err().map(|e| e.to_string());
+    let finish = FinishAlert::new(job.state_key, &key, &token, outcome);
+    let recorded = job.storage.finish_alert(&finish).await;
     if let Err(e) = recorded {
         if result.is_ok() {
             return Err(storage_err(job, e));
@@ -410,11 +404,11 @@ async fn deliver_once(
                 "alert sent"
             );
             if message.kind == AlertKind::Anomaly {
-                with_retry("mark detections alerted", || {
-                    job.storage.mark_alert_sent(job.metric, &ids, at)
-                })
-                .await
-                .map_err(|e| storage_err(job, e))?;
+                let mark = MarkAlertSent::new(job.metric, ids.clone(), at);
+                job.storage
+                    .mark_alert_sent(&mark)
+                    .await
+                    .map_err(|e| storage_err(job, e))?;
             }
             report.sent.push(message);
             Ok(())

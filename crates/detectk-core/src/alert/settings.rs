@@ -2,9 +2,12 @@
 //! policy keys of `alerter.params` (`cooldown_minutes`, `message_template`).
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::alert::severity::{Severity, SeverityCutoffs};
 use crate::alert::template;
 use crate::config::Params;
+use crate::error::ConfigIssue;
 
 /// Default cooldown when neither `alerter.params` nor `alerter.conditions` sets one
 /// (the default of Python detectk's alerters).
@@ -13,6 +16,7 @@ pub const DEFAULT_COOLDOWN_MINUTES: u64 = 60;
 /// Which anomaly directions may trigger an alert (`conditions.direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum DirectionFilter {
     /// Only values above the expected range.
     Up,
@@ -42,6 +46,7 @@ impl DirectionFilter {
 /// How many of a metric's detectors must flag a point (`conditions.agreement`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Agreement {
     /// At least one detector.
     Any,
@@ -92,6 +97,7 @@ impl Agreement {
 /// `conditions.min_anomaly_share`: alert only when at least `k` of the newest `n`
 /// points (the newest included) are anomalous as the conditions require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
 pub struct AnomalyShare {
     /// Anomalous points needed (1 ..= n).
     pub k: u32,
@@ -133,6 +139,13 @@ pub struct AlertSettings {
     /// `report_url`: a link pattern to a report or chart (see
     /// [`crate::alert::expand_report_url`]), added to every message.
     pub report_url: Option<String>,
+    /// Never alert about a detection whose `|score|` is below this (routing: page
+    /// only on big deviations).
+    pub min_score: Option<f64>,
+    /// Never alert below this severity (`conditions.severity`).
+    pub min_severity: Option<Severity>,
+    /// Cut-offs giving an alert its severity (`conditions.severity_cutoffs`).
+    pub severity_cutoffs: SeverityCutoffs,
 }
 
 /// Largest `cooldown_minutes`: 365 days.
@@ -156,6 +169,9 @@ impl Default for AlertSettings {
             agreement: Agreement::Any,
             message_template: None,
             report_url: None,
+            min_score: None,
+            min_severity: None,
+            severity_cutoffs: SeverityCutoffs::default(),
         }
     }
 }
@@ -191,7 +207,17 @@ impl AlertSettings {
                 too_long(m)
             });
         }
-        let consecutive_anomalies: u32 = conditions.or("consecutive_anomalies", 1);
+        let alias: Option<u32> = conditions.optional("min_consecutive");
+        let explicit: Option<u32> = conditions.optional("consecutive_anomalies");
+        if let (Some(a), Some(b)) = (alias, explicit)
+            && a != b
+        {
+            conditions.error(
+                "min_consecutive",
+                format!("is {a} but consecutive_anomalies is {b}; set one of them"),
+            );
+        }
+        let consecutive_anomalies: u32 = explicit.or(alias).unwrap_or(1);
         conditions.check(consecutive_anomalies >= 1, "consecutive_anomalies", || {
             "must be at least 1".into()
         });
@@ -231,6 +257,38 @@ impl AlertSettings {
         let notify_recovery = conditions.or("notify_recovery", false);
         let agreement =
             Agreement::parse(&conditions.choice("agreement", Agreement::CHOICES, "any"));
+        let min_score: Option<f64> = conditions.optional("min_score");
+        if let Some(m) = min_score {
+            conditions.check(m.is_finite() && m >= 0.0, "min_score", || {
+                format!("must be a number >= 0, got {m}")
+            });
+        }
+        let min_severity = conditions.optional::<String>("severity").and_then(|text| {
+            match Severity::parse(&text) {
+                Some(s) => Some(s),
+                None => {
+                    conditions.error(
+                        "severity",
+                        format!(
+                            "unknown severity {text:?}; expected one of: info, warning, critical"
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let severity_cutoffs = match conditions.optional::<Map<String, Value>>("severity_cutoffs") {
+            Some(map) => {
+                let mut reader = Params::new(&map, conditions.path_of("severity_cutoffs"));
+                let cutoffs = SeverityCutoffs::parse(&mut reader, SeverityCutoffs::default());
+                let report = reader.finish();
+                for issue in report.issues {
+                    conditions.push_issue(issue);
+                }
+                cutoffs
+            }
+            None => SeverityCutoffs::default(),
+        };
         let message_template: Option<String> = params.optional("message_template");
         if let Some(source) = &message_template
             && let Err(problem) = template::validate_template(source)
@@ -262,8 +320,21 @@ impl AlertSettings {
             agreement,
             message_template,
             report_url,
+            min_score,
+            min_severity,
+            severity_cutoffs,
         }
     }
+}
+
+/// Checks a `conditions` mapping at `path` (every problem, unknown keys included):
+/// what `detectk_project.yaml` defaults are checked with.
+pub fn check_conditions(conditions: &Map<String, Value>, path: &str) -> Vec<ConfigIssue> {
+    let empty = Map::new();
+    let mut params = Params::new(&empty, "");
+    let mut reader = Params::new(conditions, path);
+    let _ = AlertSettings::parse(true, &mut params, &mut reader);
+    reader.finish().issues
 }
 
 /// Reads `min_anomaly_share`: `{k: 2, n: 3}` or `{share: 0.5, n: 6}` (k = ceil(share * n)).
@@ -514,5 +585,29 @@ mod tests {
         assert!(joined.contains("alerter.conditions.agreement: unknown value \"most\""));
         assert!(joined.contains("alerter.conditions.consecutiv_anomalies: unknown key"));
         assert_eq!(issues.len(), 6, "{joined}");
+    }
+
+    #[test]
+    fn routing_conditions_parse_and_min_consecutive_is_an_alias() {
+        let (s, issues) = parse(
+            json!({}),
+            json!({"min_score": 6, "severity": "warning", "min_consecutive": 3,
+                   "severity_cutoffs": {"critical_score": 9}}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.min_score, Some(6.0));
+        assert_eq!(s.min_severity, Some(crate::alert::Severity::Warning));
+        assert_eq!(s.consecutive_anomalies, 3);
+        assert_eq!(s.severity_cutoffs.critical_score, 9.0);
+        let (_, issues) = parse(
+            json!({}),
+            json!({"min_consecutive": 2, "consecutive_anomalies": 3}),
+        );
+        assert_eq!(
+            issues,
+            [
+                "alerter.conditions.min_consecutive: is 2 but consecutive_anomalies is 3; set one of them"
+            ]
+        );
     }
 }

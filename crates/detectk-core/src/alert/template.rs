@@ -9,7 +9,7 @@ use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Map;
 
-use crate::alert::message::{MessageInput, default_text, point_value, sample_detection};
+use crate::alert::text::{MessageInput, default_text, point_value, sample_detection, title};
 use crate::model::DetectionRecord;
 use crate::traits::AlertKind;
 
@@ -38,6 +38,7 @@ pub const TEMPLATE_VARIABLES: &[&str] = &[
     "recovered_from",
     "default_message",
     "report_url",
+    "severity",
 ];
 
 /// A point in time for templates: prints as `2024-11-02 14:30:00`, and has the
@@ -145,11 +146,12 @@ fn context(input: &MessageInput<'_>, default_message: &str, link: Option<&str>) 
         detector_params => first.map(|r| Value::from_serialize(&r.detector_params)),
         detections => input.detections.iter().map(detection_value).collect::<Vec<_>>(),
         kind => input.kind.as_str(),
-        title => crate::alert::message::title(input.kind, input.metric),
+        title => title(input.kind, input.metric),
         consecutive_anomalies => input.consecutive,
         recovered_from => input.recovered_from.map(|t| Value::from_object(Timestamp(t))),
         default_message => default_message,
         report_url => link,
+        severity => input.severity.as_str(),
     }
 }
 
@@ -217,6 +219,7 @@ pub fn validate_template(source: &str) -> Result<(), String> {
             detections: &records,
             consecutive: 1,
             recovered_from,
+            severity: crate::alert::SeverityCutoffs::default().classify(kind, &records),
         };
         let link = Some("https://reports.example.com/sample_metric.html");
         render(source, &input, &default_text(&input), link)?;

@@ -3,7 +3,7 @@
 //! do). Nothing is written and nothing is sent.
 //!
 //! The replay uses the production code path: the same [`crate::Detector::detect`]
-//! calls as `dtk backfill` and the same [`crate::alert::decide`] as the alert step of
+//! calls as `dtk backfill` and the same alert policy (`alert::decide`) as the alert step of
 //! `dtk run` (see [`replay`]). Scores are event-level (see [`score`]).
 
 pub mod labels;
@@ -21,9 +21,9 @@ use crate::error::{ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::{
     MetricPlan, PlannedDetector, Runner, batches, floor_to_interval, history_span,
-    newest_complete_end, with_retry,
+    newest_complete_end,
 };
-use crate::traits::{AlertKind, DetectionContext};
+use crate::traits::{AlertKind, DetectionContext, LoadDatapoints};
 
 pub use labels::{IncidentWindow, Labels, LabelsError, metric_name_for_key};
 pub use replay::{
@@ -50,6 +50,7 @@ pub struct BacktestOptions {
 
 /// A detector's verdict on one point, for the per-point CSV.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Verdict {
     /// `anomaly`, `normal` or `skipped`.
     pub state: &'static str,
@@ -63,6 +64,7 @@ pub struct Verdict {
 
 /// One replayed point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PointRow {
     /// The point's timestamp.
     pub timestamp: DateTime<Utc>,
@@ -78,6 +80,7 @@ pub struct PointRow {
 
 /// How one detector scored.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct DetectorScore {
     /// ID, type and params.
     #[serde(flatten)]
@@ -90,6 +93,7 @@ pub struct DetectorScore {
 
 /// How the alert decision scored.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AlertScore {
     /// The policy replayed.
     pub settings: AlertSettings,
@@ -103,6 +107,7 @@ pub struct AlertScore {
 
 /// The backtest of one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct MetricBacktest {
     /// Metric name.
     pub metric: String,
@@ -190,14 +195,14 @@ pub async fn load_series(
     let load_from = from - span;
     if !collect {
         let storage = plan.storage.as_ref();
-        let points = with_retry("load history", || {
-            storage.load_datapoints(metric, load_from, to)
-        })
-        .await
-        .map_err(|source| Error::Storage {
-            metric: metric.to_string(),
-            source: Box::new(source),
-        })?;
+        let op = LoadDatapoints::new(metric, load_from, to);
+        let points = storage
+            .load_datapoints(&op)
+            .await
+            .map_err(|source| Error::Storage {
+                metric: metric.to_string(),
+                source: Box::new(source),
+            })?;
         return Ok((points, Vec::new()));
     }
     let runner = Runner::new();
@@ -260,9 +265,10 @@ pub fn merge_by_time(per_detector: &[Vec<DetectionRecord>]) -> Vec<DetectionReco
     all
 }
 
-/// The alert settings the backtest replays, and a note when they are not the metric's own.
+/// The alert settings the backtest replays (those of the metric's first alerter), and
+/// a note when they are not the metric's own.
 pub fn replayed_settings(plan: &MetricPlan) -> (AlertSettings, Option<String>) {
-    match &plan.alert {
+    match plan.alerts.first() {
         Some(a) if a.settings.enabled => (a.settings.clone(), None),
         Some(a) => (
             a.settings.clone(),

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
+use crate::config::alignment::{Aggregation, TimestampAlignment};
 use crate::config::env::substitute_env;
 use crate::config::model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
@@ -15,11 +16,11 @@ use crate::config::model::{
 use crate::config::params::{Params, ParamsReport, did_you_mean};
 use crate::config::paths::{anchor, anchor_sqlite_params, base_dir_of};
 use crate::config::profiles::Profiles;
+use crate::config::project::ProjectDefaults;
 use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
 use crate::duration::HumanDuration;
 use crate::error::{ConfigError, ConfigIssue};
-use crate::pipeline::{Aggregation, TimestampAlignment};
 
 /// Keys of `collector` (or `collector.params`) that the core reads itself.
 pub const COLLECTOR_CORE_KEYS: &[&str] = &[
@@ -34,6 +35,9 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
 /// Longest metric `name` (bytes): the narrowest storage column is MySQL's `VARCHAR(255)`,
 /// and the name is also part of alert keys and lock names, so 200 leaves room.
 pub const MAX_METRIC_NAME_LEN: usize = 200;
+
+/// Longest alerter `name` (with the metric name it forms the alert state key).
+pub const MAX_ALERTER_NAME_LEN: usize = 50;
 
 /// Longest detector `id` (bytes): MySQL keeps it in a `VARCHAR(128)` key column.
 pub const MAX_DETECTOR_ID_LEN: usize = 128;
@@ -76,6 +80,8 @@ pub struct LoadOptions {
     /// of `storage: {enabled: false}`, a SQLite storage's default `detectk.db`). `None`:
     /// the directory of the metric config.
     pub project_dir: Option<PathBuf>,
+    /// Alerting defaults of `detectk_project.yaml`, merged into every config.
+    pub defaults: Arc<ProjectDefaults>,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -95,12 +101,14 @@ impl Default for LoadOptions {
             profiles: Profiles::empty(),
             env: Arc::new(|k| std::env::var(k).ok()),
             project_dir: None,
+            defaults: Arc::new(ProjectDefaults::default()),
         }
     }
 }
 
 /// A parsed config and the warnings found on the way.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadedConfig {
     /// The config.
     pub config: MetricConfig,
@@ -154,6 +162,7 @@ pub fn parse_config(
 
 /// A config parsed as far as possible, with every problem found.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PartialConfig {
     /// The config, when its required parts could be read (even with other problems),
     /// so that building it can report more problems at once.
@@ -211,7 +220,8 @@ pub fn parse_config_partial(
         return failed(issues);
     };
     render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
-    let map = doc.as_object().cloned().unwrap_or_default();
+    let mut map = doc.as_object().cloned().unwrap_or_default();
+    options.defaults.apply(&mut map);
     let base = file.and_then(base_dir_of);
     let project_dir = options
         .project_dir
@@ -328,6 +338,7 @@ impl Parser<'_> {
         let storage_map: Option<Map<String, Value>> = top.optional("storage");
         let state_map: Option<Map<String, Value>> = top.optional("state");
         let alerter_map: Option<Map<String, Value>> = top.optional("alerter");
+        let alerters_value: Option<Value> = top.optional("alerters");
         let schedule_map: Map<String, Value> = top.or("schedule", Map::new());
         let detector_value = top.raw("detector").cloned();
         let detectors_value = top.raw("detectors").cloned();
@@ -343,7 +354,15 @@ impl Parser<'_> {
         let storage = self.storage(storage_map.as_ref(), collector.as_ref());
         let state = self.state(state_map.as_ref());
         let detectors = self.detectors(detector_value, detectors_value);
-        let alerter = alerter_map.and_then(|m| self.alerter(&m));
+        let alerters_list = match alerters_value {
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.issue("alerters", "expected a list of alerters");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let alerters = self.alerters(alerter_map.as_ref(), &alerters_list);
         let schedule = self.schedule(&schedule_map, timezone);
 
         Some(MetricConfig {
@@ -354,7 +373,7 @@ impl Parser<'_> {
             storage: storage?,
             state,
             detectors,
-            alerter,
+            alerters,
             schedule: schedule?,
             metadata,
             heartbeat_url: heartbeat_url.map(crate::secret::Secret::new),
@@ -843,10 +862,63 @@ impl Parser<'_> {
         out
     }
 
-    fn alerter(&mut self, map: &Map<String, Value>) -> Option<AlerterConfig> {
-        let mut a = Params::new(map, "alerter");
+    /// `alerter:` (first) and the entries of `alerters:`, with unique names.
+    fn alerters(
+        &mut self,
+        single: Option<&Map<String, Value>>,
+        list: &[Value],
+    ) -> Vec<AlerterConfig> {
+        let mut out: Vec<AlerterConfig> = Vec::new();
+        if let Some(map) = single {
+            out.extend(self.alerter(map, "alerter".into(), true));
+        }
+        for (i, entry) in list.iter().enumerate() {
+            let path = format!("alerters[{i}]");
+            match entry {
+                Value::Object(map) => out.extend(self.alerter(map, path, false)),
+                _ => self.issue(
+                    &path,
+                    "expected a mapping with `type`, `params`, `conditions`",
+                ),
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        let mut duplicates = Vec::new();
+        for a in &out {
+            if seen.contains(&a.name.as_str()) {
+                duplicates.push(ConfigIssue::new(
+                    format!("{}.name", a.path),
+                    format!(
+                        "another alerter of this metric is named {:?}; give each a unique `name`",
+                        a.name
+                    ),
+                ));
+            }
+            seen.push(&a.name);
+        }
+        self.issues.extend(duplicates);
+        out
+    }
+
+    fn alerter(
+        &mut self,
+        map: &Map<String, Value>,
+        path: String,
+        primary: bool,
+    ) -> Option<AlerterConfig> {
+        let mut a = Params::new(map, path.clone());
         let enabled: bool = a.or("enabled", true);
+        let digest: bool = a.or("digest", false);
         let kind: Option<String> = a.required("type");
+        let name: Option<String> = a.optional("name");
+        if let Some(n) = &name
+            && (!valid_name(n) || n.len() > MAX_ALERTER_NAME_LEN)
+        {
+            a.error(
+                "name",
+                format!("{n:?} must be 1 to {MAX_ALERTER_NAME_LEN} letters, digits, `_` or `-`"),
+            );
+        }
         let params: Map<String, Value> = a.or("params", Map::new());
         let conditions: Map<String, Value> = a.or("conditions", Map::new());
         let report = a.finish();
@@ -859,9 +931,14 @@ impl Parser<'_> {
         {
             *location = anchor(location, base);
         }
+        let kind = kind?;
         Some(AlerterConfig {
+            name: name.unwrap_or_else(|| kind.clone()),
+            path,
+            primary,
             enabled,
-            kind: kind?,
+            digest,
+            kind,
             params: ParamMap(params),
             conditions,
         })
@@ -936,14 +1013,10 @@ impl Parser<'_> {
 
 /// Collector types of Python detectk that DetectK does not ship (they have no SQL query);
 /// building such a config reports the type itself as unavailable.
+pub(crate) const PYTHON_ONLY_COLLECTORS: &[&str] = &["http"];
+
 fn python_only_collector(kind: Option<&str>) -> bool {
-    kind.is_some_and(|k| {
-        crate::registry::KNOWN_TYPES.iter().any(|t| {
-            t.component == crate::registry::Component::Collector
-                && t.name == k
-                && t.crate_name.is_none()
-        })
-    })
+    kind.is_some_and(|k| PYTHON_ONLY_COLLECTORS.contains(&k))
 }
 
 fn merge_profile(
@@ -1179,7 +1252,7 @@ mod tests {
         );
         assert_eq!(c.storage.params.0["path"], "/srv/proj/state.db");
         assert_eq!(
-            c.alerter.unwrap().params.0["path"],
+            c.alerters[0].params.0["path"],
             "/srv/proj/metrics/team/alerts.log"
         );
 

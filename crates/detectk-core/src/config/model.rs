@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::alignment::{Aggregation, TimestampAlignment};
 use crate::duration::HumanDuration;
-use crate::pipeline::{Aggregation, TimestampAlignment};
 use crate::secret::redact_json;
 
 /// A params map whose `Debug` and `Serialize` hide secrets (passwords, webhook URLs, DSNs).
@@ -54,8 +54,8 @@ pub struct MetricConfig {
     pub state: Option<StorageConfig>,
     /// One or more detectors (`detector:` or `detectors:`).
     pub detectors: Vec<DetectorConfig>,
-    /// Where alerts go, if anywhere.
-    pub alerter: Option<AlerterConfig>,
+    /// Where alerts go: `alerter:` first (if any), then each `alerters:` entry.
+    pub alerters: Vec<AlerterConfig>,
     /// Interval and backfill range.
     pub schedule: ScheduleConfig,
     /// Free-form metadata.
@@ -69,6 +69,7 @@ pub struct MetricConfig {
 
 /// `collector:`: the query template, column mapping and connection params.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CollectorConfig {
     /// Collector type (from the profile when not given).
     #[serde(rename = "type")]
@@ -95,6 +96,7 @@ pub struct CollectorConfig {
 
 /// `storage:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct StorageConfig {
     /// Storage type (defaults to the collector's).
     #[serde(rename = "type")]
@@ -111,6 +113,7 @@ pub struct StorageConfig {
 
 /// One detector.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct DetectorConfig {
     /// The configured `id`, or the ID computed from type and params.
     pub id: String,
@@ -126,11 +129,24 @@ pub struct DetectorConfig {
     pub path: String,
 }
 
-/// `alerter:`.
+/// `alerter:` or one entry of `alerters:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AlerterConfig {
+    /// Unique within the metric: `name:`, else the channel type.
+    pub name: String,
+    /// Field path: `alerter` or `alerters[1]`.
+    #[serde(skip)]
+    pub path: String,
+    /// True for the `alerter:` block: its alert state is kept under the metric's name
+    /// (as before `alerters:` existed); `alerters:` entries keep theirs under
+    /// `metric#name`.
+    #[serde(skip)]
+    pub primary: bool,
     /// False: detect and store, never send.
     pub enabled: bool,
+    /// True: this alerter's alerts of a run go out as one digest message per channel.
+    pub digest: bool,
     /// Channel type.
     #[serde(rename = "type")]
     pub kind: String,
@@ -142,6 +158,7 @@ pub struct AlerterConfig {
 
 /// `schedule:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ScheduleConfig {
     /// Length of one interval (default `10 minutes`).
     pub interval: HumanDuration,

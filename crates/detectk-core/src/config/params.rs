@@ -343,6 +343,11 @@ impl<'a> Params<'a> {
             .push(ConfigIssue::new(self.path_of(key), message));
     }
 
+    /// Records a problem found by a nested reader (its path is already complete).
+    pub fn push_issue(&mut self, issue: ConfigIssue) {
+        self.issues.push(issue);
+    }
+
     /// Records a problem with a hint.
     pub fn error_with_hint(
         &mut self,
@@ -405,12 +410,6 @@ impl<'a> Params<'a> {
 }
 
 /// `did you mean `x`?` when some candidate is close to `input`.
-///
-/// ```
-/// use detectk_core::config::did_you_mean;
-/// assert_eq!(did_you_mean("n_sigm", ["n_sigma", "window_size"]).unwrap(), "did you mean `n_sigma`?");
-/// assert!(did_you_mean("zzz", ["n_sigma"]).is_none());
-/// ```
 pub fn did_you_mean<'c>(
     input: &str,
     candidates: impl IntoIterator<Item = &'c str>,
@@ -490,5 +489,14 @@ mod tests {
         let r = p.finish();
         assert!(r.issues.is_empty());
         assert_eq!(r.warnings.len(), 1);
+    }
+
+    #[test]
+    fn did_you_mean_examples() {
+        assert_eq!(
+            did_you_mean("n_sigm", ["n_sigma", "window_size"]).unwrap(),
+            "did you mean `n_sigma`?"
+        );
+        assert!(did_you_mean("zzz", ["n_sigma"]).is_none());
     }
 }

@@ -5,98 +5,11 @@
 //! an interval are combined by `collector.aggregation` (default `mean`). With `strict`
 //! the first off-grid row is an error.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
-
+use crate::config::{Aggregation, TimestampAlignment};
 use crate::model::DataPoint;
 use crate::pipeline::grid::floor_to_interval;
 use crate::pipeline::mapping::MappingError;
-
-/// What to do with a row whose timestamp is not an interval start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimestampAlignment {
-    /// Move the row to the start of the interval containing it (default).
-    #[default]
-    Floor,
-    /// Reject the query result, naming the first off-grid timestamp.
-    Strict,
-}
-
-impl TimestampAlignment {
-    /// Accepted config values.
-    pub const CHOICES: &'static [&'static str] = &["floor", "strict"];
-
-    /// From a config value already checked against [`Self::CHOICES`].
-    pub fn parse(s: &str) -> Self {
-        if s == "strict" {
-            Self::Strict
-        } else {
-            Self::Floor
-        }
-    }
-}
-
-/// How rows that fall into the same interval are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Aggregation {
-    /// Arithmetic mean of the values (default: keeps the series' scale).
-    #[default]
-    Mean,
-    /// Sum (for counts reported in pieces).
-    Sum,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// The earliest row.
-    First,
-    /// The latest row.
-    Last,
-}
-
-impl Aggregation {
-    /// Accepted config values.
-    pub const CHOICES: &'static [&'static str] = &["mean", "sum", "min", "max", "first", "last"];
-
-    /// From a config value already checked against [`Self::CHOICES`].
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "sum" => Self::Sum,
-            "min" => Self::Min,
-            "max" => Self::Max,
-            "first" => Self::First,
-            "last" => Self::Last,
-            _ => Self::Mean,
-        }
-    }
-
-    /// The config spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Mean => "mean",
-            Self::Sum => "sum",
-            Self::Min => "min",
-            Self::Max => "max",
-            Self::First => "first",
-            Self::Last => "last",
-        }
-    }
-
-    /// Combines the values of one interval's rows (NULLs already left out).
-    fn combine(self, values: &[f64]) -> Option<f64> {
-        let first = *values.first()?;
-        Some(match self {
-            Self::Mean => values.iter().sum::<f64>() / values.len() as f64,
-            Self::Sum => values.iter().sum(),
-            Self::Min => values.iter().copied().fold(first, f64::min),
-            Self::Max => values.iter().copied().fold(first, f64::max),
-            Self::First => first,
-            Self::Last => values[values.len() - 1],
-        })
-    }
-}
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// Points on the grid, and what aligning did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -168,7 +81,7 @@ fn flush(
     };
     let context = chosen.unwrap_or(&rows[0]).context.clone();
     let values: Vec<f64> = rows.iter().filter_map(|p| p.value).collect();
-    let point = match aggregation.combine(&values) {
+    let point = match combine(aggregation, &values) {
         Some(v) => DataPoint::new(start, v),
         None => DataPoint::missing(start),
     };
@@ -193,6 +106,19 @@ pub fn notes(aligned: &Aligned, interval: &str, aggregation: Aggregation) -> Vec
         ));
     }
     notes
+}
+
+/// Combines the values of one interval's rows (NULLs already left out).
+fn combine(aggregation: Aggregation, values: &[f64]) -> Option<f64> {
+    let first = *values.first()?;
+    Some(match aggregation {
+        Aggregation::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        Aggregation::Sum => values.iter().sum(),
+        Aggregation::Min => values.iter().copied().fold(first, f64::min),
+        Aggregation::Max => values.iter().copied().fold(first, f64::max),
+        Aggregation::First => first,
+        Aggregation::Last => values[values.len() - 1],
+    })
 }
 
 #[cfg(test)]

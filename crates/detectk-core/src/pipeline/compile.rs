@@ -5,13 +5,14 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::MetricConfig;
-use crate::config::template::{QueryVars, format_time, render_query, sql_interval};
+use crate::config::template::format_time;
 use crate::error::Error;
-use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
+use crate::pipeline::grid::{
+    batch_size, batches, floor_to_interval, neg, newest_complete_end, shifted,
+};
 use crate::pipeline::plan::MetricPlan;
-use crate::pipeline::retry::with_retry;
-use crate::pipeline::runner::{Runner, batch_size, neg, shifted};
+use crate::pipeline::query::render_collect_query;
+use crate::pipeline::runner::Runner;
 
 /// Where the range of a compiled run starts, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,7 @@ pub enum CompileStart {
 
 /// One query the run would send.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CompiledQuery {
     /// Range start (inclusive).
     pub from: DateTime<Utc>,
@@ -37,6 +39,7 @@ pub struct CompiledQuery {
 
 /// The next run of a metric, as `dtk compile` shows it.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CompiledRun {
     /// Metric name.
     pub metric: String,
@@ -51,38 +54,6 @@ pub struct CompiledRun {
     pub up_to_date: bool,
     /// The queries, one per `batch_load_days` batch.
     pub queries: Vec<CompiledQuery>,
-}
-
-/// Renders the collector query of `config` for `[from, to)`, as every collect call
-/// does. A template that fails is an [`Error::Data`] naming the metric (boxed: this is
-/// a plain function and the error is large).
-pub fn render_collect_query(
-    config: &MetricConfig,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    execution_time: DateTime<Utc>,
-) -> Result<String, Box<Error>> {
-    let interval = &config.schedule.interval;
-    let tz = config.collector.timezone;
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
-    let vars = QueryVars {
-        period_start: local(from),
-        period_finish: local(to),
-        interval: sql_interval(interval.seconds()),
-        interval_seconds: interval.seconds(),
-        metric_name: config.name.clone(),
-        execution_time: format_time(&execution_time),
-    };
-    render_query(&config.collector.query, &vars).map_err(|e| {
-        Box::new(Error::Data {
-            metric: config.name.clone(),
-            message: format!("rendering collector.params.query failed: {e}"),
-            hint: Some(
-                "`dtk validate` checks the template; see docs/configuration.md for its variables"
-                    .into(),
-            ),
-        })
-    })
 }
 
 /// The range, batches and queries of the next `dtk run` of `plan` at `execution_time`.
@@ -123,7 +94,7 @@ pub async fn compile_next_run(
         ),
         CompileStart::Storage => {
             let storage = plan.storage.as_ref();
-            match with_retry("checkpoint", || storage.last_datapoint_time(metric)).await {
+            match storage.last_datapoint_time(metric).await {
                 Ok(Some(last)) => (
                     shifted(
                         metric,

@@ -1,6 +1,10 @@
-//! Interval arithmetic: aligning times to a metric's schedule grid (UTC, from the Unix epoch).
+//! Interval arithmetic: aligning times to a metric's schedule grid (UTC, from the Unix
+//! epoch), batch sizes, and time shifts that report overflow instead of panicking.
 
 use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::config::template::format_time;
+use crate::error::Error;
 
 /// Start of the interval containing `t`.
 ///
@@ -63,6 +67,47 @@ pub fn batches(
     }
     out
 }
+
+/// `t + by`, or an error naming the metric and what was computed when the result is
+/// outside the supported time range (no time computation may panic).
+pub(crate) fn shifted(
+    metric: &str,
+    t: DateTime<Utc>,
+    by: TimeDelta,
+    what: &str,
+) -> Result<DateTime<Utc>, Error> {
+    t.checked_add_signed(by).ok_or_else(|| Error::Data {
+        metric: metric.to_string(),
+        message: format!(
+            "{what}: {} {} {}s is outside the supported time range",
+            format_time(&t),
+            if by < TimeDelta::zero() { "-" } else { "+" },
+            by.num_seconds().unsigned_abs()
+        ),
+        hint: Some(
+            "check --execution-time, schedule.start_time/end_time/delay and the detector windows"
+                .into(),
+        ),
+    })
+}
+
+/// `-d`, saturating (`TimeDelta::MIN` has no positive counterpart).
+pub(crate) fn neg(d: TimeDelta) -> TimeDelta {
+    d.checked_mul(-1).unwrap_or(TimeDelta::MIN)
+}
+
+/// One batch: `batch_load_days`, but never more than [`MAX_BATCH_POINTS`] intervals, so
+/// a batch's points fit in memory at any interval.
+pub(crate) fn batch_size(days: u32, interval: TimeDelta) -> TimeDelta {
+    let by_days = TimeDelta::days(i64::from(days.max(1)));
+    let by_points = interval
+        .checked_mul(MAX_BATCH_POINTS)
+        .unwrap_or(TimeDelta::MAX);
+    by_days.min(by_points)
+}
+
+/// Most intervals one collect call asks for (one query, one batch in memory).
+pub const MAX_BATCH_POINTS: i32 = 1_000_000;
 
 #[cfg(test)]
 mod tests {

@@ -10,14 +10,16 @@ use crate::alert::{AlertJob, AlertReport};
 use crate::config::template::format_time;
 use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
+use crate::layers::DryRunStorage;
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::align::{align, notes as align_notes};
-use crate::pipeline::compile::render_collect_query;
-use crate::pipeline::grid::{batches, floor_to_interval, newest_complete_end};
+use crate::pipeline::grid::{
+    batch_size, batches, floor_to_interval, neg, newest_complete_end, shifted,
+};
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
-use crate::pipeline::retry::with_retry;
-use crate::traits::DetectionContext;
+use crate::pipeline::query::render_collect_query;
+use crate::traits::{DetectionContext, LoadDatapoints, Storage};
 
 /// Options of `dtk run`.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +45,7 @@ pub struct BackfillOptions {
 
 /// One collected range.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct RangeReport {
     /// Range start (inclusive).
     pub from: Option<DateTime<Utc>>,
@@ -74,6 +77,7 @@ impl RangeReport {
 
 /// What `run` did for one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RunReport {
     /// Metric name.
     pub metric: String,
@@ -90,10 +94,15 @@ pub struct RunReport {
     /// caller counts the metric as failed.
     #[serde(skip)]
     pub alert_failure: Option<std::sync::Arc<Error>>,
+    /// Alerts of `digest: true` alerters, decided but not yet sent: the caller passes
+    /// those of every metric of the run to [`crate::alert::send_digests`].
+    #[serde(skip)]
+    pub digest: Vec<crate::alert::DigestItem>,
 }
 
 /// One backfill batch, for progress display.
 #[derive(Debug, Clone, Copy, Serialize)]
+#[non_exhaustive]
 pub struct BatchProgress {
     /// 1-based batch number.
     pub index: usize,
@@ -107,6 +116,7 @@ pub struct BatchProgress {
 
 /// What `backfill` did (or, in a dry run, would do) for one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct BackfillReport {
     /// Metric name.
     pub metric: String,
@@ -141,42 +151,14 @@ pub fn history_span(window: &Window, interval: TimeDelta) -> TimeDelta {
     }
 }
 
-/// `t + by`, or an error naming the metric and what was computed when the result is
-/// outside the supported time range (no time computation may panic).
-pub(crate) fn shifted(
-    metric: &str,
-    t: DateTime<Utc>,
-    by: TimeDelta,
-    what: &str,
-) -> Result<DateTime<Utc>, Error> {
-    t.checked_add_signed(by).ok_or_else(|| Error::Data {
-        metric: metric.to_string(),
-        message: format!(
-            "{what}: {} {} {}s is outside the supported time range",
-            format_time(&t),
-            if by < TimeDelta::zero() { "-" } else { "+" },
-            by.num_seconds().unsigned_abs()
-        ),
-        hint: Some(
-            "check --execution-time, schedule.start_time/end_time/delay and the detector windows"
-                .into(),
-        ),
-    })
-}
-
-/// `-d`, saturating (`TimeDelta::MIN` has no positive counterpart).
-pub(crate) fn neg(d: TimeDelta) -> TimeDelta {
-    d.checked_mul(-1).unwrap_or(TimeDelta::MIN)
-}
-
 impl Runner {
     /// A new runner.
     pub fn new() -> Self {
         Self::default()
     }
 
-    async fn migrate(&self, plan: &MetricPlan) -> Result<(), Error> {
-        let key = plan.storage.describe();
+    async fn migrate(&self, metric: &str, storage: &dyn Storage) -> Result<(), Error> {
+        let key = storage.describe();
         if self
             .migrated
             .lock()
@@ -185,8 +167,8 @@ impl Runner {
         {
             return Ok(());
         }
-        let metric = &plan.config.name;
-        with_retry("migrate", || plan.storage.migrate())
+        storage
+            .migrate()
             .await
             .map_err(|source| storage_error(metric, source))?;
         self.migrated
@@ -219,16 +201,18 @@ impl Runner {
             )?,
         };
         let newest = shifted(metric, end, neg(interval), "the newest interval")?;
-        if options.dry_run {
-            // The schema is not data: create it so a first dry run can read empty tables.
-            if let Err(e) = self.migrate(plan).await {
-                tracing::debug!(metric, error = %e, "dry run: could not create the storage tables");
-            }
+        // A dry run writes to memory only (see `DryRunStorage`); everything below is
+        // the same for both.
+        let dry_run_storage;
+        let storage: &dyn Storage = if options.dry_run {
+            dry_run_storage = DryRunStorage::new(plan.storage.as_ref());
+            &dry_run_storage
         } else {
-            self.migrate(plan).await?;
-        }
-        let storage = plan.storage.as_ref();
-        let last = with_retry("checkpoint", || storage.last_datapoint_time(metric))
+            plan.storage.as_ref()
+        };
+        self.migrate(metric, storage).await?;
+        let last = storage
+            .last_datapoint_time(metric)
             .await
             .map_err(|s| storage_error(metric, s))?;
         let start = match last {
@@ -250,14 +234,17 @@ impl Runner {
         // Per detector: score points after its newest stored detection, or the new points.
         // A detector new to a metric with stored points (an edited config) also scores
         // the newest stored point at once, so the run can alert on it.
+        let last_detections = if plan.detectors.is_empty() {
+            Default::default()
+        } else {
+            storage
+                .last_detection_times(metric)
+                .await
+                .map_err(|s| storage_error(metric, s))?
+        };
         let mut detect_from = Vec::with_capacity(plan.detectors.len());
         for d in &plan.detectors {
-            let last_detection = with_retry("detections", || {
-                storage.last_detection_time(metric, &d.info.id)
-            })
-            .await
-            .map_err(|s| storage_error(metric, s))?;
-            let from = match last_detection {
+            let from = match last_detections.get(&d.info.id).copied() {
                 Some(t) => {
                     shifted(metric, t, TimeDelta::seconds(1), "the newest detection")?.min(start)
                 }
@@ -290,13 +277,10 @@ impl Runner {
             range.notes.extend(notes);
             range.points += points.len();
             range.missing += points.iter().filter(|p| p.is_missing).count();
-            if !options.dry_run {
-                with_retry("store points", || {
-                    storage.upsert_datapoints(metric, &points)
-                })
+            storage
+                .upsert_datapoints(metric, &points)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
-            }
             new_points.extend(points);
         }
         if start < end {
@@ -314,8 +298,9 @@ impl Runner {
                     options.execution_time,
                 )
                 .await?;
-            if !options.dry_run && !records.is_empty() {
-                with_retry("store detections", || storage.upsert_detections(&records))
+            if !records.is_empty() {
+                storage
+                    .upsert_detections(&records)
                     .await
                     .map_err(|s| storage_error(metric, s))?;
             }
@@ -327,45 +312,78 @@ impl Runner {
         }
 
         let mut alert_failure = None;
-        let alert = match &plan.alert {
-            Some(a) if a.settings.enabled => {
-                let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
-                let job = AlertJob {
-                    metric,
-                    settings: &a.settings,
-                    alerter: a.alerter.as_ref(),
-                    storage,
-                    detectors: &detectors,
-                    fresh: &fresh,
-                    newest,
-                    interval,
-                    dry_run: options.dry_run,
-                };
-                match crate::alert::process(job).await {
-                    Ok(report) => Some(report),
-                    Err(e @ Error::Alert { .. }) => {
-                        alert_failure = Some(std::sync::Arc::new(e));
-                        Some(AlertReport {
-                            held_back: Some("delivery failed (see the error)".into()),
+        let enabled: Vec<_> = plan.alerts.iter().filter(|a| a.settings.enabled).collect();
+        let mut reports: Vec<(&str, AlertReport)> = Vec::new();
+        let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
+        // Each alerter decides, claims and sends on its own state: one failing channel
+        // neither blocks nor repeats another.
+        let mut digest = Vec::new();
+        for a in &enabled {
+            // A digest alerter only decides now; its run-wide message goes out later.
+            let deferred = a.digest.as_ref().filter(|_| !options.dry_run);
+            let job = AlertJob {
+                metric,
+                state_key: &a.state_key,
+                settings: &a.settings,
+                alerter: a.alerter.as_ref(),
+                storage,
+                detectors: &detectors,
+                fresh: &fresh,
+                newest,
+                interval,
+                dry_run: options.dry_run || deferred.is_some(),
+            };
+            let report = match crate::alert::process(job).await {
+                Ok(report) => match deferred {
+                    Some(group) => {
+                        let queued = report.would_send.len();
+                        digest.extend(report.would_send.into_iter().map(|message| {
+                            crate::alert::DigestItem {
+                                group: group.clone(),
+                                name: a.name.clone(),
+                                alerter: std::sync::Arc::clone(&a.alerter),
+                                storage: std::sync::Arc::clone(&plan.storage),
+                                state_key: a.state_key.clone(),
+                                message,
+                            }
+                        }));
+                        AlertReport {
+                            held_back: if queued > 0 {
+                                Some("queued for this run's digest".to_string())
+                            } else {
+                                report.held_back
+                            },
                             ..AlertReport::default()
-                        })
+                        }
                     }
-                    Err(e) => return Err(e),
+                    None => report,
+                },
+                Err(e @ Error::Alert { .. }) => {
+                    if alert_failure.is_none() {
+                        alert_failure = Some(std::sync::Arc::new(e));
+                    } else {
+                        tracing::error!(metric, alerter = a.name.as_str(), "{e}");
+                    }
+                    AlertReport {
+                        held_back: Some("delivery failed (see the error)".into()),
+                        ..AlertReport::default()
+                    }
                 }
-            }
-            _ => None,
-        };
+                Err(e) => return Err(e),
+            };
+            reports.push((a.name.as_str(), report));
+        }
+        let alert = merge_alert_reports(reports);
 
-        if !options.dry_run
-            && let Some(days) = config.storage.retention_days
-        {
+        if let Some(days) = config.storage.retention_days {
             let before = shifted(
                 metric,
                 options.execution_time,
                 TimeDelta::days(-i64::from(days)),
                 "storage.retention_days",
             )?;
-            with_retry("retention", || storage.apply_retention(metric, before))
+            storage
+                .apply_retention(metric, before)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
         }
@@ -376,6 +394,7 @@ impl Runner {
             alert,
             dry_run: options.dry_run,
             alert_failure,
+            digest,
         })
     }
 
@@ -424,12 +443,12 @@ impl Runner {
         let storage = plan.storage.as_ref();
 
         if !options.dry_run {
-            self.migrate(plan).await?;
+            self.migrate(metric, storage).await?;
         }
         let checkpoint = if options.force {
             None
         } else {
-            match with_retry("checkpoint", || storage.get_checkpoint(metric, &job)).await {
+            match storage.get_checkpoint(metric, &job).await {
                 Ok(c) => c,
                 // A dry run against a storage whose tables do not exist yet has no checkpoint.
                 Err(_) if options.dry_run => None,
@@ -454,11 +473,10 @@ impl Runner {
         let total = plan_batches.len();
         for (index, (from, to)) in plan_batches.into_iter().enumerate() {
             let (points, notes) = self.collect(plan, from, to, options.execution_time).await?;
-            with_retry("store points", || {
-                storage.upsert_datapoints(metric, &points)
-            })
-            .await
-            .map_err(|s| storage_error(metric, s))?;
+            storage
+                .upsert_datapoints(metric, &points)
+                .await
+                .map_err(|s| storage_error(metric, s))?;
             let mut batch_report = RangeReport {
                 from: Some(from),
                 to: Some(to),
@@ -473,7 +491,8 @@ impl Runner {
                     .detect(plan, &points, from, &detect_from, options.execution_time)
                     .await?;
                 if !records.is_empty() {
-                    with_retry("store detections", || storage.upsert_detections(&records))
+                    storage
+                        .upsert_detections(&records)
                         .await
                         .map_err(|s| storage_error(metric, s))?;
                 }
@@ -483,7 +502,8 @@ impl Runner {
                     .filter(|r| r.detection.is_anomaly)
                     .collect();
             }
-            with_retry("checkpoint", || storage.set_checkpoint(metric, &job, to))
+            storage
+                .set_checkpoint(metric, &job, to)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
             report.range.absorb(batch_report);
@@ -522,7 +542,9 @@ impl Runner {
         let interval = &config.schedule.interval;
         let query = render_collect_query(config, from, to, execution_time).map_err(|e| *e)?;
         tracing::debug!(metric, %from, %to, "collecting");
-        let table = with_retry("query", || plan.collector.query(&query))
+        let table = plan
+            .collector
+            .query(&query)
             .await
             .map_err(|source| Error::Collect {
                 metric: metric.to_string(),
@@ -599,11 +621,11 @@ impl Runner {
         }
         let history_from = window_starts.iter().copied().min().unwrap_or(new_from);
         let mut series: Vec<DataPoint> = if history_from < new_from {
-            with_retry("load history", || {
-                plan.storage.load_datapoints(metric, history_from, new_from)
-            })
-            .await
-            .map_err(|s| storage_error(metric, s))?
+            let op = LoadDatapoints::new(metric, history_from, new_from);
+            plan.storage
+                .load_datapoints(&op)
+                .await
+                .map_err(|s| storage_error(metric, s))?
         } else {
             Vec::new()
         };
@@ -649,19 +671,6 @@ impl Runner {
     }
 }
 
-/// One batch: `batch_load_days`, but never more than [`MAX_BATCH_POINTS`] intervals, so
-/// a batch's points fit in memory at any interval.
-pub(crate) fn batch_size(days: u32, interval: TimeDelta) -> TimeDelta {
-    let by_days = TimeDelta::days(i64::from(days.max(1)));
-    let by_points = interval
-        .checked_mul(MAX_BATCH_POINTS)
-        .unwrap_or(TimeDelta::MAX);
-    by_days.min(by_points)
-}
-
-/// Most intervals one collect call asks for (one query, one batch in memory).
-pub const MAX_BATCH_POINTS: i32 = 1_000_000;
-
 /// What `run` says about a detector that has no detection yet on a metric with stored points.
 fn new_detector_note(d: &crate::pipeline::plan::PlannedDetector, from: DateTime<Utc>) -> String {
     format!(
@@ -677,4 +686,31 @@ fn storage_error(metric: &str, source: BackendError) -> Error {
         metric: metric.to_string(),
         source: Box::new(source),
     }
+}
+
+/// One report for the metric's alerters: every message sent (or that a dry run would
+/// send), and why each alerter that sent nothing held back (named when there are
+/// several). `None` when no alerter is enabled.
+fn merge_alert_reports(reports: Vec<(&str, AlertReport)>) -> Option<AlertReport> {
+    let several = reports.len() > 1;
+    let mut merged: Option<AlertReport> = None;
+    let mut held: Vec<String> = Vec::new();
+    for (name, report) in reports {
+        let out = merged.get_or_insert_with(AlertReport::default);
+        out.sent.extend(report.sent);
+        out.would_send.extend(report.would_send);
+        if let Some(reason) = report.held_back {
+            held.push(if several {
+                format!("{name}: {reason}")
+            } else {
+                reason
+            });
+        }
+    }
+    if let Some(out) = merged.as_mut()
+        && !held.is_empty()
+    {
+        out.held_back = Some(held.join("; "));
+    }
+    merged
 }

@@ -107,6 +107,9 @@ pub trait CollectorFixture: Send + Sync {
     /// with the sample row and the all-NULL row. Called once before the checks.
     async fn setup(&self) -> Result<(), String>;
 
+    /// Removes what `setup` created, after the checks (default: nothing to remove).
+    async fn teardown(&self) {}
+
     /// The sample table's columns as `(column name, kind)`, in query order.
     fn sample_columns(&self) -> Vec<(String, SampleKind)>;
 
@@ -262,31 +265,41 @@ pub async fn collector_missing_table_is_query_error(f: &dyn CollectorFixture) ->
     expect_query_error(f, &f.select_missing_table(), "a query of a missing table").await
 }
 
-/// Sets up the fixture, runs every collector check and reports which failed.
+/// Calls the exported macro `$callback` with `$args` and every collector check as
+/// `(test name, check function)`: the one list the suite and the generated tests share.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dtk_collector_checks {
+    ($callback:ident ! ($($args:tt)*)) => {
+        $crate::$callback! { $($args)*;
+            (typed_columns, collector_typed_columns),
+            (null_cells, collector_null_cells),
+            (columns_keep_order, collector_columns_keep_order),
+            (empty_result, collector_empty_result),
+            (expression_columns, collector_expression_columns),
+            (syntax_error_is_query_error, collector_syntax_error_is_query_error),
+            (missing_table_is_query_error, collector_missing_table_is_query_error),
+        }
+    };
+}
+
+/// Runs every listed check against `$fixture` and records it in `$report`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dtk_run_collector_checks {
+    ($report:ident, $fixture:ident; $(($name:ident, $check:ident)),+ $(,)?) => {
+        $( $report.record(stringify!($check), $crate::testkit::$check($fixture).await); )+
+    };
+}
+
+/// Sets up the fixture, runs every collector check and reports which failed (the
+/// fixture's `teardown` is left to the caller).
 pub async fn run_collector_suite(f: &dyn CollectorFixture) -> SuiteReport {
     let mut report = SuiteReport::new(format!("collector suite on {}", f.collector().describe()));
     if let Err(e) = f.setup().await {
         report.record("fixture_setup", Err(CheckFailure::new(e)));
         return report;
     }
-    report.record("collector_typed_columns", collector_typed_columns(f).await);
-    report.record("collector_null_cells", collector_null_cells(f).await);
-    report.record(
-        "collector_columns_keep_order",
-        collector_columns_keep_order(f).await,
-    );
-    report.record("collector_empty_result", collector_empty_result(f).await);
-    report.record(
-        "collector_expression_columns",
-        collector_expression_columns(f).await,
-    );
-    report.record(
-        "collector_syntax_error_is_query_error",
-        collector_syntax_error_is_query_error(f).await,
-    );
-    report.record(
-        "collector_missing_table_is_query_error",
-        collector_missing_table_is_query_error(f).await,
-    );
+    crate::__dtk_collector_checks!(__dtk_run_collector_checks!(report, f));
     report
 }

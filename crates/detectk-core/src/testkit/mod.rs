@@ -2,8 +2,10 @@
 //!
 //! Every backend runs the same checks against a real server, so the contract of
 //! [`crate::Storage`] and [`crate::Collector`] is enforced once, not re-invented per
-//! backend. Each check is a plain `pub async fn` returning [`CheckResult`]; the
-//! entry points [`run_storage_suite`] and [`run_collector_suite`] run them all and
+//! backend. Each check is a plain `pub async fn` returning [`CheckResult`].
+//! [`storage_tests!`](crate::storage_tests) and [`collector_tests!`](crate::collector_tests)
+//! generate one named `#[tokio::test]` per check in a backend's test file; the entry
+//! points [`run_storage_suite`] and [`run_collector_suite`] run them all at once and
 //! return a [`SuiteReport`] naming every check that failed.
 //!
 //! Checks isolate themselves with unique metric names ([`unique_metric`]), so suites
@@ -18,8 +20,10 @@
 //! ```
 
 mod collector;
+mod generate;
 mod report;
 mod samples;
+pub mod smtp_server;
 mod storage;
 pub mod webhook_server;
 
@@ -28,6 +32,7 @@ pub use collector::{
     collector_expression_columns, collector_missing_table_is_query_error, collector_null_cells,
     collector_syntax_error_is_query_error, collector_typed_columns, run_collector_suite,
 };
+pub use generate::StorageSetup;
 pub use report::{CheckFailure, CheckResult, SuiteReport};
 pub use samples::{sample_detection, t0, unique_metric};
 pub use storage::*;

@@ -2,6 +2,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, json};
 
 use super::*;
+use crate::alert::text::*;
 use crate::alert::validate_template;
 use crate::model::{Detection, DetectionRecord, Direction};
 
@@ -69,6 +70,7 @@ fn input<'a>(kind: AlertKind, detections: &'a [DetectionRecord]) -> MessageInput
         detections,
         consecutive: 1,
         recovered_from: None,
+        severity: crate::alert::SeverityCutoffs::default().classify(kind, detections),
     }
 }
 

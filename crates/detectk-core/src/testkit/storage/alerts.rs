@@ -6,7 +6,7 @@ use super::StorageTarget;
 use crate::testkit::report::{ensure, ensure_eq};
 use crate::testkit::samples::at;
 use crate::testkit::{CheckResult, unique_metric};
-use crate::traits::{AlertClaim, AlertKind, AlertOutcome, AlertStatus, Storage};
+use crate::traits::{AlertClaim, AlertKind, AlertOutcome, AlertStatus, FinishAlert, Storage};
 
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
@@ -77,7 +77,12 @@ pub async fn storage_claim_alert_lifecycle(t: &StorageTarget<'_>) -> CheckResult
         "a second claim won while the first is freshly pending"
     );
     t.storage
-        .finish_alert(&metric, key, "intruder", &outcome(AlertStatus::Sent))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            key,
+            "intruder",
+            outcome(AlertStatus::Sent),
+        ))
         .await?;
     ensure_eq!(
         t.storage.last_sent_alert(&metric, None).await?,
@@ -85,7 +90,12 @@ pub async fn storage_claim_alert_lifecycle(t: &StorageTarget<'_>) -> CheckResult
         "last sent alert after a finish with a wrong token"
     );
     t.storage
-        .finish_alert(&metric, key, "first", &outcome(AlertStatus::Failed))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            key,
+            "first",
+            outcome(AlertStatus::Failed),
+        ))
         .await?;
     ensure!(
         t.peer
@@ -94,7 +104,12 @@ pub async fn storage_claim_alert_lifecycle(t: &StorageTarget<'_>) -> CheckResult
         "a failed alert could not be claimed again"
     );
     t.peer
-        .finish_alert(&metric, key, "retry", &outcome(AlertStatus::Sent))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            key,
+            "retry",
+            outcome(AlertStatus::Sent),
+        ))
         .await?;
     ensure!(
         !t.storage
@@ -125,13 +140,23 @@ pub async fn storage_claim_alert_one_winner(t: &StorageTarget<'_>) -> CheckResul
             "number of winners among 16 claimers ({round} key): {winners:?}"
         );
         t.storage
-            .finish_alert(&metric, key, &winners[0], &outcome(AlertStatus::Failed))
+            .finish_alert(&FinishAlert::new(
+                &metric,
+                key,
+                &winners[0],
+                outcome(AlertStatus::Failed),
+            ))
             .await?;
     }
     let winners = race(t, &metric, key, "final", 16).await?;
     ensure_eq!(winners.len(), 1, "number of winners in the final round");
     t.peer
-        .finish_alert(&metric, key, &winners[0], &outcome(AlertStatus::Sent))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            key,
+            &winners[0],
+            outcome(AlertStatus::Sent),
+        ))
         .await?;
     let after_sent = race(t, &metric, key, "after-sent", 8).await?;
     ensure!(
@@ -158,7 +183,12 @@ pub async fn storage_claim_alert_stale_pending(t: &StorageTarget<'_>) -> CheckRe
         "number of winners taking over a stale claim"
     );
     t.storage
-        .finish_alert(&metric, key, "dead", &outcome(AlertStatus::Sent))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            key,
+            "dead",
+            outcome(AlertStatus::Sent),
+        ))
         .await?;
     ensure_eq!(
         t.storage.last_sent_alert(&metric, None).await?,
@@ -194,7 +224,9 @@ pub async fn storage_last_sent_alert(t: &StorageTarget<'_>) -> CheckResult {
             if key == "a20" {
                 sent_at = Some(o.finished_at);
             }
-            t.storage.finish_alert(&metric, key, "tok", &o).await?;
+            t.storage
+                .finish_alert(&FinishAlert::new(&metric, key, "tok", o))
+                .await?;
         }
     }
     let last = t.peer.last_sent_alert(&metric, None).await?;

@@ -8,6 +8,7 @@ use crate::model::{Context, DataPoint};
 use crate::testkit::report::{ensure, ensure_eq};
 use crate::testkit::samples::at;
 use crate::testkit::{CheckResult, unique_metric};
+use crate::traits::{LoadDatapoints, MarkAlertSent};
 
 fn series(n: i64) -> Vec<DataPoint> {
     (0..n)
@@ -34,9 +35,15 @@ pub async fn storage_datapoints_round_trip(t: &StorageTarget<'_>) -> CheckResult
     let points = series(50);
     t.storage.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded, points, "points read back");
-    let via_peer = t.peer.load_datapoints(&metric, from, to).await?;
+    let via_peer = t
+        .peer
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(via_peer, points, "points read back through the peer handle");
     Ok(())
 }
@@ -47,14 +54,20 @@ pub async fn storage_datapoints_half_open_sorted(t: &StorageTarget<'_>) -> Check
     let mut points = series(10);
     points.reverse();
     t.storage.upsert_datapoints(&metric, &points).await?;
-    let loaded = t.storage.load_datapoints(&metric, at(20), at(60)).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, at(20), at(60)))
+        .await?;
     let times: Vec<_> = loaded.iter().map(|p| p.timestamp).collect();
     ensure_eq!(
         times,
         vec![at(20), at(30), at(40), at(50)],
         "timestamps of [t0+20m, t0+60m)"
     );
-    let empty = t.storage.load_datapoints(&metric, at(20), at(20)).await?;
+    let empty = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, at(20), at(20)))
+        .await?;
     ensure!(
         empty.is_empty(),
         "an empty range returned {} points",
@@ -73,7 +86,10 @@ pub async fn storage_missing_points(t: &StorageTarget<'_>) -> CheckResult {
     ];
     t.storage.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded, points, "points with a missing one");
     Ok(())
 }
@@ -99,7 +115,10 @@ pub async fn storage_context_json(t: &StorageTarget<'_>) -> CheckResult {
     ];
     t.storage.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded, points, "points with context");
     Ok(())
 }
@@ -111,7 +130,10 @@ pub async fn storage_datapoint_upsert_is_idempotent(t: &StorageTarget<'_>) -> Ch
     t.storage.upsert_datapoints(&metric, &points).await?;
     t.peer.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded, points, "points after writing them twice");
 
     let mut changed = points.clone();
@@ -119,7 +141,10 @@ pub async fn storage_datapoint_upsert_is_idempotent(t: &StorageTarget<'_>) -> Ch
     changed[4].value = Some(-1.5);
     changed[5].context.insert("late".into(), json!(true));
     t.storage.upsert_datapoints(&metric, &changed[3..6]).await?;
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded, changed, "points after replacing three of them");
     Ok(())
 }
@@ -134,7 +159,10 @@ pub async fn storage_duplicate_timestamps_in_one_batch(t: &StorageTarget<'_>) ->
     ];
     t.storage.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded.len(), 2, "number of points stored");
     ensure!(
         loaded[0].timestamp == at(0) && matches!(loaded[0].value, Some(v) if v == 1.0 || v == 5.0),
@@ -172,7 +200,9 @@ pub async fn storage_metrics_are_isolated(t: &StorageTarget<'_>) -> CheckResult 
         .await?;
     let (from, to) = far();
     ensure_eq!(
-        t.storage.load_datapoints(&a, from, to).await?,
+        t.storage
+            .load_datapoints(&LoadDatapoints::new(&a, from, to))
+            .await?,
         series(3),
         "points of metric a"
     );
@@ -182,7 +212,10 @@ pub async fn storage_metrics_are_isolated(t: &StorageTarget<'_>) -> CheckResult 
         "last time of metric a"
     );
     ensure_eq!(
-        t.storage.load_datapoints(&b, from, to).await?.len(),
+        t.storage
+            .load_datapoints(&LoadDatapoints::new(&b, from, to))
+            .await?
+            .len(),
         1,
         "points of metric b"
     );
@@ -209,7 +242,10 @@ pub async fn storage_utc_round_trip(t: &StorageTarget<'_>) -> CheckResult {
     t.storage.upsert_datapoints(&metric, &points).await?;
     let from = Utc.with_ymd_and_hms(1980, 1, 1, 0, 0, 0).unwrap();
     let to = Utc.with_ymd_and_hms(2050, 1, 1, 0, 0, 0).unwrap();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded, points, "points at far-apart instants");
     ensure_eq!(
         t.storage.last_datapoint_time(&metric).await?,
@@ -218,11 +254,11 @@ pub async fn storage_utc_round_trip(t: &StorageTarget<'_>) -> CheckResult {
     );
     let one = t
         .storage
-        .load_datapoints(
+        .load_datapoints(&LoadDatapoints::new(
             &metric,
             points[2].timestamp,
             points[2].timestamp + chrono::Duration::seconds(1),
-        )
+        ))
         .await?;
     ensure_eq!(one, points[2..3].to_vec(), "a one-second range");
     Ok(())
@@ -245,7 +281,10 @@ pub async fn storage_null_and_nan_values(t: &StorageTarget<'_>) -> CheckResult {
     ];
     t.storage.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded.len(), points.len(), "number of points");
     for (got, sent) in loaded.iter().zip(&points).take(4) {
         ensure!(
@@ -265,7 +304,9 @@ pub async fn storage_empty_writes(t: &StorageTarget<'_>) -> CheckResult {
     let metric = unique_metric("empty");
     t.storage.upsert_datapoints(&metric, &[]).await?;
     t.storage.upsert_detections(&[]).await?;
-    t.storage.mark_alert_sent(&metric, &[], at(0)).await?;
+    t.storage
+        .mark_alert_sent(&MarkAlertSent::new(&metric, vec![], at(0)))
+        .await?;
     ensure_eq!(
         t.storage.last_datapoint_time(&metric).await?,
         None,
@@ -294,7 +335,10 @@ pub async fn storage_large_batch(t: &StorageTarget<'_>) -> CheckResult {
     t.storage.upsert_datapoints(&metric, &points).await?;
     t.storage.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded.len(), n, "rows stored");
     if let Some(i) = (0..n).find(|&i| loaded[i] != points[i]) {
         ensure_eq!(loaded[i], points[i], "row {i}");
@@ -326,7 +370,10 @@ pub async fn storage_concurrent_upserts(t: &StorageTarget<'_>) -> CheckResult {
         result?;
     }
     let (from, to) = far();
-    let loaded = t.storage.load_datapoints(&metric, from, to).await?;
+    let loaded = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded.len(), 5 * 500 + 2_000, "distinct timestamps stored");
     ensure!(
         loaded.windows(2).all(|w| w[0].timestamp < w[1].timestamp),

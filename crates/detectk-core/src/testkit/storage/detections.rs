@@ -8,6 +8,7 @@ use crate::model::{Detection, DetectionRecord, Direction};
 use crate::testkit::report::{ensure, ensure_eq};
 use crate::testkit::samples::at;
 use crate::testkit::{CheckResult, sample_detection, unique_metric};
+use crate::traits::{LoadDetections, MarkAlertSent};
 
 fn far() -> (DateTime<Utc>, DateTime<Utc>) {
     (at(-1_000_000), at(10_000_000))
@@ -36,11 +37,14 @@ pub async fn storage_detections_round_trip(t: &StorageTarget<'_>) -> CheckResult
     let records = vec![sample_detection(&metric, "a1b2c3d4", at(0)), down];
     t.storage.upsert_detections(&records).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_detections(&metric, None, from, to).await?;
+    let loaded = t
+        .storage
+        .load_detections(&LoadDetections::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded, records, "detections read back");
     ensure_eq!(
         t.peer
-            .load_detections(&metric, Some("a1b2c3d4"), from, to)
+            .load_detections(&LoadDetections::new(&metric, from, to).detector("a1b2c3d4"))
             .await?,
         records,
         "detections read back through the peer handle"
@@ -64,7 +68,10 @@ pub async fn storage_detections_null_fields(t: &StorageTarget<'_>) -> CheckResul
     ];
     t.storage.upsert_detections(&records).await?;
     let (from, to) = far();
-    let loaded = t.storage.load_detections(&metric, None, from, to).await?;
+    let loaded = t
+        .storage
+        .load_detections(&LoadDetections::new(&metric, from, to))
+        .await?;
     ensure_eq!(loaded.len(), 3, "detections stored");
     ensure_eq!(loaded[0], records[0], "skipped detection");
     ensure_eq!(loaded[1], records[1], "detection without upper bound");
@@ -89,7 +96,10 @@ pub async fn storage_detections_sorted_and_filtered(t: &StorageTarget<'_>) -> Ch
     ];
     t.storage.upsert_detections(&records).await?;
     let (from, to) = far();
-    let all = t.storage.load_detections(&metric, None, from, to).await?;
+    let all = t
+        .storage
+        .load_detections(&LoadDetections::new(&metric, from, to))
+        .await?;
     let order: Vec<_> = all
         .iter()
         .map(|r| (r.detection.timestamp, r.detector_id.as_str()))
@@ -106,7 +116,7 @@ pub async fn storage_detections_sorted_and_filtered(t: &StorageTarget<'_>) -> Ch
     );
     let one = t
         .storage
-        .load_detections(&metric, Some("aaaa0000"), at(10), at(20))
+        .load_detections(&LoadDetections::new(&metric, at(10), at(20)).detector("aaaa0000"))
         .await?;
     ensure_eq!(
         one,
@@ -141,7 +151,9 @@ pub async fn storage_detection_upsert_is_idempotent(t: &StorageTarget<'_>) -> Ch
     t.peer.upsert_detections(&records).await?;
     let (from, to) = far();
     ensure_eq!(
-        t.storage.load_detections(&metric, None, from, to).await?,
+        t.storage
+            .load_detections(&LoadDetections::new(&metric, from, to))
+            .await?,
         records,
         "detections after writing them twice"
     );
@@ -151,7 +163,9 @@ pub async fn storage_detection_upsert_is_idempotent(t: &StorageTarget<'_>) -> Ch
     changed[2].detection.direction = None;
     t.storage.upsert_detections(&changed[2..3]).await?;
     ensure_eq!(
-        t.storage.load_detections(&metric, None, from, to).await?,
+        t.storage
+            .load_detections(&LoadDetections::new(&metric, from, to))
+            .await?,
         changed,
         "detections after replacing one"
     );
@@ -169,12 +183,16 @@ pub async fn storage_mark_alert_sent(t: &StorageTarget<'_>) -> CheckResult {
     ];
     t.storage.upsert_detections(&records).await?;
     t.storage
-        .mark_alert_sent(&metric, &["det00001".into(), "det00003".into()], at(0))
+        .mark_alert_sent(&MarkAlertSent::new(
+            &metric,
+            vec!["det00001".into(), "det00003".into()],
+            at(0),
+        ))
         .await?;
     let (from, to) = far();
     let flags: Vec<_> = t
         .storage
-        .load_detections(&metric, None, from, to)
+        .load_detections(&LoadDetections::new(&metric, from, to))
         .await?
         .iter()
         .map(|r| (r.detector_id.clone(), r.detection.timestamp, r.alert_sent))

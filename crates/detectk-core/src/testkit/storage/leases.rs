@@ -7,7 +7,9 @@ use super::StorageTarget;
 use crate::testkit::report::{ensure, ensure_eq};
 use crate::testkit::samples::at;
 use crate::testkit::{CheckResult, unique_metric};
-use crate::traits::{AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertStatus, Storage};
+use crate::traits::{
+    AlertClaim, AlertKind, AlertLease, AlertOutcome, AlertStatus, FinishAlert, Storage,
+};
 
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
@@ -156,7 +158,12 @@ pub async fn storage_latest_alert(t: &StorageTarget<'_>) -> CheckResult {
         "claim a0 lost"
     );
     t.storage
-        .finish_alert(&metric, "a0", "t0", &outcome(AlertStatus::Sent))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            "a0",
+            "t0",
+            outcome(AlertStatus::Sent),
+        ))
         .await?;
     ensure!(
         t.storage
@@ -171,7 +178,12 @@ pub async fn storage_latest_alert(t: &StorageTarget<'_>) -> CheckResult {
         "latest anomaly alert while pending"
     );
     t.storage
-        .finish_alert(&metric, "a10", "t10", &outcome(AlertStatus::Failed))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            "a10",
+            "t10",
+            outcome(AlertStatus::Failed),
+        ))
         .await?;
     let latest = t.peer.latest_alert(&metric, AlertKind::Anomaly).await?;
     ensure_eq!(
@@ -204,7 +216,12 @@ pub async fn storage_claim_alert_own_token(t: &StorageTarget<'_>) -> CheckResult
         "another token won a freshly pending claim"
     );
     t.storage
-        .finish_alert(&metric, "anomaly:own", "mine", &outcome(AlertStatus::Sent))
+        .finish_alert(&FinishAlert::new(
+            &metric,
+            "anomaly:own",
+            "mine",
+            outcome(AlertStatus::Sent),
+        ))
         .await?;
     ensure!(
         !t.storage.claim_alert(&c).await?,

@@ -1,12 +1,14 @@
 //! The storage conformance suite: every check of the [`crate::Storage`] contract.
 
 mod alerts;
+mod batch;
 mod datapoints;
 mod detections;
 mod leases;
 mod state;
 
 pub use alerts::*;
+pub use batch::*;
 pub use datapoints::*;
 pub use detections::*;
 pub use leases::*;
@@ -41,50 +43,61 @@ impl<'a> StorageTarget<'a> {
     }
 }
 
-/// Runs `$check(target)` for every listed check and records it under its name.
-macro_rules! run_checks {
-    ($report:expr, $target:expr, [$($check:ident),+ $(,)?]) => {
-        $( $report.record(stringify!($check), $check($target).await); )+
+/// Calls the exported macro `$callback` with `$args` and every storage check as
+/// `(test name, check function)`: the one list the suite and the generated tests share.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dtk_storage_checks {
+    ($callback:ident ! ($($args:tt)*)) => {
+        $crate::$callback! { $($args)*;
+            (migrate_is_idempotent, storage_migrate_is_idempotent),
+            (datapoints_round_trip, storage_datapoints_round_trip),
+            (datapoints_half_open_sorted, storage_datapoints_half_open_sorted),
+            (missing_points, storage_missing_points),
+            (context_json, storage_context_json),
+            (datapoint_upsert_is_idempotent, storage_datapoint_upsert_is_idempotent),
+            (duplicate_timestamps_in_one_batch, storage_duplicate_timestamps_in_one_batch),
+            (last_datapoint_time, storage_last_datapoint_time),
+            (metrics_are_isolated, storage_metrics_are_isolated),
+            (utc_round_trip, storage_utc_round_trip),
+            (null_and_nan_values, storage_null_and_nan_values),
+            (empty_writes, storage_empty_writes),
+            (large_batch, storage_large_batch),
+            (concurrent_upserts, storage_concurrent_upserts),
+            (detections_round_trip, storage_detections_round_trip),
+            (detections_null_fields, storage_detections_null_fields),
+            (detections_sorted_and_filtered, storage_detections_sorted_and_filtered),
+            (detection_upsert_is_idempotent, storage_detection_upsert_is_idempotent),
+            (mark_alert_sent, storage_mark_alert_sent),
+            (checkpoints, storage_checkpoints),
+            (claim_alert_lifecycle, storage_claim_alert_lifecycle),
+            (claim_alert_one_winner, storage_claim_alert_one_winner),
+            (claim_alert_stale_pending, storage_claim_alert_stale_pending),
+            (last_sent_alert, storage_last_sent_alert),
+            (latest_alert, storage_latest_alert),
+            (claim_alert_own_token, storage_claim_alert_own_token),
+            (alert_lease_exclusive, storage_alert_lease_exclusive),
+            (alert_lease_one_winner, storage_alert_lease_one_winner),
+            (retention, storage_retention),
+            (last_datapoint_times, storage_last_datapoint_times),
+            (last_detection_times, storage_last_detection_times),
+            (load_alerts, storage_load_alerts),
+        }
+    };
+}
+
+/// Runs every listed check against `$target` and records it in `$report`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dtk_run_storage_checks {
+    ($report:ident, $target:ident; $(($name:ident, $check:ident)),+ $(,)?) => {
+        $( $report.record(stringify!($check), $crate::testkit::$check($target).await); )+
     };
 }
 
 /// Runs every storage check against `target` and reports which failed.
 pub async fn run_storage_suite(target: &StorageTarget<'_>) -> SuiteReport {
     let mut report = SuiteReport::new(format!("storage suite on {}", target.storage.describe()));
-    run_checks!(
-        report,
-        target,
-        [
-            storage_migrate_is_idempotent,
-            storage_datapoints_round_trip,
-            storage_datapoints_half_open_sorted,
-            storage_missing_points,
-            storage_context_json,
-            storage_datapoint_upsert_is_idempotent,
-            storage_duplicate_timestamps_in_one_batch,
-            storage_last_datapoint_time,
-            storage_metrics_are_isolated,
-            storage_utc_round_trip,
-            storage_null_and_nan_values,
-            storage_empty_writes,
-            storage_large_batch,
-            storage_concurrent_upserts,
-            storage_detections_round_trip,
-            storage_detections_null_fields,
-            storage_detections_sorted_and_filtered,
-            storage_detection_upsert_is_idempotent,
-            storage_mark_alert_sent,
-            storage_checkpoints,
-            storage_claim_alert_lifecycle,
-            storage_claim_alert_one_winner,
-            storage_claim_alert_stale_pending,
-            storage_last_sent_alert,
-            storage_latest_alert,
-            storage_claim_alert_own_token,
-            storage_alert_lease_exclusive,
-            storage_alert_lease_one_winner,
-            storage_retention,
-        ]
-    );
+    crate::__dtk_storage_checks!(__dtk_run_storage_checks!(report, target));
     report
 }

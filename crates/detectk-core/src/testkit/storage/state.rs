@@ -7,6 +7,7 @@ use crate::model::DataPoint;
 use crate::testkit::report::{ensure, ensure_eq};
 use crate::testkit::samples::at;
 use crate::testkit::{CheckResult, sample_detection, unique_metric};
+use crate::traits::{LoadDatapoints, LoadDetections};
 
 fn far() -> (DateTime<Utc>, DateTime<Utc>) {
     (at(-1_000_000), at(10_000_000))
@@ -75,12 +76,21 @@ pub async fn storage_retention(t: &StorageTarget<'_>) -> CheckResult {
         "apply_retention reported {removed} rows removed; 4 points and 4 detections were older"
     );
     let (from, to) = far();
-    let kept = t.storage.load_datapoints(&metric, from, to).await?;
+    let kept = t
+        .storage
+        .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+        .await?;
     ensure_eq!(kept, points[4..].to_vec(), "points kept");
-    let kept = t.storage.load_detections(&metric, None, from, to).await?;
+    let kept = t
+        .storage
+        .load_detections(&LoadDetections::new(&metric, from, to))
+        .await?;
     ensure_eq!(kept, detections[4..].to_vec(), "detections kept");
     ensure_eq!(
-        t.storage.load_datapoints(&other, from, to).await?.len(),
+        t.storage
+            .load_datapoints(&LoadDatapoints::new(&other, from, to))
+            .await?
+            .len(),
         10,
         "points of another metric"
     );

@@ -1,0 +1,185 @@
+//! SQLite's spelling of the `dtk_*` storage: times as UTC text
+//! `YYYY-MM-DD HH:MM:SS[.ffffff]` (SQLite's own date format: text order is time order,
+//! and `datetime()` understands it), JSON as text, and `BEGIN IMMEDIATE` for every
+//! write so concurrent writers queue for the file's lock.
+
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use serde_json::Value;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, Row, Sqlite};
+
+use crate::storage::Dialect;
+
+/// The SQLite dialect.
+#[derive(Debug)]
+pub(crate) struct Lite;
+
+/// Schema version 1: datapoints, detections, checkpoints, alerts.
+const V1: &str = r#"
+CREATE TABLE IF NOT EXISTS dtk_datapoints (
+    metric_name  TEXT    NOT NULL,
+    collected_at TEXT    NOT NULL,
+    value        REAL,
+    is_missing   INTEGER NOT NULL DEFAULT 0,
+    context      TEXT,
+    loaded_at    TEXT    NOT NULL,
+    PRIMARY KEY (metric_name, collected_at)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS dtk_detections (
+    metric_name       TEXT    NOT NULL,
+    detector_id       TEXT    NOT NULL,
+    detected_at       TEXT    NOT NULL,
+    value             REAL,
+    is_anomaly        INTEGER NOT NULL,
+    score             REAL,
+    lower_bound       REAL,
+    upper_bound       REAL,
+    direction         TEXT,
+    percent_deviation REAL,
+    detector_type     TEXT    NOT NULL,
+    detector_params   TEXT,
+    alert_sent        INTEGER NOT NULL DEFAULT 0,
+    context           TEXT,
+    PRIMARY KEY (metric_name, detector_id, detected_at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dtk_detections_by_time ON dtk_detections (metric_name, detected_at);
+
+CREATE TABLE IF NOT EXISTS dtk_checkpoints (
+    metric_name TEXT NOT NULL,
+    job         TEXT NOT NULL,
+    position    TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (metric_name, job)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS dtk_alerts (
+    metric_name  TEXT NOT NULL,
+    alert_key    TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    alert_time   TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    token        TEXT NOT NULL,
+    claimed_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    sent_at      TEXT,
+    detector_ids TEXT NOT NULL,
+    message      TEXT,
+    error        TEXT,
+    PRIMARY KEY (metric_name, alert_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dtk_alerts_by_status ON dtk_alerts (metric_name, status, alert_time);
+"#;
+
+/// Schema version 2: the alert lease.
+const V2: &str = r#"
+CREATE TABLE IF NOT EXISTS dtk_alert_leases (
+    metric_name TEXT NOT NULL PRIMARY KEY,
+    token       TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
+impl Dialect for Lite {
+    type DB = Sqlite;
+
+    fn add_time(args: &mut SqliteArguments, t: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {
+        args.add(t.map(time_text))
+    }
+
+    fn time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        let text: Option<String> = row.try_get(column)?;
+        text.map(|t| {
+            parse_time_text(&t).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: format!("{column:?}"),
+                source: format!("{t:?} is not a time").into(),
+            })
+        })
+        .transpose()
+    }
+
+    fn add_json(args: &mut SqliteArguments, json: Option<String>) -> Result<(), BoxDynError> {
+        args.add(json)
+    }
+
+    fn json(row: &SqliteRow, column: &str) -> Result<Option<Value>, sqlx::Error> {
+        let text: Option<String> = row.try_get(column)?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+
+    /// SQLite allows 32,766 bind parameters per statement.
+    const MAX_BINDS: usize = 32_000;
+
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2]];
+
+    const VERSION_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS dtk_schema_version \
+        (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";
+
+    const TABLE_COUNT: &'static str =
+        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?";
+
+    const COLUMN_COUNT: &'static str =
+        "SELECT COUNT(*) AS n FROM pragma_table_info(?) WHERE name = ?";
+}
+
+/// Stored text form of a UTC time: `YYYY-MM-DD HH:MM:SS`, with `.ffffff` only when
+/// there are sub-seconds. Text order equals time order.
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
+    if t.nanosecond() == 0 {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+}
+
+/// Parses [`time_text`] (and ISO 8601 with `T`, optional `Z` or offset) as UTC.
+pub(crate) fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|n| n.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upserts_replace_each_column_from_excluded() {
+        assert_eq!(
+            Lite::upsert("metric_name, job", "position, updated_at"),
+            "ON CONFLICT (metric_name, job) DO UPDATE SET position = excluded.position, \
+             updated_at = excluded.updated_at"
+        );
+    }
+    use chrono::TimeZone;
+
+    #[test]
+    fn time_text_sorts_like_time_and_round_trips() {
+        let a = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let b = a + chrono::Duration::milliseconds(500);
+        let c = a + chrono::Duration::seconds(1);
+        let texts: Vec<String> = [a, b, c].into_iter().map(time_text).collect();
+        assert_eq!(texts[0], "2024-01-01 00:00:00");
+        assert_eq!(texts[1], "2024-01-01 00:00:00.500000");
+        assert!(texts[0] < texts[1] && texts[1] < texts[2]);
+        for (t, s) in [a, b, c].into_iter().zip(&texts) {
+            assert_eq!(parse_time_text(s), Some(t));
+        }
+        assert_eq!(parse_time_text("2024-01-01T00:00:00Z"), Some(a));
+        assert_eq!(parse_time_text("2024-01-01T03:00:00+03:00"), Some(a));
+    }
+}

@@ -1,0 +1,145 @@
+//! One SQL storage over every dialect: [`SqlStorage`] holds the logic of the `dtk_*`
+//! tables once; a [`Dialect`] says how its database spells it.
+//!
+//! Each part of the storage trait is implemented in its own file: `series`
+//! (`SeriesStore`: datapoints), `detections` (`DetectionStore`), `checkpoints`
+//! (`CheckpointStore`: checkpoints and the alert lease), `alerts` (`AlertLedger`);
+//! here, `Storage` itself, with `migrate` (the schema) and retention.
+
+mod alerts;
+mod checkpoints;
+pub(crate) mod db;
+mod detections;
+pub(crate) mod dialect;
+mod migrate;
+mod series;
+mod stmt;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use detectk_core::traits::StorageResult;
+use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
+use sqlx::{Connection, Transaction};
+
+pub(crate) use dialect::Dialect;
+pub(crate) use stmt::Stmt;
+
+use crate::error::is_transient;
+use crate::handle::{Backend, Handle};
+use crate::stored::migration_result;
+use db::Conn;
+
+/// Keeps datapoints, detections, checkpoints and alert state in the `dtk_*` tables of
+/// a SQL database spoken in dialect `D`.
+pub(crate) struct SqlStorage<D: Dialect> {
+    handle: Handle<D::DB>,
+}
+
+impl<D: Dialect> std::fmt::Debug for SqlStorage<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStorage")
+            .field("driver", &D::DB::DRIVER)
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
+impl<D: Dialect> SqlStorage<D> {
+    /// A storage on the pool of `handle`. Does not connect.
+    pub(crate) fn new(handle: Handle<D::DB>) -> Self {
+        Self { handle }
+    }
+
+    /// Turns a failed `what` into a [`BackendError`] naming this storage's server.
+    fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
+        self.handle.err(what)
+    }
+
+    /// A pooled connection; failing to get one is reported as failing `what`.
+    async fn conn(&self, what: &'static str) -> StorageResult<sqlx::pool::PoolConnection<D::DB>> {
+        self.handle.acquire().await.map_err(self.err(what))
+    }
+
+    /// A time that must be there: NULL is a decoding error naming the column.
+    pub(super) fn required_time(
+        &self,
+        read: Result<Option<DateTime<Utc>>, sqlx::Error>,
+        column: &str,
+    ) -> StorageResult<DateTime<Utc>> {
+        match read {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(BackendError::new(
+                BackendErrorKind::Decode,
+                self.handle.server(),
+                format!("`{column}` is NULL, not a time"),
+            )),
+            Err(e) => Err(self.err("reading a time")(e)),
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds or fails for good: a transient database error (a
+/// deadlock, which rolls the statement back) is tried again, at most three times.
+async fn retry_transient<D: Dialect, T, F>(mut attempt: impl FnMut() -> F) -> Result<T, sqlx::Error>
+where
+    F: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Err(e @ sqlx::Error::Database(_)) if retries < 3 && is_transient(D::DB::DRIVER, &e) => {
+                retries += 1
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Opens a write transaction on `conn` (see [`Dialect::BEGIN_WRITE`]).
+pub(crate) async fn begin_write<D: Dialect>(
+    conn: &mut Conn<D::DB>,
+) -> Result<Transaction<'_, D::DB>, sqlx::Error> {
+    match D::BEGIN_WRITE {
+        Some(statement) => conn.begin_with(statement).await,
+        None => conn.begin().await,
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Storage for SqlStorage<D> {
+    fn describe(&self) -> String {
+        self.handle.describe()
+    }
+
+    async fn check(&self) -> StorageResult<Option<String>> {
+        self.handle.connect().await.map(|_| None)
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        let mut conn = self.handle.connect().await?;
+        let outcome = migrate::migrate::<D>(&mut conn, self.handle.schema()).await;
+        migration_result(D::DB::DRIVER, &self.handle.server(), outcome)
+            .map_err(|e| e.at(self.handle.describe()))
+    }
+
+    async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
+        let err = self.err("applying retention");
+        let mut conn = self.conn("applying retention").await?;
+        let mut tx = begin_write::<D>(&mut conn).await.map_err(&err)?;
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM dtk_datapoints WHERE metric_name = ? AND collected_at < ?",
+            "DELETE FROM dtk_detections WHERE metric_name = ? AND detected_at < ?",
+        ] {
+            removed += Stmt::<D>::new(sql)
+                .text(metric)
+                .time(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)?;
+        Ok(removed)
+    }
+}

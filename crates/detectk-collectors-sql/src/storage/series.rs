@@ -1,0 +1,157 @@
+//! Datapoints (`dtk_datapoints`): the series part of the storage.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use detectk_core::async_trait;
+use detectk_core::model::DataPoint;
+use detectk_core::traits::{LoadDatapoints, SeriesStore, StorageResult};
+
+use super::db::{Conn, SqlDb};
+use super::{Dialect, SqlStorage, Stmt, begin_write};
+use crate::records::{context_from_value, context_text, dedupe_points};
+
+/// The columns written for a point, in order.
+pub(crate) const POINT_COLUMNS: &str =
+    "metric_name, collected_at, value, is_missing, context, loaded_at";
+/// The columns an upsert of a point replaces.
+pub(crate) const POINT_UPDATES: &str = "value, is_missing, context, loaded_at";
+/// The primary key of `dtk_datapoints`.
+pub(crate) const POINT_KEY: &str = "metric_name, collected_at";
+
+#[async_trait]
+impl<D: Dialect> SeriesStore for SqlStorage<D> {
+    async fn upsert_datapoints(&self, metric: &str, points: &[DataPoint]) -> StorageResult<()> {
+        let points = dedupe_points(points);
+        if points.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("storing datapoints");
+        let mut conn = self.conn("storing datapoints").await?;
+        let mut tx = begin_write::<D>(&mut conn).await.map_err(&err)?;
+        D::write_points(&mut *tx, metric, &points, Utc::now())
+            .await
+            .map_err(&err)?;
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
+        let err = self.err("loading datapoints");
+        let rows = Stmt::<D>::new(
+            "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
+             WHERE metric_name = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at",
+        )
+        .text(&op.metric)
+        .time(op.from)
+        .time(op.to)
+        .fetch(&mut *self.conn("loading datapoints").await?)
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(DataPoint {
+                    timestamp: self.required_time(D::time(row, "collected_at"), "collected_at")?,
+                    value: D::DB::float(row, "value").map_err(&err)?,
+                    is_missing: D::DB::boolean(row, "is_missing").map_err(&err)?,
+                    context: context_from_value(D::json(row, "context").map_err(&err)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn last_datapoint_time(&self, metric: &str) -> StorageResult<Option<DateTime<Utc>>> {
+        let what = "reading the last datapoint time";
+        let row = Stmt::<D>::new(
+            "SELECT MAX(collected_at) AS last_time FROM dtk_datapoints WHERE metric_name = ?",
+        )
+        .text(metric)
+        .fetch_first(&mut *self.handle.connect().await?)
+        .await
+        .map_err(self.err(what))?;
+        row.map(|row| D::time(&row, "last_time").map_err(self.err(what)))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    /// One query per `MAX_BINDS` metrics.
+    async fn last_datapoint_times(
+        &self,
+        metrics: &[String],
+    ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
+        let what = "reading the last datapoint times";
+        let err = self.err(what);
+        let mut last = HashMap::with_capacity(metrics.len());
+        if metrics.is_empty() {
+            return Ok(last);
+        }
+        let mut conn = self.handle.connect().await?;
+        for chunk in metrics.chunks(D::MAX_BINDS.max(1)) {
+            let sql = format!(
+                "SELECT metric_name, MAX(collected_at) AS last_time FROM dtk_datapoints \
+                 WHERE metric_name IN ({}) GROUP BY metric_name",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut stmt = Stmt::<D>::new(&sql);
+            for metric in chunk {
+                stmt = stmt.text(metric);
+            }
+            for row in stmt.fetch(&mut *conn).await.map_err(&err)? {
+                let metric = D::DB::text(&row, "metric_name").map_err(&err)?;
+                let time = D::time(&row, "last_time").map_err(&err)?;
+                if let (Some(metric), Some(time)) = (metric, time) {
+                    last.insert(metric, time);
+                }
+            }
+        }
+        Ok(last)
+    }
+}
+
+/// `INSERT INTO <table> (<columns>) VALUES (row), (row), ... <tail>` for `rows` rows,
+/// each `row` a `(?, ?, ...)` of `width` parameters.
+pub(crate) fn values_template(
+    table: &str,
+    columns: &str,
+    width: usize,
+    rows: usize,
+    tail: &str,
+) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    let mut sql = String::with_capacity(64 + columns.len() + rows * (row.len() + 2) + tail.len());
+    sql.push_str(&format!("INSERT INTO {table} ({columns}) VALUES "));
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&row);
+    }
+    sql.push(' ');
+    sql.push_str(tail);
+    sql
+}
+
+/// The default [`Dialect::write_points`]: multi-row upserts of at most
+/// `MAX_BINDS / 6` rows each.
+pub(crate) async fn upsert_chunked<D: Dialect>(
+    conn: &mut Conn<D::DB>,
+    metric: &str,
+    points: &[&DataPoint],
+    loaded_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let tail = D::upsert(POINT_KEY, POINT_UPDATES);
+    for chunk in points.chunks((D::MAX_BINDS / 6).max(1)) {
+        let sql = values_template("dtk_datapoints", POINT_COLUMNS, 6, chunk.len(), &tail);
+        let mut stmt = Stmt::<D>::new(&sql);
+        for p in chunk {
+            stmt = stmt
+                .text(metric)
+                .time(p.timestamp)
+                .float(p.value)
+                .boolean(p.is_missing)
+                .json(context_text(&p.context))
+                .time(loaded_at);
+        }
+        stmt.execute(conn).await?;
+    }
+    Ok(())
+}
