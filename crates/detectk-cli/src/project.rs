@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use detectk_core::config::paths::find_project_root;
+use detectk_core::config::find_project_root;
 use detectk_core::config::{LoadOptions, Profiles};
 use detectk_core::{ConfigError, ConfigIssue};
 

@@ -70,15 +70,7 @@ pub fn error_json(e: &Error) -> Value {
             "issues": c.issues.iter().map(issue_json).collect::<Vec<_>>(),
         }),
         other => json!({
-            "kind": match other {
-                Error::Collect { .. } => "collect",
-                Error::Data { .. } => "data",
-                Error::Storage { .. } => "storage",
-                Error::Detect { .. } => "detect",
-                Error::Alert { .. } => "alert",
-                Error::Internal { .. } => "internal",
-                Error::Config(_) => "config",
-            },
+            "kind": other.kind(),
             "message": other.to_string(),
             "causes": causes(other),
             "hint": other.hint(),

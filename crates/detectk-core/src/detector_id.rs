@@ -174,14 +174,6 @@ fn write_number(n: &Number, out: &mut String) {
 
 /// Python's `repr(float)` (as `json.dumps` writes floats): shortest round-trip digits,
 /// fixed notation for exponents in `-4..16`, otherwise `1e-05` / `1e+21` style.
-///
-/// ```
-/// use detectk_core::detector_id::python_float_repr;
-/// assert_eq!(python_float_repr(3.0), "3.0");
-/// assert_eq!(python_float_repr(1e-5), "1e-05");
-/// assert_eq!(python_float_repr(1e16), "1e+16");
-/// assert_eq!(python_float_repr(0.1 + 0.2), "0.30000000000000004");
-/// ```
 pub fn python_float_repr(x: f64) -> String {
     if x.is_nan() {
         return "NaN".into();

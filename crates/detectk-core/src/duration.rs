@@ -208,7 +208,7 @@ impl Window {
         }
     }
 
-    /// Checks the window against [`MAX_WINDOW_POINTS`] and [`MAX_WINDOW_SECONDS`] for a
+    /// Checks the window against `MAX_WINDOW_POINTS` (1,000,000) and `MAX_WINDOW_SECONDS` (10 years) for a
     /// metric with `interval`; the error says what to change.
     pub fn check_limits(&self, interval: &HumanDuration) -> Result<(), String> {
         let points = self.points_at(interval.delta());

@@ -8,6 +8,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// One problem found in a config file: where it is, what is wrong, and a hint.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ConfigIssue {
     /// File the problem is in, when known.
     pub file: Option<PathBuf>,
@@ -232,6 +233,7 @@ impl fmt::Display for BackendError {
 /// What kind of failure an alert channel hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AlertErrorKind {
     /// The endpoint rejected the message (4xx other than 429): not retried.
     Rejected,
@@ -248,6 +250,7 @@ pub enum AlertErrorKind {
 /// An alert delivery failure. Never contains the webhook URL.
 #[derive(Debug, thiserror::Error)]
 #[error("{channel}: {message}")]
+#[non_exhaustive]
 pub struct AlertError {
     /// What kind of failure.
     pub kind: AlertErrorKind,
@@ -284,6 +287,7 @@ impl AlertError {
 
 /// A failure while processing one metric. Carries the metric's name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The config is invalid.
     #[error(transparent)]
@@ -347,6 +351,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The kind as one word, as `--format json` output names it: `config`, `collect`,
+    /// `data`, `storage`, `detect`, `alert` or `internal`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::Collect { .. } => "collect",
+            Error::Data { .. } => "data",
+            Error::Storage { .. } => "storage",
+            Error::Detect { .. } => "detect",
+            Error::Alert { .. } => "alert",
+            Error::Internal { .. } => "internal",
+        }
+    }
+
     /// An [`Error::Internal`] from a caught panic's payload.
     pub fn from_panic(metric: &str, payload: &(dyn std::any::Any + Send)) -> Self {
         let message = payload

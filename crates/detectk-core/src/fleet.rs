@@ -174,12 +174,6 @@ impl Fleet {
         }
     }
 
-    /// Adds configs that could not be built, to be reported with the outcomes.
-    pub fn with_invalid(mut self, invalid: Vec<ConfigError>) -> Self {
-        self.invalid.extend(invalid);
-        self
-    }
-
     /// The built metrics, in file order.
     pub fn plans(&self) -> &[MetricPlan] {
         &self.plans

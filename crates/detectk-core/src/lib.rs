@@ -4,24 +4,26 @@ pub mod alert;
 pub mod backtest;
 mod builtins;
 pub mod config;
-pub mod detector_id;
-pub mod duration;
-pub mod error;
+mod detector_id;
+mod duration;
+mod error;
 pub mod fleet;
+pub mod layers;
 pub mod model;
 pub mod pipeline;
 pub mod registry;
-pub mod secret;
-pub mod split_storage;
+mod secret;
+mod split_storage;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod traits;
-pub mod yaml;
+pub(crate) mod yaml;
 
 pub use detector_id::{detector_id, python_json};
 pub use duration::{HumanDuration, Window};
 pub use error::{
-    AlertError, AlertErrorKind, BackendError, BackendErrorKind, ConfigError, ConfigIssue, Error,
+    AlertError, AlertErrorKind, BackendError, BackendErrorKind, BoxError, ConfigError, ConfigIssue,
+    Error,
 };
 pub use model::{Cell, Context, DataPoint, Detection, DetectionRecord, Direction, Table};
 pub use registry::{Component, Registry};

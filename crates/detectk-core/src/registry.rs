@@ -40,6 +40,7 @@ pub trait AlerterFactory: Send + Sync {
 /// The four kinds of pluggable parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Component {
     /// Runs queries.
     Collector,
@@ -62,8 +63,11 @@ impl fmt::Display for Component {
     }
 }
 
-/// A type the DetectK project ships in some crate, for "not in this build" messages.
+/// A type name this registry cannot build but can explain: a backend compiled out of
+/// this build (with the crate and feature that provide it), or a Python detectk type
+/// that DetectK does not port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KnownType {
     /// Which kind of part.
     pub component: Component,
@@ -75,143 +79,10 @@ pub struct KnownType {
     pub feature: Option<&'static str>,
 }
 
-const fn known(
-    component: Component,
-    name: &'static str,
-    krate: &'static str,
-    feature: &'static str,
-) -> KnownType {
-    KnownType {
-        component,
-        name,
-        crate_name: Some(krate),
-        feature: Some(feature),
-    }
-}
-
-const fn python_only(component: Component, name: &'static str) -> KnownType {
-    KnownType {
-        component,
-        name,
-        crate_name: None,
-        feature: None,
-    }
-}
-
-/// Every type shipped by the DetectK crates, and Python detectk types not ported.
-pub const KNOWN_TYPES: &[KnownType] = &[
-    known(
-        Component::Collector,
-        "sqlite",
-        "detectk-collectors-sql",
-        "sqlite",
-    ),
-    known(
-        Component::Collector,
-        "postgres",
-        "detectk-collectors-sql",
-        "postgres",
-    ),
-    known(
-        Component::Collector,
-        "postgresql",
-        "detectk-collectors-sql",
-        "postgres",
-    ),
-    known(
-        Component::Collector,
-        "mysql",
-        "detectk-collectors-sql",
-        "mysql",
-    ),
-    known(
-        Component::Collector,
-        "sql",
-        "detectk-collectors-sql",
-        "sqlite, postgres or mysql",
-    ),
-    known(
-        Component::Collector,
-        "clickhouse",
-        "detectk-collectors-clickhouse",
-        "clickhouse",
-    ),
-    python_only(Component::Collector, "http"),
-    known(
-        Component::Storage,
-        "sqlite",
-        "detectk-collectors-sql",
-        "sqlite",
-    ),
-    known(
-        Component::Storage,
-        "postgres",
-        "detectk-collectors-sql",
-        "postgres",
-    ),
-    known(
-        Component::Storage,
-        "postgresql",
-        "detectk-collectors-sql",
-        "postgres",
-    ),
-    known(
-        Component::Storage,
-        "mysql",
-        "detectk-collectors-sql",
-        "mysql",
-    ),
-    known(
-        Component::Storage,
-        "sql",
-        "detectk-collectors-sql",
-        "sqlite, postgres or mysql",
-    ),
-    known(
-        Component::Storage,
-        "clickhouse",
-        "detectk-collectors-clickhouse",
-        "clickhouse",
-    ),
-    known(
-        Component::Detector,
-        "threshold",
-        "detectk-detectors",
-        "detectors",
-    ),
-    known(Component::Detector, "mad", "detectk-detectors", "detectors"),
-    known(
-        Component::Detector,
-        "zscore",
-        "detectk-detectors",
-        "detectors",
-    ),
-    known(Component::Detector, "iqr", "detectk-detectors", "detectors"),
-    known(
-        Component::Detector,
-        "missing_data",
-        "detectk-detectors",
-        "detectors",
-    ),
-    known(
-        Component::Alerter,
-        "mattermost",
-        "detectk-alerters-mattermost",
-        "mattermost",
-    ),
-    known(
-        Component::Alerter,
-        "slack",
-        "detectk-alerters-slack",
-        "slack",
-    ),
-    python_only(Component::Alerter, "telegram"),
-    python_only(Component::Alerter, "email"),
-];
-
 /// A failed lookup: the type is unknown, or known but compiled out of this build.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{component} type `{name}` is {reason}")]
+#[non_exhaustive]
 pub struct LookupError {
     /// Which kind of part was looked up.
     pub component: Component,
@@ -238,6 +109,7 @@ pub struct Registry {
     detectors: BTreeMap<String, Arc<dyn DetectorFactory>>,
     alerters: BTreeMap<String, Arc<dyn AlerterFactory>>,
     descriptions: BTreeMap<(Component, String), String>,
+    absent: BTreeMap<(Component, &'static str), KnownType>,
 }
 
 impl fmt::Debug for Registry {
@@ -313,6 +185,40 @@ impl Registry {
         );
     }
 
+    /// Notes a type that this build lacks and the crate and `dtk` feature that provide
+    /// it, so a lookup of it (and `dtk list-*`) says how to get it. A binary with
+    /// optional backends notes those it was built without.
+    pub fn note_compiled_out(
+        &mut self,
+        component: Component,
+        name: &'static str,
+        crate_name: &'static str,
+        feature: &'static str,
+    ) {
+        self.absent.insert(
+            (component, name),
+            KnownType {
+                component,
+                name,
+                crate_name: Some(crate_name),
+                feature: Some(feature),
+            },
+        );
+    }
+
+    /// Notes a Python detectk type that DetectK does not port, so a lookup of it says so.
+    pub fn note_python_only(&mut self, component: Component, name: &'static str) {
+        self.absent.insert(
+            (component, name),
+            KnownType {
+                component,
+                name,
+                crate_name: None,
+                feature: None,
+            },
+        );
+    }
+
     /// Registered type names of one kind, sorted.
     pub fn names(&self, component: Component) -> Vec<String> {
         match component {
@@ -330,11 +236,12 @@ impl Registry {
             .map(String::as_str)
     }
 
-    /// Known types of one kind that this build lacks, with the feature that provides each.
+    /// Noted types of one kind that this build lacks, with the feature that provides
+    /// each (see [`Registry::note_compiled_out`]), sorted by name.
     pub fn compiled_out(&self, component: Component) -> Vec<KnownType> {
         let have = self.names(component);
-        KNOWN_TYPES
-            .iter()
+        self.absent
+            .values()
             .filter(|k| {
                 k.component == component
                     && k.crate_name.is_some()
@@ -384,9 +291,7 @@ impl Registry {
         } else {
             have.join(", ")
         };
-        let known = KNOWN_TYPES
-            .iter()
-            .find(|k| k.component == component && k.name == name);
+        let known = self.absent.get(&(component, name));
         match known {
             Some(KnownType {
                 crate_name: Some(krate),
@@ -409,8 +314,8 @@ impl Registry {
             None => {
                 let mut candidates: Vec<&str> = have.iter().map(String::as_str).collect();
                 candidates.extend(
-                    KNOWN_TYPES
-                        .iter()
+                    self.absent
+                        .values()
                         .filter(|k| k.component == component)
                         .map(|k| k.name),
                 );
@@ -434,7 +339,13 @@ mod tests {
 
     #[test]
     fn compiled_out_type_names_its_feature_and_what_exists() {
-        let r = Registry::with_builtins();
+        let mut r = Registry::with_builtins();
+        r.note_compiled_out(
+            Component::Alerter,
+            "slack",
+            "detectk-alerters-slack",
+            "slack",
+        );
         let Err(e) = r.alerter("slack") else {
             panic!("lookup should fail")
         };
@@ -459,7 +370,7 @@ mod tests {
 
     #[test]
     fn python_only_type_says_so() {
-        let r = Registry::new();
+        let r = Registry::with_builtins();
         let Err(e) = r.collector("http") else {
             panic!("lookup should fail")
         };

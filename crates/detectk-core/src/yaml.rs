@@ -18,8 +18,6 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-pub use depth::MAX_DEPTH;
-
 /// How a YAML `.nan` is kept in the parsed document.
 pub const NAN: &str = ".nan";
 /// How a YAML `.inf` is kept in the parsed document.

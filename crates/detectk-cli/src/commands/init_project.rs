@@ -64,7 +64,7 @@ pub async fn init_project(args: &InitProjectArgs) -> Result<u8, ConfigError> {
     let dir = &args.dir;
     std::fs::create_dir_all(dir.join("metrics")).map_err(|e| io_error(dir, e))?;
     write(
-        &dir.join(detectk_core::config::paths::PROJECT_MARKER),
+        &dir.join(detectk_core::config::PROJECT_MARKER),
         PROJECT_MARKER_TEXT,
         args.force,
     )?;

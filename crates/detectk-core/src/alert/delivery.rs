@@ -83,14 +83,6 @@ pub enum AttemptFailure {
 }
 
 /// Parses `Retry-After`: delay seconds, or an HTTP date (relative to `now`).
-///
-/// ```
-/// use std::time::Duration;
-/// use detectk_core::alert::parse_retry_after;
-/// let now = chrono::Utc::now();
-/// assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-/// assert_eq!(parse_retry_after("soon", now), None);
-/// ```
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
@@ -106,13 +98,6 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 
 /// `text` with every occurrence of the secret URL (and of its path, which is the
 /// secret part of a webhook URL) replaced by `***`.
-///
-/// ```
-/// use detectk_core::{Secret, alert::scrub};
-/// let url = Secret::new("https://chat.example.com/hooks/abc123");
-/// assert_eq!(scrub("error sending to https://chat.example.com/hooks/abc123", &url), "error sending to ***");
-/// assert_eq!(scrub("no hook /hooks/abc123", &url), "no hook ***");
-/// ```
 pub fn scrub(text: &str, secret: &Secret) -> String {
     let url = secret.expose();
     if url.is_empty() {
@@ -441,5 +426,27 @@ mod tests {
             run(fast(), vec![Err(AttemptFailure::Request("bad url".into()))]).await;
         assert_eq!(calls, 1);
         assert_eq!(result.unwrap_err().kind, AlertErrorKind::Other);
+    }
+
+    #[test]
+    fn retry_after_examples() {
+        use std::time::Duration;
+        let now = chrono::Utc::now();
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn scrub_examples() {
+        use crate::Secret;
+        let url = Secret::new("https://chat.example.com/hooks/abc123");
+        assert_eq!(
+            scrub(
+                "error sending to https://chat.example.com/hooks/abc123",
+                &url
+            ),
+            "error sending to ***"
+        );
+        assert_eq!(scrub("no hook /hooks/abc123", &url), "no hook ***");
     }
 }

@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::{BackendError, BackendErrorKind, Error};
-use crate::pipeline::with_retry;
 use crate::traits::{AlertLease, Storage};
 
 /// How long a lease lasts unless renewed.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
-/// Environment variable overriding [`DEFAULT_LEASE_TTL`], in whole seconds (at least 1).
+/// Environment variable overriding `DEFAULT_LEASE_TTL` (30 seconds), in whole seconds (at least 1).
 pub const LEASE_TTL_ENV: &str = "DETECTK_ALERT_LEASE_SECONDS";
 
 /// A run waits at most this many lease lifetimes for another run to finish.
@@ -98,16 +97,14 @@ impl<'a> HeldLease<'a> {
         }
     }
 
-    /// One acquire (or renewal) attempt, retried on transient errors: a retry whose
-    /// first attempt succeeded finds the lease held by its own token and succeeds.
+    /// One acquire (or renewal) attempt. The plan's storage retries transient errors
+    /// (see [`crate::layers::RetryStorage`]): a retry whose first attempt succeeded
+    /// finds the lease held by its own token and succeeds.
     async fn try_take(&self) -> Result<bool, BackendError> {
-        with_retry("acquire the alert lease", || {
-            let now = Utc::now();
-            let expires_at = now + TimeDelta::from_std(self.ttl).unwrap_or(TimeDelta::seconds(30));
-            let request = AlertLease::new(self.metric, self.token.clone(), now, expires_at);
-            async move { self.storage.acquire_alert_lease(&request).await }
-        })
-        .await
+        let now = Utc::now();
+        let expires_at = now + TimeDelta::from_std(self.ttl).unwrap_or(TimeDelta::seconds(30));
+        let request = AlertLease::new(self.metric, self.token.clone(), now, expires_at);
+        self.storage.acquire_alert_lease(&request).await
     }
 
     /// Runs `work` while renewing the lease every third of its lifetime.
@@ -141,10 +138,10 @@ impl<'a> HeldLease<'a> {
 
     /// Releases the lease; a failure is logged (the lease then expires by itself).
     pub(crate) async fn release(self) {
-        let released = with_retry("release the alert lease", || {
-            self.storage.release_alert_lease(self.metric, &self.token)
-        })
-        .await;
+        let released = self
+            .storage
+            .release_alert_lease(self.metric, &self.token)
+            .await;
         if let Err(e) = released {
             tracing::warn!(
                 metric = self.metric,

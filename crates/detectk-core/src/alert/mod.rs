@@ -19,15 +19,16 @@ mod text;
 mod webhook;
 mod webhook_params;
 
-pub use delivery::{AttemptFailure, HttpReply, RetryPolicy, deliver, parse_retry_after, scrub};
-pub use lease::{DEFAULT_LEASE_TTL, LEASE_TTL_ENV, lease_ttl};
+pub use delivery::RetryPolicy;
+#[cfg(feature = "webhook")]
+pub(crate) use delivery::{AttemptFailure, HttpReply, deliver};
+#[doc(hidden)]
+pub use lease::LEASE_TTL_ENV;
 pub use message::{DetectorInfo, build_message, sample_message};
-pub use policy::{
-    Decision, MAX_COUNTED_RUN, PolicyInput, decide, expected_value, lookback_points, qualifies,
-};
-pub use process::{
-    AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, PAUSE_BEFORE_SEND_ENV, alert_key, process,
-};
+pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};
+#[doc(hidden)]
+pub use process::PAUSE_BEFORE_SEND_ENV;
+pub use process::{AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, process};
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
 };

@@ -60,11 +60,6 @@ pub const MAX_COUNTED_RUN: u32 = 100;
 /// How many newest points (the newest included) the policy looks at: what the alert
 /// step must load so that [`decide`] sees every point it needs, including the whole
 /// run of anomalies it reports (up to [`MAX_COUNTED_RUN`]).
-///
-/// ```
-/// use detectk_core::alert::{AlertSettings, lookback_points, MAX_COUNTED_RUN};
-/// assert_eq!(lookback_points(&AlertSettings::default()), MAX_COUNTED_RUN);
-/// ```
 pub fn lookback_points(settings: &AlertSettings) -> u32 {
     settings
         .consecutive_anomalies

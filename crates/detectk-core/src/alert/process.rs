@@ -15,8 +15,8 @@ use crate::alert::policy::{Decision, PolicyInput, decide, lookback_points};
 use crate::alert::settings::AlertSettings;
 use crate::alert::text::MessageInput;
 use crate::error::{BackendError, Error};
+use crate::layers::{DryRunAlerter, DryRunStorage};
 use crate::model::DetectionRecord;
-use crate::pipeline::with_retry;
 use crate::traits::{
     AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus, Alerter, FinishAlert,
     LoadDetections, MarkAlertSent, Storage,
@@ -50,12 +50,14 @@ pub struct AlertJob<'a> {
     pub newest: DateTime<Utc>,
     /// The metric's interval.
     pub interval: TimeDelta,
-    /// Decide and render, but neither claim nor send nor write anything.
+    /// Take the path of a real run over [`DryRunStorage`] and [`DryRunAlerter`]: claim,
+    /// send and record in memory only; the messages are reported as `would_send`.
     pub dry_run: bool,
 }
 
 /// What happened to the alert of one run.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct AlertReport {
     /// Messages delivered.
     pub sent: Vec<AlertMessage>,
@@ -92,25 +94,27 @@ pub async fn process(job: AlertJob<'_>) -> Result<AlertReport, Error> {
             "alerting is disabled (alerter.enabled: false)",
         ));
     }
-    let detections = with_retry("load detections", || gather(&job, job.newest))
+    if job.dry_run {
+        // The same path as a real run, over layers that write and send nothing.
+        let storage = DryRunStorage::new(job.storage);
+        let alerter = DryRunAlerter::new(job.alerter);
+        let mut report = alert(AlertJob {
+            storage: &storage,
+            alerter: &alerter,
+            ..job
+        })
+        .await?;
+        report.would_send = std::mem::take(&mut report.sent);
+        return Ok(report);
+    }
+    alert(job).await
+}
+
+/// Gathers the detections, then decides, claims, sends and records under the lease.
+async fn alert(job: AlertJob<'_>) -> Result<AlertReport, Error> {
+    let detections = gather(&job, job.newest)
         .await
         .map_err(|e| storage_err(&job, e))?;
-    if job.dry_run {
-        let state = State::read(&job).await?;
-        return Ok(
-            match message_for(
-                &job,
-                decide_at(&job, &detections, job.newest, &state),
-                job.newest,
-            ) {
-                Ok(message) => AlertReport {
-                    would_send: vec![message],
-                    ..AlertReport::default()
-                },
-                Err(reason) => AlertReport::held(reason),
-            },
-        );
-    }
     let lease = HeldLease::acquire(job.storage, job.metric).await?;
     let result = under_lease(&job, &lease, &detections).await;
     lease.release().await;
@@ -132,11 +136,7 @@ struct State {
 
 impl State {
     async fn read(job: &AlertJob<'_>) -> Result<Self, Error> {
-        let last = |kind| {
-            with_retry("read the last sent alert", move || {
-                job.storage.last_sent_alert(job.metric, Some(kind))
-            })
-        };
+        let last = |kind| job.storage.last_sent_alert(job.metric, Some(kind));
         let last_anomaly = last(AlertKind::Anomaly)
             .await
             .map_err(|e| storage_err(job, e))?;
@@ -214,9 +214,7 @@ async fn under_lease(
     if !matches!(decision, Decision::Anomaly { .. })
         && let Some(at) = undelivered(job, &state).await?
     {
-        let earlier = with_retry("load detections", || gather(job, at))
-            .await
-            .map_err(|e| storage_err(job, e))?;
+        let earlier = gather(job, at).await.map_err(|e| storage_err(job, e))?;
         if let Ok(message) = message_for(job, decide_at(job, &earlier, at, &state), at)
             && message.kind == AlertKind::Anomaly
         {
@@ -245,11 +243,11 @@ async fn under_lease(
 /// pending claim's sender is dead), newer than every sent anomaly alert and recovery,
 /// older than the newest point, and within [`FAILED_ALERT_RETRY_WINDOW`] of it.
 async fn undelivered(job: &AlertJob<'_>, state: &State) -> Result<Option<DateTime<Utc>>, Error> {
-    let latest = with_retry("read the latest alert", || {
-        job.storage.latest_alert(job.metric, AlertKind::Anomaly)
-    })
-    .await
-    .map_err(|e| storage_err(job, e))?;
+    let latest = job
+        .storage
+        .latest_alert(job.metric, AlertKind::Anomaly)
+        .await
+        .map_err(|e| storage_err(job, e))?;
     Ok(latest
         .filter(|a| a.status != AlertStatus::Sent)
         .map(|a| a.timestamp)
@@ -334,7 +332,9 @@ async fn deliver_once(
     // We hold the lease: a pending claim made before now belongs to a dead run.
     let claim = AlertClaim::new(job.metric, &key, message.kind, at, &token, now, now)
         .detectors(ids.clone());
-    let claimed = with_retry("claim the alert", || job.storage.claim_alert(&claim))
+    let claimed = job
+        .storage
+        .claim_alert(&claim)
         .await
         .map_err(|e| storage_err(job, e))?;
     if !claimed {
@@ -362,10 +362,7 @@ async fn deliver_once(
     let mut outcome = AlertOutcome::new(status, Utc::now(), message.text.clone());
     outcome.error = result.as_ref().err().map(|e| e.to_string());
     let finish = FinishAlert::new(job.metric, &key, &token, outcome);
-    let recorded = with_retry("record the alert outcome", || {
-        job.storage.finish_alert(&finish)
-    })
-    .await;
+    let recorded = job.storage.finish_alert(&finish).await;
     if let Err(e) = recorded {
         if result.is_ok() {
             return Err(storage_err(job, e));
@@ -386,11 +383,10 @@ async fn deliver_once(
             );
             if message.kind == AlertKind::Anomaly {
                 let mark = MarkAlertSent::new(job.metric, ids.clone(), at);
-                with_retry("mark detections alerted", || {
-                    job.storage.mark_alert_sent(&mark)
-                })
-                .await
-                .map_err(|e| storage_err(job, e))?;
+                job.storage
+                    .mark_alert_sent(&mark)
+                    .await
+                    .map_err(|e| storage_err(job, e))?;
             }
             report.sent.push(message);
             Ok(())

@@ -13,6 +13,7 @@ pub const DEFAULT_COOLDOWN_MINUTES: u64 = 60;
 /// Which anomaly directions may trigger an alert (`conditions.direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum DirectionFilter {
     /// Only values above the expected range.
     Up,
@@ -42,6 +43,7 @@ impl DirectionFilter {
 /// How many of a metric's detectors must flag a point (`conditions.agreement`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Agreement {
     /// At least one detector.
     Any,
@@ -92,6 +94,7 @@ impl Agreement {
 /// `conditions.min_anomaly_share`: alert only when at least `k` of the newest `n`
 /// points (the newest included) are anomalous as the conditions require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
 pub struct AnomalyShare {
     /// Anomalous points needed (1 ..= n).
     pub k: u32,

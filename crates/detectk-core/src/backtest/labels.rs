@@ -48,6 +48,7 @@ impl IncidentWindow {
 
 /// Why a labels file could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LabelsError {
     /// The file could not be read.
     #[error("{path}: cannot read the labels file: {source}")]
@@ -84,6 +85,7 @@ pub enum LabelsError {
 
 /// Incident windows per labelled series.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Labels {
     series: BTreeMap<String, Vec<IncidentWindow>>,
 }

@@ -3,7 +3,7 @@
 //! do). Nothing is written and nothing is sent.
 //!
 //! The replay uses the production code path: the same [`crate::Detector::detect`]
-//! calls as `dtk backfill` and the same [`crate::alert::decide`] as the alert step of
+//! calls as `dtk backfill` and the same alert policy (`alert::decide`) as the alert step of
 //! `dtk run` (see [`replay`]). Scores are event-level (see [`score`]).
 
 pub mod labels;
@@ -21,7 +21,7 @@ use crate::error::{ConfigError, ConfigIssue, Error};
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::{
     MetricPlan, PlannedDetector, Runner, batches, floor_to_interval, history_span,
-    newest_complete_end, with_retry,
+    newest_complete_end,
 };
 use crate::traits::{AlertKind, DetectionContext, LoadDatapoints};
 
@@ -48,6 +48,7 @@ pub struct BacktestOptions {
 
 /// A detector's verdict on one point, for the per-point CSV.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Verdict {
     /// `anomaly`, `normal` or `skipped`.
     pub state: &'static str,
@@ -61,6 +62,7 @@ pub struct Verdict {
 
 /// One replayed point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PointRow {
     /// The point's timestamp.
     pub timestamp: DateTime<Utc>,
@@ -76,6 +78,7 @@ pub struct PointRow {
 
 /// How one detector scored.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct DetectorScore {
     /// ID, type and params.
     #[serde(flatten)]
@@ -88,6 +91,7 @@ pub struct DetectorScore {
 
 /// How the alert decision scored.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AlertScore {
     /// The policy replayed.
     pub settings: AlertSettings,
@@ -101,6 +105,7 @@ pub struct AlertScore {
 
 /// The backtest of one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct MetricBacktest {
     /// Metric name.
     pub metric: String,
@@ -189,7 +194,8 @@ pub async fn load_series(
     if !collect {
         let storage = plan.storage.as_ref();
         let op = LoadDatapoints::new(metric, load_from, to);
-        let points = with_retry("load history", || storage.load_datapoints(&op))
+        let points = storage
+            .load_datapoints(&op)
             .await
             .map_err(|source| Error::Storage {
                 metric: metric.to_string(),

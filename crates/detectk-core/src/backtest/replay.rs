@@ -4,8 +4,8 @@
 //! Detection is one [`Detector::detect`] call over the whole range, exactly as
 //! `dtk backfill` makes it; by the trait's split invariance (a point sees only the
 //! points before it) this equals the detections of consecutive `dtk run`s. The
-//! policy is [`decide`] called for every point in time order with the detections of
-//! the points the alert step would load ([`lookback_points`]) and the newest sent
+//! policy is `decide` called for every point in time order with the detections of
+//! the points the alert step would load (`lookback_points`) and the newest sent
 //! anomaly / recovery alert as the storage ledger would hold them after each run.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -46,6 +46,7 @@ pub fn detect_range(
 
 /// An alert the replayed policy sent.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ReplayedAlert {
     /// The point the alert is about.
     pub timestamp: DateTime<Utc>,

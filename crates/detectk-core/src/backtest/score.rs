@@ -17,6 +17,7 @@ use crate::backtest::labels::IncidentWindow;
 
 /// Counts behind the scores of one series or a set of series.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Tally {
     /// Labelled incident windows.
     pub windows: usize,
@@ -34,6 +35,7 @@ pub struct Tally {
 
 /// The ratios of a [`Tally`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Scores {
     /// hits / (hits + false events); 0 when there are neither.
     pub precision: f64,
@@ -66,7 +68,8 @@ impl Tally {
     ///
     /// ```
     /// use detectk_core::backtest::Tally;
-    /// let t = Tally { windows: 4, hits: 2, false_events: 2, points: 1000, positives: 5, weeks: 2.0 };
+    /// let mut t = Tally::default();
+    /// (t.windows, t.hits, t.false_events, t.points, t.positives, t.weeks) = (4, 2, 2, 1000, 5, 2.0);
     /// let s = t.scores();
     /// assert_eq!((s.precision, s.recall, s.f1), (0.5, 0.5, 0.5));
     /// assert_eq!((s.false_events_per_1000, s.per_week), (2.0, 2.5));

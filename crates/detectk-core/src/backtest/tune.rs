@@ -5,7 +5,7 @@
 //! scalar is fixed. A param whose value is itself a list is written as a list of
 //! lists (`seasonal_features: [[hour_of_day]]`). Each distinct detector setting
 //! detects every series once; every policy variant is then replayed over those
-//! detections, with the production [`crate::alert::decide`]. Detector settings run
+//! detections, with the production alert policy (`alert::decide`). Detector settings run
 //! in parallel on all cores.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +41,7 @@ conditions:
 
 /// A detector setting to try.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct DetectorCandidate {
     /// Detector type.
     #[serde(rename = "type")]
@@ -51,6 +52,7 @@ pub struct DetectorCandidate {
 
 /// A policy variant to try: the conditions as written and as parsed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PolicyCandidate {
     /// `alerter.conditions` as they would be written.
     pub conditions: Map<String, Value>,
@@ -61,6 +63,7 @@ pub struct PolicyCandidate {
 
 /// An expanded grid.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Grid {
     /// Detector settings.
     pub detectors: Vec<DetectorCandidate>,
@@ -209,6 +212,7 @@ pub struct TuneSeries {
 
 /// A scored (detector, policy) combination.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Ranked {
     /// The detector setting.
     pub detector: DetectorCandidate,

@@ -101,6 +101,7 @@ impl Default for LoadOptions {
 
 /// A parsed config and the warnings found on the way.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadedConfig {
     /// The config.
     pub config: MetricConfig,
@@ -154,6 +155,7 @@ pub fn parse_config(
 
 /// A config parsed as far as possible, with every problem found.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PartialConfig {
     /// The config, when its required parts could be read (even with other problems),
     /// so that building it can report more problems at once.
@@ -909,14 +911,10 @@ impl Parser<'_> {
 
 /// Collector types of Python detectk that DetectK does not ship (they have no SQL query);
 /// building such a config reports the type itself as unavailable.
+pub(crate) const PYTHON_ONLY_COLLECTORS: &[&str] = &["http"];
+
 fn python_only_collector(kind: Option<&str>) -> bool {
-    kind.is_some_and(|k| {
-        crate::registry::KNOWN_TYPES.iter().any(|t| {
-            t.component == crate::registry::Component::Collector
-                && t.name == k
-                && t.crate_name.is_none()
-        })
-    })
+    kind.is_some_and(|k| PYTHON_ONLY_COLLECTORS.contains(&k))
 }
 
 fn merge_profile(

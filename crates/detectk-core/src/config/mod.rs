@@ -6,12 +6,13 @@ mod env;
 mod load;
 mod model;
 mod params;
-pub mod paths;
+pub(crate) mod paths;
 mod profiles;
-pub mod template;
+pub(crate) mod template;
 
 pub use discover::{LoadedConfigs, find_config_files, load_configs};
 pub use env::substitute_env;
+pub(crate) use load::PYTHON_ONLY_COLLECTORS;
 pub use load::{
     COLLECTOR_CORE_KEYS, EnvLookup, LOCAL_STATE_FILE, LoadOptions, LoadedConfig,
     MAX_DETECTOR_ID_LEN, MAX_METRIC_NAME_LEN, PartialConfig, STATE_PROFILE, load_file,
@@ -21,5 +22,7 @@ pub use model::{
     AlerterConfig, CollectorConfig, DetectorConfig, MetricConfig, ParamMap, ScheduleConfig,
     StorageConfig,
 };
-pub use params::{FromParam, Params, ParamsReport, did_you_mean};
+pub(crate) use params::did_you_mean;
+pub use params::{FromParam, Params, ParamsReport};
+pub use paths::{PROJECT_MARKER, PROJECT_PROFILES, find_project_root};
 pub use profiles::{Profile, Profiles};

@@ -66,6 +66,7 @@ pub struct MetricConfig {
 
 /// `collector:`: the query template, column mapping and connection params.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CollectorConfig {
     /// Collector type (from the profile when not given).
     #[serde(rename = "type")]
@@ -92,6 +93,7 @@ pub struct CollectorConfig {
 
 /// `storage:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct StorageConfig {
     /// Storage type (defaults to the collector's).
     #[serde(rename = "type")]
@@ -108,6 +110,7 @@ pub struct StorageConfig {
 
 /// One detector.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct DetectorConfig {
     /// The configured `id`, or the ID computed from type and params.
     pub id: String,
@@ -125,6 +128,7 @@ pub struct DetectorConfig {
 
 /// `alerter:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AlerterConfig {
     /// False: detect and store, never send.
     pub enabled: bool,
@@ -139,6 +143,7 @@ pub struct AlerterConfig {
 
 /// `schedule:`.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ScheduleConfig {
     /// Length of one interval (default `10 minutes`).
     pub interval: HumanDuration,

@@ -405,12 +405,6 @@ impl<'a> Params<'a> {
 }
 
 /// `did you mean `x`?` when some candidate is close to `input`.
-///
-/// ```
-/// use detectk_core::config::did_you_mean;
-/// assert_eq!(did_you_mean("n_sigm", ["n_sigma", "window_size"]).unwrap(), "did you mean `n_sigma`?");
-/// assert!(did_you_mean("zzz", ["n_sigma"]).is_none());
-/// ```
 pub fn did_you_mean<'c>(
     input: &str,
     candidates: impl IntoIterator<Item = &'c str>,
@@ -490,5 +484,14 @@ mod tests {
         let r = p.finish();
         assert!(r.issues.is_empty());
         assert_eq!(r.warnings.len(), 1);
+    }
+
+    #[test]
+    fn did_you_mean_examples() {
+        assert_eq!(
+            did_you_mean("n_sigm", ["n_sigma", "window_size"]).unwrap(),
+            "did you mean `n_sigma`?"
+        );
+        assert!(did_you_mean("zzz", ["n_sigma"]).is_none());
     }
 }

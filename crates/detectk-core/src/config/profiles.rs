@@ -12,6 +12,7 @@ use crate::error::{ConfigError, ConfigIssue};
 
 /// A named set of connection params.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Profile {
     /// Params, including `type` when the profile sets one.
     pub params: Map<String, Value>,

@@ -15,6 +15,7 @@ use crate::pipeline::mapping::MappingError;
 /// What to do with a row whose timestamp is not an interval start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TimestampAlignment {
     /// Move the row to the start of the interval containing it (default).
     #[default]
@@ -40,6 +41,7 @@ impl TimestampAlignment {
 /// How rows that fall into the same interval are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Aggregation {
     /// Arithmetic mean of the values (default: keeps the series' scale).
     #[default]

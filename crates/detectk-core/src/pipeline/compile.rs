@@ -12,7 +12,6 @@ use crate::pipeline::grid::{
 };
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::query::render_collect_query;
-use crate::pipeline::retry::with_retry;
 use crate::pipeline::runner::Runner;
 
 /// Where the range of a compiled run starts, and why.
@@ -28,6 +27,7 @@ pub enum CompileStart {
 
 /// One query the run would send.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CompiledQuery {
     /// Range start (inclusive).
     pub from: DateTime<Utc>,
@@ -39,6 +39,7 @@ pub struct CompiledQuery {
 
 /// The next run of a metric, as `dtk compile` shows it.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CompiledRun {
     /// Metric name.
     pub metric: String,
@@ -93,7 +94,7 @@ pub async fn compile_next_run(
         ),
         CompileStart::Storage => {
             let storage = plan.storage.as_ref();
-            match with_retry("checkpoint", || storage.last_datapoint_time(metric)).await {
+            match storage.last_datapoint_time(metric).await {
                 Ok(Some(last)) => (
                     shifted(
                         metric,

@@ -8,11 +8,13 @@ use serde_json::Value;
 use crate::alert::{AlertSettings, DetectorInfo};
 use crate::config::{LOCAL_STATE_FILE, MetricConfig, Params, STATE_PROFILE};
 use crate::error::{ConfigError, ConfigIssue};
+use crate::layers::{RetryCollector, RetryStorage};
 use crate::registry::Registry;
 use crate::traits::{Alerter, Collector, Detector, Storage};
 
 /// A detector ready to score, with what alerts and storage say about it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct PlannedDetector {
     /// ID, type and params.
     pub info: DetectorInfo,
@@ -22,6 +24,7 @@ pub struct PlannedDetector {
 
 /// The alert side of a metric.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct AlertPlan {
     /// Policy and switches.
     pub settings: AlertSettings,
@@ -36,9 +39,9 @@ pub struct AlertPlan {
 pub struct MetricPlan {
     /// The config.
     pub config: MetricConfig,
-    /// Runs the query.
+    /// Runs the query (transient failures are retried: [`RetryCollector`]).
     pub collector: Arc<dyn Collector>,
-    /// Keeps everything.
+    /// Keeps everything (transient failures are retried: [`RetryStorage`]).
     pub storage: Arc<dyn Storage>,
     /// The detectors, in config order.
     pub detectors: Vec<PlannedDetector>,
@@ -211,9 +214,12 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         Some(f) => warnings.into_iter().map(|w| w.in_file(f.clone())).collect(),
         None => warnings,
     };
+    // Layers, once for every call site: retries of transient failures.
+    let collector = collector.expect("no issues means the collector was built");
+    let storage = storage.expect("no issues means the storage was built");
     Ok(MetricPlan {
-        collector: collector.expect("no issues means the collector was built"),
-        storage: storage.expect("no issues means the storage was built"),
+        collector: Arc::new(RetryCollector::new(collector)),
+        storage: Arc::new(RetryStorage::new(storage)),
         detectors,
         alert,
         warnings,

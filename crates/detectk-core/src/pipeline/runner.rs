@@ -10,6 +10,7 @@ use crate::alert::{AlertJob, AlertReport};
 use crate::config::template::format_time;
 use crate::duration::Window;
 use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
+use crate::layers::DryRunStorage;
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::align::{align, notes as align_notes};
 use crate::pipeline::grid::{
@@ -18,8 +19,7 @@ use crate::pipeline::grid::{
 use crate::pipeline::mapping::{fill_missing, map_table};
 use crate::pipeline::plan::MetricPlan;
 use crate::pipeline::query::render_collect_query;
-use crate::pipeline::retry::with_retry;
-use crate::traits::{DetectionContext, LoadDatapoints};
+use crate::traits::{DetectionContext, LoadDatapoints, Storage};
 
 /// Options of `dtk run`.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +45,7 @@ pub struct BackfillOptions {
 
 /// One collected range.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct RangeReport {
     /// Range start (inclusive).
     pub from: Option<DateTime<Utc>>,
@@ -76,6 +77,7 @@ impl RangeReport {
 
 /// What `run` did for one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RunReport {
     /// Metric name.
     pub metric: String,
@@ -96,6 +98,7 @@ pub struct RunReport {
 
 /// One backfill batch, for progress display.
 #[derive(Debug, Clone, Copy, Serialize)]
+#[non_exhaustive]
 pub struct BatchProgress {
     /// 1-based batch number.
     pub index: usize,
@@ -109,6 +112,7 @@ pub struct BatchProgress {
 
 /// What `backfill` did (or, in a dry run, would do) for one metric.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct BackfillReport {
     /// Metric name.
     pub metric: String,
@@ -149,8 +153,8 @@ impl Runner {
         Self::default()
     }
 
-    async fn migrate(&self, plan: &MetricPlan) -> Result<(), Error> {
-        let key = plan.storage.describe();
+    async fn migrate(&self, metric: &str, storage: &dyn Storage) -> Result<(), Error> {
+        let key = storage.describe();
         if self
             .migrated
             .lock()
@@ -159,8 +163,8 @@ impl Runner {
         {
             return Ok(());
         }
-        let metric = &plan.config.name;
-        with_retry("migrate", || plan.storage.migrate())
+        storage
+            .migrate()
             .await
             .map_err(|source| storage_error(metric, source))?;
         self.migrated
@@ -193,16 +197,18 @@ impl Runner {
             )?,
         };
         let newest = shifted(metric, end, neg(interval), "the newest interval")?;
-        if options.dry_run {
-            // The schema is not data: create it so a first dry run can read empty tables.
-            if let Err(e) = self.migrate(plan).await {
-                tracing::debug!(metric, error = %e, "dry run: could not create the storage tables");
-            }
+        // A dry run writes to memory only (see `DryRunStorage`); everything below is
+        // the same for both.
+        let dry_run_storage;
+        let storage: &dyn Storage = if options.dry_run {
+            dry_run_storage = DryRunStorage::new(plan.storage.as_ref());
+            &dry_run_storage
         } else {
-            self.migrate(plan).await?;
-        }
-        let storage = plan.storage.as_ref();
-        let last = with_retry("checkpoint", || storage.last_datapoint_time(metric))
+            plan.storage.as_ref()
+        };
+        self.migrate(metric, storage).await?;
+        let last = storage
+            .last_datapoint_time(metric)
             .await
             .map_err(|s| storage_error(metric, s))?;
         let start = match last {
@@ -227,7 +233,8 @@ impl Runner {
         let last_detections = if plan.detectors.is_empty() {
             Default::default()
         } else {
-            with_retry("detections", || storage.last_detection_times(metric))
+            storage
+                .last_detection_times(metric)
                 .await
                 .map_err(|s| storage_error(metric, s))?
         };
@@ -266,13 +273,10 @@ impl Runner {
             range.notes.extend(notes);
             range.points += points.len();
             range.missing += points.iter().filter(|p| p.is_missing).count();
-            if !options.dry_run {
-                with_retry("store points", || {
-                    storage.upsert_datapoints(metric, &points)
-                })
+            storage
+                .upsert_datapoints(metric, &points)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
-            }
             new_points.extend(points);
         }
         if start < end {
@@ -290,8 +294,9 @@ impl Runner {
                     options.execution_time,
                 )
                 .await?;
-            if !options.dry_run && !records.is_empty() {
-                with_retry("store detections", || storage.upsert_detections(&records))
+            if !records.is_empty() {
+                storage
+                    .upsert_detections(&records)
                     .await
                     .map_err(|s| storage_error(metric, s))?;
             }
@@ -332,16 +337,15 @@ impl Runner {
             _ => None,
         };
 
-        if !options.dry_run
-            && let Some(days) = config.storage.retention_days
-        {
+        if let Some(days) = config.storage.retention_days {
             let before = shifted(
                 metric,
                 options.execution_time,
                 TimeDelta::days(-i64::from(days)),
                 "storage.retention_days",
             )?;
-            with_retry("retention", || storage.apply_retention(metric, before))
+            storage
+                .apply_retention(metric, before)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
         }
@@ -400,12 +404,12 @@ impl Runner {
         let storage = plan.storage.as_ref();
 
         if !options.dry_run {
-            self.migrate(plan).await?;
+            self.migrate(metric, storage).await?;
         }
         let checkpoint = if options.force {
             None
         } else {
-            match with_retry("checkpoint", || storage.get_checkpoint(metric, &job)).await {
+            match storage.get_checkpoint(metric, &job).await {
                 Ok(c) => c,
                 // A dry run against a storage whose tables do not exist yet has no checkpoint.
                 Err(_) if options.dry_run => None,
@@ -430,11 +434,10 @@ impl Runner {
         let total = plan_batches.len();
         for (index, (from, to)) in plan_batches.into_iter().enumerate() {
             let (points, notes) = self.collect(plan, from, to, options.execution_time).await?;
-            with_retry("store points", || {
-                storage.upsert_datapoints(metric, &points)
-            })
-            .await
-            .map_err(|s| storage_error(metric, s))?;
+            storage
+                .upsert_datapoints(metric, &points)
+                .await
+                .map_err(|s| storage_error(metric, s))?;
             let mut batch_report = RangeReport {
                 from: Some(from),
                 to: Some(to),
@@ -449,7 +452,8 @@ impl Runner {
                     .detect(plan, &points, from, &detect_from, options.execution_time)
                     .await?;
                 if !records.is_empty() {
-                    with_retry("store detections", || storage.upsert_detections(&records))
+                    storage
+                        .upsert_detections(&records)
                         .await
                         .map_err(|s| storage_error(metric, s))?;
                 }
@@ -459,7 +463,8 @@ impl Runner {
                     .filter(|r| r.detection.is_anomaly)
                     .collect();
             }
-            with_retry("checkpoint", || storage.set_checkpoint(metric, &job, to))
+            storage
+                .set_checkpoint(metric, &job, to)
                 .await
                 .map_err(|s| storage_error(metric, s))?;
             report.range.absorb(batch_report);
@@ -498,7 +503,9 @@ impl Runner {
         let interval = &config.schedule.interval;
         let query = render_collect_query(config, from, to, execution_time).map_err(|e| *e)?;
         tracing::debug!(metric, %from, %to, "collecting");
-        let table = with_retry("query", || plan.collector.query(&query))
+        let table = plan
+            .collector
+            .query(&query)
             .await
             .map_err(|source| Error::Collect {
                 metric: metric.to_string(),
@@ -576,7 +583,8 @@ impl Runner {
         let history_from = window_starts.iter().copied().min().unwrap_or(new_from);
         let mut series: Vec<DataPoint> = if history_from < new_from {
             let op = LoadDatapoints::new(metric, history_from, new_from);
-            with_retry("load history", || plan.storage.load_datapoints(&op))
+            plan.storage
+                .load_datapoints(&op)
                 .await
                 .map_err(|s| storage_error(metric, s))?
         } else {

@@ -333,3 +333,8 @@ fn lookback_covers_the_largest_rule() {
     s.min_anomaly_share = Some(AnomalyShare { k: 3, n: 200 });
     assert_eq!(lookback_points(&s), 200);
 }
+
+#[test]
+fn the_alert_step_loads_at_least_the_counted_run() {
+    assert_eq!(lookback_points(&AlertSettings::default()), MAX_COUNTED_RUN);
+}
