@@ -117,6 +117,7 @@ impl Env {
         let alerter = self.alerter();
         process(AlertJob {
             metric: METRIC,
+            state_key: METRIC,
             settings,
             alerter: &alerter,
             storage: storage.as_ref(),

@@ -63,6 +63,7 @@ fn anomaly() -> AlertMessage {
             detections: &records,
             consecutive: 2,
             recovered_from: None,
+            severity: detectk_core::alert::Severity::Warning,
         },
         None,
     )

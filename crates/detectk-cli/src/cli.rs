@@ -71,6 +71,59 @@ pub enum Command {
     Debug(DebugArgs),
     /// Print the query the next `dtk run` would send, with its period.
     Compile(CompileArgs),
+    /// Write one self-contained HTML report: per metric the series, bands, anomalies,
+    /// alerts sent and suppressed (with why), missing points; and a fleet summary.
+    Report(ReportArgs),
+    /// Draw one metric's chart (series, bands, anomalies, alerts) as a PNG or SVG image.
+    Plot(PlotArgs),
+}
+
+/// Arguments of `dtk report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Config files or directories (default: the working directory).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Only metrics matching: `tag:NAME`, a name, or a glob on names. Repeatable.
+    #[arg(short, long)]
+    pub select: Vec<String>,
+    /// Leave out metrics matching. Repeatable.
+    #[arg(short, long)]
+    pub exclude: Vec<String>,
+    /// Start of the period, UTC unless it carries an offset (default: 7 days before --to).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the period, exclusive (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// The HTML file to write (replaced atomically).
+    #[arg(short, long, default_value = "report.html")]
+    pub output: PathBuf,
+    /// Metrics read from storage at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+/// Arguments of `dtk plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The metric's config file.
+    pub config: PathBuf,
+    /// Start of the period, UTC unless it carries an offset (default: 7 days before --to).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the period, exclusive (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// The image to write: `.png` or `.svg`.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 420)]
+    pub height: u32,
 }
 
 /// Arguments of `dtk debug`.
@@ -152,6 +205,15 @@ pub struct RunArgs {
     /// The number of shards, with `--shard-index-env`.
     #[arg(long, value_name = "N", requires = "shard_index_env")]
     pub shard_count: Option<u64>,
+    /// After the run, write its metrics (Prometheus text format: last success, duration,
+    /// points, lag, anomalies, alerts sent and failed) to PATH, atomically, for the
+    /// node_exporter textfile collector. Counters carry over from the previous file.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// After the run, PUT the same metrics to the Prometheus Pushgateway at URL
+    /// (`URL/metrics/job/dtk`).
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
 }
 
 /// `dtk validate`.

@@ -4,7 +4,9 @@ pub mod args;
 pub mod cli;
 pub mod commands;
 pub mod discover;
+pub mod monitor;
 pub mod output;
+pub mod progress;
 pub mod project;
 pub mod render;
 #[cfg(feature = "sqlite")]
@@ -28,6 +30,16 @@ pub fn registry() -> Registry {
     detectk_alerters_mattermost::register(&mut registry);
     #[cfg(feature = "slack")]
     detectk_alerters_slack::register(&mut registry);
+    #[cfg(feature = "telegram")]
+    detectk_alerters_telegram::register(&mut registry);
+    #[cfg(feature = "email")]
+    detectk_alerters_email::register(&mut registry);
+    #[cfg(feature = "webhook")]
+    detectk_alerters_webhook::register(&mut registry);
+    #[cfg(feature = "teams")]
+    detectk_alerters_teams::register(&mut registry);
+    #[cfg(feature = "pagerduty")]
+    detectk_alerters_pagerduty::register(&mut registry);
     note_compiled_out(&mut registry);
     registry
 }
@@ -42,7 +54,7 @@ type OptionalBackend = (
 );
 
 /// The optional backends of `dtk`, each with whether this build links it.
-fn optional_backends() -> [OptionalBackend; 7] {
+fn optional_backends() -> [OptionalBackend; 12] {
     const SQL: &str = "detectk-collectors-sql";
     const CLICKHOUSE: &str = "detectk-collectors-clickhouse";
     const DATA: &[Component] = &[Component::Collector, Component::Storage];
@@ -83,6 +95,41 @@ fn optional_backends() -> [OptionalBackend; 7] {
             &["slack"],
             "detectk-alerters-slack",
             "slack",
+        ),
+        (
+            cfg!(feature = "telegram"),
+            ALERTER,
+            &["telegram"],
+            "detectk-alerters-telegram",
+            "telegram",
+        ),
+        (
+            cfg!(feature = "email"),
+            ALERTER,
+            &["email"],
+            "detectk-alerters-email",
+            "email",
+        ),
+        (
+            cfg!(feature = "webhook"),
+            ALERTER,
+            &["webhook"],
+            "detectk-alerters-webhook",
+            "webhook",
+        ),
+        (
+            cfg!(feature = "teams"),
+            ALERTER,
+            &["teams"],
+            "detectk-alerters-teams",
+            "teams",
+        ),
+        (
+            cfg!(feature = "pagerduty"),
+            ALERTER,
+            &["pagerduty"],
+            "detectk-alerters-pagerduty",
+            "pagerduty",
         ),
     ]
 }

@@ -73,6 +73,8 @@ fn main() -> ExitCode {
             Command::Tune(args) => commands::tune::tune(&registry, args).await,
             Command::Debug(args) => commands::debug::debug(&registry, args).await,
             Command::Compile(args) => commands::compile::compile(&registry, args).await,
+            Command::Report(args) => commands::report::report(&registry, args).await,
+            Command::Plot(args) => commands::plot::plot(&registry, args).await,
         }
     });
     match result {

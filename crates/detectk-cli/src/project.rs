@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use detectk_core::config::find_project_root;
-use detectk_core::config::{LoadOptions, Profiles};
+use detectk_core::config::{LoadOptions, Profiles, ProjectDefaults};
 use detectk_core::{ConfigError, ConfigIssue};
 
 static EXPLICIT: OnceLock<Option<PathBuf>> = OnceLock::new();
@@ -74,10 +74,16 @@ pub fn load_options(
 ) -> Result<LoadOptions, ConfigError> {
     let root = project_root(paths)?;
     tracing::debug!(project_dir = %root.display(), "project root");
+    let defaults = ProjectDefaults::load(
+        &root,
+        |k| std::env::var(k).ok(),
+        detectk_core::alert::check_conditions,
+    )?;
     Ok(LoadOptions {
         execution_time,
         profiles: Profiles::load_for_project(&root)?,
         project_dir: Some(root),
+        defaults: std::sync::Arc::new(defaults),
         ..LoadOptions::default()
     })
 }

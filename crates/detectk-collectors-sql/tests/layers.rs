@@ -222,6 +222,7 @@ async fn dry_run_alerter_records_instead_of_sending() {
         title: "Anomaly in m".into(),
         text: "ANOMALY: m".into(),
         detections: vec![],
+        severity: detectk_core::alert::Severity::Warning,
     };
     dry.send(&message).await.unwrap();
     assert_eq!(dry.describe(), "refusing (dry run)");

@@ -8,20 +8,15 @@ use crate::alert::console;
 use crate::config::PYTHON_ONLY_COLLECTORS;
 use crate::registry::{Component, Registry};
 
-/// Python detectk alerters that DetectK does not port.
-const PYTHON_ONLY_ALERTERS: &[&str] = &["telegram", "email"];
-
 impl Registry {
     /// A registry holding what `detectk-core` itself provides: the `console` alerter,
-    /// and the Python-only type names.
+    /// and the Python-only type names (every Python detectk alerter, Telegram and email
+    /// included, has a DetectK crate).
     pub fn with_builtins() -> Self {
         let mut r = Self::new();
         console::register(&mut r);
         for name in PYTHON_ONLY_COLLECTORS {
             r.note_python_only(Component::Collector, name);
-        }
-        for name in PYTHON_ONLY_ALERTERS {
-            r.note_python_only(Component::Alerter, name);
         }
         r
     }

@@ -142,6 +142,8 @@ pub struct MetricOutcome<R> {
     pub metric: String,
     /// Its report, or why it failed (a panic is an [`Error::Internal`]).
     pub result: Result<R, Error>,
+    /// Wall time the metric took.
+    pub elapsed: std::time::Duration,
 }
 
 impl MetricOutcome<RunReport> {
@@ -397,6 +399,7 @@ async fn isolated<R>(
     work: impl Future<Output = Result<R, Error>>,
 ) -> MetricOutcome<R> {
     let metric = plan.config.name.clone();
+    let clock = std::time::Instant::now();
     let result = AssertUnwindSafe(async {
         if std::env::var(TEST_PANIC_ENV).is_ok_and(|m| m == metric) {
             panic!("injected by {TEST_PANIC_ENV}");
@@ -406,7 +409,11 @@ async fn isolated<R>(
     .catch_unwind()
     .await
     .unwrap_or_else(|payload| Err(Error::from_panic(&metric, payload.as_ref())));
-    MetricOutcome { metric, result }
+    MetricOutcome {
+        metric,
+        result,
+        elapsed: clock.elapsed(),
+    }
 }
 
 /// Fails `work` with [`Error::Timeout`] when it outlasts `timeout`.

@@ -1,20 +1,19 @@
 //! `dtk backfill` (alias `load-history`): load a metric's history in batches.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use detectk_core::fleet::{Fleet, FleetOptions};
 use detectk_core::pipeline::{BackfillOptions, BackfillReport, BatchProgress};
 use detectk_core::{ConfigError, Registry};
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::args::Format;
 use crate::cli::BackfillArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
 use crate::output::time;
+use crate::progress::FleetProgress;
 use crate::render::{error_json, error_text, issue_json};
 
 /// Runs `dtk backfill`; returns the exit code. Metrics are loaded
@@ -34,21 +33,29 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
         force: args.force,
         detect: !args.no_detect,
     };
-    let show_progress =
-        args.format == Format::Text && std::io::stdout().is_terminal() && !args.dry_run;
-    // One bar per metric, made at its first batch and cleared when it is done.
-    let bars: Mutex<HashMap<String, ProgressBar>> = Mutex::new(HashMap::new());
+    let bars = if args.format == Format::Text && !args.dry_run {
+        FleetProgress::on_terminal(prepared.plans.len())
+    } else {
+        None
+    };
+    let intervals: HashMap<String, chrono::TimeDelta> = prepared
+        .plans
+        .iter()
+        .map(|p| (p.config.name.clone(), p.config.schedule.interval.delta()))
+        .collect();
+    // The bars and the metric they show; batches of another metric switch them.
+    let bars = Mutex::new(bars.map(|b| (b, String::new())));
     let progress = |metric: &str, p: BatchProgress| {
-        if !show_progress {
-            return;
+        let mut guard = bars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bars, current)) = guard.as_mut() {
+            if current != metric {
+                bars.start_metric(metric);
+                *current = metric.to_string();
+            }
+            if let Some(interval) = intervals.get(metric) {
+                bars.batch(p, *interval);
+            }
         }
-        let mut bars = bars.lock().unwrap_or_else(|e| e.into_inner());
-        let bar = bars
-            .entry(metric.to_string())
-            .or_insert_with(|| new_bar(metric));
-        bar.set_length(p.total as u64);
-        bar.set_position(p.index as u64);
-        bar.set_message(format!("up to {}", time(&p.to)));
     };
     let fleet = Fleet::from_plans(prepared.plans);
     let mut outcomes = fleet.backfill_each(
@@ -59,12 +66,10 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut json_metrics = Vec::new();
     while let Some(outcome) = outcomes.next().await {
-        let bar = bars
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&outcome.metric);
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
+        let mut guard = bars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bars, current)) = guard.as_mut() {
+            bars.finish_metric();
+            current.clear();
         }
         match outcome.failure() {
             None => ok += 1,
@@ -72,15 +77,25 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
         }
         let (name, result) = (outcome.metric, outcome.result);
         match args.format {
-            Format::Text => match &result {
-                Ok(report) => print_report(report),
-                Err(e) => eprint!("{}", error_text(e)),
-            },
+            Format::Text => {
+                let print = || match &result {
+                    Ok(report) => print_report(report),
+                    Err(e) => eprint!("{}", error_text(e)),
+                };
+                match guard.as_ref() {
+                    Some((bars, _)) => bars.suspend(print),
+                    None => print(),
+                }
+            }
             Format::Json => json_metrics.push(match result {
                 Ok(report) => json!({"name": name, "status": "ok", "report": report}),
                 Err(e) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
             }),
         }
+    }
+    drop(outcomes);
+    if let Some((bars, _)) = bars.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        bars.finish();
     }
     let invalid = prepared.errors.len();
     if args.format == Format::Json {
@@ -101,17 +116,6 @@ pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, Co
     } else {
         OK
     })
-}
-
-fn new_bar(metric: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(metric.to_string());
-    bar
 }
 
 fn print_report(r: &BackfillReport) {

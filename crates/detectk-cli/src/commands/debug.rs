@@ -56,7 +56,7 @@ fn endpoints(plans: &[MetricPlan]) -> Vec<(Role, String, usize, Vec<String>)> {
             (Role::Source, plan.collector.describe()),
             (Role::Storage, plan.storage.describe()),
         ];
-        if let Some(a) = plan.alert.as_ref().filter(|a| a.settings.enabled) {
+        for a in plan.alerts.iter().filter(|a| a.settings.enabled) {
             targets.push((Role::Alerter, a.alerter.describe()));
         }
         for (role, target) in targets {
@@ -87,7 +87,7 @@ async fn check(role: Role, target: String, plan: &MetricPlan, metrics: Vec<Strin
             metric,
             source: Box::new(source),
         }),
-        Role::Alerter => match &plan.alert {
+        Role::Alerter => match plan.alerts.iter().find(|a| a.alerter.describe() == target) {
             Some(a) => a
                 .alerter
                 .check()

@@ -69,7 +69,8 @@ pub fn list_metrics(registry: &Registry, args: &ListMetricsArgs) -> Result<u8, C
                         "collector": p.config.collector.kind,
                         "interval": p.config.schedule.interval.as_str(),
                         "detectors": p.detectors.iter().map(|d| json!({"id": d.info.id, "type": d.info.kind})).collect::<Vec<_>>(),
-                        "alerter": p.alert.as_ref().map(|a| a.kind.clone()),
+                        "alerter": p.alerts.first().map(|a| a.kind.clone()),
+                        "alerters": p.alerts.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
                     })
                 })
                 .collect();

@@ -7,6 +7,8 @@ pub mod debug;
 pub mod init;
 pub mod init_project;
 pub mod list;
+pub mod plot;
+pub mod report;
 pub mod run;
 pub mod test_alert;
 pub mod tune;

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::args::Format;
 use crate::cli::RunArgs;
 use crate::commands::{FAILED, INVALID, OK, execution_time, prepare, print_config_errors};
+use crate::monitor::MetricOutcome;
 use crate::output::{anomaly_line, time};
 use crate::render::{error_json, error_text, issue_json};
 
@@ -18,6 +19,7 @@ use crate::render::{error_json, error_text, issue_json};
 pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError> {
     let at = execution_time(args.execution_time.as_deref())?;
     let shard = shard(args)?;
+    let monitor = crate::monitor::Monitor::start(args)?;
     let prepared = prepare(registry, &args.selection, at)?;
     let options = RunOptions {
         execution_time: at,
@@ -45,7 +47,12 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
 
     let (mut ok, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     let mut json_metrics = Vec::new();
-    while let Some(outcome) = outcomes.next().await {
+    let mut digest_items = Vec::new();
+    let mut monitored = Vec::new();
+    // The fleet yields its outcomes in the order of its plans.
+    let mut plans = fleet.plans().iter();
+    while let Some(mut outcome) = outcomes.next().await {
+        let plan = plans.next();
         if let Some(reason) = outcome.skipped() {
             skipped += 1;
             match args.format {
@@ -58,6 +65,17 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 })),
             }
             continue;
+        }
+        if let Some(plan) = plan {
+            monitored.push(MetricOutcome::new(
+                plan,
+                &outcome.result,
+                outcome.elapsed,
+                at,
+            ));
+        }
+        if let Ok(report) = outcome.result.as_mut() {
+            digest_items.append(&mut report.digest);
         }
         match outcome.failure() {
             None => ok += 1,
@@ -87,6 +105,38 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
                 }),
                 (Err(e), _) => json!({"name": name, "status": "failed", "error": error_json(&e)}),
             }),
+        }
+    }
+    drop(outcomes);
+    let digests = detectk_core::alert::send_digests(digest_items).await;
+    let digest_failed = digests.iter().any(|d| d.error.is_some());
+    let mut json_digests = Vec::new();
+    for d in &digests {
+        match args.format {
+            Format::Text => {
+                if let Some(m) = &d.message
+                    && d.error.is_none()
+                    && !crate::output::quiet()
+                {
+                    println!("digest sent via {}: {}", d.channel, m.title);
+                }
+                if !d.skipped.is_empty() && !crate::output::quiet() {
+                    println!(
+                        "  left out (already sent by another run): {}",
+                        d.skipped.join(", ")
+                    );
+                }
+                if let Some(e) = &d.error {
+                    eprint!("{}", error_text(e));
+                }
+            }
+            Format::Json => json_digests.push(json!({
+                "channel": d.channel,
+                "status": if d.error.is_some() { "failed" } else { "ok" },
+                "message": d.message,
+                "skipped": d.skipped,
+                "error": d.error.as_ref().map(error_json),
+            })),
         }
     }
     let invalid = prepared.errors.len();
@@ -129,12 +179,16 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             if let Some(shard) = shard {
                 doc["shard"] = json!(shard.to_string());
             }
+            if !json_digests.is_empty() {
+                doc["digests"] = json_digests.into();
+            }
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
+    let monitor_failed = monitor.finish(&monitored, ok, failed, invalid).await;
     Ok(if invalid > 0 {
         INVALID
-    } else if failed > 0 {
+    } else if failed > 0 || digest_failed || monitor_failed {
         FAILED
     } else {
         OK

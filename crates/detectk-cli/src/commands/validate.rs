@@ -35,7 +35,8 @@ pub fn validate(registry: &Registry, args: &ValidateArgs) -> Result<u8, detectk_
                             "type": d.info.kind,
                             "params": d.info.params,
                         })).collect::<Vec<_>>(),
-                        "alerter": p.alert.as_ref().map(|a| json!({"type": a.kind, "enabled": a.settings.enabled})),
+                        "alerter": p.alerts.first().map(|a| json!({"type": a.kind, "enabled": a.settings.enabled})),
+                        "alerters": p.alerts.iter().map(|a| json!({"name": a.name, "type": a.kind, "enabled": a.settings.enabled})).collect::<Vec<_>>(),
                         "warnings": p.warnings.iter().map(issue_json).collect::<Vec<_>>(),
                     })
                 })

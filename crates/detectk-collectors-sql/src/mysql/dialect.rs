@@ -123,6 +123,8 @@ impl Dialect for Mysql {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
+    const NOW: Option<&'static str> = Some("UTC_TIMESTAMP(6)");
+
     const NON_FINITE_FLOATS: bool = false;
 
     fn upsert(_keys: &str, columns: &str) -> String {

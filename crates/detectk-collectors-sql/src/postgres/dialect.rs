@@ -107,6 +107,8 @@ impl Dialect for Pg {
         row.try_get(column)
     }
 
+    const NOW: Option<&'static str> = Some("now()");
+
     const MAX_BINDS: usize = 65_535;
 
     async fn write_points(

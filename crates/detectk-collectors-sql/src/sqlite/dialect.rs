@@ -3,7 +3,7 @@
 //! and `datetime()` understands it), JSON as text, and `BEGIN IMMEDIATE` for every
 //! write so concurrent writers queue for the file's lock.
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde_json::Value;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -127,12 +127,33 @@ impl Dialect for Lite {
 
 /// Stored text form of a UTC time: `YYYY-MM-DD HH:MM:SS`, with `.ffffff` only when
 /// there are sub-seconds. Text order equals time order.
+/// Written digit by digit: bulk writes format two times per row.
 pub(crate) fn time_text(t: DateTime<Utc>) -> String {
-    if t.nanosecond() == 0 {
-        t.format("%Y-%m-%d %H:%M:%S").to_string()
-    } else {
-        t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    use std::fmt::Write;
+    let year = t.year();
+    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+        // Outside four-digit years, and leap seconds: chrono's own formatting.
+        let format = if t.nanosecond() == 0 {
+            "%Y-%m-%d %H:%M:%S"
+        } else {
+            "%Y-%m-%d %H:%M:%S%.6f"
+        };
+        return t.format(format).to_string();
     }
+    let mut text = String::with_capacity(26);
+    let _ = write!(
+        text,
+        "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if t.nanosecond() != 0 {
+        let _ = write!(text, ".{:06}", t.nanosecond() / 1000);
+    }
+    text
 }
 
 /// Parses [`time_text`] (and ISO 8601 with `T`, optional `Z` or offset) as UTC.
@@ -166,6 +187,26 @@ mod tests {
         );
     }
     use chrono::TimeZone;
+
+    #[test]
+    fn time_text_is_chronos_format() {
+        let start = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 58).unwrap();
+        for step in 0..2_000i64 {
+            let t = start + chrono::Duration::nanoseconds(step * 987_654_321_123);
+            let format = if t.nanosecond() == 0 {
+                "%Y-%m-%d %H:%M:%S"
+            } else {
+                "%Y-%m-%d %H:%M:%S%.6f"
+            };
+            assert_eq!(time_text(t), t.format(format).to_string());
+        }
+        let whole = Utc.with_ymd_and_hms(2024, 2, 29, 7, 5, 3).unwrap();
+        assert_eq!(time_text(whole), "2024-02-29 07:05:03");
+        assert_eq!(
+            time_text(whole + chrono::Duration::nanoseconds(1_500)),
+            "2024-02-29 07:05:03.000001"
+        );
+    }
 
     #[test]
     fn time_text_sorts_like_time_and_round_trips() {

@@ -42,7 +42,7 @@ impl<D: Dialect> CheckpointStore for SqlStorage<D> {
             .text(metric)
             .text(job)
             .time(position)
-            .time(Utc::now())
+            .now(Utc::now())
             .execute(&mut *self.handle.connect().await?)
             .await
             .map_err(self.err("writing a checkpoint"))?;

@@ -41,6 +41,12 @@ pub(crate) trait Dialect: Sized + Send + Sync + std::fmt::Debug + 'static {
     /// Reads a JSON column; NULL and text that is not JSON give `None`.
     fn json(row: &RowOf<Self>, column: &str) -> Result<Option<Value>, sqlx::Error>;
 
+    /// An SQL expression of the server's current UTC time in the time columns' type,
+    /// written for `loaded_at`, `updated_at` and `applied_at` instead of binding the
+    /// client's clock (MySQL: `UTC_TIMESTAMP(6)`, one parameter less per row). `None`:
+    /// the client's time is bound.
+    const NOW: Option<&'static str> = None;
+
     /// Whether float columns keep NaN and the infinities (MySQL: no; they are stored as NULL).
     const NON_FINITE_FLOATS: bool = true;
 

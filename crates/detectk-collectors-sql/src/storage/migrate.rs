@@ -57,7 +57,7 @@ async fn apply<D: Dialect>(conn: &mut Conn<D::DB>) -> Outcome {
         }
         Stmt::<D>::new("INSERT INTO dtk_schema_version (version, applied_at) VALUES (?, ?)")
             .int(i as i32 + 1)
-            .time(Utc::now())
+            .now(Utc::now())
             .execute(conn)
             .await?;
     }

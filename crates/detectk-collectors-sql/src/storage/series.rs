@@ -131,7 +131,7 @@ pub(crate) fn values_template(
 }
 
 /// The default [`Dialect::write_points`]: multi-row upserts of at most
-/// `MAX_BINDS / 6` rows each.
+/// `MAX_BINDS / 6` rows each (`/ 5` when `loaded_at` is the server's [`Dialect::NOW`]).
 pub(crate) async fn upsert_chunked<D: Dialect>(
     conn: &mut Conn<D::DB>,
     metric: &str,
@@ -139,7 +139,8 @@ pub(crate) async fn upsert_chunked<D: Dialect>(
     loaded_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let tail = D::upsert(POINT_KEY, POINT_UPDATES);
-    for chunk in points.chunks((D::MAX_BINDS / 6).max(1)) {
+    let binds = if D::NOW.is_some() { 5 } else { 6 };
+    for chunk in points.chunks((D::MAX_BINDS / binds).max(1)) {
         let sql = values_template("dtk_datapoints", POINT_COLUMNS, 6, chunk.len(), &tail);
         let mut stmt = Stmt::<D>::new(&sql);
         for p in chunk {
@@ -149,7 +150,7 @@ pub(crate) async fn upsert_chunked<D: Dialect>(
                 .float(p.value)
                 .boolean(p.is_missing)
                 .json(context_text(&p.context))
-                .time(loaded_at);
+                .now(loaded_at);
         }
         stmt.execute(conn).await?;
     }

@@ -27,17 +27,35 @@ impl<'t, D: Dialect> Stmt<'t, D> {
         }
     }
 
+    /// Copies the template up to its next `?` into the SQL, skipping the `?`.
+    fn advance(&mut self) {
+        let at = self.rest.find('?').unwrap_or(self.rest.len());
+        self.sql.push_str(&self.rest[..at]);
+        self.rest = self.rest.get(at + 1..).unwrap_or("");
+    }
+
     /// Replaces the next `?` of the template by the placeholder of the value just added.
     fn slot(mut self, added: Result<(), BoxDynError>) -> Self {
         if let Err(e) = added {
             self.failed.get_or_insert(e);
         }
-        let at = self.rest.find('?').unwrap_or(self.rest.len());
-        self.sql.push_str(&self.rest[..at]);
-        self.rest = self.rest.get(at + 1..).unwrap_or("");
+        self.advance();
         // Writing into a String cannot fail.
         let _ = self.args.format_placeholder(&mut self.sql);
         self
+    }
+
+    /// The time a row is written: the server's clock where the dialect has
+    /// [`Dialect::NOW`] (written in place of the `?`), else `t`, bound.
+    pub(crate) fn now(mut self, t: DateTime<Utc>) -> Self {
+        match D::NOW {
+            Some(now) => {
+                self.advance();
+                self.sql.push_str(now);
+                self
+            }
+            None => self.time(t),
+        }
     }
 
     /// Binds text.
@@ -152,6 +170,19 @@ mod tests {
             .finish()
             .unwrap();
         assert_eq!(my, template);
+    }
+
+    #[test]
+    fn the_servers_clock_takes_the_place_of_a_parameter() {
+        let t = chrono::Utc::now();
+        let (my, args) = Stmt::<Mysql>::new("VALUES (?, ?, ?)")
+            .text("m")
+            .now(t)
+            .text("j")
+            .finish()
+            .unwrap();
+        assert_eq!(my, "VALUES (?, UTC_TIMESTAMP(6), ?)");
+        assert_eq!(args.len(), 2);
     }
 
     #[test]

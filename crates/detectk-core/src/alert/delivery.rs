@@ -80,6 +80,10 @@ pub enum AttemptFailure {
     Connect(String),
     /// The request could not be made at all (not retried), e.g. an invalid URL.
     Request(String),
+    /// The server refused the message for good (not retried), e.g. an SMTP 5xx reply.
+    Rejected(String),
+    /// The server asked to try again later (retried), e.g. an SMTP 4xx reply.
+    Transient(String),
 }
 
 /// Parses `Retry-After`: delay seconds, or an HTTP date (relative to `now`).
@@ -200,7 +204,22 @@ fn classify(
             AlertErrorKind::Other,
             format!("could not send the request: {e}"),
         ),
+        Err(AttemptFailure::Rejected(e)) => Next::Fail(
+            AlertErrorKind::Rejected,
+            format!("the server rejected the message: {e}"),
+        ),
+        Err(AttemptFailure::Transient(e)) => Next::Retry {
+            wait: backoff,
+            why: e.clone(),
+        },
     }
+}
+
+/// `text` with each secret in `secrets` (and, for a URL, its path) replaced by `***`.
+pub fn scrub_all(text: &str, secrets: &[&Secret]) -> String {
+    secrets
+        .iter()
+        .fold(text.to_string(), |out, secret| scrub(&out, secret))
 }
 
 /// Makes attempts with `attempt` until one succeeds, one fails for good, or the
@@ -212,6 +231,21 @@ pub async fn deliver<F, Fut>(
     channel: &str,
     policy: &RetryPolicy,
     secret: &Secret,
+    attempt: F,
+) -> Result<u32, AlertError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<HttpReply, AttemptFailure>>,
+{
+    deliver_scrubbing(channel, policy, &[secret], attempt).await
+}
+
+/// [`deliver`] for a channel with several secrets (a URL, a token, a password):
+/// every message is scrubbed of each of them.
+pub async fn deliver_scrubbing<F, Fut>(
+    channel: &str,
+    policy: &RetryPolicy,
+    secrets: &[&Secret],
     mut attempt: F,
 ) -> Result<u32, AlertError>
 where
@@ -227,7 +261,7 @@ where
         let fail = |kind, message: String| AlertError {
             kind,
             channel: channel.to_string(),
-            message: scrub(&message, secret),
+            message: scrub_all(&message, secrets),
             status,
             attempts,
             source: None,
@@ -254,7 +288,7 @@ where
                     channel,
                     attempt = attempts,
                     "delivery failed ({}); retrying in {:.1}s",
-                    scrub(&why, secret),
+                    scrub_all(&why, secrets),
                     wait.as_secs_f64()
                 );
                 tokio::time::sleep(wait).await;

@@ -27,10 +27,24 @@ pub struct DetectorInfo {
 /// Templates are validated when the config is loaded; if one still fails here (a
 /// value of an unexpected shape), the default text is sent rather than nothing.
 pub fn build_message(input: &MessageInput<'_>, template_source: Option<&str>) -> AlertMessage {
-    let default = default_text(input);
+    build_message_with_link(input, template_source, None)
+}
+
+/// [`build_message`] with a link to a report or chart (`alerter.params.report_url`,
+/// expanded): the default text ends with `Report: <link>`, and templates see it as
+/// `report_url`.
+pub fn build_message_with_link(
+    input: &MessageInput<'_>,
+    template_source: Option<&str>,
+    link: Option<&str>,
+) -> AlertMessage {
+    let mut default = default_text(input);
+    if let Some(link) = link {
+        default.push_str(&format!("\nReport: {link}"));
+    }
     let text = match template_source {
         None => default,
-        Some(source) => match template::render(source, input, &default) {
+        Some(source) => match template::render(source, input, &default, link) {
             Ok(text) => text,
             Err(problem) => {
                 tracing::warn!(
@@ -48,6 +62,7 @@ pub fn build_message(input: &MessageInput<'_>, template_source: Option<&str>) ->
         title: title(input.kind, input.metric),
         text,
         detections: input.detections.to_vec(),
+        severity: input.severity,
     }
 }
 
@@ -89,8 +104,19 @@ pub fn sample_message(
         detections: &records,
         consecutive: 1,
         recovered_from: None,
+        severity: settings
+            .severity_cutoffs
+            .classify(AlertKind::Test, &records),
     };
-    build_message(&input, settings.message_template.as_deref())
+    let link = settings
+        .report_url
+        .as_deref()
+        .map(|p| crate::alert::expand_report_url(p, metric, now));
+    build_message_with_link(
+        &input,
+        settings.message_template.as_deref(),
+        link.as_deref(),
+    )
 }
 
 #[cfg(test)]

@@ -8,11 +8,16 @@
 
 pub mod console;
 mod delivery;
+mod digest;
+#[cfg(feature = "webhook")]
+mod http;
 mod lease;
 mod message;
 mod policy;
 mod process;
+mod report_link;
 mod settings;
+mod severity;
 mod template;
 mod text;
 #[cfg(feature = "webhook")]
@@ -20,21 +25,30 @@ mod webhook;
 mod webhook_params;
 
 pub use delivery::RetryPolicy;
+/// The retry loop and attempt outcomes for channels that are not plain HTTP (email).
+pub use delivery::{AttemptFailure, HttpReply, deliver, deliver_scrubbing, scrub_all};
+pub use digest::{DigestItem, DigestOutcome, digest_message, send_digests};
 #[cfg(feature = "webhook")]
-pub(crate) use delivery::{AttemptFailure, HttpReply, deliver};
+pub use http::{HttpBody, HttpRequest, HttpSender};
 #[doc(hidden)]
 pub use lease::LEASE_TTL_ENV;
 pub(crate) use lease::unique_token;
-pub use message::{DetectorInfo, build_message, sample_message};
+pub use message::{DetectorInfo, build_message, build_message_with_link, sample_message};
 pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};
 #[doc(hidden)]
 pub use process::PAUSE_BEFORE_SEND_ENV;
-pub use process::{AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, process};
+pub use process::{AlertJob, AlertReport, FAILED_ALERT_RETRY_WINDOW, alerter_state_key, process};
+pub use report_link::{REPORT_URL_PLACEHOLDERS, check_report_url, expand_report_url};
 pub use settings::{
     Agreement, AlertSettings, AnomalyShare, DEFAULT_COOLDOWN_MINUTES, DirectionFilter,
+    check_conditions,
 };
+pub use severity::{Severity, SeverityCutoffs};
 pub use template::{TEMPLATE_VARIABLES, validate_template};
 pub use text::{MessageInput, default_text, format_time, format_value, title};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookAlerter, WebhookFormat};
-pub use webhook_params::{DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams};
+pub use webhook_params::{
+    DEFAULT_TIMEOUT, MAX_RETRIES_LIMIT, WebhookDefaults, WebhookParams, check_http_url,
+    delivery_params, url_host,
+};

@@ -80,7 +80,8 @@ pub fn expected_value(detection: &crate::model::Detection) -> Option<f64> {
 }
 
 /// Whether one detection satisfies the per-detection conditions (anomalous, scored,
-/// direction, `min_deviation_percent`, `min_value`, `min_abs_deviation`).
+/// direction, `min_deviation_percent`, `min_value`, `min_abs_deviation`, `min_score`,
+/// `severity`).
 pub fn qualifies(settings: &AlertSettings, record: &DetectionRecord) -> bool {
     let d = &record.detection;
     if !d.is_anomaly || d.skipped.is_some() {
@@ -107,7 +108,20 @@ pub fn qualifies(settings: &AlertSettings, record: &DetectionRecord) -> bool {
             _ => false,
         },
     };
-    direction_ok && deviation_ok && value_ok && abs_ok
+    let score_ok = match settings.min_score {
+        None => true,
+        Some(min) => d.score.is_some_and(|s| s.abs() >= min),
+    };
+    let severity_ok = match settings.min_severity {
+        None => true,
+        Some(min) => {
+            settings
+                .severity_cutoffs
+                .level(d.score, d.percent_deviation)
+                >= min
+        }
+    };
+    direction_ok && deviation_ok && value_ok && abs_ok && score_ok && severity_ok
 }
 
 struct Points<'a> {
@@ -276,7 +290,7 @@ fn not_alerting(
             .count();
         return Decision::Hold(if qualifying == 0 {
             format!(
-                "{flagged} detector(s) flag the newest point, but not as the conditions require (direction / min_deviation_percent)"
+                "{flagged} detector(s) flag the newest point, but not as the conditions require (direction, min_deviation_percent, min_score, severity, ...)"
             )
         } else {
             format!(

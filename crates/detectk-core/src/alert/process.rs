@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::alert::lease::{HeldLease, unique_token};
-use crate::alert::message::{DetectorInfo, build_message};
+use crate::alert::message::{DetectorInfo, build_message_with_link};
 use crate::alert::policy::{Decision, PolicyInput, decide, lookback_points};
 use crate::alert::settings::AlertSettings;
 use crate::alert::text::MessageInput;
@@ -36,6 +36,10 @@ pub const PAUSE_BEFORE_SEND_ENV: &str = "DETECTK_TEST_PAUSE_BEFORE_SEND";
 pub struct AlertJob<'a> {
     /// Metric name.
     pub metric: &'a str,
+    /// Name under which this alerter's claims, sent alerts and lease are kept: the
+    /// metric name for the metric's `alerter:` (so existing state stays valid), else
+    /// [`alerter_state_key`] of the metric and the alerter's name.
+    pub state_key: &'a str,
     /// Parsed alert settings.
     pub settings: &'a AlertSettings,
     /// The channel.
@@ -115,7 +119,7 @@ async fn alert(job: AlertJob<'_>) -> Result<AlertReport, Error> {
     let detections = gather(&job, job.newest)
         .await
         .map_err(|e| storage_err(&job, e))?;
-    let lease = HeldLease::acquire(job.storage, job.metric).await?;
+    let lease = HeldLease::acquire(job.storage, job.state_key).await?;
     let result = under_lease(&job, &lease, &detections).await;
     lease.release().await;
     result
@@ -136,7 +140,7 @@ struct State {
 
 impl State {
     async fn read(job: &AlertJob<'_>) -> Result<Self, Error> {
-        let last = |kind| job.storage.last_sent_alert(job.metric, Some(kind));
+        let last = |kind| job.storage.last_sent_alert(job.state_key, Some(kind));
         let last_anomaly = last(AlertKind::Anomaly)
             .await
             .map_err(|e| storage_err(job, e))?;
@@ -189,7 +193,12 @@ fn message_for(
             recovered_from,
         } => (AlertKind::Recovery, detections, 1, Some(recovered_from)),
     };
-    Ok(build_message(
+    let link = job
+        .settings
+        .report_url
+        .as_deref()
+        .map(|p| crate::alert::expand_report_url(p, job.metric, at));
+    Ok(build_message_with_link(
         &MessageInput {
             metric: job.metric,
             kind,
@@ -197,8 +206,10 @@ fn message_for(
             detections: &fired,
             consecutive,
             recovered_from,
+            severity: job.settings.severity_cutoffs.classify(kind, &fired),
         },
         job.settings.message_template.as_deref(),
+        link.as_deref(),
     ))
 }
 
@@ -245,7 +256,7 @@ async fn under_lease(
 async fn undelivered(job: &AlertJob<'_>, state: &State) -> Result<Option<DateTime<Utc>>, Error> {
     let latest = job
         .storage
-        .latest_alert(job.metric, AlertKind::Anomaly)
+        .latest_alert(job.state_key, AlertKind::Anomaly)
         .await
         .map_err(|e| storage_err(job, e))?;
     Ok(latest
@@ -296,6 +307,17 @@ async fn gather(
     Ok(merged.into_values().collect())
 }
 
+/// Where an `alerters:` entry named `name` keeps its alert state: `metric#name`, so
+/// each channel of a metric claims, records and leases on its own and one failing
+/// channel neither blocks nor duplicates another.
+///
+/// ```
+/// assert_eq!(detectk_core::alert::alerter_state_key("orders", "pager"), "orders#pager");
+/// ```
+pub fn alerter_state_key(metric: &str, name: &str) -> String {
+    format!("{metric}#{name}")
+}
+
 /// The alert's key within the metric: `anomaly:2024-01-01T10:00:00Z`.
 pub fn alert_key(kind: AlertKind, timestamp: DateTime<Utc>) -> String {
     format!(
@@ -330,7 +352,7 @@ async fn deliver_once(
         .map(|r| r.detector_id.clone())
         .collect();
     // We hold the lease: a pending claim made before now belongs to a dead run.
-    let claim = AlertClaim::new(job.metric, &key, message.kind, at, &token, now, now)
+    let claim = AlertClaim::new(job.state_key, &key, message.kind, at, &token, now, now)
         .detectors(ids.clone());
     let claimed = job
         .storage
@@ -361,7 +383,7 @@ async fn deliver_once(
     };
     let mut outcome = AlertOutcome::new(status, Utc::now(), message.text.clone());
     outcome.error = result.as_ref().err().map(|e| e.to_string());
-    let finish = FinishAlert::new(job.metric, &key, &token, outcome);
+    let finish = FinishAlert::new(job.state_key, &key, &token, outcome);
     let recorded = job.storage.finish_alert(&finish).await;
     if let Err(e) = recorded {
         if result.is_ok() {

@@ -2,9 +2,12 @@
 //! policy keys of `alerter.params` (`cooldown_minutes`, `message_template`).
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::alert::severity::{Severity, SeverityCutoffs};
 use crate::alert::template;
 use crate::config::Params;
+use crate::error::ConfigIssue;
 
 /// Default cooldown when neither `alerter.params` nor `alerter.conditions` sets one
 /// (the default of Python detectk's alerters).
@@ -133,6 +136,16 @@ pub struct AlertSettings {
     pub agreement: Agreement,
     /// A minijinja template replacing the default message text.
     pub message_template: Option<String>,
+    /// `report_url`: a link pattern to a report or chart (see
+    /// [`crate::alert::expand_report_url`]), added to every message.
+    pub report_url: Option<String>,
+    /// Never alert about a detection whose `|score|` is below this (routing: page
+    /// only on big deviations).
+    pub min_score: Option<f64>,
+    /// Never alert below this severity (`conditions.severity`).
+    pub min_severity: Option<Severity>,
+    /// Cut-offs giving an alert its severity (`conditions.severity_cutoffs`).
+    pub severity_cutoffs: SeverityCutoffs,
 }
 
 /// Largest `cooldown_minutes`: 365 days.
@@ -155,13 +168,17 @@ impl Default for AlertSettings {
             notify_recovery: false,
             agreement: Agreement::Any,
             message_template: None,
+            report_url: None,
+            min_score: None,
+            min_severity: None,
+            severity_cutoffs: SeverityCutoffs::default(),
         }
     }
 }
 
 impl AlertSettings {
     /// Reads the policy from `alerter.params` (keys the core handles for every channel:
-    /// `cooldown_minutes`, `message_template`) and `alerter.conditions`.
+    /// `cooldown_minutes`, `message_template`, `report_url`) and `alerter.conditions`.
     ///
     /// Problems are recorded in the readers; the caller calls `finish()` on both
     /// after the channel factory has read its own keys from `params`.
@@ -190,7 +207,17 @@ impl AlertSettings {
                 too_long(m)
             });
         }
-        let consecutive_anomalies: u32 = conditions.or("consecutive_anomalies", 1);
+        let alias: Option<u32> = conditions.optional("min_consecutive");
+        let explicit: Option<u32> = conditions.optional("consecutive_anomalies");
+        if let (Some(a), Some(b)) = (alias, explicit)
+            && a != b
+        {
+            conditions.error(
+                "min_consecutive",
+                format!("is {a} but consecutive_anomalies is {b}; set one of them"),
+            );
+        }
+        let consecutive_anomalies: u32 = explicit.or(alias).unwrap_or(1);
         conditions.check(consecutive_anomalies >= 1, "consecutive_anomalies", || {
             "must be at least 1".into()
         });
@@ -230,11 +257,53 @@ impl AlertSettings {
         let notify_recovery = conditions.or("notify_recovery", false);
         let agreement =
             Agreement::parse(&conditions.choice("agreement", Agreement::CHOICES, "any"));
+        let min_score: Option<f64> = conditions.optional("min_score");
+        if let Some(m) = min_score {
+            conditions.check(m.is_finite() && m >= 0.0, "min_score", || {
+                format!("must be a number >= 0, got {m}")
+            });
+        }
+        let min_severity = conditions.optional::<String>("severity").and_then(|text| {
+            match Severity::parse(&text) {
+                Some(s) => Some(s),
+                None => {
+                    conditions.error(
+                        "severity",
+                        format!(
+                            "unknown severity {text:?}; expected one of: info, warning, critical"
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let severity_cutoffs = match conditions.optional::<Map<String, Value>>("severity_cutoffs") {
+            Some(map) => {
+                let mut reader = Params::new(&map, conditions.path_of("severity_cutoffs"));
+                let cutoffs = SeverityCutoffs::parse(&mut reader, SeverityCutoffs::default());
+                let report = reader.finish();
+                for issue in report.issues {
+                    conditions.push_issue(issue);
+                }
+                cutoffs
+            }
+            None => SeverityCutoffs::default(),
+        };
         let message_template: Option<String> = params.optional("message_template");
         if let Some(source) = &message_template
             && let Err(problem) = template::validate_template(source)
         {
             params.error("message_template", problem);
+        }
+        let report_url: Option<String> = params.optional("report_url");
+        if let Some(pattern) = &report_url
+            && let Err(problem) = crate::alert::check_report_url(pattern)
+        {
+            params.error_with_hint(
+                "report_url",
+                problem,
+                "e.g. https://reports.example.com/{metric}.html#{timestamp}",
+            );
         }
         Self {
             enabled,
@@ -250,8 +319,22 @@ impl AlertSettings {
             notify_recovery,
             agreement,
             message_template,
+            report_url,
+            min_score,
+            min_severity,
+            severity_cutoffs,
         }
     }
+}
+
+/// Checks a `conditions` mapping at `path` (every problem, unknown keys included):
+/// what `detectk_project.yaml` defaults are checked with.
+pub fn check_conditions(conditions: &Map<String, Value>, path: &str) -> Vec<ConfigIssue> {
+    let empty = Map::new();
+    let mut params = Params::new(&empty, "");
+    let mut reader = Params::new(conditions, path);
+    let _ = AlertSettings::parse(true, &mut params, &mut reader);
+    reader.finish().issues
 }
 
 /// Reads `min_anomaly_share`: `{k: 2, n: 3}` or `{share: 0.5, n: 6}` (k = ceil(share * n)).
@@ -348,6 +431,25 @@ mod tests {
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(s, AlertSettings::default());
         assert_eq!(s.cooldown_minutes, 60);
+    }
+
+    #[test]
+    fn report_url_is_read_and_a_bad_placeholder_is_named() {
+        let (s, issues) = parse(
+            json!({"report_url": "https://r.example/{metric}#{epoch_ms}"}),
+            json!({}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(
+            s.report_url.as_deref(),
+            Some("https://r.example/{metric}#{epoch_ms}")
+        );
+        let (_, issues) = parse(json!({"report_url": "https://r.example/{name}"}), json!({}));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(
+            issues[0].contains("alerter.params.report_url") && issues[0].contains("{name}"),
+            "{issues:?}"
+        );
     }
 
     #[test]
@@ -483,5 +585,29 @@ mod tests {
         assert!(joined.contains("alerter.conditions.agreement: unknown value \"most\""));
         assert!(joined.contains("alerter.conditions.consecutiv_anomalies: unknown key"));
         assert_eq!(issues.len(), 6, "{joined}");
+    }
+
+    #[test]
+    fn routing_conditions_parse_and_min_consecutive_is_an_alias() {
+        let (s, issues) = parse(
+            json!({}),
+            json!({"min_score": 6, "severity": "warning", "min_consecutive": 3,
+                   "severity_cutoffs": {"critical_score": 9}}),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.min_score, Some(6.0));
+        assert_eq!(s.min_severity, Some(crate::alert::Severity::Warning));
+        assert_eq!(s.consecutive_anomalies, 3);
+        assert_eq!(s.severity_cutoffs.critical_score, 9.0);
+        let (_, issues) = parse(
+            json!({}),
+            json!({"min_consecutive": 2, "consecutive_anomalies": 3}),
+        );
+        assert_eq!(
+            issues,
+            [
+                "alerter.conditions.min_consecutive: is 2 but consecutive_anomalies is 3; set one of them"
+            ]
+        );
     }
 }

@@ -37,6 +37,8 @@ pub const TEMPLATE_VARIABLES: &[&str] = &[
     "consecutive_anomalies",
     "recovered_from",
     "default_message",
+    "report_url",
+    "severity",
 ];
 
 /// A point in time for templates: prints as `2024-11-02 14:30:00`, and has the
@@ -125,7 +127,7 @@ fn metadata(record: &DetectionRecord) -> Value {
     Value::from_serialize(map)
 }
 
-fn context(input: &MessageInput<'_>, default_message: &str) -> Value {
+fn context(input: &MessageInput<'_>, default_message: &str, link: Option<&str>) -> Value {
     let first = input.detections.first();
     let d = first.map(|r| &r.detection);
     minijinja::context! {
@@ -148,6 +150,8 @@ fn context(input: &MessageInput<'_>, default_message: &str) -> Value {
         consecutive_anomalies => input.consecutive,
         recovered_from => input.recovered_from.map(|t| Value::from_object(Timestamp(t))),
         default_message => default_message,
+        report_url => link,
+        severity => input.severity.as_str(),
     }
 }
 
@@ -156,10 +160,11 @@ pub(crate) fn render(
     source: &str,
     input: &MessageInput<'_>,
     default_message: &str,
+    link: Option<&str>,
 ) -> Result<String, String> {
     let env = environment();
     let text = env
-        .render_str(source, context(input, default_message))
+        .render_str(source, context(input, default_message, link))
         .map_err(describe)?;
     if text.trim().is_empty() {
         return Err("the template renders an empty message".into());
@@ -214,8 +219,10 @@ pub fn validate_template(source: &str) -> Result<(), String> {
             detections: &records,
             consecutive: 1,
             recovered_from,
+            severity: crate::alert::SeverityCutoffs::default().classify(kind, &records),
         };
-        render(source, &input, &default_text(&input))?;
+        let link = Some("https://reports.example.com/sample_metric.html");
+        render(source, &input, &default_text(&input), link)?;
     }
     Ok(())
 }

@@ -22,6 +22,8 @@ pub struct MessageInput<'a> {
     pub consecutive: u32,
     /// Recovery: the timestamp of the anomaly alert the metric recovered from.
     pub recovered_from: Option<DateTime<Utc>>,
+    /// How serious the alert is (see [`crate::alert::SeverityCutoffs::classify`]).
+    pub severity: crate::alert::Severity,
 }
 
 /// One-line summary: `Anomaly in sessions_10min`.

@@ -69,17 +69,9 @@ impl WebhookParams {
             None => None,
         };
         let channel: Option<String> = params.optional("channel");
-        let timeout_secs: f64 = params.or("timeout", DEFAULT_TIMEOUT.as_secs_f64());
-        let timeout_ok = timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs <= 600.0;
-        params.check(timeout_ok, "timeout", || {
-            format!("must be a number of seconds in (0, 600], got {timeout_secs}")
-        });
-        let max_retries: u32 = params.or("max_retries", RetryPolicy::default().max_retries);
-        params.check(max_retries <= MAX_RETRIES_LIMIT, "max_retries", || {
-            format!("must be at most {MAX_RETRIES_LIMIT}, got {max_retries}")
-        });
+        let (timeout, retry) = delivery_params(params);
         let url = url?;
-        if let Err(problem) = check_url(url.expose()) {
+        if let Err(problem) = check_http_url(url.expose()) {
             params.error("webhook_url", problem);
             return None;
         }
@@ -89,29 +81,61 @@ impl WebhookParams {
             icon_url,
             icon_emoji,
             channel,
-            timeout: if timeout_ok {
-                Duration::from_secs_f64(timeout_secs)
-            } else {
-                DEFAULT_TIMEOUT
-            },
-            retry: RetryPolicy {
-                max_retries: max_retries.min(MAX_RETRIES_LIMIT),
-                ..RetryPolicy::default()
-            },
+            timeout,
+            retry,
         })
     }
 
     /// The host of the URL, for messages (`hooks.slack.com`): never the secret path.
     pub fn host(&self) -> String {
-        let url = self.url.expose();
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        authority.rsplit('@').next().unwrap_or_default().to_string()
+        url_host(self.url.expose())
     }
 }
 
-/// An `http(s)://host/...` URL; the message never repeats the URL.
-fn check_url(url: &str) -> Result<(), String> {
+/// Reads `timeout` (seconds, default 10) and `max_retries` (default 3, at most
+/// [`MAX_RETRIES_LIMIT`]), the delivery keys every channel shares; problems are
+/// recorded in `params` and the defaults used instead.
+pub fn delivery_params(params: &mut Params<'_>) -> (Duration, RetryPolicy) {
+    let timeout_secs: f64 = params.or("timeout", DEFAULT_TIMEOUT.as_secs_f64());
+    let timeout_ok = timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs <= 600.0;
+    params.check(timeout_ok, "timeout", || {
+        format!("must be a number of seconds in (0, 600], got {timeout_secs}")
+    });
+    let max_retries: u32 = params.or("max_retries", RetryPolicy::default().max_retries);
+    params.check(max_retries <= MAX_RETRIES_LIMIT, "max_retries", || {
+        format!("must be at most {MAX_RETRIES_LIMIT}, got {max_retries}")
+    });
+    let timeout = if timeout_ok {
+        Duration::from_secs_f64(timeout_secs)
+    } else {
+        DEFAULT_TIMEOUT
+    };
+    let retry = RetryPolicy {
+        max_retries: max_retries.min(MAX_RETRIES_LIMIT),
+        ..RetryPolicy::default()
+    };
+    (timeout, retry)
+}
+
+/// The host of a URL, for messages (`hooks.slack.com`): never its path or credentials.
+///
+/// ```
+/// assert_eq!(detectk_core::alert::url_host("https://u:p@api.example.com:8443/bot1/x"), "api.example.com:8443");
+/// ```
+pub fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit('@').next().unwrap_or_default().to_string()
+}
+
+/// Checks an `http(s)://host/...` URL; the problem never repeats the URL.
+///
+/// ```
+/// use detectk_core::alert::check_http_url;
+/// assert!(check_http_url("https://h.example/x").is_ok());
+/// assert_eq!(check_http_url("ftp://h/x").unwrap_err(), "must start with https:// or http://");
+/// ```
+pub fn check_http_url(url: &str) -> Result<(), String> {
     let url = url.trim();
     if url.is_empty() {
         return Err("is empty".into());

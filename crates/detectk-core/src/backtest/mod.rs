@@ -26,7 +26,9 @@ use crate::pipeline::{
 use crate::traits::{AlertKind, DetectionContext, LoadDatapoints};
 
 pub use labels::{IncidentWindow, Labels, LabelsError, metric_name_for_key};
-pub use replay::{ReplayedAlert, detect_range, replay_policy};
+pub use replay::{
+    ReplayedAlert, ReplayedHold, detect_range, replay_policy, replay_policy_explained,
+};
 pub use score::{Scores, Tally, score_series};
 
 /// Seconds in a week, for alerts per week.
@@ -263,9 +265,10 @@ pub fn merge_by_time(per_detector: &[Vec<DetectionRecord>]) -> Vec<DetectionReco
     all
 }
 
-/// The alert settings the backtest replays, and a note when they are not the metric's own.
+/// The alert settings the backtest replays (those of the metric's first alerter), and
+/// a note when they are not the metric's own.
 pub fn replayed_settings(plan: &MetricPlan) -> (AlertSettings, Option<String>) {
-    match &plan.alert {
+    match plan.alerts.first() {
         Some(a) if a.settings.enabled => (a.settings.clone(), None),
         Some(a) => (
             a.settings.clone(),

@@ -68,8 +68,46 @@ pub fn replay_policy(
     detector_ids: &[String],
     records: &[DetectionRecord],
     interval: TimeDelta,
-    mut last_anomaly: Option<DateTime<Utc>>,
-    mut last_recovery: Option<DateTime<Utc>>,
+    last_anomaly: Option<DateTime<Utc>>,
+    last_recovery: Option<DateTime<Utc>>,
+) -> Vec<ReplayedAlert> {
+    let ledger = (last_anomaly, last_recovery);
+    replay_with_holds(settings, detector_ids, records, interval, ledger, |_| {})
+}
+
+/// A flagged point the replayed policy did not alert on, and why (the policy's words).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReplayedHold {
+    /// The point.
+    pub timestamp: DateTime<Utc>,
+    /// Why no alert was sent, e.g. `cooldown: the last alert was for ...`.
+    pub reason: String,
+}
+
+/// [`replay_policy`], and also the reason the policy held at every point some detector
+/// flagged (for reports that show suppressed alerts). `ledger` is the newest sent
+/// anomaly and recovery alert before the range.
+pub fn replay_policy_explained(
+    settings: &AlertSettings,
+    detector_ids: &[String],
+    records: &[DetectionRecord],
+    interval: TimeDelta,
+    ledger: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+) -> (Vec<ReplayedAlert>, Vec<ReplayedHold>) {
+    let mut holds = Vec::new();
+    let alerts = replay_with_holds(settings, detector_ids, records, interval, ledger, |h| {
+        holds.push(h)
+    });
+    (alerts, holds)
+}
+
+fn replay_with_holds(
+    settings: &AlertSettings,
+    detector_ids: &[String],
+    records: &[DetectionRecord],
+    interval: TimeDelta,
+    (mut last_anomaly, mut last_recovery): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    mut on_hold: impl FnMut(ReplayedHold),
 ) -> Vec<ReplayedAlert> {
     let lookback = lookback_points(settings).max(1) as i32;
     let span = interval * (lookback - 1);
@@ -126,7 +164,14 @@ pub fn replay_policy(
                     detector_ids: detections.into_iter().map(|r| r.detector_id).collect(),
                 });
             }
-            Decision::Hold(_) => {}
+            Decision::Hold(reason) => {
+                if flagged {
+                    on_hold(ReplayedHold {
+                        timestamp: newest,
+                        reason,
+                    });
+                }
+            }
         }
         i = hi;
     }
@@ -183,6 +228,30 @@ mod tests {
                 (i, a.kind.as_str(), a.consecutive)
             })
             .collect()
+    }
+
+    #[test]
+    fn explained_replay_gives_the_reason_of_each_held_flagged_point() {
+        let settings = AlertSettings {
+            cooldown_minutes: 30,
+            ..AlertSettings::default()
+        };
+        let records: Vec<_> = "0111"
+            .chars()
+            .enumerate()
+            .map(|(i, c)| record(i as i32, c == '1'))
+            .collect();
+        let (alerts, holds) =
+            replay_policy_explained(&settings, &["a".into()], &records, STEP, (None, None));
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].timestamp, t(1));
+        let held: Vec<_> = holds.iter().map(|h| h.timestamp).collect();
+        assert_eq!(held, [t(2), t(3)]);
+        assert!(
+            holds[0].reason.starts_with("cooldown"),
+            "{}",
+            holds[0].reason
+        );
     }
 
     #[test]

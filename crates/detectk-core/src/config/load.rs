@@ -16,6 +16,7 @@ use crate::config::model::{
 use crate::config::params::{Params, ParamsReport, did_you_mean};
 use crate::config::paths::{anchor, anchor_sqlite_params, base_dir_of};
 use crate::config::profiles::Profiles;
+use crate::config::project::ProjectDefaults;
 use crate::config::template::{check_query, render_config_strings};
 use crate::detector_id::detector_id;
 use crate::duration::HumanDuration;
@@ -34,6 +35,9 @@ pub const COLLECTOR_CORE_KEYS: &[&str] = &[
 /// Longest metric `name` (bytes): the narrowest storage column is MySQL's `VARCHAR(255)`,
 /// and the name is also part of alert keys and lock names, so 200 leaves room.
 pub const MAX_METRIC_NAME_LEN: usize = 200;
+
+/// Longest alerter `name` (with the metric name it forms the alert state key).
+pub const MAX_ALERTER_NAME_LEN: usize = 50;
 
 /// Longest detector `id` (bytes): MySQL keeps it in a `VARCHAR(128)` key column.
 pub const MAX_DETECTOR_ID_LEN: usize = 128;
@@ -76,6 +80,8 @@ pub struct LoadOptions {
     /// of `storage: {enabled: false}`, a SQLite storage's default `detectk.db`). `None`:
     /// the directory of the metric config.
     pub project_dir: Option<PathBuf>,
+    /// Alerting defaults of `detectk_project.yaml`, merged into every config.
+    pub defaults: Arc<ProjectDefaults>,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -95,6 +101,7 @@ impl Default for LoadOptions {
             profiles: Profiles::empty(),
             env: Arc::new(|k| std::env::var(k).ok()),
             project_dir: None,
+            defaults: Arc::new(ProjectDefaults::default()),
         }
     }
 }
@@ -213,7 +220,8 @@ pub fn parse_config_partial(
         return failed(issues);
     };
     render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
-    let map = doc.as_object().cloned().unwrap_or_default();
+    let mut map = doc.as_object().cloned().unwrap_or_default();
+    options.defaults.apply(&mut map);
     let base = file.and_then(base_dir_of);
     let project_dir = options
         .project_dir
@@ -245,6 +253,22 @@ pub fn load_file_partial(path: &Path, options: &LoadOptions) -> PartialConfig {
             warnings: Vec::new(),
         },
     }
+}
+
+/// Checks a `heartbeat_url` without echoing it (it is a secret): an `http://` or
+/// `https://` URL with a host and no spaces.
+pub fn check_heartbeat_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| "must start with http:// or https://".to_string())?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("has no host".into());
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err("contains whitespace".into());
+    }
+    Ok(())
 }
 
 fn in_file(issue: ConfigIssue, file: Option<&Path>) -> ConfigIssue {
@@ -300,10 +324,21 @@ impl Parser<'_> {
         let description: Option<String> = top.optional("description");
         let tags: Vec<String> = top.or("tags", Vec::new());
         let metadata: Map<String, Value> = top.or("metadata", Map::new());
+        let heartbeat_url: Option<String> = top.optional("heartbeat_url");
+        if let Some(url) = &heartbeat_url
+            && let Err(problem) = check_heartbeat_url(url)
+        {
+            top.error_with_hint(
+                "heartbeat_url",
+                problem,
+                "give the full ping URL, e.g. https://hc-ping.com/<uuid> (dtk appends /fail on failure)",
+            );
+        }
         let collector_map: Option<Map<String, Value>> = top.required("collector");
         let storage_map: Option<Map<String, Value>> = top.optional("storage");
         let state_map: Option<Map<String, Value>> = top.optional("state");
         let alerter_map: Option<Map<String, Value>> = top.optional("alerter");
+        let alerters_value: Option<Value> = top.optional("alerters");
         let schedule_map: Map<String, Value> = top.or("schedule", Map::new());
         let detector_value = top.raw("detector").cloned();
         let detectors_value = top.raw("detectors").cloned();
@@ -319,7 +354,15 @@ impl Parser<'_> {
         let storage = self.storage(storage_map.as_ref(), collector.as_ref());
         let state = self.state(state_map.as_ref());
         let detectors = self.detectors(detector_value, detectors_value);
-        let alerter = alerter_map.and_then(|m| self.alerter(&m));
+        let alerters_list = match alerters_value {
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.issue("alerters", "expected a list of alerters");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let alerters = self.alerters(alerter_map.as_ref(), &alerters_list);
         let schedule = self.schedule(&schedule_map, timezone);
 
         Some(MetricConfig {
@@ -330,9 +373,10 @@ impl Parser<'_> {
             storage: storage?,
             state,
             detectors,
-            alerter,
+            alerters,
             schedule: schedule?,
             metadata,
+            heartbeat_url: heartbeat_url.map(crate::secret::Secret::new),
             file: file.map(Path::to_path_buf),
         })
     }
@@ -818,10 +862,63 @@ impl Parser<'_> {
         out
     }
 
-    fn alerter(&mut self, map: &Map<String, Value>) -> Option<AlerterConfig> {
-        let mut a = Params::new(map, "alerter");
+    /// `alerter:` (first) and the entries of `alerters:`, with unique names.
+    fn alerters(
+        &mut self,
+        single: Option<&Map<String, Value>>,
+        list: &[Value],
+    ) -> Vec<AlerterConfig> {
+        let mut out: Vec<AlerterConfig> = Vec::new();
+        if let Some(map) = single {
+            out.extend(self.alerter(map, "alerter".into(), true));
+        }
+        for (i, entry) in list.iter().enumerate() {
+            let path = format!("alerters[{i}]");
+            match entry {
+                Value::Object(map) => out.extend(self.alerter(map, path, false)),
+                _ => self.issue(
+                    &path,
+                    "expected a mapping with `type`, `params`, `conditions`",
+                ),
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        let mut duplicates = Vec::new();
+        for a in &out {
+            if seen.contains(&a.name.as_str()) {
+                duplicates.push(ConfigIssue::new(
+                    format!("{}.name", a.path),
+                    format!(
+                        "another alerter of this metric is named {:?}; give each a unique `name`",
+                        a.name
+                    ),
+                ));
+            }
+            seen.push(&a.name);
+        }
+        self.issues.extend(duplicates);
+        out
+    }
+
+    fn alerter(
+        &mut self,
+        map: &Map<String, Value>,
+        path: String,
+        primary: bool,
+    ) -> Option<AlerterConfig> {
+        let mut a = Params::new(map, path.clone());
         let enabled: bool = a.or("enabled", true);
+        let digest: bool = a.or("digest", false);
         let kind: Option<String> = a.required("type");
+        let name: Option<String> = a.optional("name");
+        if let Some(n) = &name
+            && (!valid_name(n) || n.len() > MAX_ALERTER_NAME_LEN)
+        {
+            a.error(
+                "name",
+                format!("{n:?} must be 1 to {MAX_ALERTER_NAME_LEN} letters, digits, `_` or `-`"),
+            );
+        }
         let params: Map<String, Value> = a.or("params", Map::new());
         let conditions: Map<String, Value> = a.or("conditions", Map::new());
         let report = a.finish();
@@ -834,9 +931,14 @@ impl Parser<'_> {
         {
             *location = anchor(location, base);
         }
+        let kind = kind?;
         Some(AlerterConfig {
+            name: name.unwrap_or_else(|| kind.clone()),
+            path,
+            primary,
             enabled,
-            kind: kind?,
+            digest,
+            kind,
             params: ParamMap(params),
             conditions,
         })
@@ -1078,6 +1180,21 @@ mod tests {
     }
 
     #[test]
+    fn heartbeat_url_is_a_secret_and_a_bad_one_is_named_without_echoing_it() {
+        let base = "name: m\ncollector: {type: sqlite, params: {query: \"SELECT 1\"}}\ndetector: {type: mad}\n";
+        let ok = format!("{base}heartbeat_url: https://hc.example/ping/abc-secret\n");
+        let loaded = parse_config(&ok, None, &LoadOptions::default()).unwrap();
+        let url = loaded.config.heartbeat_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "https://hc.example/ping/abc-secret");
+        assert!(!format!("{:?}", loaded.config).contains("abc-secret"));
+        let bad = format!("{base}heartbeat_url: hc.example/ping/abc-secret\n");
+        let e = parse_config(&bad, None, &LoadOptions::default()).unwrap_err();
+        assert_eq!(e.issues[0].path, "heartbeat_url");
+        assert!(e.to_string().contains("http://"), "{e}");
+        assert!(!e.to_string().contains("abc-secret"), "{e}");
+    }
+
+    #[test]
     fn an_unknown_profile_is_one_problem_with_the_known_names() {
         let yaml = "name: m\ncollector:\n  profile: pgg\n  params: {query: \"SELECT 1\"}\ndetector: {type: mad}\n";
         let e = parse_config(yaml, None, &options_with_profile()).unwrap_err();
@@ -1135,7 +1252,7 @@ mod tests {
         );
         assert_eq!(c.storage.params.0["path"], "/srv/proj/state.db");
         assert_eq!(
-            c.alerter.unwrap().params.0["path"],
+            c.alerters[0].params.0["path"],
             "/srv/proj/metrics/team/alerts.log"
         );
 

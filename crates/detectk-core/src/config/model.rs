@@ -54,12 +54,15 @@ pub struct MetricConfig {
     pub state: Option<StorageConfig>,
     /// One or more detectors (`detector:` or `detectors:`).
     pub detectors: Vec<DetectorConfig>,
-    /// Where alerts go, if anywhere.
-    pub alerter: Option<AlerterConfig>,
+    /// Where alerts go: `alerter:` first (if any), then each `alerters:` entry.
+    pub alerters: Vec<AlerterConfig>,
     /// Interval and backfill range.
     pub schedule: ScheduleConfig,
     /// Free-form metadata.
     pub metadata: Map<String, Value>,
+    /// `heartbeat_url`: a dead man's switch pinged after each `dtk run` of this metric
+    /// (`URL` on success, `URL/fail` on failure). A secret: never printed in full.
+    pub heartbeat_url: Option<crate::secret::Secret>,
     /// The file the config was read from.
     pub file: Option<PathBuf>,
 }
@@ -126,12 +129,24 @@ pub struct DetectorConfig {
     pub path: String,
 }
 
-/// `alerter:`.
+/// `alerter:` or one entry of `alerters:`.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct AlerterConfig {
+    /// Unique within the metric: `name:`, else the channel type.
+    pub name: String,
+    /// Field path: `alerter` or `alerters[1]`.
+    #[serde(skip)]
+    pub path: String,
+    /// True for the `alerter:` block: its alert state is kept under the metric's name
+    /// (as before `alerters:` existed); `alerters:` entries keep theirs under
+    /// `metric#name`.
+    #[serde(skip)]
+    pub primary: bool,
     /// False: detect and store, never send.
     pub enabled: bool,
+    /// True: this alerter's alerts of a run go out as one digest message per channel.
+    pub digest: bool,
     /// Channel type.
     #[serde(rename = "type")]
     pub kind: String,

@@ -343,6 +343,11 @@ impl<'a> Params<'a> {
             .push(ConfigIssue::new(self.path_of(key), message));
     }
 
+    /// Records a problem found by a nested reader (its path is already complete).
+    pub fn push_issue(&mut self, issue: ConfigIssue) {
+        self.issues.push(issue);
+    }
+
     /// Records a problem with a hint.
     pub fn error_with_hint(
         &mut self,

@@ -22,7 +22,7 @@ pub struct PlannedDetector {
     pub detector: Box<dyn Detector>,
 }
 
-/// The alert side of a metric.
+/// One alerter of a metric: its channel and its own conditions.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct AlertPlan {
@@ -32,6 +32,15 @@ pub struct AlertPlan {
     pub alerter: Arc<dyn Alerter>,
     /// Channel type.
     pub kind: String,
+    /// Unique within the metric (`name:`, else the type).
+    pub name: String,
+    /// Where this alerter's alert state and lease live (see [`AlertJob::state_key`]).
+    ///
+    /// [`AlertJob::state_key`]: crate::alert::AlertJob::state_key
+    pub state_key: String,
+    /// For `digest: true`: the channel's identity (its type and params, hashed), so
+    /// the alerts of every metric sending to the same channel share one digest.
+    pub digest: Option<String>,
 }
 
 /// A metric with its collector, storage, detectors and alerter built.
@@ -45,10 +54,19 @@ pub struct MetricPlan {
     pub storage: Arc<dyn Storage>,
     /// The detectors, in config order.
     pub detectors: Vec<PlannedDetector>,
-    /// The alerter, when configured.
-    pub alert: Option<AlertPlan>,
+    /// The alerters, in config order (`alerter:` first), each with its conditions.
+    pub alerts: Vec<AlertPlan>,
     /// Non-fatal findings from the factories.
     pub warnings: Vec<ConfigIssue>,
+}
+
+/// A digest channel's identity: its type and a hash of its params (never the
+/// params themselves, which hold secrets).
+fn digest_group(kind: &str, params: &serde_json::Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(Value::Object(params.clone()).to_string().as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{kind}:{hex}")
 }
 
 /// Builds every part of `config`, collecting every problem at once.
@@ -177,30 +195,41 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         warnings.extend(report.warnings);
     }
 
-    let alert = config.alerter.as_ref().and_then(|a| {
-        let mut params = Params::new(&a.params.0, "alerter.params");
-        let mut conditions = Params::new(&a.conditions, "alerter.conditions");
-        let settings = AlertSettings::parse(a.enabled, &mut params, &mut conditions);
-        let (alerter, params_report) = match registry.alerter(&a.kind) {
-            Ok(factory) => {
-                let built = factory.build(&mut params);
-                (built, params.finish())
+    let alerts: Vec<Option<AlertPlan>> = config
+        .alerters
+        .iter()
+        .map(|a| {
+            let mut params = Params::new(&a.params.0, format!("{}.params", a.path));
+            let mut conditions = Params::new(&a.conditions, format!("{}.conditions", a.path));
+            let settings = AlertSettings::parse(a.enabled, &mut params, &mut conditions);
+            let (alerter, params_report) = match registry.alerter(&a.kind) {
+                Ok(factory) => {
+                    let built = factory.build(&mut params);
+                    (built, params.finish())
+                }
+                Err(e) => {
+                    issues.push(e.to_issue(&format!("{}.type", a.path)));
+                    (None, params.finish_known_only())
+                }
+            };
+            for report in [params_report, conditions.finish()] {
+                issues.extend(report.issues);
+                warnings.extend(report.warnings);
             }
-            Err(e) => {
-                issues.push(e.to_issue("alerter.type"));
-                (None, params.finish_known_only())
-            }
-        };
-        for report in [params_report, conditions.finish()] {
-            issues.extend(report.issues);
-            warnings.extend(report.warnings);
-        }
-        Some(AlertPlan {
-            settings,
-            alerter: alerter?,
-            kind: a.kind.clone(),
+            Some(AlertPlan {
+                settings,
+                alerter: alerter?,
+                kind: a.kind.clone(),
+                name: a.name.clone(),
+                state_key: if a.primary {
+                    config.name.clone()
+                } else {
+                    crate::alert::alerter_state_key(&config.name, &a.name)
+                },
+                digest: a.digest.then(|| digest_group(&a.kind, &a.params.0)),
+            })
         })
-    });
+        .collect();
 
     if !issues.is_empty() {
         let file = config.file.clone();
@@ -221,7 +250,7 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         collector: Arc::new(RetryCollector::new(collector)),
         storage: Arc::new(RetryStorage::new(storage)),
         detectors,
-        alert,
+        alerts: alerts.into_iter().flatten().collect(),
         warnings,
         config,
     })

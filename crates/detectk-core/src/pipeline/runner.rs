@@ -99,6 +99,10 @@ pub struct RunReport {
     /// neither ok nor failed; `newest` is then the run's execution time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Alerts of `digest: true` alerters, decided but not yet sent: the caller passes
+    /// those of every metric of the run to [`crate::alert::send_digests`].
+    #[serde(skip)]
+    pub digest: Vec<crate::alert::DigestItem>,
 }
 
 impl RunReport {
@@ -112,6 +116,7 @@ impl RunReport {
             dry_run: false,
             alert_failure: None,
             skipped: Some(reason.to_string()),
+            digest: Vec::new(),
         }
     }
 }
@@ -328,34 +333,68 @@ impl Runner {
         }
 
         let mut alert_failure = None;
-        let alert = match &plan.alert {
-            Some(a) if a.settings.enabled => {
-                let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
-                let job = AlertJob {
-                    metric,
-                    settings: &a.settings,
-                    alerter: a.alerter.as_ref(),
-                    storage,
-                    detectors: &detectors,
-                    fresh: &fresh,
-                    newest,
-                    interval,
-                    dry_run: options.dry_run,
-                };
-                match crate::alert::process(job).await {
-                    Ok(report) => Some(report),
-                    Err(e @ Error::Alert { .. }) => {
-                        alert_failure = Some(std::sync::Arc::new(e));
-                        Some(AlertReport {
-                            held_back: Some("delivery failed (see the error)".into()),
+        let enabled: Vec<_> = plan.alerts.iter().filter(|a| a.settings.enabled).collect();
+        let mut reports: Vec<(&str, AlertReport)> = Vec::new();
+        let detectors: Vec<_> = plan.detectors.iter().map(|d| d.info.clone()).collect();
+        // Each alerter decides, claims and sends on its own state: one failing channel
+        // neither blocks nor repeats another.
+        let mut digest = Vec::new();
+        for a in &enabled {
+            // A digest alerter only decides now; its run-wide message goes out later.
+            let deferred = a.digest.as_ref().filter(|_| !options.dry_run);
+            let job = AlertJob {
+                metric,
+                state_key: &a.state_key,
+                settings: &a.settings,
+                alerter: a.alerter.as_ref(),
+                storage,
+                detectors: &detectors,
+                fresh: &fresh,
+                newest,
+                interval,
+                dry_run: options.dry_run || deferred.is_some(),
+            };
+            let report = match crate::alert::process(job).await {
+                Ok(report) => match deferred {
+                    Some(group) => {
+                        let queued = report.would_send.len();
+                        digest.extend(report.would_send.into_iter().map(|message| {
+                            crate::alert::DigestItem {
+                                group: group.clone(),
+                                name: a.name.clone(),
+                                alerter: std::sync::Arc::clone(&a.alerter),
+                                storage: std::sync::Arc::clone(&plan.storage),
+                                state_key: a.state_key.clone(),
+                                message,
+                            }
+                        }));
+                        AlertReport {
+                            held_back: if queued > 0 {
+                                Some("queued for this run's digest".to_string())
+                            } else {
+                                report.held_back
+                            },
                             ..AlertReport::default()
-                        })
+                        }
                     }
-                    Err(e) => return Err(e),
+                    None => report,
+                },
+                Err(e @ Error::Alert { .. }) => {
+                    if alert_failure.is_none() {
+                        alert_failure = Some(std::sync::Arc::new(e));
+                    } else {
+                        tracing::error!(metric, alerter = a.name.as_str(), "{e}");
+                    }
+                    AlertReport {
+                        held_back: Some("delivery failed (see the error)".into()),
+                        ..AlertReport::default()
+                    }
                 }
-            }
-            _ => None,
-        };
+                Err(e) => return Err(e),
+            };
+            reports.push((a.name.as_str(), report));
+        }
+        let alert = merge_alert_reports(reports);
 
         if let Some(days) = config.storage.retention_days {
             let before = shifted(
@@ -377,6 +416,7 @@ impl Runner {
             dry_run: options.dry_run,
             alert_failure,
             skipped: None,
+            digest,
         })
     }
 
@@ -676,4 +716,31 @@ fn storage_error(metric: &str, source: BackendError) -> Error {
         metric: metric.to_string(),
         source: Box::new(source),
     }
+}
+
+/// One report for the metric's alerters: every message sent (or that a dry run would
+/// send), and why each alerter that sent nothing held back (named when there are
+/// several). `None` when no alerter is enabled.
+fn merge_alert_reports(reports: Vec<(&str, AlertReport)>) -> Option<AlertReport> {
+    let several = reports.len() > 1;
+    let mut merged: Option<AlertReport> = None;
+    let mut held: Vec<String> = Vec::new();
+    for (name, report) in reports {
+        let out = merged.get_or_insert_with(AlertReport::default);
+        out.sent.extend(report.sent);
+        out.would_send.extend(report.would_send);
+        if let Some(reason) = report.held_back {
+            held.push(if several {
+                format!("{name}: {reason}")
+            } else {
+                reason
+            });
+        }
+    }
+    if let Some(out) = merged.as_mut()
+        && !held.is_empty()
+    {
+        out.held_back = Some(held.join("; "));
+    }
+    merged
 }

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::alert::Severity;
 use crate::error::AlertError;
 use crate::model::DetectionRecord;
 
@@ -46,6 +47,8 @@ pub struct AlertMessage {
     pub text: String,
     /// The detections behind the alert (those that fired, for an anomaly).
     pub detections: Vec<DetectionRecord>,
+    /// How serious the alert is (from the score and deviation cut-offs).
+    pub severity: Severity,
 }
 
 /// Delivers alert messages to one channel.

@@ -70,6 +70,7 @@ fn input<'a>(kind: AlertKind, detections: &'a [DetectionRecord]) -> MessageInput
         detections,
         consecutive: 1,
         recovered_from: None,
+        severity: crate::alert::SeverityCutoffs::default().classify(kind, detections),
     }
 }
 
@@ -259,4 +260,32 @@ fn threshold_rules_come_from_the_params() {
         out,
         "Threshold: outside 10 and 20.50\nThreshold: greater_than 15 (% change from 200)\n"
     );
+}
+
+#[test]
+fn report_url_links_the_metric_and_time_in_the_default_text_and_templates() {
+    let linked = AlertSettings {
+        report_url: Some("https://r.example/{metric}/{date}.html#{timestamp}".into()),
+        ..AlertSettings::default()
+    };
+    let message = sample_message("orders", &linked, &[], at());
+    assert!(
+        message
+            .text
+            .ends_with("\nReport: https://r.example/orders/2024-11-02.html#2024-11-02T14:30:00Z"),
+        "{}",
+        message.text
+    );
+    let templated = AlertSettings {
+        message_template: Some("{{ metric_name }}: {{ report_url }}".into()),
+        ..linked
+    };
+    let message = sample_message("orders", &templated, &[], at());
+    assert_eq!(
+        message.text,
+        "orders: https://r.example/orders/2024-11-02.html#2024-11-02T14:30:00Z"
+    );
+    assert!(validate_template("{{ report_url }}").is_ok());
+    let plain = sample_message("orders", &AlertSettings::default(), &[], at());
+    assert!(!plain.text.contains("Report:"));
 }

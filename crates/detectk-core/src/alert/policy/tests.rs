@@ -335,6 +335,31 @@ fn lookback_covers_the_largest_rule() {
 }
 
 #[test]
+fn min_score_and_severity_route_per_detection() {
+    use crate::alert::{Severity, SeverityCutoffs};
+    // Deviation 15 % scores 5 (warning), 30 % scores 10 (critical).
+    let detections = vec![det("a", 0, 15.0), det("b", 0, 30.0)];
+    let mut case = Case::new(detections, 0);
+    case.settings.min_score = Some(8.0);
+    assert_eq!(fired_ids(&case.decide()), ["b"]);
+    case.settings.min_score = None;
+    case.settings.min_severity = Some(Severity::Critical);
+    assert_eq!(fired_ids(&case.decide()), ["b"]);
+    case.settings.min_severity = Some(Severity::Warning);
+    assert_eq!(fired_ids(&case.decide()), ["a", "b"]);
+    case.settings.severity_cutoffs = SeverityCutoffs {
+        critical_score: 20.0,
+        ..SeverityCutoffs::default()
+    };
+    case.settings.min_severity = Some(Severity::Critical);
+    assert!(
+        matches!(&case.decide(), Decision::Hold(r) if r.contains("min_score, severity")),
+        "{:?}",
+        case.decide()
+    );
+}
+
+#[test]
 fn the_alert_step_loads_at_least_the_counted_run() {
     assert_eq!(lookback_points(&AlertSettings::default()), MAX_COUNTED_RUN);
 }

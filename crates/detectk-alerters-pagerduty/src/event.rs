@@ -1,0 +1,118 @@
+//! The Events API v2 event of an alert.
+
+use chrono::SecondsFormat;
+use detectk_core::AlertMessage;
+use detectk_core::alert::{Severity, format_value};
+use detectk_core::traits::AlertKind;
+use serde_json::{Map, Value, json};
+
+use crate::alerter::PagerDutyParams;
+
+/// PagerDuty's limit on `summary`.
+const SUMMARY_LIMIT: usize = 1024;
+/// PagerDuty's limit on `dedup_key`.
+const DEDUP_LIMIT: usize = 255;
+
+/// The `dedup_key` of a metric's incident: `detectk/<metric>` (`detectk/test/<metric>`
+/// for `dtk test-alert`), so a recovery resolves what the anomaly triggered.
+///
+/// ```
+/// assert_eq!(detectk_alerters_pagerduty::dedup_key("sessions", false), "detectk/sessions");
+/// ```
+pub fn dedup_key(metric: &str, test: bool) -> String {
+    let key = if test {
+        format!("detectk/test/{metric}")
+    } else {
+        format!("detectk/{metric}")
+    };
+    key.chars().take(DEDUP_LIMIT).collect()
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::Warning => "warning",
+        _ => "info",
+    }
+}
+
+fn summary(message: &AlertMessage) -> String {
+    let mut text = message.title.clone();
+    if let Some(first) = message.detections.first() {
+        let d = &first.detection;
+        text.push_str(&format!(": value {}", format_value(d.value)));
+        if let (Some(lo), Some(hi)) = (d.lower_bound, d.upper_bound) {
+            text.push_str(&format!(
+                ", expected {} .. {}",
+                format_value(Some(lo)),
+                format_value(Some(hi))
+            ));
+        }
+        if let Some(score) = d.score {
+            text.push_str(&format!(", score {score:.2}"));
+        }
+    }
+    if text.chars().count() > SUMMARY_LIMIT {
+        text = text.chars().take(SUMMARY_LIMIT - 3).collect::<String>() + "...";
+    }
+    text
+}
+
+/// The event for `message` (without the routing key, which the alerter adds).
+pub fn event(message: &AlertMessage, params: &PagerDutyParams) -> Value {
+    let key = dedup_key(&message.metric, message.kind == AlertKind::Test);
+    if message.kind == AlertKind::Recovery {
+        return json!({"event_action": "resolve", "dedup_key": key});
+    }
+    let mut details = Map::new();
+    details.insert("metric".into(), message.metric.clone().into());
+    details.insert("kind".into(), message.kind.as_str().into());
+    details.insert("severity".into(), message.severity.as_str().into());
+    if let Some(first) = message.detections.first() {
+        let d = &first.detection;
+        for (k, v) in [
+            ("value", d.value),
+            ("lower_bound", d.lower_bound),
+            ("upper_bound", d.upper_bound),
+            ("score", d.score),
+            ("percent_deviation", d.percent_deviation),
+        ] {
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                details.insert(k.into(), v.into());
+            }
+        }
+    }
+    let detectors: Vec<Value> = message
+        .detections
+        .iter()
+        .map(|r| json!({"id": r.detector_id, "type": r.detector_type}))
+        .collect();
+    details.insert("detectors".into(), detectors.into());
+    details.insert("message".into(), message.text.clone().into());
+    let mut payload = Map::new();
+    payload.insert("summary".into(), summary(message).into());
+    payload.insert("source".into(), params.source.clone().into());
+    payload.insert("severity".into(), severity(message.severity).into());
+    payload.insert(
+        "timestamp".into(),
+        message
+            .timestamp
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+            .into(),
+    );
+    payload.insert("component".into(), message.metric.clone().into());
+    if let Some(group) = &params.group {
+        payload.insert("group".into(), group.clone().into());
+    }
+    payload.insert("class".into(), "anomaly".into());
+    payload.insert("custom_details".into(), Value::Object(details));
+    let mut event = Map::new();
+    event.insert("event_action".into(), "trigger".into());
+    event.insert("dedup_key".into(), key.into());
+    event.insert("payload".into(), Value::Object(payload));
+    event.insert("client".into(), "DetectK".into());
+    if let Some(url) = &params.client_url {
+        event.insert("client_url".into(), url.clone().into());
+    }
+    Value::Object(event)
+}

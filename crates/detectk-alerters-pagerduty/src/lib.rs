@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+
+mod alerter;
+mod event;
+
+pub use alerter::{DEFAULT_URL, PagerDutyAlerter, PagerDutyParams};
+pub use event::{dedup_key, event};
+
+use std::sync::Arc;
+
+use detectk_core::Alerter;
+use detectk_core::config::Params;
+use detectk_core::registry::{AlerterFactory, Registry};
+
+struct Factory;
+
+impl AlerterFactory for Factory {
+    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+        let parsed = PagerDutyParams::parse(params)?;
+        match PagerDutyAlerter::new(parsed) {
+            Ok(alerter) => Some(Arc::new(alerter)),
+            Err(e) => {
+                params.error("url", e.message);
+                None
+            }
+        }
+    }
+}
+
+/// Registers the `pagerduty` alerter type with `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.register_alerter(
+        "pagerduty",
+        "sends PagerDuty Events API v2 events (trigger on alert, resolve on recovery)",
+        Arc::new(Factory),
+    );
+}

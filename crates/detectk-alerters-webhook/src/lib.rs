@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+
+mod alerter;
+mod body;
+mod params;
+
+pub use alerter::GenericWebhookAlerter;
+pub use body::{BODY_VARIABLES, default_body, render_body};
+pub use params::GenericWebhookParams;
+
+use std::sync::Arc;
+
+use detectk_core::Alerter;
+use detectk_core::config::Params;
+use detectk_core::registry::{AlerterFactory, Registry};
+
+struct Factory;
+
+impl AlerterFactory for Factory {
+    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+        let parsed = GenericWebhookParams::parse(params)?;
+        match GenericWebhookAlerter::new(parsed) {
+            Ok(alerter) => Some(Arc::new(alerter)),
+            Err(e) => {
+                params.error("url", e.message);
+                None
+            }
+        }
+    }
+}
+
+/// Registers the `webhook` alerter type with `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.register_alerter(
+        "webhook",
+        "sends alerts to any HTTP endpoint (method, secret headers, JSON or a minijinja body)",
+        Arc::new(Factory),
+    );
+}
