@@ -10,6 +10,7 @@ mod alerts;
 mod checkpoints;
 pub(crate) mod db;
 mod detections;
+mod holds;
 pub(crate) mod dialect;
 mod migrate;
 mod series;
