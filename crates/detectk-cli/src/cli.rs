@@ -71,6 +71,14 @@ pub enum Command {
     Debug(DebugArgs),
     /// Print the query the next `dtk run` would send, with its period.
     Compile(CompileArgs),
+    /// Hold back a metric's alerts for a while (kept in storage: every runner sees it).
+    Snooze(crate::commands::holds::SnoozeArgs),
+    /// Remove a metric's snooze.
+    Unsnooze(crate::commands::holds::UnsnoozeArgs),
+    /// Acknowledge a metric's open incident: no repeated alerts until it is normal again.
+    Ack(crate::commands::holds::AckArgs),
+    /// List the snoozes and acknowledgements in force.
+    Snoozes(crate::commands::holds::SnoozesArgs),
 }
 
 /// Arguments of `dtk debug`.

@@ -73,6 +73,10 @@ fn main() -> ExitCode {
             Command::Tune(args) => commands::tune::tune(&registry, args).await,
             Command::Debug(args) => commands::debug::debug(&registry, args).await,
             Command::Compile(args) => commands::compile::compile(&registry, args).await,
+            Command::Snooze(args) => commands::holds::snooze(&registry, args).await,
+            Command::Unsnooze(args) => commands::holds::unsnooze(&registry, args).await,
+            Command::Ack(args) => commands::holds::ack(&registry, args).await,
+            Command::Snoozes(args) => commands::holds::snoozes(&registry, args).await,
         }
     });
     match result {

@@ -10,10 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{DataPoint, DetectionRecord};
 use crate::traits::{
-    AlertHold, HoldKind,
-    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, DetectionStore,
-    FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore, Storage,
-    StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore,
+    DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints, LoadDetections,
+    MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// `data` for datapoints, detections, checkpoints and retention; `state` for alert

@@ -11,7 +11,8 @@
 //! [`Storage::keeps_alert_state`]: detectk_core::Storage::keeps_alert_state
 
 use detectk_core::traits::{
-    AlertClaim, AlertHold, AlertKind, AlertLedger, HoldKind, AlertRecord, FinishAlert, LoadAlerts, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLedger, AlertRecord, FinishAlert, HoldKind, LoadAlerts,
+    StorageResult,
 };
 use detectk_core::{BackendError, BackendErrorKind, async_trait};
 

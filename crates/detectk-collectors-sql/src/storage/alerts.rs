@@ -2,8 +2,8 @@
 
 use detectk_core::async_trait;
 use detectk_core::traits::{
-    AlertClaim, AlertHold, AlertKind, AlertLedger, HoldKind, AlertRecord, AlertStatus, FinishAlert, LoadAlerts,
-    StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLedger, AlertRecord, AlertStatus, FinishAlert, HoldKind,
+    LoadAlerts, StorageResult,
 };
 
 use super::db::SqlDb;

@@ -51,7 +51,9 @@ impl<D: Dialect> SqlStorage<D> {
         .map_err(&err)?;
         let mut holds = Vec::with_capacity(rows.len());
         for row in &rows {
-            let kind_text = D::DB::text(row, "hold_kind").map_err(&err)?.unwrap_or_default();
+            let kind_text = D::DB::text(row, "hold_kind")
+                .map_err(&err)?
+                .unwrap_or_default();
             let kind = HoldKind::parse(&kind_text).ok_or_else(|| {
                 BackendError::new(
                     BackendErrorKind::Decode,

@@ -271,7 +271,10 @@ async fn held_by_user(
             .remove_alert_hold(job.metric, HoldKind::Ack)
             .await
             .map_err(|e| storage_err(job, e))?;
-        tracing::info!(metric = job.metric, "the metric is normal again: ack removed");
+        tracing::info!(
+            metric = job.metric,
+            "the metric is normal again: ack removed"
+        );
         return Ok(None);
     }
     let held = acknowledged(ack, would().as_ref().map_err(String::as_str));

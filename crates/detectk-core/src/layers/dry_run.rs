@@ -14,10 +14,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::error::AlertError;
 use crate::model::{DataPoint, DetectionRecord};
 use crate::traits::{
-    AlertHold, HoldKind,
-    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertMessage, AlertRecord, AlertStatus,
-    Alerter, CheckpointStore, DetectionStore, FinishAlert, LoadAlerts, LoadDatapoints,
-    LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertMessage, AlertRecord,
+    AlertStatus, Alerter, CheckpointStore, DetectionStore, FinishAlert, HoldKind, LoadAlerts,
+    LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// An alert row written by the dry run, with the claim's token.

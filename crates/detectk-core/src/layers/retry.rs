@@ -16,10 +16,9 @@ use super::backoff::with_retry;
 use crate::error::BackendError;
 use crate::model::{DataPoint, DetectionRecord, Table};
 use crate::traits::{
-    AlertHold, HoldKind,
-    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, Collector,
-    DetectionStore, FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent,
-    SeriesStore, Storage, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore,
+    Collector, DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints, LoadDetections,
+    MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// A storage whose every call is retried on transient errors.

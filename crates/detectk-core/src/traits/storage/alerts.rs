@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{AlertClaim, AlertHold, HoldKind, AlertRecord, FinishAlert, LoadAlerts, StorageResult};
+use super::{AlertClaim, AlertHold, AlertRecord, FinishAlert, HoldKind, LoadAlerts, StorageResult};
 use crate::traits::AlertKind;
 
 /// The alert ledger: `dtk_alerts`, one row per alert key of a metric.
