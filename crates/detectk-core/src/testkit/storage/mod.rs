@@ -4,6 +4,7 @@ mod alerts;
 mod batch;
 mod datapoints;
 mod detections;
+mod holds;
 mod leases;
 mod state;
 
@@ -11,6 +12,7 @@ pub use alerts::*;
 pub use batch::*;
 pub use datapoints::*;
 pub use detections::*;
+pub use holds::*;
 pub use leases::*;
 pub use state::*;
 
@@ -82,6 +84,7 @@ macro_rules! __dtk_storage_checks {
             (last_datapoint_times, storage_last_datapoint_times),
             (last_detection_times, storage_last_detection_times),
             (load_alerts, storage_load_alerts),
+            (alert_holds_round_trip, storage_alert_holds_round_trip),
         }
     };
 }
