@@ -230,3 +230,39 @@ fn hold_commands_name_what_is_wrong() {
         stderr(&out)
     );
 }
+
+/// The output of the hold commands, pinned (a snooze set in the far future with the
+/// hidden `--now`, so its times are fixed).
+#[test]
+fn hold_command_output_is_pinned() {
+    let server = WebhookServer::start();
+    let dir = project(&server);
+    let dir = dir.path();
+    let snooze = [
+        "snooze",
+        "--select",
+        "orders",
+        "--configs",
+        "m.yaml",
+        "--for",
+        "1h 30m",
+        "--reason",
+        "deploy",
+        "--now",
+        "2099-01-01 00:00:00",
+    ];
+    insta::assert_snapshot!("snooze_text", stdout(&dtk_in(dir, &snooze)));
+    insta::assert_snapshot!("snoozes_text", stdout(&dtk_in(dir, &["snoozes", "m.yaml"])));
+    let json = stdout(&dtk_in(dir, &["snoozes", "m.yaml", "--format", "json"]));
+    insta::assert_snapshot!("snoozes_json", json);
+    let report = run_at(dir, "2024-03-01 02:10:00");
+    insta::assert_snapshot!("snoozed_run_text", report);
+    insta::assert_snapshot!(
+        "unsnooze_text",
+        stdout(&dtk_in(dir, &["unsnooze", "orders", "--configs", "m.yaml"]))
+    );
+    insta::assert_snapshot!(
+        "unsnooze_again_text",
+        stdout(&dtk_in(dir, &["unsnooze", "orders", "--configs", "m.yaml"]))
+    );
+}
