@@ -254,9 +254,20 @@ async fn held_by_user(
     detections: &[DetectionRecord],
     decision: &Decision,
 ) -> Result<Option<String>, Error> {
-    let holds = ActiveHolds::read(job.storage, job.metric, Utc::now())
+    let mut holds = ActiveHolds::read(job.storage, job.metric, Utc::now())
         .await
         .map_err(|e| storage_err(job, e))?;
+    if holds.ack.is_some() && is_normal(detections, job.newest) {
+        job.storage
+            .remove_alert_hold(job.metric, HoldKind::Ack)
+            .await
+            .map_err(|e| storage_err(job, e))?;
+        tracing::info!(
+            metric = job.metric,
+            "the metric is normal again: ack removed"
+        );
+        holds.ack = None;
+    }
     let would = || message_for(job, decision.clone(), job.newest);
     if let Some(snooze) = &holds.snooze {
         let held = snoozed(snooze, would().as_ref().map_err(String::as_str));
@@ -266,17 +277,6 @@ async fn held_by_user(
     let Some(ack) = &holds.ack else {
         return Ok(None);
     };
-    if is_normal(detections, job.newest) {
-        job.storage
-            .remove_alert_hold(job.metric, HoldKind::Ack)
-            .await
-            .map_err(|e| storage_err(job, e))?;
-        tracing::info!(
-            metric = job.metric,
-            "the metric is normal again: ack removed"
-        );
-        return Ok(None);
-    }
     let held = acknowledged(ack, would().as_ref().map_err(String::as_str));
     tracing::info!(metric = job.metric, "{held}");
     Ok(Some(held))
