@@ -76,6 +76,14 @@ pub enum Command {
     Report(ReportArgs),
     /// Draw one metric's chart (series, bands, anomalies, alerts) as a PNG or SVG image.
     Plot(PlotArgs),
+    /// Hold back a metric's alerts for a while (kept in storage: every runner sees it).
+    Snooze(crate::commands::holds::SnoozeArgs),
+    /// Remove a metric's snooze.
+    Unsnooze(crate::commands::holds::UnsnoozeArgs),
+    /// Acknowledge a metric's open incident: no repeated alerts until it is normal again.
+    Ack(crate::commands::holds::AckArgs),
+    /// List the snoozes and acknowledgements in force.
+    Snoozes(crate::commands::holds::SnoozesArgs),
 }
 
 /// Arguments of `dtk report`.

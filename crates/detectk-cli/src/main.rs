@@ -75,6 +75,10 @@ fn main() -> ExitCode {
             Command::Compile(args) => commands::compile::compile(&registry, args).await,
             Command::Report(args) => commands::report::report(&registry, args).await,
             Command::Plot(args) => commands::plot::plot(&registry, args).await,
+            Command::Snooze(args) => commands::holds::snooze(&registry, args).await,
+            Command::Unsnooze(args) => commands::holds::unsnooze(&registry, args).await,
+            Command::Ack(args) => commands::holds::ack(&registry, args).await,
+            Command::Snoozes(args) => commands::holds::snoozes(&registry, args).await,
         }
     });
     match result {

@@ -239,6 +239,7 @@ async fn migrate_creates_the_schema_tables_and_version() {
     assert_eq!(
         tables,
         [
+            "dtk_alert_holds",
             "dtk_alert_leases",
             "dtk_alerts",
             "dtk_checkpoints",
@@ -247,7 +248,7 @@ async fn migrate_creates_the_schema_tables_and_version() {
             "dtk_schema_version"
         ]
     );
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
 }
 
 /// A collector on one server and a storage on another are independent objects:

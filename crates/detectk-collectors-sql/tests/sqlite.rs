@@ -176,7 +176,7 @@ async fn storage_creates_the_file_in_wal_mode_with_a_schema_version() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'dtk_%' ORDER BY name",
     )
@@ -186,6 +186,7 @@ async fn storage_creates_the_file_in_wal_mode_with_a_schema_version() {
     assert_eq!(
         tables,
         [
+            "dtk_alert_holds",
             "dtk_alert_leases",
             "dtk_alerts",
             "dtk_checkpoints",

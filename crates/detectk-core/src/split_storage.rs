@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{DataPoint, DetectionRecord};
 use crate::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, DetectionStore,
-    FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore, Storage,
-    StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore,
+    DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints, LoadDetections,
+    MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// `data` for datapoints, detections, checkpoints and retention; `state` for alert
@@ -143,6 +143,18 @@ impl AlertLedger for SplitStorage {
 
     async fn load_alerts(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
         self.state.load_alerts(op).await
+    }
+
+    async fn put_alert_hold(&self, hold: &AlertHold) -> StorageResult<()> {
+        self.state.put_alert_hold(hold).await
+    }
+
+    async fn remove_alert_hold(&self, metric: &str, kind: HoldKind) -> StorageResult<bool> {
+        self.state.remove_alert_hold(metric, kind).await
+    }
+
+    async fn load_alert_holds(&self, metric: &str) -> StorageResult<Vec<AlertHold>> {
+        self.state.load_alert_holds(metric).await
     }
 }
 

@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod backtest;
 pub mod compile;
 pub mod debug;
+pub mod holds;
 pub mod init;
 pub mod init_project;
 pub mod list;

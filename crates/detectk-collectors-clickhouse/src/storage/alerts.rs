@@ -11,7 +11,8 @@
 //! [`Storage::keeps_alert_state`]: detectk_core::Storage::keeps_alert_state
 
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLedger, AlertRecord, FinishAlert, LoadAlerts, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLedger, AlertRecord, FinishAlert, HoldKind, LoadAlerts,
+    StorageResult,
 };
 use detectk_core::{BackendError, BackendErrorKind, async_trait};
 
@@ -58,5 +59,17 @@ impl AlertLedger for ClickHouseStorage {
 
     async fn load_alerts(&self, _op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
         Err(self.no_alert_state("read alerts"))
+    }
+
+    async fn put_alert_hold(&self, _hold: &AlertHold) -> StorageResult<()> {
+        Err(self.no_alert_state("keep alert holds"))
+    }
+
+    async fn remove_alert_hold(&self, _metric: &str, _kind: HoldKind) -> StorageResult<bool> {
+        Err(self.no_alert_state("keep alert holds"))
+    }
+
+    async fn load_alert_holds(&self, _metric: &str) -> StorageResult<Vec<AlertHold>> {
+        Err(self.no_alert_state("read alert holds"))
     }
 }

@@ -98,6 +98,18 @@ const ALERT_LEASES: &str = concat!(
     table_options!()
 );
 
+const ALERT_HOLDS: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS dtk_alert_holds (
+        metric_name VARCHAR(255) NOT NULL,
+        hold_kind   VARCHAR(16)  NOT NULL,
+        created_at  DATETIME(6)  NOT NULL,
+        until_at    DATETIME(6)  NULL,
+        reason      TEXT         NULL,
+        PRIMARY KEY (metric_name, hold_kind)
+    )",
+    table_options!()
+);
+
 /// The name of the migration lock, per database.
 const LOCK: &str = "CONCAT('detectk.migrate.', DATABASE())";
 
@@ -143,6 +155,7 @@ impl Dialect for Mysql {
     const MIGRATIONS: &'static [&'static [&'static str]] = &[
         &[DATAPOINTS, DETECTIONS, CHECKPOINTS, ALERTS],
         &[ALERT_LEASES],
+        &[ALERT_HOLDS],
     ];
 
     const VERSION_TABLE: &'static str = concat!(

@@ -85,6 +85,18 @@ CREATE TABLE IF NOT EXISTS dtk_alert_leases (
 );
 "#;
 
+/// Schema version 3: snoozes and acknowledgements.
+const V3: &str = r#"
+CREATE TABLE IF NOT EXISTS dtk_alert_holds (
+    metric_name TEXT        NOT NULL,
+    hold_kind   TEXT        NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    until_at    TIMESTAMPTZ,
+    reason      TEXT,
+    PRIMARY KEY (metric_name, hold_kind)
+);
+"#;
+
 impl Dialect for Pg {
     type DB = Postgres;
 
@@ -127,7 +139,7 @@ impl Dialect for Pg {
         write_detections(conn, records).await
     }
 
-    const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2]];
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2], &[V3]];
 
     const VERSION_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS dtk_schema_version \
         (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())";

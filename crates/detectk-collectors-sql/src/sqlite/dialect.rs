@@ -81,6 +81,18 @@ CREATE TABLE IF NOT EXISTS dtk_alert_leases (
 ) WITHOUT ROWID;
 "#;
 
+/// Schema version 3: snoozes and acknowledgements.
+const V3: &str = r#"
+CREATE TABLE IF NOT EXISTS dtk_alert_holds (
+    metric_name TEXT NOT NULL,
+    hold_kind   TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    until_at    TEXT,
+    reason      TEXT,
+    PRIMARY KEY (metric_name, hold_kind)
+) WITHOUT ROWID;
+"#;
+
 impl Dialect for Lite {
     type DB = Sqlite;
 
@@ -113,7 +125,7 @@ impl Dialect for Lite {
     /// SQLite allows 32,766 bind parameters per statement.
     const MAX_BINDS: usize = 32_000;
 
-    const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2]];
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2], &[V3]];
 
     const VERSION_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS dtk_schema_version \
         (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";

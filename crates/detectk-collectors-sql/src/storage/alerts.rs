@@ -2,8 +2,8 @@
 
 use detectk_core::async_trait;
 use detectk_core::traits::{
-    AlertClaim, AlertKind, AlertLedger, AlertRecord, AlertStatus, FinishAlert, LoadAlerts,
-    StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLedger, AlertRecord, AlertStatus, FinishAlert, HoldKind,
+    LoadAlerts, StorageResult,
 };
 
 use super::db::SqlDb;
@@ -130,6 +130,18 @@ impl<D: Dialect> AlertLedger for SqlStorage<D> {
             .collect::<StorageResult<Vec<_>>>()?;
         alerts.sort_by(|a, b| (a.timestamp, &a.key).cmp(&(b.timestamp, &b.key)));
         Ok(alerts)
+    }
+
+    async fn put_alert_hold(&self, hold: &AlertHold) -> StorageResult<()> {
+        self.put_hold(hold).await
+    }
+
+    async fn remove_alert_hold(&self, metric: &str, kind: HoldKind) -> StorageResult<bool> {
+        self.remove_hold(metric, kind).await
+    }
+
+    async fn load_alert_holds(&self, metric: &str) -> StorageResult<Vec<AlertHold>> {
+        self.load_holds(metric).await
     }
 }
 

@@ -11,6 +11,7 @@ mod checkpoints;
 pub(crate) mod db;
 mod detections;
 pub(crate) mod dialect;
+mod holds;
 mod migrate;
 mod series;
 mod stmt;

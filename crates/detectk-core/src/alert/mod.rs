@@ -9,6 +9,7 @@
 pub mod console;
 mod delivery;
 mod digest;
+mod holds;
 #[cfg(feature = "webhook")]
 mod http;
 mod lease;

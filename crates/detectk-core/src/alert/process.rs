@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
 
+use crate::alert::holds::{ActiveHolds, acknowledged, is_normal, snoozed};
 use crate::alert::lease::{HeldLease, unique_token};
 use crate::alert::message::{DetectorInfo, build_message_with_link};
 use crate::alert::policy::{Decision, PolicyInput, decide, lookback_points};
@@ -18,7 +19,7 @@ use crate::error::{BackendError, Error};
 use crate::layers::{DryRunAlerter, DryRunStorage};
 use crate::model::DetectionRecord;
 use crate::traits::{
-    AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus, Alerter, FinishAlert,
+    AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus, Alerter, FinishAlert, HoldKind,
     LoadDetections, MarkAlertSent, Storage,
 };
 
@@ -221,6 +222,9 @@ async fn under_lease(
 ) -> Result<AlertReport, Error> {
     let mut state = State::read(job).await?;
     let mut decision = decide_at(job, detections, job.newest, &state);
+    if let Some(held) = held_by_user(job, detections, &decision).await? {
+        return Ok(AlertReport::held(held));
+    }
     let mut report = AlertReport::default();
     if !matches!(decision, Decision::Anomaly { .. })
         && let Some(at) = undelivered(job, &state).await?
@@ -247,6 +251,41 @@ async fn under_lease(
         }
     }
     Ok(report)
+}
+
+/// Why a snooze or an ack (see `holds`) suppresses the alert step, if one does; an
+/// ack whose metric is normal again is removed (the incident is over).
+async fn held_by_user(
+    job: &AlertJob<'_>,
+    detections: &[DetectionRecord],
+    decision: &Decision,
+) -> Result<Option<String>, Error> {
+    let mut holds = ActiveHolds::read(job.storage, job.metric, Utc::now())
+        .await
+        .map_err(|e| storage_err(job, e))?;
+    if holds.ack.is_some() && is_normal(detections, job.newest) {
+        job.storage
+            .remove_alert_hold(job.metric, HoldKind::Ack)
+            .await
+            .map_err(|e| storage_err(job, e))?;
+        tracing::info!(
+            metric = job.metric,
+            "the metric is normal again: ack removed"
+        );
+        holds.ack = None;
+    }
+    let would = || message_for(job, decision.clone(), job.newest);
+    if let Some(snooze) = &holds.snooze {
+        let held = snoozed(snooze, would().as_ref().map_err(String::as_str));
+        tracing::info!(metric = job.metric, "{held}");
+        return Ok(Some(held));
+    }
+    let Some(ack) = &holds.ack else {
+        return Ok(None);
+    };
+    let held = acknowledged(ack, would().as_ref().map_err(String::as_str));
+    tracing::info!(metric = job.metric, "{held}");
+    Ok(Some(held))
 }
 
 /// The point of an anomaly alert of the open incident that was never delivered: the

@@ -14,9 +14,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::error::AlertError;
 use crate::model::{DataPoint, DetectionRecord};
 use crate::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertMessage, AlertRecord, AlertStatus,
-    Alerter, CheckpointStore, DetectionStore, FinishAlert, LoadAlerts, LoadDatapoints,
-    LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertMessage, AlertRecord,
+    AlertStatus, Alerter, CheckpointStore, DetectionStore, FinishAlert, HoldKind, LoadAlerts,
+    LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// An alert row written by the dry run, with the claim's token.
@@ -430,6 +430,20 @@ impl AlertLedger for DryRunStorage<'_> {
             }
         }
         Ok(merged.into_values().collect())
+    }
+
+    /// A dry run sets no hold.
+    async fn put_alert_hold(&self, _hold: &AlertHold) -> StorageResult<()> {
+        Ok(())
+    }
+
+    /// A dry run removes no hold (and reports there was none).
+    async fn remove_alert_hold(&self, _metric: &str, _kind: HoldKind) -> StorageResult<bool> {
+        Ok(false)
+    }
+
+    async fn load_alert_holds(&self, metric: &str) -> StorageResult<Vec<AlertHold>> {
+        self.inner.load_alert_holds(metric).await
     }
 }
 

@@ -16,9 +16,9 @@ use super::backoff::with_retry;
 use crate::error::BackendError;
 use crate::model::{DataPoint, DetectionRecord, Table};
 use crate::traits::{
-    AlertClaim, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore, Collector,
-    DetectionStore, FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections, MarkAlertSent,
-    SeriesStore, Storage, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore,
+    Collector, DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints, LoadDetections,
+    MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// A storage whose every call is retried on transient errors.
@@ -169,6 +169,21 @@ impl AlertLedger for RetryStorage {
 
     async fn load_alerts(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>> {
         with_retry("load alerts", || self.inner.load_alerts(op)).await
+    }
+
+    async fn put_alert_hold(&self, hold: &AlertHold) -> StorageResult<()> {
+        with_retry("set the alert hold", || self.inner.put_alert_hold(hold)).await
+    }
+
+    async fn remove_alert_hold(&self, metric: &str, kind: HoldKind) -> StorageResult<bool> {
+        with_retry("remove the alert hold", || {
+            self.inner.remove_alert_hold(metric, kind)
+        })
+        .await
+    }
+
+    async fn load_alert_holds(&self, metric: &str) -> StorageResult<Vec<AlertHold>> {
+        with_retry("load alert holds", || self.inner.load_alert_holds(metric)).await
     }
 }
 

@@ -4,6 +4,7 @@ mod alerts;
 mod batch;
 mod datapoints;
 mod detections;
+mod holds;
 mod leases;
 mod run_leases;
 mod state;
@@ -12,6 +13,7 @@ pub use alerts::*;
 pub use batch::*;
 pub use datapoints::*;
 pub use detections::*;
+pub use holds::*;
 pub use leases::*;
 pub use run_leases::*;
 pub use state::*;
@@ -85,6 +87,7 @@ macro_rules! __dtk_storage_checks {
             (last_datapoint_times, storage_last_datapoint_times),
             (last_detection_times, storage_last_detection_times),
             (load_alerts, storage_load_alerts),
+            (alert_holds_round_trip, storage_alert_holds_round_trip),
         }
     };
 }

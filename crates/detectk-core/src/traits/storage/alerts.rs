@@ -1,8 +1,8 @@
-//! The alert ledger: `dtk_alerts`.
+//! The alert ledger: `dtk_alerts`, and the holds of `dtk_alert_holds`.
 
 use async_trait::async_trait;
 
-use super::{AlertClaim, AlertRecord, FinishAlert, LoadAlerts, StorageResult};
+use super::{AlertClaim, AlertHold, AlertRecord, FinishAlert, HoldKind, LoadAlerts, StorageResult};
 use crate::traits::AlertKind;
 
 /// The alert ledger: `dtk_alerts`, one row per alert key of a metric.
@@ -40,4 +40,13 @@ pub trait AlertLedger: Send + Sync + std::fmt::Debug {
     /// Alert rows of `op.metric` with `op.from <= timestamp < op.to`, any status,
     /// sorted by timestamp then key (for reports and listings).
     async fn load_alerts(&self, op: &LoadAlerts) -> StorageResult<Vec<AlertRecord>>;
+
+    /// Sets `hold` (replacing the metric's hold of the same kind).
+    async fn put_alert_hold(&self, hold: &AlertHold) -> StorageResult<()>;
+
+    /// Removes the hold of `metric` of `kind`; returns whether there was one.
+    async fn remove_alert_hold(&self, metric: &str, kind: HoldKind) -> StorageResult<bool>;
+
+    /// The holds of `metric`, expired ones included, sorted by kind.
+    async fn load_alert_holds(&self, metric: &str) -> StorageResult<Vec<AlertHold>>;
 }

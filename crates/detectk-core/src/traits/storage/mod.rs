@@ -1,13 +1,14 @@
 //! The storage interface, split into the parts callers use.
 //!
 //! Tables (names are a contract, users query them): `dtk_datapoints`,
-//! `dtk_detections`, `dtk_checkpoints`, `dtk_alerts`, `dtk_alert_leases`. Every write
+//! `dtk_detections`, `dtk_checkpoints`, `dtk_alerts`, `dtk_alert_leases`, `dtk_alert_holds`. Every write
 //! is idempotent: writing the same rows twice leaves one copy. All times are UTC;
 //! ranges are half-open `[from, to)`; results are sorted by time ascending.
 
 mod alerts;
 mod checkpoints;
 mod detections;
+mod holds;
 mod ops;
 mod records;
 mod series;
@@ -20,6 +21,7 @@ use crate::error::BackendError;
 pub use alerts::AlertLedger;
 pub use checkpoints::CheckpointStore;
 pub use detections::DetectionStore;
+pub use holds::{AlertHold, HoldKind};
 pub use ops::{
     AlertClaim, AlertLease, AlertOutcome, FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections,
     MarkAlertSent,
