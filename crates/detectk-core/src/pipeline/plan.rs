@@ -130,9 +130,7 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         let (built, report) = match registry.storage(&storage_config.kind) {
             Ok(factory) => split(factory.build(&storage_config.kind, params)),
             // The collector's unknown type was reported already.
-            Err(_) if storage_config.defaulted && collector.is_none() => {
-                (None, params.finish())
-            }
+            Err(_) if storage_config.defaulted && collector.is_none() => (None, params.finish()),
             Err(e) => {
                 let at = if storage_config.defaulted {
                     "collector.type"
