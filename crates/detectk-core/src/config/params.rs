@@ -456,6 +456,36 @@ mod tests {
     }
 
     #[test]
+    fn conclude_returns_every_problem_unknown_keys_last() {
+        let m = map(json!({"a": "x", "b": 1, "typo": 2}));
+        let mut p = Params::new(&m, "p");
+        let a: Option<i64> = p.required("a");
+        p.warn("b", "odd");
+        let _: Option<i64> = p.optional("b");
+        let Err(e) = p.conclude(a) else {
+            panic!("built with problems")
+        };
+        let text: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].starts_with("p.a: "), "{text:?}");
+        assert_eq!(text[1], "p.typo: unknown key");
+        assert_eq!(e.warnings.len(), 1);
+        assert_eq!(e.to_string(), text.join("; "));
+    }
+
+    #[test]
+    fn conclude_keeps_warnings_and_a_known_only_reader_skips_unknown_keys() {
+        let m = map(json!({"a": 1, "other": 2}));
+        let mut p = Params::new(&m, "p").known_only();
+        let a: Option<i64> = p.required("a");
+        p.warn("a", "odd");
+        let built = p.conclude(a).expect("built");
+        assert_eq!(built.part, 1);
+        assert_eq!(built.warnings[0].to_string(), "p.a: odd");
+        assert!(Params::new(&m, "p").conclude(Some(1)).is_err());
+    }
+
+    #[test]
     fn collects_every_problem_with_paths() {
         let m = map(json!({"n_sigma": "x", "window_sise": "30 days", "min_points": -1}));
         let mut p = Params::new(&m, "detector.params");
