@@ -12,19 +12,25 @@ use std::sync::Arc;
 
 use detectk_core::Alerter;
 use detectk_core::config::Params;
-use detectk_core::registry::{AlerterFactory, Registry};
+use detectk_core::registry::{AlerterFactory, BuildResult, Registry};
 
 struct Factory;
 
 impl AlerterFactory for Factory {
-    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
-        let parsed = EmailParams::parse(params)?;
-        match EmailAlerter::new(parsed) {
-            Ok(alerter) => Some(Arc::new(alerter)),
-            Err(e) => {
-                params.error("smtp_host", e.message);
-                None
-            }
+    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
+        let built = read_alerter(&mut params);
+        params.conclude(built)
+    }
+}
+
+/// Reads the params and builds the alerter; problems go into `params`.
+fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+    let parsed = EmailParams::parse(params)?;
+    match EmailAlerter::new(parsed) {
+        Ok(alerter) => Some(Arc::new(alerter)),
+        Err(e) => {
+            params.error("smtp_host", e.message);
+            None
         }
     }
 }

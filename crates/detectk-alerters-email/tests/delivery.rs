@@ -186,9 +186,11 @@ fn params_are_checked_all_at_once() {
     .as_object()
     .cloned()
     .unwrap();
-    let mut p = Params::new(&map, "alerter.params");
-    assert!(registry.alerter("email").unwrap().build(&mut p).is_none());
-    let issues: Vec<String> = p.finish().issues.iter().map(|i| i.to_string()).collect();
+    let p = Params::new(&map, "alerter.params");
+    let Err(e) = registry.alerter("email").unwrap().build(p) else {
+        panic!("built with bad params");
+    };
+    let issues: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
     assert_eq!(issues.len(), 4, "{issues:?}");
     assert!(issues[0].starts_with("alerter.params.security: unknown value \"ssl\""));
     assert_eq!(

@@ -13,15 +13,15 @@ fn build(params: Value) -> (bool, Vec<String>, Vec<String>, String) {
     let mut p = Params::new(&map, "alerter.params");
     let mut c = Params::new(&conditions, "alerter.conditions");
     let _settings = AlertSettings::parse(true, &mut p, &mut c);
-    let built = registry.alerter("mattermost").unwrap().build(&mut p);
-    let described = built
-        .as_ref()
-        .map(|a| format!("{} {a:?}", a.describe()))
-        .unwrap_or_default();
-    let report = p.finish();
-    let issues = report.issues.iter().map(|i| i.to_string()).collect();
-    let warnings = report.warnings.iter().map(|i| i.to_string()).collect();
-    (built.is_some(), issues, warnings, described)
+    let built = registry.alerter("mattermost").unwrap().build(p);
+    let text = |list: &[detectk_core::ConfigIssue]| list.iter().map(|i| i.to_string()).collect();
+    match built {
+        Ok(b) => {
+            let described = format!("{} {:?}", b.part.describe(), b.part);
+            (true, Vec::new(), text(&b.warnings), described)
+        }
+        Err(e) => (false, text(&e.issues), text(&e.warnings), String::new()),
+    }
 }
 
 #[test]

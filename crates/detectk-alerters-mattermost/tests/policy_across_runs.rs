@@ -139,13 +139,13 @@ async fn open_storage(db: &Path) -> Arc<dyn Storage> {
     let mut registry = Registry::new();
     detectk_collectors_sql::register(&mut registry);
     let map = json!({"path": db.to_string_lossy()});
-    let mut params = Params::new(map.as_object().unwrap(), "storage.params");
+    let params = Params::new(map.as_object().unwrap(), "storage.params");
     let storage = registry
         .storage("sqlite")
         .unwrap()
-        .build("sqlite", &mut params)
-        .expect("sqlite storage");
-    assert!(params.finish().issues.is_empty());
+        .build("sqlite", params)
+        .expect("sqlite storage")
+        .part;
     storage.migrate().await.unwrap();
     storage
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use detectk_core::Alerter;
 use detectk_core::alert::{WebhookDefaults, WebhookParams};
 use detectk_core::config::Params;
-use detectk_core::registry::{AlerterFactory, Registry};
+use detectk_core::registry::{AlerterFactory, BuildResult, Registry};
 
 /// Defaults of Python detectk's Slack alerter.
 pub const DEFAULTS: WebhookDefaults = WebhookDefaults {
@@ -22,23 +22,29 @@ pub const DEFAULTS: WebhookDefaults = WebhookDefaults {
 struct Factory;
 
 impl AlerterFactory for Factory {
-    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
-        let webhook = WebhookParams::parse(params, DEFAULTS)?;
-        if !webhook.host().ends_with("slack.com") {
-            params.warn(
-                "webhook_url",
-                format!(
-                    "points to {}, not hooks.slack.com; fine for a Slack-compatible endpoint",
-                    webhook.host()
-                ),
-            );
-        }
-        match SlackAlerter::new(webhook) {
-            Ok(alerter) => Some(Arc::new(alerter)),
-            Err(e) => {
-                params.error("webhook_url", e.message);
-                None
-            }
+    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
+        let built = read_alerter(&mut params);
+        params.conclude(built)
+    }
+}
+
+/// Reads the params and builds the alerter; problems go into `params`.
+fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+    let webhook = WebhookParams::parse(params, DEFAULTS)?;
+    if !webhook.host().ends_with("slack.com") {
+        params.warn(
+            "webhook_url",
+            format!(
+                "points to {}, not hooks.slack.com; fine for a Slack-compatible endpoint",
+                webhook.host()
+            ),
+        );
+    }
+    match SlackAlerter::new(webhook) {
+        Ok(alerter) => Some(Arc::new(alerter)),
+        Err(e) => {
+            params.error("webhook_url", e.message);
+            None
         }
     }
 }

@@ -8,18 +8,16 @@ fn build(params: Value) -> (bool, Vec<String>, Vec<String>) {
     let mut registry = Registry::new();
     detectk_alerters_slack::register(&mut registry);
     let map: Map<String, Value> = params.as_object().cloned().unwrap();
-    let mut p = Params::new(&map, "alerter.params");
-    let built = registry.alerter("slack").unwrap().build(&mut p);
-    if let Some(a) = &built {
-        let shown = format!("{} {a:?}", a.describe());
-        assert!(!shown.contains("T000/B000/XXXX"), "URL leaked: {shown}");
+    let p = Params::new(&map, "alerter.params");
+    let text = |list: &[detectk_core::ConfigIssue]| list.iter().map(|i| i.to_string()).collect();
+    match registry.alerter("slack").unwrap().build(p) {
+        Ok(b) => {
+            let shown = format!("{} {:?}", b.part.describe(), b.part);
+            assert!(!shown.contains("T000/B000/XXXX"), "URL leaked: {shown}");
+            (true, Vec::new(), text(&b.warnings))
+        }
+        Err(e) => (false, text(&e.issues), text(&e.warnings)),
     }
-    let report = p.finish();
-    (
-        built.is_some(),
-        report.issues.iter().map(|i| i.to_string()).collect(),
-        report.warnings.iter().map(|i| i.to_string()).collect(),
-    )
 }
 
 #[test]

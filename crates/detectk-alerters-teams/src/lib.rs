@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use detectk_core::alert::{WebhookAlerter, WebhookParams, check_http_url, delivery_params};
 use detectk_core::config::Params;
-use detectk_core::registry::{AlerterFactory, Registry};
+use detectk_core::registry::{AlerterFactory, BuildResult, Registry};
 use detectk_core::{Alerter, Secret};
 
 /// Posts alerts to a Teams workflow webhook as an Adaptive Card.
@@ -34,14 +34,20 @@ pub fn parse_params(params: &mut Params<'_>) -> Option<WebhookParams> {
 struct Factory;
 
 impl AlerterFactory for Factory {
-    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
-        let webhook = parse_params(params)?;
-        match TeamsAlerter::new(webhook) {
-            Ok(alerter) => Some(Arc::new(alerter)),
-            Err(e) => {
-                params.error("webhook_url", e.message);
-                None
-            }
+    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
+        let built = read_alerter(&mut params);
+        params.conclude(built)
+    }
+}
+
+/// Reads the params and builds the alerter; problems go into `params`.
+fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+    let webhook = parse_params(params)?;
+    match TeamsAlerter::new(webhook) {
+        Ok(alerter) => Some(Arc::new(alerter)),
+        Err(e) => {
+            params.error("webhook_url", e.message);
+            None
         }
     }
 }

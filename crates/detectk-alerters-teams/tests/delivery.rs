@@ -115,8 +115,10 @@ fn only_the_teams_keys_are_accepted() {
             .as_object()
             .cloned()
             .unwrap();
-    let mut p = Params::new(&map, "alerter.params");
-    assert!(registry.alerter("teams").unwrap().build(&mut p).is_some());
-    let issues: Vec<String> = p.finish().issues.iter().map(|i| i.to_string()).collect();
+    let p = Params::new(&map, "alerter.params");
+    let Err(e) = registry.alerter("teams").unwrap().build(p) else {
+        panic!("built with an unknown key");
+    };
+    let issues: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
     assert_eq!(issues, ["alerter.params.username: unknown key"]);
 }

@@ -149,10 +149,11 @@ fn build(v: Value) -> (bool, Vec<String>) {
     let mut registry = Registry::new();
     detectk_alerters_telegram::register(&mut registry);
     let map: Map<String, Value> = v.as_object().cloned().unwrap();
-    let mut p = Params::new(&map, "alerter.params");
-    let built = registry.alerter("telegram").unwrap().build(&mut p);
-    let issues = p.finish().issues.iter().map(|i| i.to_string()).collect();
-    (built.is_some(), issues)
+    let p = Params::new(&map, "alerter.params");
+    match registry.alerter("telegram").unwrap().build(p) {
+        Ok(_) => (true, Vec::new()),
+        Err(e) => (false, e.issues.iter().map(|i| i.to_string()).collect()),
+    }
 }
 
 #[test]

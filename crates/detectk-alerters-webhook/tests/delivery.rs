@@ -20,10 +20,11 @@ fn build(v: Value) -> (Option<std::sync::Arc<dyn Alerter>>, Vec<String>) {
     let mut registry = Registry::new();
     detectk_alerters_webhook::register(&mut registry);
     let map: Map<String, Value> = v.as_object().cloned().unwrap();
-    let mut p = Params::new(&map, "alerter.params");
-    let built = registry.alerter("webhook").unwrap().build(&mut p);
-    let issues = p.finish().issues.iter().map(|i| i.to_string()).collect();
-    (built, issues)
+    let p = Params::new(&map, "alerter.params");
+    match registry.alerter("webhook").unwrap().build(p) {
+        Ok(b) => (Some(b.part), Vec::new()),
+        Err(e) => (None, e.issues.iter().map(|i| i.to_string()).collect()),
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use detectk_core::config::Params;
-use detectk_core::registry::{CollectorFactory, StorageFactory};
+use detectk_core::registry::{BuildResult, CollectorFactory, StorageFactory};
 use detectk_core::{Collector, Storage};
 
 use crate::collector::ClickHouseCollector;
@@ -36,15 +36,17 @@ impl ClickHouseFactory {
 }
 
 impl CollectorFactory for ClickHouseFactory {
-    fn build(&self, _type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Collector>> {
-        let config = ConnectionConfig::from_params(params)?;
-        Some(Arc::new(self.collector(config)))
+    fn build(&self, _type_name: &str, mut params: Params<'_>) -> BuildResult<Arc<dyn Collector>> {
+        let built = ConnectionConfig::from_params(&mut params)
+            .map(|config| Arc::new(self.collector(config)) as Arc<dyn Collector>);
+        params.conclude(built)
     }
 }
 
 impl StorageFactory for ClickHouseFactory {
-    fn build(&self, _type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Storage>> {
-        let config = ConnectionConfig::from_params(params)?;
-        Some(Arc::new(self.storage(&config)))
+    fn build(&self, _type_name: &str, mut params: Params<'_>) -> BuildResult<Arc<dyn Storage>> {
+        let built = ConnectionConfig::from_params(&mut params)
+            .map(|config| Arc::new(self.storage(&config)) as Arc<dyn Storage>);
+        params.conclude(built)
     }
 }

@@ -24,15 +24,14 @@ async fn python_style_params_build_a_working_collector() {
         "host": "127.0.0.1", "port": 9000, "database": "system", "user": "default",
         "password": "", "secure": false, "timeout": 10, "settings": {"max_threads": 1},
     }));
-    let mut p = Params::new(&map, "collector.params");
-    let collector = r
+    let p = Params::new(&map, "collector.params");
+    let built = r
         .collector("clickhouse")
         .unwrap()
-        .build("clickhouse", &mut p)
+        .build("clickhouse", p)
         .expect("collector");
-    let report = p.finish();
-    assert!(report.issues.is_empty(), "{:?}", report.issues);
-    let warnings: Vec<String> = report.warnings.iter().map(|w| w.to_string()).collect();
+    let collector = built.part;
+    let warnings: Vec<String> = built.warnings.iter().map(|w| w.to_string()).collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
         warnings
@@ -55,13 +54,13 @@ async fn python_style_params_build_a_working_collector() {
 async fn building_never_connects() {
     let r = registry();
     let map = params(json!({"connection_string": "clickhouse://u:pw@127.0.0.1:1/db"}));
-    let mut p = Params::new(&map, "storage.params");
+    let p = Params::new(&map, "storage.params");
     let storage = r
         .storage("clickhouse")
         .unwrap()
-        .build("clickhouse", &mut p)
-        .expect("a storage is built without a server");
-    assert!(p.finish().issues.is_empty());
+        .build("clickhouse", p)
+        .expect("a storage is built without a server")
+        .part;
     assert_eq!(storage.describe(), "clickhouse 127.0.0.1:1/db");
     assert!(!format!("{storage:?}").contains("pw"));
     let err = storage.migrate().await.unwrap_err();
@@ -73,14 +72,11 @@ async fn building_never_connects() {
 fn bad_params_are_reported_with_paths() {
     let r = registry();
     let map = params(json!({"port": "eighty", "hots": "x", "timeout": 0}));
-    let mut p = Params::new(&map, "collector.params");
-    assert!(
-        r.collector("clickhouse")
-            .unwrap()
-            .build("clickhouse", &mut p)
-            .is_none()
-    );
-    let issues: Vec<String> = p.finish().issues.iter().map(|i| i.to_string()).collect();
+    let p = Params::new(&map, "collector.params");
+    let Err(e) = r.collector("clickhouse").unwrap().build("clickhouse", p) else {
+        panic!("built with bad params");
+    };
+    let issues: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
     assert_eq!(issues.len(), 3, "{issues:?}");
     assert!(issues[0].starts_with("collector.params.port: expected a non-negative integer"));
     assert!(issues[1].starts_with("collector.params.timeout:"));

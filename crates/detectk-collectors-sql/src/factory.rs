@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use detectk_core::config::Params;
-use detectk_core::registry::{CollectorFactory, StorageFactory};
+use detectk_core::registry::{BuildResult, CollectorFactory, StorageFactory};
 use detectk_core::{Collector, Storage};
 
 #[allow(unused_imports)]
@@ -119,15 +119,19 @@ impl SqlFactory {
 }
 
 impl CollectorFactory for SqlFactory {
-    fn build(&self, type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Collector>> {
-        let settings = self.settings(type_name, Role::Collector, params)?;
-        Some(self.collector_for(&settings))
+    fn build(&self, type_name: &str, mut params: Params<'_>) -> BuildResult<Arc<dyn Collector>> {
+        let built = self
+            .settings(type_name, Role::Collector, &mut params)
+            .map(|settings| self.collector_for(&settings));
+        params.conclude(built)
     }
 }
 
 impl StorageFactory for SqlFactory {
-    fn build(&self, type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Storage>> {
-        let settings = self.settings(type_name, Role::Storage, params)?;
-        Some(self.storage_for(&settings))
+    fn build(&self, type_name: &str, mut params: Params<'_>) -> BuildResult<Arc<dyn Storage>> {
+        let built = self
+            .settings(type_name, Role::Storage, &mut params)
+            .map(|settings| self.storage_for(&settings));
+        params.conclude(built)
     }
 }

@@ -204,9 +204,9 @@ fn equal_settings_share_one_pool_and_roles_do_not() {
         &params(json!({"path": "other.db"})),
     ));
     assert_eq!(f.pool_count(), 3);
-    let mut p2 = Params::new(&p, "storage.params");
-    let built = registry.storage("sqlite").unwrap().build("sqlite", &mut p2);
-    assert!(built.is_some());
+    let p2 = Params::new(&p, "storage.params");
+    let built = registry.storage("sqlite").unwrap().build("sqlite", p2);
+    assert!(built.is_ok());
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -14,11 +14,12 @@ fn registry() -> Registry {
 /// Builds `kind` from `params`; returns whether it was built and the issue texts.
 fn build(kind: &str, params: Value) -> (Option<Window>, Vec<String>) {
     let map = params.as_object().unwrap().clone();
-    let mut p = Params::new(&map, "detector.params");
-    let built = registry().detector(kind).unwrap().build(&mut p);
-    let report = p.finish();
-    let issues = report
-        .issues
+    let p = Params::new(&map, "detector.params");
+    let (built, issues) = match registry().detector(kind).unwrap().build(p) {
+        Ok(b) => (Some(b.part), Vec::new()),
+        Err(e) => (None, e.issues),
+    };
+    let issues = issues
         .iter()
         .map(|i| {
             let hint = i

@@ -74,12 +74,13 @@ fn close_score(ours: &Detection, theirs: &Value, case: &Value) -> bool {
 fn check_case(registry: &Registry, series: &[DataPoint], case: &Value) -> (usize, usize) {
     let kind = case["type"].as_str().unwrap();
     let params = case["params"].as_object().unwrap().clone();
-    let mut p = Params::new(&params, "detector.params");
+    let p = Params::new(&params, "detector.params");
     let detector = registry
         .detector(kind)
         .unwrap()
-        .build(&mut p)
-        .unwrap_or_else(|| panic!("{kind} {params:?}: {:?}", p.finish()));
+        .build(p)
+        .unwrap_or_else(|e| panic!("{kind} {params:?}: {e}"))
+        .part;
     let ctx = DetectionContext {
         execution_time: series.last().unwrap().timestamp,
         interval: TimeDelta::minutes(10),

@@ -151,12 +151,13 @@ pub async fn sqlite_state(path: &std::path::Path) -> std::sync::Arc<dyn detectk_
         "connection_string".into(),
         serde_json::Value::String(format!("sqlite:///{}", path.display())),
     );
-    let mut params = detectk_core::config::Params::new(&map, "state.params");
+    let params = detectk_core::config::Params::new(&map, "state.params");
     let storage = registry
         .storage("sqlite")
         .expect("sqlite storage")
-        .build("sqlite", &mut params)
-        .expect("sqlite state storage");
+        .build("sqlite", params)
+        .expect("sqlite state storage")
+        .part;
     storage.migrate().await.expect("migrate the state storage");
     storage
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::config::Params;
 use crate::error::{AlertError, AlertErrorKind};
-use crate::registry::{AlerterFactory, Registry};
+use crate::registry::{AlerterFactory, BuildResult, Registry};
 use crate::traits::{AlertMessage, Alerter};
 
 /// Prints each alert to stderr, or appends it to `path`.
@@ -64,9 +64,10 @@ impl Alerter for ConsoleAlerter {
 struct ConsoleFactory;
 
 impl AlerterFactory for ConsoleFactory {
-    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
+    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
         let path: Option<String> = params.optional("path");
-        Some(Arc::new(ConsoleAlerter::new(path.map(PathBuf::from))))
+        let alerter: Arc<dyn Alerter> = Arc::new(ConsoleAlerter::new(path.map(PathBuf::from)));
+        params.conclude(Some(alerter))
     }
 }
 

@@ -147,16 +147,13 @@ pub fn parse_grid(text: &str, registry: &Registry) -> Result<Grid, Vec<String>> 
                     }
                 };
                 for params in expand(&params) {
-                    let mut reader = Params::new(&params, format!("{at}.params"));
-                    factory.build(&mut reader);
-                    let report = reader.finish();
-                    if report.issues.is_empty() {
-                        detectors.push(DetectorCandidate {
+                    let reader = Params::new(&params, format!("{at}.params"));
+                    match factory.build(reader) {
+                        Ok(_) => detectors.push(DetectorCandidate {
                             kind: kind.to_string(),
                             params,
-                        });
-                    } else {
-                        problems.extend(report.issues.iter().map(|i| i.to_string()));
+                        }),
+                        Err(e) => problems.extend(e.issues.iter().map(|i| i.to_string())),
                     }
                 }
             }
@@ -263,13 +260,11 @@ pub fn search(
     let mut built: Vec<Box<dyn Detector>> = Vec::with_capacity(grid.detectors.len());
     for (i, c) in grid.detectors.iter().enumerate() {
         let factory = registry.detector(&c.kind).map_err(|e| e.to_string())?;
-        let mut reader = Params::new(&c.params, format!("detectors[{i}].params"));
-        let detector = factory.build(&mut reader);
-        let report = reader.finish();
-        match detector {
-            Some(d) if report.issues.is_empty() => built.push(d),
-            _ => {
-                let problems: Vec<String> = report.issues.iter().map(|i| i.to_string()).collect();
+        let reader = Params::new(&c.params, format!("detectors[{i}].params"));
+        match factory.build(reader) {
+            Ok(d) => built.push(d.part),
+            Err(e) => {
+                let problems: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
                 return Err(problems.join("; "));
             }
         }

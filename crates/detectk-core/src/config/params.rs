@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::duration::{HumanDuration, Window};
 use crate::error::{ConfigIssue, join_path};
+use crate::registry::{BuildError, BuildResult, Built};
 use crate::secret::Secret;
 
 /// Converts a config value into a typed field value.
@@ -223,6 +224,7 @@ pub struct Params<'a> {
     known: BTreeSet<String>,
     issues: Vec<ConfigIssue>,
     warnings: Vec<ConfigIssue>,
+    known_only: bool,
 }
 
 /// What a [`Params`] reader found: errors and warnings with full paths.
@@ -245,7 +247,15 @@ impl<'a> Params<'a> {
             known: BTreeSet::new(),
             issues: Vec::new(),
             warnings: Vec::new(),
+            known_only: false,
         }
+    }
+
+    /// This reader, set so that [`Params::finish`] does not report unknown keys
+    /// (another reader owns the rest of the map).
+    pub fn known_only(mut self) -> Self {
+        self.known_only = true;
+        self
     }
 
     /// A reader over an empty map.
@@ -385,8 +395,22 @@ impl<'a> Params<'a> {
         }
     }
 
-    /// Reports unknown keys (with "did you mean") and returns everything found.
+    /// A factory's result: `part` with the warnings found, or every problem found
+    /// (unknown keys included) when there is any or `part` is `None`.
+    pub fn conclude<T>(self, part: Option<T>) -> BuildResult<T> {
+        let report = self.finish();
+        match part {
+            Some(part) if report.issues.is_empty() => Ok(Built::new(part, report.warnings)),
+            _ => Err(BuildError::new(report.issues, report.warnings)),
+        }
+    }
+
+    /// Reports unknown keys (with "did you mean"; not for a [`Params::known_only`]
+    /// reader) and returns everything found.
     pub fn finish(mut self) -> ParamsReport {
+        if self.known_only {
+            return self.finish_known_only();
+        }
         for key in self.map.keys() {
             if self.known.contains(key) {
                 continue;
@@ -429,6 +453,36 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn conclude_returns_every_problem_unknown_keys_last() {
+        let m = map(json!({"a": "x", "b": 1, "typo": 2}));
+        let mut p = Params::new(&m, "p");
+        let a: Option<i64> = p.required("a");
+        p.warn("b", "odd");
+        let _: Option<i64> = p.optional("b");
+        let Err(e) = p.conclude(a) else {
+            panic!("built with problems")
+        };
+        let text: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].starts_with("p.a: "), "{text:?}");
+        assert_eq!(text[1], "p.typo: unknown key");
+        assert_eq!(e.warnings.len(), 1);
+        assert_eq!(e.to_string(), text.join("; "));
+    }
+
+    #[test]
+    fn conclude_keeps_warnings_and_a_known_only_reader_skips_unknown_keys() {
+        let m = map(json!({"a": 1, "other": 2}));
+        let mut p = Params::new(&m, "p").known_only();
+        let a: Option<i64> = p.required("a");
+        p.warn("a", "odd");
+        let built = p.conclude(a).expect("built");
+        assert_eq!(built.part, 1);
+        assert_eq!(built.warnings[0].to_string(), "p.a: odd");
+        assert!(Params::new(&m, "p").conclude(Some(1)).is_err());
     }
 
     #[test]

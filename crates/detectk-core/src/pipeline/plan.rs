@@ -6,10 +6,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::alert::{AlertSettings, DetectorInfo};
-use crate::config::{LOCAL_STATE_FILE, MetricConfig, Params, STATE_PROFILE};
+use crate::config::{LOCAL_STATE_FILE, MetricConfig, Params, ParamsReport, STATE_PROFILE};
 use crate::error::{ConfigError, ConfigIssue};
 use crate::layers::{RetryCollector, RetryStorage};
-use crate::registry::Registry;
+use crate::registry::{BuildResult, Registry};
 use crate::traits::{Alerter, Collector, Detector, Storage};
 
 /// A detector ready to score, with what alerts and storage say about it.
@@ -69,6 +69,26 @@ fn digest_group(kind: &str, params: &serde_json::Map<String, Value>) -> String {
     format!("{kind}:{hex}")
 }
 
+/// A factory's result as the part (if built) and the problems and warnings found.
+fn split<T>(result: BuildResult<T>) -> (Option<T>, ParamsReport) {
+    match result {
+        Ok(built) => (
+            Some(built.part),
+            ParamsReport {
+                issues: Vec::new(),
+                warnings: built.warnings,
+            },
+        ),
+        Err(e) => (
+            None,
+            ParamsReport {
+                issues: e.issues,
+                warnings: e.warnings,
+            },
+        ),
+    }
+}
+
 /// Builds every part of `config`, collecting every problem at once.
 pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPlan, ConfigError> {
     let mut issues: Vec<ConfigIssue> = Vec::new();
@@ -80,10 +100,7 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
             params.allow(key);
         }
         let (built, report) = match registry.collector(&config.collector.kind) {
-            Ok(factory) => {
-                let built = factory.build(&config.collector.kind, &mut params);
-                (built, params.finish())
-            }
+            Ok(factory) => split(factory.build(&config.collector.kind, params)),
             Err(e) => {
                 // Without the type its params cannot be judged: report the type only.
                 issues.push(e.to_issue("collector.type"));
@@ -102,11 +119,18 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
         } else {
             "storage.params"
         };
-        let mut params = Params::new(&storage_config.params.0, path);
-        let built = match registry.storage(&storage_config.kind) {
-            Ok(factory) => factory.build(&storage_config.kind, &mut params),
+        let params = Params::new(&storage_config.params.0, path);
+        // When storage borrows the collector's params, the collector's factory already
+        // judged every key; report only problems, not keys the storage doesn't read.
+        let params = if storage_config.defaulted {
+            params.known_only()
+        } else {
+            params
+        };
+        let (built, report) = match registry.storage(&storage_config.kind) {
+            Ok(factory) => split(factory.build(&storage_config.kind, params)),
             // The collector's unknown type was reported already.
-            Err(_) if storage_config.defaulted && collector.is_none() => None,
+            Err(_) if storage_config.defaulted && collector.is_none() => (None, params.finish()),
             Err(e) => {
                 let at = if storage_config.defaulted {
                     "collector.type"
@@ -125,15 +149,8 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
                     ));
                 }
                 issues.push(issue);
-                None
+                (None, params.finish())
             }
-        };
-        // When storage borrows the collector's params, the collector's factory already
-        // judged every key; report only problems, not keys the storage doesn't read.
-        let report = if storage_config.defaulted {
-            params.finish_known_only()
-        } else {
-            params.finish()
         };
         let known: Vec<ConfigIssue> = issues.clone();
         issues.extend(report.issues.into_iter().filter(|i| !known.contains(i)));
@@ -151,10 +168,11 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
 
     let mut detectors = Vec::new();
     for d in &config.detectors {
-        let mut params = Params::new(&d.params, format!("{}.params", d.path));
-        let known_type = match registry.detector(&d.kind) {
+        let params = Params::new(&d.params, format!("{}.params", d.path));
+        let report = match registry.detector(&d.kind) {
             Ok(factory) => {
-                if let Some(detector) = factory.build(&mut params) {
+                let (built, report) = split(factory.build(params));
+                if let Some(detector) = built {
                     // Bounded memory and time arithmetic: the window must fit the limits
                     // at this metric's interval.
                     if let Err(problem) = detector.window().check_limits(&config.schedule.interval)
@@ -178,18 +196,13 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
                         detector,
                     });
                 }
-                true
+                report
             }
             Err(e) => {
                 issues.push(e.to_issue(&format!("{}.type", d.path)));
-                false
+                // Without the type its params cannot be judged: report the type only.
+                params.finish_known_only()
             }
-        };
-        // Without the type its params cannot be judged: report the type only.
-        let report = if known_type {
-            params.finish()
-        } else {
-            params.finish_known_only()
         };
         issues.extend(report.issues);
         warnings.extend(report.warnings);
@@ -203,10 +216,7 @@ pub fn build_plan(registry: &Registry, config: MetricConfig) -> Result<MetricPla
             let mut conditions = Params::new(&a.conditions, format!("{}.conditions", a.path));
             let settings = AlertSettings::parse(a.enabled, &mut params, &mut conditions);
             let (alerter, params_report) = match registry.alerter(&a.kind) {
-                Ok(factory) => {
-                    let built = factory.build(&mut params);
-                    (built, params.finish())
-                }
+                Ok(factory) => split(factory.build(params)),
                 Err(e) => {
                     issues.push(e.to_issue(&format!("{}.type", a.path)));
                     (None, params.finish_known_only())
@@ -323,9 +333,8 @@ fn with_alert_state(
             return None;
         }
     };
-    let mut p = Params::new(&params, format!("{path}.params"));
-    let built = factory.build(&kind, &mut p);
-    let report = p.finish();
+    let p = Params::new(&params, format!("{path}.params"));
+    let (built, report) = split(factory.build(&kind, p));
     issues.extend(report.issues);
     warnings.extend(report.warnings);
     let state = built?;

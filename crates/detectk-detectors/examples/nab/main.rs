@@ -47,12 +47,13 @@ impl Setting {
 
 fn build(registry: &Registry, kind: &str, params: &Value) -> Box<dyn Detector> {
     let map = params.as_object().cloned().unwrap_or_default();
-    let mut p = Params::new(&map, "detector.params");
-    let built = registry.detector(kind).ok().and_then(|f| f.build(&mut p));
-    let report = p.finish();
-    match built {
-        Some(d) if report.issues.is_empty() => d,
-        _ => panic!("{kind} {params}: {:?}", report.issues),
+    let p = Params::new(&map, "detector.params");
+    let factory = registry
+        .detector(kind)
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    match factory.build(p) {
+        Ok(built) => built.part,
+        Err(e) => panic!("{kind} {params}: {:?}", e.issues),
     }
 }
 

@@ -12,29 +12,34 @@ use crate::config::{Params, did_you_mean};
 use crate::error::ConfigIssue;
 use crate::traits::{Alerter, Collector, Detector, Storage};
 
+mod built;
+
+pub use built::{BuildError, BuildResult, Built};
+
 /// Builds collectors of one or more type names from their params.
 pub trait CollectorFactory: Send + Sync {
-    /// Builds a collector; problems go into `params` (return `None` if it cannot be built).
-    /// Must not connect: connections are opened lazily on the first query.
-    fn build(&self, type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Collector>>;
+    /// Builds a collector, reading every param through `params` and ending with
+    /// [`Params::conclude`], so that every problem (unknown keys included) comes back
+    /// at once. Must not connect: connections are opened lazily on the first query.
+    fn build(&self, type_name: &str, params: Params<'_>) -> BuildResult<Arc<dyn Collector>>;
 }
 
 /// Builds storages from their params.
 pub trait StorageFactory: Send + Sync {
-    /// Builds a storage; problems go into `params`. Must not connect.
-    fn build(&self, type_name: &str, params: &mut Params<'_>) -> Option<Arc<dyn Storage>>;
+    /// Builds a storage (see [`CollectorFactory::build`]). Must not connect.
+    fn build(&self, type_name: &str, params: Params<'_>) -> BuildResult<Arc<dyn Storage>>;
 }
 
 /// Builds detectors from their params.
 pub trait DetectorFactory: Send + Sync {
-    /// Builds a detector; problems go into `params`.
-    fn build(&self, params: &mut Params<'_>) -> Option<Box<dyn Detector>>;
+    /// Builds a detector (see [`CollectorFactory::build`]).
+    fn build(&self, params: Params<'_>) -> BuildResult<Box<dyn Detector>>;
 }
 
 /// Builds alerters from their params.
 pub trait AlerterFactory: Send + Sync {
-    /// Builds an alerter; problems go into `params`. Must not send anything.
-    fn build(&self, params: &mut Params<'_>) -> Option<Arc<dyn Alerter>>;
+    /// Builds an alerter (see [`CollectorFactory::build`]). Must not send anything.
+    fn build(&self, params: Params<'_>) -> BuildResult<Arc<dyn Alerter>>;
 }
 
 /// The four kinds of pluggable parts.
