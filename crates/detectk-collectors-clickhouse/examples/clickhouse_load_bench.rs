@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! scripts/services/clickhouse.sh
-//! cargo run --release -p detectk-collectors-clickhouse --example load_bench -- [ROWS]
+//! cargo run --release -p detectk-collectors-clickhouse --example clickhouse_load_bench -- [ROWS]
 //! ```
 //!
 //! Connection: `CLICKHOUSE_HOST` / `CLICKHOUSE_PORT` / `CLICKHOUSE_USER` /

@@ -2,7 +2,7 @@
 //! build has (SQLite, PostgreSQL, MariaDB/MySQL) and reports rows per second.
 //!
 //! ```text
-//! cargo run --release -p detectk-collectors-sql --all-features --example load_bench -- [ROWS] [--context]
+//! cargo run --release -p detectk-collectors-sql --all-features --example sql_load_bench -- [ROWS] [--context]
 //! ```
 //!
 //! ROWS defaults to 1,000,000. `--context` gives every point a one-key context.
