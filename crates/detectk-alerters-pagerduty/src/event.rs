@@ -6,7 +6,7 @@ use detectk_core::alert::{Severity, format_value};
 use detectk_core::traits::AlertKind;
 use serde_json::{Map, Value, json};
 
-use crate::alerter::PagerDutyParams;
+use crate::params::PagerDutyParams;
 
 /// PagerDuty's limit on `summary`.
 const SUMMARY_LIMIT: usize = 1024;

@@ -2,9 +2,11 @@
 
 mod alerter;
 mod event;
+mod params;
 
-pub use alerter::{DEFAULT_URL, PagerDutyAlerter, PagerDutyParams};
+pub use alerter::PagerDutyAlerter;
 pub use event::{dedup_key, event};
+pub use params::{DEFAULT_URL, PagerDutyParams};
 
 use std::sync::Arc;
 

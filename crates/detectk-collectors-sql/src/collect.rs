@@ -11,24 +11,8 @@ use sqlx::{AssertSqlSafe, Column, Database, Executor, IntoArguments, SqlSafeStr,
 
 use crate::Driver;
 use crate::error::{backend_error, timeout_error};
+pub(crate) use crate::handle::DecodeFailure;
 use crate::handle::{Backend, Handle};
-
-/// A row decoding failure: which column, and why.
-#[derive(Debug)]
-pub(crate) struct DecodeFailure {
-    pub column: usize,
-    pub message: String,
-}
-
-impl DecodeFailure {
-    /// A failure of column `column`.
-    pub(crate) fn new(column: usize, message: impl Into<String>) -> Self {
-        Self {
-            column,
-            message: message.into(),
-        }
-    }
-}
 
 /// Why running a query failed, before it is turned into a [`BackendError`].
 pub(crate) enum QueryFailure {

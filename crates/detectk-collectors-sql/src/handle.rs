@@ -8,7 +8,6 @@ use sqlx::Database;
 use sqlx::pool::PoolConnection;
 
 use crate::Driver;
-use crate::collect::DecodeFailure;
 use crate::error::backend_error;
 use crate::pool::LazyPool;
 use crate::settings::ConnectionSettings;
@@ -135,5 +134,22 @@ impl<DB: Backend> Handle<DB> {
     /// A pooled connection; a failure is reported as "connecting".
     pub(crate) async fn connect(&self) -> Result<PoolConnection<DB>, BackendError> {
         self.acquire().await.map_err(self.err("connecting"))
+    }
+}
+
+/// A row decoding failure: which column, and why.
+#[derive(Debug)]
+pub(crate) struct DecodeFailure {
+    pub column: usize,
+    pub message: String,
+}
+
+impl DecodeFailure {
+    /// A failure of column `column`.
+    pub(crate) fn new(column: usize, message: impl Into<String>) -> Self {
+        Self {
+            column,
+            message: message.into(),
+        }
     }
 }

@@ -11,6 +11,8 @@ use crate::analyze::{AlertOutcome, MetricView, Status, analyze};
 use crate::model::{MetricEntry, Period};
 use crate::svg::{ChartSize, chart_svg};
 
+pub use crate::escape::escape;
+
 /// Rows of an event table shown per metric; the chart still draws every anomaly.
 pub const MAX_EVENT_ROWS: usize = 300;
 
@@ -19,22 +21,6 @@ pub const MAX_MISSING_RANGES: usize = 100;
 
 /// Fleets larger than this get coarser charts (fewer display columns) to keep the page small.
 pub const LARGE_FLEET: usize = 100;
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()

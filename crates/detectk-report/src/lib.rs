@@ -15,6 +15,7 @@
 pub mod analyze;
 pub mod downsample;
 pub mod error;
+mod escape;
 pub mod html;
 pub mod model;
 pub mod plot;

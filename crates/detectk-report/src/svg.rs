@@ -260,8 +260,8 @@ pub fn chart_svg(view: &MetricView<'_>, period: &Period, size: ChartSize) -> Str
         s,
         r#"<svg class="chart" viewBox="0 0 {w} {h}" preserveAspectRatio="none" role="img" data-anomalies="{}" aria-label="{} chart"><title>{}</title>"#,
         view.anomalies.len(),
-        crate::html::escape(&view.data.name),
-        crate::html::escape(&view.data.name),
+        crate::escape::escape(&view.data.name),
+        crate::escape::escape(&view.data.name),
     );
     let _ = write!(
         s,

@@ -114,6 +114,22 @@ const ALERT_HOLDS: &str = concat!(
 const LOCK: &str = "CONCAT('detectk.migrate.', DATABASE())";
 
 impl Dialect for Mysql {
+    async fn write_points(
+        conn: &mut crate::storage::db::Conn<Self::DB>,
+        metric: &str,
+        points: &[&detectk_core::model::DataPoint],
+        loaded_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        crate::storage::upsert_points_chunked::<Self>(conn, metric, points, loaded_at).await
+    }
+
+    async fn write_detections(
+        conn: &mut crate::storage::db::Conn<Self::DB>,
+        records: &[&detectk_core::model::DetectionRecord],
+    ) -> Result<(), sqlx::Error> {
+        crate::storage::upsert_detections_chunked::<Self>(conn, records).await
+    }
+
     type DB = MySql;
 
     fn add_time(args: &mut MySqlArguments, t: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {

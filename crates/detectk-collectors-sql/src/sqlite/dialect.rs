@@ -94,6 +94,22 @@ CREATE TABLE IF NOT EXISTS dtk_alert_holds (
 "#;
 
 impl Dialect for Lite {
+    async fn write_points(
+        conn: &mut crate::storage::db::Conn<Self::DB>,
+        metric: &str,
+        points: &[&detectk_core::model::DataPoint],
+        loaded_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        crate::storage::upsert_points_chunked::<Self>(conn, metric, points, loaded_at).await
+    }
+
+    async fn write_detections(
+        conn: &mut crate::storage::db::Conn<Self::DB>,
+        records: &[&detectk_core::model::DetectionRecord],
+    ) -> Result<(), sqlx::Error> {
+        crate::storage::upsert_detections_chunked::<Self>(conn, records).await
+    }
+
     type DB = Sqlite;
 
     fn add_time(args: &mut SqliteArguments, t: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {

@@ -15,7 +15,6 @@ use sqlx::Database;
 use sqlx::error::BoxDynError;
 
 use super::db::{Conn, SqlDb};
-use super::{detections, series};
 
 /// The arguments of a statement of dialect `D`.
 pub(crate) type Args<D> = <<D as Dialect>::DB as Database>::Arguments;
@@ -76,24 +75,21 @@ pub(crate) trait Dialect: Sized + Send + Sync + std::fmt::Debug + 'static {
     const MAX_BINDS: usize;
 
     /// Writes the (de-duplicated) points of `metric` inside the open transaction on
-    /// `conn`. Default: chunked multi-row upserts.
+    /// `conn`: most dialects call [`super::upsert_points_chunked`] (chunked multi-row
+    /// upserts); PostgreSQL writes arrays.
     fn write_points(
         conn: &mut Conn<Self::DB>,
         metric: &str,
         points: &[&DataPoint],
         loaded_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
-        series::upsert_chunked::<Self>(conn, metric, points, loaded_at)
-    }
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Writes the (de-duplicated) detections inside the open transaction on `conn`.
-    /// Default: chunked multi-row upserts.
+    /// Most dialects call [`super::upsert_detections_chunked`].
     fn write_detections(
         conn: &mut Conn<Self::DB>,
         records: &[&DetectionRecord],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
-        detections::upsert_chunked::<Self>(conn, records)
-    }
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     // --- Schema ------------------------------------------------------------------
 

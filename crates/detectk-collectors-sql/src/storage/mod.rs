@@ -23,7 +23,9 @@ use detectk_core::traits::StorageResult;
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::{Connection, Transaction};
 
+pub(crate) use detections::upsert_chunked as upsert_detections_chunked;
 pub(crate) use dialect::Dialect;
+pub(crate) use series::upsert_chunked as upsert_points_chunked;
 pub(crate) use stmt::Stmt;
 
 use crate::error::is_transient;
