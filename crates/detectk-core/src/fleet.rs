@@ -53,7 +53,7 @@ use crate::pipeline::{
 };
 use crate::registry::Registry;
 
-use run_lease::RunLease;
+use run_lease::try_acquire_run_lease;
 pub use run_lease::{
     DEFAULT_RUN_LEASE_TTL, HELD_ELSEWHERE, RUN_LEASE_TTL_ENV, run_lease_key, run_lease_ttl,
 };
@@ -322,7 +322,7 @@ impl Fleet {
         }
         // The lease lives in the storage's tables.
         self.runner.migrate(metric, storage).await?;
-        let Some(lease) = RunLease::try_acquire(storage, metric).await? else {
+        let Some(lease) = try_acquire_run_lease(storage, metric).await? else {
             tracing::info!(metric, "skipped: {HELD_ELSEWHERE}");
             return Ok(RunReport::skipped(
                 metric,

@@ -46,26 +46,54 @@ pub(crate) fn unique_token(now: DateTime<Utc>) -> String {
     )
 }
 
-/// A lease this run holds.
+/// A lease this process holds in `dtk_alert_leases` (the alert lease of a metric, or
+/// a run lease, see `crate::fleet`): renewed while work runs, released at the end.
 #[derive(Debug)]
 pub(crate) struct HeldLease<'a> {
     storage: &'a dyn Storage,
     metric: &'a str,
+    key: String,
     token: String,
     ttl: Duration,
+    /// The lease in messages: `alert` or `run`.
+    what: &'static str,
+    /// Logged when a renewal finds the lease taken over.
+    taken_over: String,
 }
 
 impl<'a> HeldLease<'a> {
-    /// Acquires the lease of `metric`, waiting while another run holds it, for at most
-    /// ten lease lifetimes (a dead holder's lease expires within one).
-    pub(crate) async fn acquire(storage: &'a dyn Storage, metric: &'a str) -> Result<Self, Error> {
-        let ttl = lease_ttl();
-        let lease = Self {
+    /// A lease of `metric` under `key` with a fresh token, not yet taken.
+    pub(crate) fn new(
+        storage: &'a dyn Storage,
+        metric: &'a str,
+        key: String,
+        ttl: Duration,
+        what: &'static str,
+        taken_over: String,
+    ) -> Self {
+        Self {
             storage,
             metric,
+            key,
             token: unique_token(Utc::now()),
             ttl,
-        };
+            what,
+            taken_over,
+        }
+    }
+
+    /// Acquires the alert lease of `metric`, waiting while another run holds it, for
+    /// at most ten lease lifetimes (a dead holder's lease expires within one).
+    pub(crate) async fn acquire(storage: &'a dyn Storage, metric: &'a str) -> Result<Self, Error> {
+        let ttl = lease_ttl();
+        let lease = Self::new(
+            storage,
+            metric,
+            metric.to_string(),
+            ttl,
+            "alert",
+            "the alert lease was taken over by another run while this one was sending".into(),
+        );
         let started = Instant::now();
         let limit = ttl * WAIT_TTLS;
         let mut pause = Duration::from_millis(50);
@@ -90,7 +118,7 @@ impl<'a> HeldLease<'a> {
         }
     }
 
-    fn error(&self, source: BackendError) -> Error {
+    pub(crate) fn error(&self, source: BackendError) -> Error {
         Error::Storage {
             metric: self.metric.to_string(),
             source: Box::new(source),
@@ -100,10 +128,10 @@ impl<'a> HeldLease<'a> {
     /// One acquire (or renewal) attempt. The plan's storage retries transient errors
     /// (see [`crate::layers::RetryStorage`]): a retry whose first attempt succeeded
     /// finds the lease held by its own token and succeeds.
-    async fn try_take(&self) -> Result<bool, BackendError> {
+    pub(crate) async fn try_take(&self) -> Result<bool, BackendError> {
         let now = Utc::now();
         let expires_at = now + TimeDelta::from_std(self.ttl).unwrap_or(TimeDelta::seconds(30));
-        let request = AlertLease::new(self.metric, self.token.clone(), now, expires_at);
+        let request = AlertLease::new(self.key.clone(), self.token.clone(), now, expires_at);
         self.storage.acquire_alert_lease(&request).await
     }
 
@@ -117,13 +145,12 @@ impl<'a> HeldLease<'a> {
                 tokio::time::sleep(self.ttl / 3).await;
                 match self.try_take().await {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!(
+                    Ok(false) => tracing::warn!(metric = self.metric, "{}", self.taken_over),
+                    Err(e) => tracing::warn!(
                         metric = self.metric,
-                        "the alert lease was taken over by another run while this one was sending"
+                        "could not renew the {} lease: {e}",
+                        self.what
                     ),
-                    Err(e) => {
-                        tracing::warn!(metric = self.metric, "could not renew the alert lease: {e}")
-                    }
                 }
             }
         };
@@ -140,12 +167,13 @@ impl<'a> HeldLease<'a> {
     pub(crate) async fn release(self) {
         let released = self
             .storage
-            .release_alert_lease(self.metric, &self.token)
+            .release_alert_lease(&self.key, &self.token)
             .await;
         if let Err(e) = released {
             tracing::warn!(
                 metric = self.metric,
-                "could not release the alert lease (it expires in {}s): {e}",
+                "could not release the {} lease (it expires in {}s): {e}",
+                self.what,
                 self.ttl.as_secs()
             );
         }

@@ -33,7 +33,7 @@ pub use digest::{DigestItem, DigestOutcome, digest_message, send_digests};
 pub use http::{HttpBody, HttpRequest, HttpSender};
 #[doc(hidden)]
 pub use lease::LEASE_TTL_ENV;
-pub(crate) use lease::unique_token;
+pub(crate) use lease::HeldLease;
 pub use message::{DetectorInfo, build_message, build_message_with_link, sample_message};
 pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};
 #[doc(hidden)]

@@ -16,14 +16,11 @@
 //! keeps run leases too, with no new table. A storage that keeps no alert state (a
 //! ClickHouse metric without `state:`) cannot lease: such metrics run unleased.
 
-use std::future::Future;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
-
-use crate::alert::unique_token;
-use crate::error::{BackendError, Error};
-use crate::traits::{AlertLease, Storage};
+use crate::alert::HeldLease;
+use crate::error::Error;
+use crate::traits::Storage;
 
 /// How long a run lease lasts unless renewed.
 pub const DEFAULT_RUN_LEASE_TTL: Duration = Duration::from_secs(60);
@@ -58,89 +55,30 @@ pub fn run_lease_key(metric: &str) -> String {
     }
 }
 
-/// A run lease this worker holds.
-#[derive(Debug)]
-pub(crate) struct RunLease<'a> {
+/// Takes the run lease of `metric` if no other worker holds it: `Ok(None)` when one
+/// does. Does not wait. The holder runs the metric under
+/// [`HeldLease::while_held`] and then releases it.
+pub(crate) async fn try_acquire_run_lease<'a>(
     storage: &'a dyn Storage,
     metric: &'a str,
-    key: String,
-    token: String,
-    ttl: Duration,
-}
-
-impl<'a> RunLease<'a> {
-    /// Takes the run lease of `metric` if no other worker holds it: `Ok(None)` when
-    /// one does. Does not wait.
-    pub(crate) async fn try_acquire(
-        storage: &'a dyn Storage,
-        metric: &'a str,
-    ) -> Result<Option<Self>, Error> {
-        let lease = Self {
-            storage,
-            metric,
-            key: run_lease_key(metric),
-            token: unique_token(Utc::now()),
-            ttl: run_lease_ttl(),
-        };
-        match lease.take().await {
-            Ok(true) => Ok(Some(lease)),
-            Ok(false) => Ok(None),
-            Err(source) => Err(Error::Storage {
-                metric: metric.to_string(),
-                source: Box::new(source),
-            }),
-        }
-    }
-
-    async fn take(&self) -> Result<bool, BackendError> {
-        let now = Utc::now();
-        let expires_at = now + TimeDelta::from_std(self.ttl).unwrap_or(TimeDelta::seconds(60));
-        let request = AlertLease::new(self.key.clone(), self.token.clone(), now, expires_at);
-        self.storage.acquire_alert_lease(&request).await
-    }
-
-    /// Runs `work` while renewing the lease every third of its lifetime. A renewal
-    /// that fails, or finds the lease taken over, is logged; the work goes on.
-    pub(crate) async fn while_held<F: Future>(&self, work: F) -> F::Output {
-        let renew = async {
-            loop {
-                tokio::time::sleep(self.ttl / 3).await;
-                match self.take().await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!(
-                        metric = self.metric,
-                        "the run lease was taken over by another worker (this run outlived {}s \
-                         without renewing; see {RUN_LEASE_TTL_ENV})",
-                        self.ttl.as_secs()
-                    ),
-                    Err(e) => {
-                        tracing::warn!(metric = self.metric, "could not renew the run lease: {e}")
-                    }
-                }
-            }
-        };
-        tokio::pin!(work);
-        tokio::pin!(renew);
-        tokio::select! {
-            biased;
-            out = &mut work => out,
-            () = &mut renew => unreachable!("the renewal loop never ends"),
-        }
-    }
-
-    /// Releases the lease; a failure is logged (the lease then expires by itself).
-    pub(crate) async fn release(self) {
-        if let Err(e) = self
-            .storage
-            .release_alert_lease(&self.key, &self.token)
-            .await
-        {
-            tracing::warn!(
-                metric = self.metric,
-                "could not release the run lease (it expires in {}s): {e}",
-                self.ttl.as_secs()
-            );
-        }
+) -> Result<Option<HeldLease<'a>>, Error> {
+    let ttl = run_lease_ttl();
+    let lease = HeldLease::new(
+        storage,
+        metric,
+        run_lease_key(metric),
+        ttl,
+        "run",
+        format!(
+            "the run lease was taken over by another worker (this run outlived {}s \
+             without renewing; see {RUN_LEASE_TTL_ENV})",
+            ttl.as_secs()
+        ),
+    );
+    match lease.try_take().await {
+        Ok(true) => Ok(Some(lease)),
+        Ok(false) => Ok(None),
+        Err(source) => Err(lease.error(source)),
     }
 }
 
