@@ -31,9 +31,9 @@ pub use delivery::{AttemptFailure, HttpReply, deliver, deliver_scrubbing, scrub_
 pub use digest::{DigestItem, DigestOutcome, digest_message, send_digests};
 #[cfg(feature = "webhook")]
 pub use http::{HttpBody, HttpRequest, HttpSender};
+pub(crate) use lease::HeldLease;
 #[doc(hidden)]
 pub use lease::LEASE_TTL_ENV;
-pub(crate) use lease::HeldLease;
 pub use message::{DetectorInfo, build_message, build_message_with_link, sample_message};
 pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};
 #[doc(hidden)]

@@ -23,6 +23,7 @@ mod collector;
 mod generate;
 mod report;
 mod samples;
+mod server_thread;
 pub mod smtp_server;
 mod storage;
 pub mod webhook_server;

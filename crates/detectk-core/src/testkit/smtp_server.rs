@@ -19,12 +19,12 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+
+use super::server_thread::ServerThread;
 
 /// How the server answers the end of one message's DATA.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +91,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A recording SMTP server on `127.0.0.1` (an ephemeral port). Stops when dropped.
 #[derive(Debug)]
 pub struct SmtpServer {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: watch::Sender<bool>,
-    thread: Option<JoinHandle<()>>,
+    server: ServerThread,
 }
 
 impl SmtpServer {
@@ -118,43 +116,29 @@ impl SmtpServer {
         replies: impl IntoIterator<Item = SmtpReply>,
         credentials: Option<(String, String)>,
     ) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind a TCP port on 127.0.0.1 for the SMTP test server");
-        let addr = listener
-            .local_addr()
-            .expect("local address of the listener");
-        listener
-            .set_nonblocking(true)
-            .expect("make the listener non-blocking");
         let shared = Arc::new(Shared {
             mails: Mutex::new(Vec::new()),
             script: Mutex::new(replies.into_iter().collect()),
             credentials,
             failed_logins: Mutex::new(Vec::new()),
         });
-        let (shutdown, stop) = watch::channel(false);
         let state = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("smtp-test-server".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("build the SMTP test server runtime");
-                runtime.block_on(serve(listener, state, stop));
-            })
-            .expect("spawn the SMTP test server thread");
-        Self {
-            addr,
-            shared,
-            shutdown,
-            thread: Some(thread),
-        }
+        let server = ServerThread::start("SMTP test server", move |stream, stop| {
+            let shared = Arc::clone(&state);
+            async move {
+                let mut stop = stop;
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = session(stream, shared) => {}
+                }
+            }
+        });
+        Self { shared, server }
     }
 
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Every message received so far (accepted or not), in order.
@@ -174,42 +158,6 @@ impl SmtpServer {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.mails()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    let shared = Arc::clone(&shared);
-                    let mut stop = stop.clone();
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            _ = stop.changed() => {}
-                            _ = session(stream, shared) => {}
-                        }
-                    });
-                }
-            }
-        }
     }
 }
 

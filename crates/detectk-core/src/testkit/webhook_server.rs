@@ -17,12 +17,13 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+
+use super::server_thread::ServerThread;
 
 /// How the server answers one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +98,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A recording webhook endpoint on `127.0.0.1` (an ephemeral port). Stops when dropped.
 #[derive(Debug)]
 pub struct WebhookServer {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: watch::Sender<bool>,
-    thread: Option<JoinHandle<()>>,
+    server: ServerThread,
 }
 
 impl WebhookServer {
@@ -111,42 +110,21 @@ impl WebhookServer {
 
     /// A server answering requests with `replies` in order, then with 200 `ok`.
     pub fn with_replies(replies: impl IntoIterator<Item = Reply>) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind a TCP port on 127.0.0.1 for the webhook test server");
-        let addr = listener
-            .local_addr()
-            .expect("local address of the listener");
-        listener
-            .set_nonblocking(true)
-            .expect("make the listener non-blocking");
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(replies.into_iter().collect()),
             fallback: Mutex::new(Reply::Status(200)),
         });
-        let (shutdown, stop) = watch::channel(false);
         let state = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("webhook-test-server".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("build the webhook test server runtime");
-                runtime.block_on(serve(listener, state, stop));
-            })
-            .expect("spawn the webhook test server thread");
-        Self {
-            addr,
-            shared,
-            shutdown,
-            thread: Some(thread),
-        }
+        let server = ServerThread::start("webhook test server", move |stream, stop| {
+            connection(stream, Arc::clone(&state), stop)
+        });
+        Self { shared, server }
     }
 
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// A webhook URL on this server: `http://127.0.0.1:PORT/hooks/test`.
@@ -156,7 +134,7 @@ impl WebhookServer {
 
     /// A URL on this server with `path` (starting with `/`).
     pub fn url_with_path(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.addr())
     }
 
     /// Appends replies to the script.
@@ -187,35 +165,6 @@ impl WebhookServer {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.requests()
-    }
-}
-
-impl Drop for WebhookServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    tokio::spawn(connection(stream, Arc::clone(&shared), stop.clone()));
-                }
-            }
-        }
     }
 }
 
