@@ -89,8 +89,7 @@ fn main() {
     for decay in [Some(0.1), Some(0.3), Some(0.03), Some(1.0), None] {
         for (season, seasonality) in &seasons {
             for window in [days(30), days(7), Window::Points(200)] {
-                if season == &"any" && !matches!(window, Window::Points(_)) && decay != Some(0.1)
-                {
+                if season == &"any" && !matches!(window, Window::Points(_)) && decay != Some(0.1) {
                     continue; // slow before the change; one span setting is enough
                 }
                 let det = MadDetector::new(

@@ -79,7 +79,7 @@ struct MedianMad(OrderedWindow);
 impl Sliding for MedianMad {
     type Summary = (f64, f64);
     fn new(values: &[f64], decay: Option<f64>) -> Self {
-        Self(OrderedWindow::new(values, decay))
+        Self(OrderedWindow::for_mad(values, decay))
     }
     fn start_at(&mut self, m: usize) {
         self.0.start_at(m);

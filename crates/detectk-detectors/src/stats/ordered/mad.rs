@@ -2,23 +2,23 @@
 //!
 //! The MAD is the smallest deviation `d` from the median such that the values within
 //! `d` hold half the weight. It is found by moving the previous answer's "ball" of
-//! ranks, and by bisection over deviations when that would take too many steps.
+//! ranks ([`super::ball`]), over the newest members alone when a margin proves the
+//! older ones cannot matter, and by bisection over deviations when moving the ball
+//! would take too many steps.
 
 use super::OrderedWindow;
-
-/// Ranks `lo..hi` around the median and their total weight.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Ball {
-    /// First rank inside.
-    pub(super) lo: usize,
-    /// First rank past the end.
-    pub(super) hi: usize,
-    /// Total weight of the ranks inside.
-    pub(super) weight: f64,
-}
+use super::ball::{Ball, Dense, search};
 
 /// Moves of the MAD search from the previous answer before it falls back to bisection.
 const MAX_BALL_STEPS: usize = 96;
+
+/// Moves of the search over the newest members (each move is one of their values).
+const MAX_RECENT_STEPS: usize = 256;
+
+/// Share of the total weight that bounds every rounding error of the weight sums
+/// (the Fenwick tree's, the running total's and the balls'): see
+/// [`OrderedWindow::mad_from_recent`].
+const ROUNDING_SLACK: f64 = 1e-8;
 
 impl OrderedWindow {
     /// Weighted median and weighted median of absolute deviations from it.
@@ -28,6 +28,12 @@ impl OrderedWindow {
         }
         let rm = self.rank_reaching(self.median_target());
         let m = self.vals[rm];
+        if self.recent.is_some() {
+            let mad = self
+                .mad_from_recent(rm, m)
+                .unwrap_or_else(|| self.mad_around(rm, m));
+            return Some((m, mad));
+        }
         let mad = match self.mad_from_ball(rm, m) {
             Some(d) => d,
             None => {
@@ -42,109 +48,67 @@ impl OrderedWindow {
         Some((m, mad))
     }
 
-    /// The MAD found by moving the previous deviation ball: `None` when that takes
-    /// more than [`MAX_BALL_STEPS`] steps (the caller then bisects).
-    ///
-    /// The ball `lo..hi` is kept "closed": it holds every window value whose deviation
-    /// from `m` is at most the largest deviation inside it. It grows by the nearest
-    /// outside value while it holds less than half the weight, and sheds its outermost
-    /// layer while what remains still holds half; its largest deviation is then the MAD.
+    /// The MAD found by moving the previous deviation ball over every rank: `None`
+    /// when that takes more than [`MAX_BALL_STEPS`] steps (the caller then bisects).
     fn mad_from_ball(&mut self, rm: usize, m: f64) -> Option<f64> {
         let half = self.median_target();
-        let dev = |r: usize| (self.vals[r] - m).abs();
-        let mut b = self.ball.unwrap_or(Ball {
-            lo: rm,
-            hi: rm,
-            weight: 0.0,
-        });
-        let mut budget = MAX_BALL_STEPS;
-        let result = loop {
-            // Trim empty ranks at both ends.
-            while b.lo < b.hi && self.weight[b.lo] == 0.0 {
-                b.lo += 1;
-            }
-            while b.hi > b.lo && self.weight[b.hi - 1] == 0.0 {
-                b.hi -= 1;
-            }
-            if b.lo == b.hi {
-                b = Ball {
-                    lo: rm,
-                    hi: rm,
-                    weight: 0.0,
-                };
-            }
-            // Nearest occupied ranks outside the ball.
-            let mut left = None;
-            let mut r = b.lo;
-            while r > 0 && budget > 0 {
-                r -= 1;
-                budget -= 1;
-                if self.weight[r] != 0.0 {
-                    left = Some(r);
-                    break;
-                }
-            }
-            let mut right = None;
-            let mut r = b.hi;
-            while r < self.vals.len() && budget > 0 {
-                budget -= 1;
-                if self.weight[r] != 0.0 {
-                    right = Some(r);
-                    break;
-                }
-                r += 1;
-            }
-            if budget == 0 {
-                break None;
-            }
-            budget -= 1;
-            let inner = (b.lo < b.hi).then(|| dev(b.lo).max(dev(b.hi - 1)));
-            let outer = match (left.map(dev), right.map(dev)) {
-                (Some(a), Some(c)) => Some(a.min(c)),
-                (a, c) => a.or(c),
-            };
-            let grow = match (inner, outer) {
-                (_, None) => false,
-                (None, Some(_)) => true,
-                // Not closed yet, or too light: take in the nearest outside layer.
-                (Some(i), Some(o)) => o <= i || b.weight < half,
-            };
-            if grow {
-                let o = outer.unwrap_or(0.0);
-                if let Some(l) = left.filter(|&l| dev(l) <= o) {
-                    b.weight += (l..b.lo).map(|k| self.weight[k]).sum::<f64>();
-                    b.lo = l;
-                }
-                if let Some(h) = right.filter(|&h| dev(h) <= o) {
-                    b.weight += (b.hi..=h).map(|k| self.weight[k]).sum::<f64>();
-                    b.hi = h + 1;
-                }
-                continue;
-            }
-            let Some(top) = inner else { break None };
-            if b.weight < half {
-                // Everything is inside and still too light (rounding): give up.
-                break None;
-            }
-            // Closed and heavy enough: try shedding the outermost layer.
-            let mut shed = b;
-            while shed.lo < shed.hi && (self.weight[shed.lo] == 0.0 || dev(shed.lo) == top) {
-                shed.weight -= self.weight[shed.lo];
-                shed.lo += 1;
-            }
-            while shed.hi > shed.lo && (self.weight[shed.hi - 1] == 0.0 || dev(shed.hi - 1) == top)
-            {
-                shed.weight -= self.weight[shed.hi - 1];
-                shed.hi -= 1;
-            }
-            if shed.lo < shed.hi && shed.weight >= half {
-                b = shed;
-                continue;
-            }
-            break Some(top);
+        let (found, ball) = search(
+            &Dense(&self.weight),
+            &self.vals,
+            self.ball,
+            rm,
+            m,
+            half,
+            MAX_BALL_STEPS,
+        );
+        self.ball = found.map(|_| ball);
+        found.map(|f| f.mad)
+    }
+
+    /// The MAD from the newest members alone, when provably the MAD of the whole window
+    /// (the value [`Self::mad_around`] returns); `None` otherwise.
+    ///
+    /// Let `W(d)` be the window's weight within `d` of `m` and `K(d)` the newest
+    /// members' share of it, and let `R` bound the weight of the older members (their
+    /// count times the weight of the newest of them: weights grow with recency). The
+    /// search over the newest members finds `top`, their smallest deviation with
+    /// `K(top) >= half`, and `K(top-)`, their weight strictly inside `top`. For any
+    /// deviation `d < top`, `W(d) <= K(top-) + R`; and `W(top) >= K(top)`. So when
+    /// `K(top) >= half + e` and `K(top-) + R + e < half`, where `e` bounds the
+    /// rounding of every sum involved, `top` is the smallest deviation holding half
+    /// the weight by any of the computations (exact, the bisection's Fenwick prefix
+    /// sums, or the ball's running sums): the MAD, to the bit.
+    ///
+    /// `e`: each sum is a running sum of weights that grow by `exp(decay)` per member,
+    /// so the error it carries is at most the unit roundoff `u = 1.1e-16` times the sum
+    /// of its past values, below `u * c * total / (1 - exp(-decay))^2` with `c` its
+    /// updates per member (two per Fenwick node, times 17 nodes in a prefix sum; for a
+    /// ball two plus at most [`MAX_RECENT_STEPS`] moves). With `decay >= 0.01` (below
+    /// that the newest members are not kept apart) `1 / (1 - exp(-decay))^2 < 1.02e4`,
+    /// so `e < 1.1e-16 * 260 * 1.02e4 * total < 3e-10 * total`, below
+    /// [`ROUNDING_SLACK`] `* total`.
+    fn mad_from_recent(&mut self, rm: usize, m: f64) -> Option<f64> {
+        let half = self.median_target();
+        let recent = self.recent.as_mut()?;
+        let (found, ball) = search(
+            &*recent,
+            &self.vals,
+            recent.ball,
+            rm,
+            m,
+            half,
+            MAX_RECENT_STEPS,
+        );
+        recent.ball = found.map(|_| ball);
+        let found = found?;
+        let older = recent.first - self.head;
+        let rest = if older == 0 {
+            0.0
+        } else {
+            older as f64 * self.member_weight[recent.first - 1]
         };
-        self.ball = result.map(|_| b);
-        result
+        let slack = ROUNDING_SLACK * self.total;
+        (found.weight >= half + slack && found.inner + rest + slack < half).then_some(found.mad)
     }
 
     /// Weight of the values `v` with `|v - m| <= d` (deviation computed as `|v - m|`).

@@ -4,12 +4,15 @@
 //! so adding or removing a point and finding a weighted quantile cost `O(log n)`
 //! through a Fenwick tree, instead of sorting the window for every point.
 
+mod ball;
 mod mad;
+mod recent;
 
 use super::decay::{Decay, weight_of};
 use super::fenwick::Fenwick;
 use super::python_median::python_median_position;
-use mad::Ball;
+use ball::Ball;
+use recent::Recent;
 
 /// Weighted order statistics over a contiguous range of a stream's members.
 #[derive(Debug, Clone)]
@@ -28,6 +31,10 @@ pub(crate) struct OrderedWindow {
     ops: usize,
     /// The deviation ball found by the last MAD query, reused as the next starting point.
     ball: Option<Ball>,
+    /// Weight of each member while it is in the window (weighted windows only).
+    member_weight: Vec<f64>,
+    /// The newest members apart, for fast weighted MAD queries ([`Self::for_mad`]).
+    recent: Option<Recent>,
 }
 
 impl OrderedWindow {
@@ -52,7 +59,21 @@ impl OrderedWindow {
             decay: decay.map(Decay::new),
             ops: 0,
             ball: None,
+            member_weight: if decay.is_some() {
+                vec![0.0; values.len()]
+            } else {
+                Vec::new()
+            },
+            recent: None,
         }
+    }
+
+    /// An empty window for median and MAD queries: with a fast enough decay it also
+    /// keeps its newest members apart, which makes the MAD query cheap.
+    pub(crate) fn for_mad(values: &[f64], decay: Option<f64>) -> Self {
+        let mut w = Self::new(values, decay);
+        w.recent = decay.and_then(|d| Recent::new(d, values.len(), w.vals.len()));
+        w
     }
 
     /// Number of members in the window.
@@ -68,6 +89,9 @@ impl OrderedWindow {
         if let Some(d) = &mut self.decay {
             d.rebase(m);
         }
+        if let Some(rc) = &mut self.recent {
+            rc.clear(std::iter::empty(), m);
+        }
     }
 
     /// Adds the next member (members enter in stream order).
@@ -81,33 +105,51 @@ impl OrderedWindow {
             self.rebuild();
             return;
         }
-        self.change(m, 1.0);
+        let w = weight_of(&self.decay, m);
+        if let Some(slot) = self.member_weight.get_mut(m) {
+            *slot = w;
+        }
+        if let Some(rc) = &mut self.recent {
+            rc.enter(self.rank[m] as usize, w);
+            if self.tail - rc.first > rc.keep {
+                let f = rc.first;
+                rc.leave(self.rank[f] as usize, self.member_weight[f]);
+                rc.first += 1;
+            }
+        }
+        self.change(m, w);
     }
 
     /// Removes the oldest member.
     pub(crate) fn pop(&mut self) {
         let m = self.head;
         self.head += 1;
-        self.change(m, -1.0);
+        let w = self.member_weight.get(m).copied().unwrap_or(1.0);
+        if let Some(rc) = &mut self.recent
+            && rc.first == m
+        {
+            rc.leave(self.rank[m] as usize, w);
+            rc.first += 1;
+        }
+        self.change(m, -w);
         if self.head == self.tail {
             // Empty again: restart from exact zeros.
             self.weight.iter_mut().for_each(|w| *w = 0.0);
             self.tree.rebuild(&self.weight);
             self.total = 0.0;
             self.ball = None;
+            if let Some(rc) = &mut self.recent {
+                rc.ball = None;
+            }
         }
     }
 
-    fn change(&mut self, m: usize, sign: f64) {
-        let w = sign * weight_of(&self.decay, m);
+    /// Adds the signed weight `w` of member `m`.
+    fn change(&mut self, m: usize, w: f64) {
         let r = self.rank[m] as usize;
         self.weight[r] += w;
         self.tree.add(r, w);
-        if let Some(b) = &mut self.ball
-            && (b.lo..b.hi).contains(&r)
-        {
-            b.weight += w;
-        }
+        Ball::note(&mut self.ball, r, w);
         self.total += w;
         self.ops += 1;
         if self.decay.is_some() && self.ops > 4 * (self.vals.len() + 1024) {
@@ -119,12 +161,23 @@ impl OrderedWindow {
     fn rebuild(&mut self) {
         self.weight.iter_mut().for_each(|w| *w = 0.0);
         for m in self.head..self.tail {
-            self.weight[self.rank[m] as usize] += weight_of(&self.decay, m);
+            let w = weight_of(&self.decay, m);
+            if let Some(slot) = self.member_weight.get_mut(m) {
+                *slot = w;
+            }
+            self.weight[self.rank[m] as usize] += w;
         }
         self.tree.rebuild(&self.weight);
         self.total = self.weight.iter().sum();
         self.ops = 0;
         self.ball = None;
+        if let Some(rc) = &mut self.recent {
+            let first = self.head.max(self.tail.saturating_sub(rc.keep));
+            rc.clear((rc.first..self.tail).map(|m| self.rank[m] as usize), first);
+            for m in first..self.tail {
+                rc.enter(self.rank[m] as usize, self.member_weight[m]);
+            }
+        }
     }
 
     /// The cumulative weight the median must reach: half the total, or with equal

@@ -1,0 +1,167 @@
+//! The newest members of a decaying window, by rank: the part that decides its MAD.
+//!
+//! With weights `exp(-decay * k)` for the k-th most recent member, the members older
+//! than the newest `keep` hold at most `n * exp(-decay * keep)` of the newest weight
+//! (`n` the window's size). [`Recent`] keeps only the newest `keep` members, with a
+//! bitset of their ranks, so the MAD ball search steps from one recent value to the
+//! next instead of over every window value and every empty rank in between. The
+//! result is used only when a margin proves that the older members and rounding
+//! cannot change it (see `OrderedWindow::mad_from_recent`).
+
+use super::ball::{Ball, Layer};
+
+/// Smallest decay factor for which the newest members are kept apart: below it the
+/// kept part would be most of the window and the rounding bound grows.
+const MIN_DECAY: f64 = 0.01;
+
+/// `ln(1e10)`: the members left out weigh at most `1e-10` of the newest one.
+const LEFT_OUT_EXPONENT: f64 = 23.03;
+
+/// The newest members of a window: per-rank weights, counts and occupancy bits.
+#[derive(Debug, Clone)]
+pub(super) struct Recent {
+    /// How many of the newest window members are kept.
+    pub(super) keep: usize,
+    /// First kept member: the kept members are `first..tail` of the stream.
+    pub(super) first: usize,
+    /// The deviation ball of the last query over the kept members.
+    pub(super) ball: Option<Ball>,
+    weight: Vec<f64>,
+    count: Vec<u32>,
+    bits: Vec<u64>,
+}
+
+impl Recent {
+    /// The kept part for a stream of `members` members and `ranks` distinct values
+    /// under `decay`, or `None` when keeping a part would not pay.
+    pub(super) fn new(decay: f64, members: usize, ranks: usize) -> Option<Self> {
+        if decay.is_nan() || decay < MIN_DECAY {
+            return None;
+        }
+        let keep = ((((members + 1) as f64).ln() + LEFT_OUT_EXPONENT) / decay).ceil() as usize;
+        (keep < members).then(|| Self {
+            keep,
+            first: 0,
+            ball: None,
+            weight: vec![0.0; ranks],
+            count: vec![0; ranks],
+            bits: vec![0; ranks.div_ceil(64)],
+        })
+    }
+
+    /// Adds a member of rank `r` and weight `w`.
+    pub(super) fn enter(&mut self, r: usize, w: f64) {
+        self.weight[r] += w;
+        self.count[r] += 1;
+        self.bits[r / 64] |= 1 << (r % 64);
+        Ball::note(&mut self.ball, r, w);
+    }
+
+    /// Removes a member of rank `r` and weight `w`.
+    pub(super) fn leave(&mut self, r: usize, w: f64) {
+        self.count[r] -= 1;
+        if self.count[r] == 0 {
+            self.weight[r] = 0.0;
+            self.bits[r / 64] &= !(1 << (r % 64));
+        } else {
+            self.weight[r] -= w;
+        }
+        Ball::note(&mut self.ball, r, -w);
+    }
+
+    /// Empties the kept part (ranks `ranks` of the members it holds) and starts it at
+    /// member `first`.
+    pub(super) fn clear(&mut self, ranks: impl Iterator<Item = usize>, first: usize) {
+        for r in ranks {
+            self.weight[r] = 0.0;
+            self.count[r] = 0;
+            self.bits[r / 64] = 0;
+        }
+        self.first = first;
+        self.ball = None;
+    }
+}
+
+impl Layer for Recent {
+    fn weight(&self, r: usize) -> f64 {
+        self.weight[r]
+    }
+
+    /// One unit of budget per occupied rank found, however far.
+    fn below(&self, from: usize, limit: usize, budget: &mut usize) -> Option<usize> {
+        if from <= limit || *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        let i = from - 1;
+        let mut word = i / 64;
+        let mut bits = self.bits[word] & (u64::MAX >> (63 - i % 64));
+        loop {
+            if bits != 0 {
+                let r = word * 64 + 63 - bits.leading_zeros() as usize;
+                return (r >= limit).then_some(r);
+            }
+            if word == 0 || word * 64 <= limit {
+                return None;
+            }
+            word -= 1;
+            bits = self.bits[word];
+        }
+    }
+
+    fn above(&self, from: usize, limit: usize, budget: &mut usize) -> Option<usize> {
+        if from >= limit || *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        let mut word = from / 64;
+        let mut bits = self.bits[word] & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                let r = word * 64 + bits.trailing_zeros() as usize;
+                return (r < limit).then_some(r);
+            }
+            word += 1;
+            if word * 64 >= limit {
+                return None;
+            }
+            bits = self.bits[word];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_occupied_ranks_across_words() {
+        let mut r = Recent::new(0.1, 10_000, 300).unwrap();
+        for rank in [3, 64, 130, 199] {
+            r.enter(rank, 1.0);
+        }
+        let mut b = usize::MAX;
+        assert_eq!(r.above(0, 300, &mut b), Some(3));
+        assert_eq!(r.above(4, 300, &mut b), Some(64));
+        assert_eq!(r.above(65, 130, &mut b), None);
+        assert_eq!(r.above(65, 131, &mut b), Some(130));
+        assert_eq!(r.above(200, 300, &mut b), None);
+        assert_eq!(r.below(300, 0, &mut b), Some(199));
+        assert_eq!(r.below(199, 0, &mut b), Some(130));
+        assert_eq!(r.below(130, 65, &mut b), None);
+        assert_eq!(r.below(64, 0, &mut b), Some(3));
+        assert_eq!(r.below(3, 0, &mut b), None);
+        r.leave(64, 1.0);
+        assert_eq!(r.above(4, 300, &mut b), Some(130));
+        let mut one = 1;
+        assert_eq!(r.above(0, 300, &mut one), Some(3));
+        assert_eq!(r.above(0, 300, &mut one), None);
+    }
+
+    #[test]
+    fn slow_decay_or_short_streams_keep_nothing_apart() {
+        assert!(Recent::new(0.001, 50_000, 10).is_none());
+        assert!(Recent::new(0.1, 100, 10).is_none());
+        assert_eq!(Recent::new(0.1, 52_560, 10).map(|r| r.keep), Some(339));
+    }
+}
