@@ -2,7 +2,8 @@
 //!
 //! Run: `cargo run --release -p detectk-detectors --example bench`
 //! (`-- --quick` for a short smoke run, `-- --only TEXT[,TEXT]` for the variants whose
-//! name contains one of them, `-- --no-cron` to skip the cron timing). Prints a Markdown table: points per second
+//! name contains one of them, `-- --name NAME` for the one variant named exactly NAME,
+//! `-- --no-cron` to skip the cron timing). Prints a Markdown table: points per second
 //! for a whole-year backfill of each variant, and the CPU time of a cron run that
 //! scores one new point against its full 30-day history.
 
@@ -105,6 +106,10 @@ fn main() {
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1).cloned());
+    let name = args
+        .iter()
+        .position(|a| a == "--name")
+        .and_then(|i| args.get(i + 1).cloned());
     let runs = if quick { 1 } else { 15 };
     let cron_runs = if quick { 3 } else { 200 };
     let series = year();
@@ -152,6 +157,16 @@ fn main() {
         Box::new(MadDetector::new(union(Some(0.1)), 3.0)),
     ));
     variants.push((
+        "mad, weighted, all of (hour_of_day, day_of_week)".into(),
+        Box::new(MadDetector::new(
+            HistoryOptions {
+                seasonality: Seasonality::all_of(["hour_of_day", "day_of_week"]),
+                ..history(Some(0.1), false)
+            },
+            3.0,
+        )),
+    ));
+    variants.push((
         "threshold, greater_than".into(),
         Box::new(ThresholdDetector::new(1500.0, Operator::GreaterThan)),
     ));
@@ -178,6 +193,9 @@ fn main() {
     variants.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(only) = &only {
         variants.retain(|(name, _)| only.split(',').any(|o| name.contains(o)));
+    }
+    if let Some(exact) = &name {
+        variants.retain(|(name, _)| name == exact);
     }
 
     println!(

@@ -104,15 +104,15 @@ pub(super) fn search<L: Layer>(
         weight: 0.0,
     };
     let mut b = start.unwrap_or(empty);
+    // Trim unoccupied ranks at both ends (growing and shedding keep the ends occupied).
+    b.lo = layer.above(b.lo, b.hi, &mut { usize::MAX }).unwrap_or(b.hi);
+    b.hi = layer
+        .below(b.hi, b.lo, &mut { usize::MAX })
+        .map_or(b.lo, |r| r + 1);
+    if b.lo == b.hi {
+        b = empty;
+    }
     let found = loop {
-        // Trim unoccupied ranks at both ends.
-        b.lo = layer.above(b.lo, b.hi, &mut { usize::MAX }).unwrap_or(b.hi);
-        b.hi = layer
-            .below(b.hi, b.lo, &mut { usize::MAX })
-            .map_or(b.lo, |r| r + 1);
-        if b.lo == b.hi {
-            b = empty;
-        }
         // Nearest occupied ranks outside the ball.
         let left = layer.below(b.lo, 0, &mut budget);
         let right = layer.above(b.hi, vals.len(), &mut budget);

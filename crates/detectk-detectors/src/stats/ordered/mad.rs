@@ -28,24 +28,26 @@ impl OrderedWindow {
         }
         let rm = self.rank_reaching(self.median_target());
         let m = self.vals[rm];
-        if self.recent.is_some() {
-            let mad = self
-                .mad_from_recent(rm, m)
-                .unwrap_or_else(|| self.mad_around(rm, m));
-            return Some((m, mad));
+        if let Some(d) = self.mad_from_recent(rm, m) {
+            return Some((m, d));
         }
-        let mad = match self.mad_from_ball(rm, m) {
-            Some(d) => d,
+        if self.recent.is_none()
+            && let Some(d) = self.mad_from_ball(rm, m)
+        {
+            return Some((m, d));
+        }
+        // Bisect, and start the next ball search from this answer.
+        let d = self.mad_around(rm, m);
+        let lo = self.vals.partition_point(|&v| m - v > d);
+        let hi = self.vals.partition_point(|&v| v - m <= d).max(lo);
+        match &mut self.recent {
+            Some(recent) => recent.ball = Some(recent.ball_over(lo, hi)),
             None => {
-                let d = self.mad_around(rm, m);
-                let lo = self.vals.partition_point(|&v| m - v > d);
-                let hi = self.vals.partition_point(|&v| v - m <= d).max(lo);
                 let weight = self.tree.prefix(hi) - self.tree.prefix(lo);
                 self.ball = Some(Ball { lo, hi, weight });
-                d
             }
-        };
-        Some((m, mad))
+        }
+        Some((m, d))
     }
 
     /// The MAD found by moving the previous deviation ball over every rank: `None`
@@ -139,5 +141,57 @@ impl OrderedWindow {
             best = Some(best.map_or(d, |b| b.min(d)));
         }
         best.unwrap_or(f64::INFINITY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::OrderedWindow;
+    use proptest::prelude::*;
+
+    fn values() -> impl Strategy<Value = Vec<f64>> {
+        prop_oneof![
+            // continuous values with a level shift
+            prop::collection::vec(-1e3..1e3f64, 50..1500),
+            // few distinct values: ties on ranks and on deviations
+            prop::collection::vec((0..12i32).prop_map(f64::from), 50..1500),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(120))]
+
+        /// Fast path equals full computation: whenever the search over the newest members
+        /// answers, its MAD is the bisection's over the whole window, to the bit; and
+        /// the query's answer always is.
+        #[test]
+        fn newest_members_give_the_mad_of_the_whole_window(
+            vals in values(),
+            decay in prop_oneof![0.01..0.05f64, 0.05..0.5f64, 0.5..3.0f64],
+            window in 1..1200usize,
+        ) {
+            let mut w = OrderedWindow::for_mad(&vals, Some(decay));
+            let kept = w.recent.is_some();
+            let mut answered = 0;
+            for end in 0..vals.len() {
+                w.push();
+                if end >= window {
+                    w.pop();
+                }
+                let rm = w.rank_reaching(w.median_target());
+                let m = w.vals[rm];
+                let full = w.mad_around(rm, m);
+                if let Some(fast) = w.mad_from_recent(rm, m) {
+                    prop_assert_eq!(fast.to_bits(), full.to_bits(), "at {}", end);
+                    answered += 1;
+                }
+                let (median, mad) = w.median_mad().unwrap();
+                prop_assert_eq!(median.to_bits(), m.to_bits());
+                prop_assert_eq!(mad.to_bits(), full.to_bits(), "at {}", end);
+            }
+            prop_assert_eq!(kept, w.recent.is_some());
+            // The fast path is taken, not just allowed.
+            prop_assert_eq!(kept, answered > 0);
+        }
     }
 }

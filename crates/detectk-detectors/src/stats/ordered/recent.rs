@@ -82,6 +82,19 @@ impl Recent {
     }
 }
 
+impl Recent {
+    /// The ball of ranks `lo..hi` with the weight of the kept members in it.
+    pub(super) fn ball_over(&self, lo: usize, hi: usize) -> Ball {
+        let mut weight = 0.0;
+        let mut r = lo;
+        while let Some(k) = self.above(r, hi, &mut { usize::MAX }) {
+            weight += self.weight[k];
+            r = k + 1;
+        }
+        Ball { lo, hi, weight }
+    }
+}
+
 impl Layer for Recent {
     fn weight(&self, r: usize) -> f64 {
         self.weight[r]
