@@ -40,13 +40,7 @@ pub(crate) struct OrderedWindow {
 impl OrderedWindow {
     /// An empty window over the stream `values` (finite, in time order).
     pub(crate) fn new(values: &[f64], decay: Option<f64>) -> Self {
-        let mut vals: Vec<f64> = values.to_vec();
-        vals.sort_unstable_by(f64::total_cmp);
-        vals.dedup_by(|a, b| a == b);
-        let rank = values
-            .iter()
-            .map(|&v| vals.partition_point(|&x| x < v) as u32)
-            .collect();
+        let (vals, rank) = ranked(values);
         let n = vals.len();
         Self {
             vals,
@@ -225,9 +219,36 @@ impl OrderedWindow {
     }
 }
 
+/// The distinct values of `values` ascending (values equal by `==` are one), and the
+/// rank of each value among them: one sort of (value, position) pairs.
+fn ranked(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
+    let mut order: Vec<(f64, u32)> = values.iter().zip(0..).map(|(&v, i)| (v, i)).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut vals: Vec<f64> = Vec::with_capacity(values.len());
+    let mut rank = vec![0; values.len()];
+    for (v, i) in order {
+        if vals.last() != Some(&v) {
+            vals.push(v);
+        }
+        rank[i as usize] = (vals.len() - 1) as u32;
+    }
+    (vals, rank)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranks_are_positions_among_distinct_values() {
+        let values = [3.0, -0.0, 1.5, 0.0, 3.0, -2.0];
+        let (vals, rank) = ranked(&values);
+        assert_eq!(vals, [-2.0, 0.0, 1.5, 3.0]);
+        assert_eq!(rank, [3, 1, 2, 1, 3, 0]);
+        for (v, r) in values.iter().zip(&rank) {
+            assert_eq!(*r as usize, vals.partition_point(|x| x < v));
+        }
+    }
 
     fn filled(values: &[f64], decay: Option<f64>) -> OrderedWindow {
         let mut w = OrderedWindow::new(values, decay);
