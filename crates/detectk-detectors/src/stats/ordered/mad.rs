@@ -41,7 +41,10 @@ impl OrderedWindow {
         let lo = self.vals.partition_point(|&v| m - v > d);
         let hi = self.vals.partition_point(|&v| v - m <= d).max(lo);
         match &mut self.recent {
-            Some(recent) => recent.ball = Some(recent.ball_over(lo, hi)),
+            Some(recent) => {
+                recent.ball = Some(recent.ball_over(lo, hi));
+                recent.last = Some((m, d));
+            }
             None => {
                 let weight = self.tree.prefix(hi) - self.tree.prefix(lo);
                 self.ball = Some(Ball { lo, hi, weight });
@@ -92,17 +95,20 @@ impl OrderedWindow {
     fn mad_from_recent(&mut self, rm: usize, m: f64) -> Option<f64> {
         let half = self.median_target();
         let recent = self.recent.as_mut()?;
-        let (found, ball) = search(
-            &*recent,
-            &self.vals,
-            recent.ball,
-            rm,
-            m,
-            half,
-            MAX_RECENT_STEPS,
-        );
+        // When the median moved, start from the last MAD around the new median: the
+        // ball then needs a few moves instead of one per value the median passed.
+        let start = match (recent.ball, recent.last) {
+            (Some(_), Some((last_m, last_d))) if last_m != m => {
+                let lo = self.vals.partition_point(|&v| m - v > last_d);
+                let hi = self.vals.partition_point(|&v| v - m <= last_d).max(lo);
+                Some(recent.ball_over(lo, hi))
+            }
+            (ball, _) => ball,
+        };
+        let (found, ball) = search(&*recent, &self.vals, start, rm, m, half, MAX_RECENT_STEPS);
         recent.ball = found.map(|_| ball);
         let found = found?;
+        recent.last = Some((m, found.mad));
         let older = recent.first - self.head;
         let rest = if older == 0 {
             0.0

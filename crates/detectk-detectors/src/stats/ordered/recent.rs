@@ -8,6 +8,7 @@
 //! result is used only when a margin proves that the older members and rounding
 //! cannot change it (see `OrderedWindow::mad_from_recent`).
 
+use super::super::fenwick::Fenwick;
 use super::ball::{Ball, Layer};
 
 /// Smallest decay factor for which the newest members are kept apart: below it the
@@ -26,7 +27,11 @@ pub(super) struct Recent {
     pub(super) first: usize,
     /// The deviation ball of the last query over the kept members.
     pub(super) ball: Option<Ball>,
+    /// The median and MAD of the last query.
+    pub(super) last: Option<(f64, f64)>,
     weight: Vec<f64>,
+    /// Prefix sums of `weight`, for the weight of a ball in `O(log n)`.
+    tree: Fenwick,
     count: Vec<u32>,
     bits: Vec<u64>,
 }
@@ -43,7 +48,9 @@ impl Recent {
             keep,
             first: 0,
             ball: None,
+            last: None,
             weight: vec![0.0; ranks],
+            tree: Fenwick::new(ranks),
             count: vec![0; ranks],
             bits: vec![0; ranks.div_ceil(64)],
         })
@@ -52,6 +59,7 @@ impl Recent {
     /// Adds a member of rank `r` and weight `w`.
     pub(super) fn enter(&mut self, r: usize, w: f64) {
         self.weight[r] += w;
+        self.tree.add(r, w);
         self.count[r] += 1;
         self.bits[r / 64] |= 1 << (r % 64);
         Ball::note(&mut self.ball, r, w);
@@ -60,6 +68,7 @@ impl Recent {
     /// Removes a member of rank `r` and weight `w`.
     pub(super) fn leave(&mut self, r: usize, w: f64) {
         self.count[r] -= 1;
+        self.tree.add(r, -w);
         if self.count[r] == 0 {
             self.weight[r] = 0.0;
             self.bits[r / 64] &= !(1 << (r % 64));
@@ -77,20 +86,17 @@ impl Recent {
             self.count[r] = 0;
             self.bits[r / 64] = 0;
         }
+        self.tree.rebuild(&self.weight);
         self.first = first;
         self.ball = None;
+        self.last = None;
     }
 }
 
 impl Recent {
     /// The ball of ranks `lo..hi` with the weight of the kept members in it.
     pub(super) fn ball_over(&self, lo: usize, hi: usize) -> Ball {
-        let mut weight = 0.0;
-        let mut r = lo;
-        while let Some(k) = self.above(r, hi, &mut { usize::MAX }) {
-            weight += self.weight[k];
-            r = k + 1;
-        }
+        let weight = self.tree.prefix(hi) - self.tree.prefix(lo);
         Ball { lo, hi, weight }
     }
 }
