@@ -239,6 +239,28 @@ fn ranked(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// One sort of pairs equals the definition: sorted distinct values (by `==`,
+        /// the first of `-0.0` and `0.0` kept) and binary searches for the ranks.
+        #[test]
+        fn one_sort_ranks_like_binary_searches(values in prop::collection::vec(
+            prop_oneof![(-3..4i32).prop_map(f64::from), Just(-0.0), -1e6..1e6f64],
+            0..300,
+        )) {
+            let mut expected: Vec<f64> = values.clone();
+            expected.sort_unstable_by(f64::total_cmp);
+            expected.dedup_by(|a, b| a == b);
+            let (vals, rank) = ranked(&values);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&vals), bits(&expected));
+            for (v, r) in values.iter().zip(&rank) {
+                prop_assert_eq!(*r as usize, expected.partition_point(|x| x < v));
+            }
+        }
+    }
+
     #[test]
     fn ranks_are_positions_among_distinct_values() {
         let values = [3.0, -0.0, 1.5, 0.0, 3.0, -2.0];
