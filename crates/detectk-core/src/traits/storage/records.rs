@@ -16,6 +16,8 @@ pub enum AlertStatus {
     Sent,
     /// Delivery failed; a later run may claim it again.
     Failed,
+    /// Held back by a snooze or an ack (`error` says which); never sent, never retried.
+    Suppressed,
 }
 
 impl AlertStatus {
@@ -25,6 +27,7 @@ impl AlertStatus {
             AlertStatus::Pending => "pending",
             AlertStatus::Sent => "sent",
             AlertStatus::Failed => "failed",
+            AlertStatus::Suppressed => "suppressed",
         }
     }
 
@@ -34,6 +37,7 @@ impl AlertStatus {
             "pending" => Some(Self::Pending),
             "sent" => Some(Self::Sent),
             "failed" => Some(Self::Failed),
+            "suppressed" => Some(Self::Suppressed),
             _ => None,
         }
     }
