@@ -61,6 +61,9 @@ pub struct AlertRecord {
     pub sent_at: Option<DateTime<Utc>>,
     /// Detector IDs behind the alert.
     pub detector_ids: Vec<String>,
+    /// The row's `error`: why delivery failed (`Failed`), or which snooze or ack held
+    /// the alert back (`Suppressed`).
+    pub error: Option<String>,
 }
 
 impl AlertRecord {
@@ -82,6 +85,13 @@ impl AlertRecord {
             status,
             sent_at,
             detector_ids,
+            error: None,
         }
+    }
+
+    /// The record with its `error` column.
+    pub fn with_error(mut self, error: Option<String>) -> Self {
+        self.error = error;
+        self
     }
 }
