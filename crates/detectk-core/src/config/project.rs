@@ -55,6 +55,41 @@ pub struct ProjectDefaults {
     pub file: Option<PathBuf>,
     /// `heartbeat_url`: pinged after every `dtk run` of the project (a secret).
     pub heartbeat_url: Option<crate::secret::Secret>,
+    /// `on_error`: the channel told when metrics of a run fail and recover.
+    pub on_error: Option<OnErrorChannel>,
+}
+
+/// The project's `on_error:` block: an alerter spec as in a metric's `alerter:`
+/// (`type` and `params`), built by the caller with its registry.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OnErrorChannel {
+    /// The alerter type (`slack`, `webhook`, `email`, ...).
+    pub kind: String,
+    /// Its params, as written (environment variables substituted).
+    pub params: Map<String, Value>,
+}
+
+/// Reads the `on_error:` block: a mapping with a `type` and optional `params`.
+fn on_error_channel(block: Option<Value>, issues: &mut Vec<ConfigIssue>) -> Option<OnErrorChannel> {
+    let block = match block? {
+        Value::Object(block) => block,
+        _ => {
+            issues.push(ConfigIssue::new(
+                "on_error",
+                "expected a mapping with `type` and `params` (as a metric's `alerter:`)",
+            ));
+            return None;
+        }
+    };
+    let mut reader = Params::new(&block, "on_error");
+    let kind: Option<String> = reader.required("type");
+    let params: Map<String, Value> = reader.or("params", Map::new());
+    issues.extend(reader.finish().issues);
+    Some(OnErrorChannel {
+        kind: kind?,
+        params,
+    })
 }
 
 impl ProjectDefaults {
@@ -112,6 +147,7 @@ impl ProjectDefaults {
         {
             issues.push(ConfigIssue::new("heartbeat_url", e));
         }
+        let on_error = on_error_channel(top.optional("on_error"), &mut issues);
         let defaults: Map<String, Value> = top.or("defaults", Map::new());
         issues.extend(top.finish().issues);
         let mut reader = Params::new(&defaults, "defaults");
@@ -141,6 +177,7 @@ impl ProjectDefaults {
             by_tag,
             file: Some(file.to_path_buf()),
             heartbeat_url: heartbeat_url.map(crate::secret::Secret::new),
+            on_error,
         })
     }
 
