@@ -317,6 +317,38 @@ mod tests {
         .map_err(|e| e.issues.iter().map(|i| i.to_string()).collect())
     }
 
+    #[test]
+    fn the_reference_project_file_parses() {
+        let text = include_str!("../../../../docs/reference-project.yaml");
+        let project = ProjectDefaults::parse(
+            text,
+            Path::new("docs/reference-project.yaml"),
+            |_| Some("x".to_string()),
+            crate::alert::check_conditions,
+        )
+        .unwrap();
+        let on_error = project.on_error.unwrap();
+        assert_eq!(on_error.kind, "webhook");
+        assert_eq!(on_error.params["max_retries"], json!(2));
+        assert!(project.heartbeat_url.is_some());
+        assert_eq!(project.by_tag.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_on_error_block_names_the_field() {
+        let issues = parse("on_error: {params: {url: x}, colour: red}\n").unwrap_err();
+        assert!(
+            issues.iter().any(|i| i.contains("on_error.type")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.contains("on_error.colour")),
+            "{issues:?}"
+        );
+        let issues = parse("on_error: slack\n").unwrap_err();
+        assert!(issues[0].contains("on_error"), "{issues:?}");
+    }
+
     const PROJECT: &str = "version: 1\ndefaults:\n  alerters:\n    - {name: chat, type: slack, params: {webhook_url: \"${HOOK}\"}}\n  conditions: {cooldown_minutes: 120, notify_recovery: true}\n  by_tag:\n    payments:\n      alerters:\n        - {name: pager, type: pagerduty, params: {routing_key: k}, conditions: {severity: critical}}\n      conditions: {cooldown_minutes: 30}\n";
 
     #[test]
