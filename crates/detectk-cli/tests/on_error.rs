@@ -252,3 +252,44 @@ fn a_bad_on_error_block_is_reported_with_the_file_and_field() {
     assert!(err.contains("on_error.params.colour"), "{err}");
     assert_eq!(server.request_count(), 0);
 }
+
+#[test]
+fn two_hosts_sharing_a_storage_announce_an_incident_and_its_recovery_once() {
+    let server = WebhookServer::start();
+    // Two project copies (two hosts, each with its own .detectk state) over one storage.
+    let (a, b) = (project(&server), project(&server));
+    let shared = tempfile::tempdir().unwrap();
+    let storage = format!(
+        "{{type: sqlite, params: {{path: \"{}\"}}}}",
+        shared.path().join("store.db").display()
+    );
+    for host in [a.path(), b.path()] {
+        metric(host, "orders", "no_such_table", &storage);
+    }
+    assert_eq!(run(a.path(), &[]).status.code(), Some(1));
+    let out = run(b.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("error alert held: still failing since an earlier run"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(messages(&server).len(), 1, "{:?}", messages(&server));
+
+    for host in [a.path(), b.path()] {
+        metric(host, "orders", "series", &storage);
+    }
+    // Host B announces the recovery (it knows the incident from the shared ledger);
+    // host A finds it announced and only forgets the incident.
+    assert!(run(b.path(), &[]).status.success());
+    assert!(run(a.path(), &[]).status.success());
+    assert!(run(a.path(), &[]).status.success());
+    let got = messages(&server);
+    assert_eq!(
+        got.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(),
+        ["anomaly", "recovery"],
+        "{got:?}"
+    );
+    let state = std::fs::read_to_string(a.path().join(".detectk/on_error.json")).unwrap();
+    assert_eq!(state.trim(), "{}", "host A closed the incident: {state}");
+}

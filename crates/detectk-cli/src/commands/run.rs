@@ -86,10 +86,11 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             Some(_) => failed += 1,
         }
         // on_error: the metric's own run failing counts, its alert delivery does not.
-        run_results.push(MetricRunResult {
-            metric: outcome.metric.clone(),
-            error: outcome.result.as_ref().err().map(error_text),
-        });
+        run_results.push(MetricRunResult::new(
+            outcome.metric.clone(),
+            outcome.result.as_ref().err().map(error_text),
+            plan.map(|p| std::sync::Arc::clone(&p.storage)),
+        ));
         // A failed alert delivery fails the metric, but its run report is still shown.
         let alert_failure = outcome
             .result

@@ -9,6 +9,7 @@
 pub mod console;
 mod delivery;
 mod digest;
+mod error_ledger;
 mod holds;
 #[cfg(feature = "webhook")]
 mod http;

@@ -1,13 +1,14 @@
 //! The project's `on_error` channel: one message when metrics of a run start failing,
 //! one when they recover, once per incident.
 //!
-//! An error incident is per metric. Its state is a small JSON file in the project
-//! directory (`.detectk/on_error.json`: the metrics whose incident is open), read,
-//! decided on, sent and rewritten under a lock file (`.detectk/on_error.lock`), so
-//! overlapping `dtk run` processes on one host send each message once. The state is
-//! deliberately not kept in a metric's storage: the storage may be the database that is
-//! down. The price is that it is per host: two hosts running the same failing metric
-//! each alert once.
+//! An error incident is per metric. Each host keeps the open incidents in a small JSON
+//! file in the project directory (`.detectk/on_error.json`), read, decided on, sent
+//! and rewritten under a lock file (`.detectk/on_error.lock`), so overlapping `dtk run`
+//! processes on one host send each message once. When the metric's storage answers,
+//! the incident is also decided on and claimed in its alert ledger under
+//! `<metric>#on_error` (under that key's alert lease, see `error_ledger`), so runs on
+//! other hosts agree too. When the storage is the database that is down, the file
+//! alone decides: still one message per incident on that host.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,9 +18,13 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use futures::future::join_all;
+
 use crate::alert::Severity;
-use crate::error::AlertError;
-use crate::traits::{AlertKind, AlertMessage, Alerter};
+use crate::alert::error_ledger::{Claimed, gate};
+use crate::traits::{AlertKind, AlertMessage, Alerter, Storage};
 
 /// Where the state lives, under the project directory.
 pub const ON_ERROR_STATE_DIR: &str = ".detectk";
@@ -31,12 +36,37 @@ const STALE_LOCK: Duration = Duration::from_secs(120);
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// How one metric's run ended, as `on_error` sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MetricRunResult {
     /// Metric name.
     pub metric: String,
     /// The failure (already scrubbed of secrets), or `None` when the run succeeded.
     pub error: Option<String>,
+    /// The metric's alert-state storage, where the incident is also kept (under
+    /// [`MetricRunResult::state_key`]) so runs on other hosts agree; `None` to use the
+    /// local state file only.
+    pub storage: Option<Arc<dyn Storage>>,
+    /// `<metric>#on_error`: the incident's key in the alert ledger.
+    pub state_key: String,
+}
+
+impl MetricRunResult {
+    /// The result of `metric`'s run, its incident kept in `storage` (if given) and
+    /// the local state file.
+    pub fn new(
+        metric: impl Into<String>,
+        error: Option<String>,
+        storage: Option<Arc<dyn Storage>>,
+    ) -> Self {
+        let metric = metric.into();
+        let state_key = crate::alert::alerter_state_key(&metric, "on_error");
+        Self {
+            metric,
+            error,
+            storage,
+            state_key,
+        }
+    }
 }
 
 /// What the `on_error` step did in one run.
@@ -61,6 +91,20 @@ pub struct ErrorAlertReport {
 struct OpenIncident {
     since: DateTime<Utc>,
     error: String,
+    /// Whether the incident is also open in the metric's alert ledger (its storage
+    /// answered): its recovery is then claimed there too.
+    #[serde(default)]
+    ledger: bool,
+}
+
+impl OpenIncident {
+    fn new(since: DateTime<Utc>, error: &str, ledger: bool) -> Self {
+        Self {
+            since,
+            error: error.to_string(),
+            ledger,
+        }
+    }
 }
 
 type State = BTreeMap<String, OpenIncident>;
@@ -93,42 +137,72 @@ pub async fn alert_errors(
         }
     };
     let mut state = read_state(&dir.join(STATE_FILE));
-    let failing: Vec<Failure<'_>> = results
-        .iter()
-        .filter_map(|r| r.error.as_deref().map(|e| (r.metric.as_str(), e)))
-        .collect();
-    let (new, old): (Vec<Failure<'_>>, Vec<Failure<'_>>) = failing
-        .iter()
-        .copied()
-        .partition(|(m, _)| !state.contains_key(*m));
-    report.still_failing = old.iter().map(|(m, _)| m.to_string()).collect();
-    let recovered: Vec<&str> = results
-        .iter()
-        .filter(|r| r.error.is_none() && state.contains_key(&r.metric))
-        .map(|r| r.metric.as_str())
-        .collect();
     let mut changed = false;
-    if !new.is_empty() {
-        let message = failing_message(&new, now);
-        if dry_run || send(alerter, &message, &mut report).await {
-            for (m, e) in &new {
-                let incident = OpenIncident {
-                    since: now,
-                    error: e.to_string(),
-                };
-                state.insert(m.to_string(), incident);
-                report.opened.push(m.to_string());
+
+    // Newly failing metrics: announce unless another run (host) already did.
+    let mut opening: Vec<(Failure<'_>, Option<Box<Claimed<'_>>>, bool)> = Vec::new();
+    for r in results {
+        let Some(error) = r.error.as_deref() else {
+            continue;
+        };
+        if state.contains_key(&r.metric) {
+            report.still_failing.push(r.metric.clone());
+            continue;
+        }
+        match ledger(r, AlertKind::Anomaly, now, dry_run).await {
+            Ledger::Claimed(c) => opening.push(((&r.metric, error), Some(c), true)),
+            Ledger::Unreachable => opening.push(((&r.metric, error), None, false)),
+            Ledger::AlreadyDone => {
+                // Announced by another host: remember it, so its recovery is announced.
+                let incident = OpenIncident::new(now, error, true);
+                state.insert(r.metric.clone(), incident);
+                report.still_failing.push(r.metric.clone());
+                changed = true;
+            }
+        }
+    }
+    if !opening.is_empty() {
+        let failures: Vec<Failure<'_>> = opening.iter().map(|(f, _, _)| *f).collect();
+        let message = failing_message(&failures, now);
+        let (claims, sent) = deliver(alerter, &message, opening, dry_run, &mut report).await;
+        if sent {
+            for ((metric, error), in_ledger) in claims {
+                let incident = OpenIncident::new(now, error, in_ledger);
+                state.insert(metric.to_string(), incident);
+                report.opened.push(metric.to_string());
             }
             report.messages.push(message);
             changed = true;
         }
     }
-    if !recovered.is_empty() {
-        let message = recovery_message(&recovered, &state, now);
-        if dry_run || send(alerter, &message, &mut report).await {
-            for m in &recovered {
-                state.remove(*m);
-                report.recovered.push(m.to_string());
+
+    // Metrics running again: announce the recovery unless another run already did.
+    let mut closing: Vec<(&str, Option<Box<Claimed<'_>>>, bool)> = Vec::new();
+    for r in results.iter().filter(|r| r.error.is_none()) {
+        let Some(open) = state.get(&r.metric) else {
+            continue;
+        };
+        if !open.ledger {
+            closing.push((&r.metric, None, false));
+            continue;
+        }
+        match ledger(r, AlertKind::Recovery, now, dry_run).await {
+            Ledger::Claimed(c) => closing.push((&r.metric, Some(c), true)),
+            Ledger::Unreachable => closing.push((&r.metric, None, false)),
+            Ledger::AlreadyDone => {
+                state.remove(&r.metric);
+                changed = true;
+            }
+        }
+    }
+    if !closing.is_empty() {
+        let names: Vec<&str> = closing.iter().map(|(m, _, _)| *m).collect();
+        let message = recovery_message(&names, &state, now);
+        let (claims, sent) = deliver(alerter, &message, closing, dry_run, &mut report).await;
+        if sent {
+            for (metric, _) in claims {
+                state.remove(metric);
+                report.recovered.push(metric.to_string());
             }
             report.messages.push(message);
             changed = true;
@@ -144,21 +218,80 @@ pub async fn alert_errors(
     report
 }
 
-/// Sends `message`; a failure is logged and kept in `report`.
-async fn send(
-    alerter: &dyn Alerter,
-    message: &AlertMessage,
-    report: &mut ErrorAlertReport,
-) -> bool {
-    match alerter.send(message).await {
-        Ok(()) => true,
+/// What the metric's alert ledger says about an announcement.
+enum Ledger<'a> {
+    /// This run announces it, holding the claim.
+    Claimed(Box<Claimed<'a>>),
+    /// Another run announced it already.
+    AlreadyDone,
+    /// The storage did not answer (or there is none, or a dry run): the state file decides.
+    Unreachable,
+}
+
+async fn ledger<'a>(
+    r: &'a MetricRunResult,
+    kind: AlertKind,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Ledger<'a> {
+    let Some(storage) = r.storage.as_deref().filter(|_| !dry_run) else {
+        return Ledger::Unreachable;
+    };
+    match gate(storage, &r.state_key, kind, now).await {
+        Ok(Some(c)) => Ledger::Claimed(Box::new(c)),
+        Ok(None) => Ledger::AlreadyDone,
         Err(e) => {
-            let e: AlertError = e;
-            tracing::error!(channel = alerter.describe(), "on_error alert failed: {e}");
-            report.error.get_or_insert(e.to_string());
-            false
+            tracing::warn!(
+                metric = r.metric.as_str(),
+                "on_error: the alert ledger did not answer ({e}); deciding by the local state"
+            );
+            Ledger::Unreachable
         }
     }
+}
+
+/// Sends `message` (not in a dry run) while renewing every claim's lease, records
+/// each claim's outcome; returns the items (with whether they are in the ledger) and
+/// whether the message went out.
+async fn deliver<'a, T>(
+    alerter: &dyn Alerter,
+    message: &AlertMessage,
+    items: Vec<(T, Option<Box<Claimed<'a>>>, bool)>,
+    dry_run: bool,
+    report: &mut ErrorAlertReport,
+) -> (Vec<(T, bool)>, bool) {
+    let result = if dry_run {
+        Ok(())
+    } else {
+        // Renew every claim's lease while sending (there may be none: file-only).
+        let renewals = join_all(
+            items
+                .iter()
+                .filter_map(|(_, c, _)| c.as_ref())
+                .map(|c| c.lease.while_held(std::future::pending::<()>())),
+        );
+        let renewing = async {
+            renewals.await;
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            biased;
+            r = alerter.send(message) => r,
+            () = renewing => unreachable!("lease renewals never end"),
+        }
+    };
+    if let Err(e) = &result {
+        tracing::error!(channel = alerter.describe(), "on_error alert failed: {e}");
+        report.error.get_or_insert(e.to_string());
+    }
+    let mut out = Vec::new();
+    for (item, claim, in_ledger) in items {
+        if let Some(c) = claim {
+            c.finish(&result, &message.text).await;
+        }
+        out.push((item, in_ledger));
+    }
+    (out, result.is_ok())
 }
 
 fn message(
@@ -335,8 +468,7 @@ mod tests {
         assert!(read_state(&file).is_empty());
         let mut state = State::new();
         let since = Utc.with_ymd_and_hms(2024, 3, 1, 2, 0, 0).unwrap();
-        let error = "boom".to_string();
-        state.insert("orders".into(), OpenIncident { since, error });
+        state.insert("orders".into(), OpenIncident::new(since, "boom", true));
         write_state(dir.path(), &state).unwrap();
         assert_eq!(read_state(&file), state);
     }
