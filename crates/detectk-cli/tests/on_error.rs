@@ -250,6 +250,17 @@ fn a_bad_on_error_block_is_reported_with_the_file_and_field() {
     .unwrap();
     let err = stderr(&run(dir, &[]));
     assert!(err.contains("on_error.params.colour"), "{err}");
+    let out = dtk()
+        .current_dir(dir)
+        .args(["validate", "metrics"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "dtk validate checks it too");
+    assert!(
+        stderr(&out).contains("on_error.params.colour"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(server.request_count(), 0);
 }
 
