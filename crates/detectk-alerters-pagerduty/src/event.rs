@@ -1,6 +1,6 @@
 //! The Events API v2 event of an alert.
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use detectk_core::AlertMessage;
 use detectk_core::alert::{Severity, format_value};
 use detectk_core::traits::AlertKind;
@@ -13,19 +13,32 @@ const SUMMARY_LIMIT: usize = 1024;
 /// PagerDuty's limit on `dedup_key`.
 const DEDUP_LIMIT: usize = 255;
 
-/// The `dedup_key` of a metric's incident: `detectk/<metric>` (`detectk/test/<metric>`
-/// for `dtk test-alert`), so a recovery resolves what the anomaly triggered.
+/// The `dedup_key` of a metric's incident: `detectk/<metric>/<incident start>`, the
+/// incident start being the point of its first anomaly alert (RFC 3339, UTC), so a
+/// trigger, its repeats and its resolve share one key and the next incident gets a
+/// new one. Without an incident start (`dtk test-alert`, digests of several alerts)
+/// the key is `detectk/<metric>` (`detectk/test/<metric>` for a test). A long metric
+/// name is shortened so the key stays within PagerDuty's 255 characters with the
+/// incident start intact.
 ///
 /// ```
-/// assert_eq!(detectk_alerters_pagerduty::dedup_key("sessions", false), "detectk/sessions");
+/// use chrono::{TimeZone, Utc};
+/// let start = Utc.with_ymd_and_hms(2024, 3, 1, 2, 0, 0).unwrap();
+/// assert_eq!(
+///     detectk_alerters_pagerduty::dedup_key("sessions", Some(start), false),
+///     "detectk/sessions/2024-03-01T02:00:00Z"
+/// );
+/// assert_eq!(detectk_alerters_pagerduty::dedup_key("sessions", None, false), "detectk/sessions");
 /// ```
-pub fn dedup_key(metric: &str, test: bool) -> String {
-    let key = if test {
-        format!("detectk/test/{metric}")
-    } else {
-        format!("detectk/{metric}")
+pub fn dedup_key(metric: &str, incident_start: Option<DateTime<Utc>>, test: bool) -> String {
+    let prefix = if test { "detectk/test/" } else { "detectk/" };
+    let suffix = match incident_start {
+        Some(start) if !test => format!("/{}", start.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        _ => String::new(),
     };
-    key.chars().take(DEDUP_LIMIT).collect()
+    let room = DEDUP_LIMIT.saturating_sub(prefix.len() + suffix.chars().count());
+    let metric: String = metric.chars().take(room).collect();
+    format!("{prefix}{metric}{suffix}")
 }
 
 fn severity(s: Severity) -> &'static str {
@@ -60,7 +73,11 @@ fn summary(message: &AlertMessage) -> String {
 
 /// The event for `message` (without the routing key, which the alerter adds).
 pub fn event(message: &AlertMessage, params: &PagerDutyParams) -> Value {
-    let key = dedup_key(&message.metric, message.kind == AlertKind::Test);
+    let key = dedup_key(
+        &message.metric,
+        message.incident_start,
+        message.kind == AlertKind::Test,
+    );
     if message.kind == AlertKind::Recovery {
         return json!({"event_action": "resolve", "dedup_key": key});
     }
@@ -115,4 +132,35 @@ pub fn event(message: &AlertMessage, params: &PagerDutyParams) -> Value {
         event.insert("client_url".into(), url.clone().into());
     }
     Value::Object(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_long_metric_name_is_shortened_and_the_incident_start_kept() {
+        let start = Utc.with_ymd_and_hms(2024, 3, 1, 2, 0, 0).unwrap();
+        let long = "m".repeat(400);
+        let key = dedup_key(&long, Some(start), false);
+        assert_eq!(key.chars().count(), DEDUP_LIMIT);
+        assert!(key.starts_with("detectk/mmm"), "{key}");
+        assert!(key.ends_with("/2024-03-01T02:00:00Z"), "{key}");
+        assert_eq!(dedup_key(&long, None, true).chars().count(), DEDUP_LIMIT);
+    }
+
+    #[test]
+    fn incidents_with_different_starts_get_different_keys() {
+        let first = Utc.with_ymd_and_hms(2024, 3, 1, 2, 0, 0).unwrap();
+        let next = Utc.with_ymd_and_hms(2024, 3, 1, 5, 0, 0).unwrap();
+        assert_ne!(
+            dedup_key("orders", Some(first), false),
+            dedup_key("orders", Some(next), false)
+        );
+        assert_eq!(
+            dedup_key("orders", Some(first), true),
+            "detectk/test/orders"
+        );
+    }
 }

@@ -44,7 +44,7 @@ fn record(score: f64) -> DetectionRecord {
 fn message(kind: AlertKind, score: f64) -> AlertMessage {
     let records = [record(score)];
     let at = records[0].detection.timestamp;
-    build_message(
+    let mut message = build_message(
         &MessageInput {
             metric: "orders",
             kind,
@@ -55,7 +55,10 @@ fn message(kind: AlertKind, score: f64) -> AlertMessage {
             severity: SeverityCutoffs::default().classify(kind, &records),
         },
         None,
-    )
+    );
+    // The process step sets the incident start; here the alert opens the incident.
+    message.incident_start = Some(at);
+    message
 }
 
 fn alerter(server: &WebhookServer) -> PagerDutyAlerter {
@@ -75,7 +78,7 @@ async fn an_anomaly_triggers_and_a_recovery_resolves_the_same_dedup_key() {
     let server = WebhookServer::with_replies([
         Reply::Body(
             202,
-            r#"{"status":"success","message":"Event processed","dedup_key":"detectk/orders"}"#
+            r#"{"status":"success","message":"Event processed","dedup_key":"detectk/orders/2024-11-02T14:30:00Z"}"#
                 .into(),
         ),
         Reply::Status(202),
@@ -89,7 +92,7 @@ async fn an_anomaly_triggers_and_a_recovery_resolves_the_same_dedup_key() {
     let trigger = requests[0].json();
     assert_eq!(trigger["routing_key"], KEY);
     assert_eq!(trigger["event_action"], "trigger");
-    assert_eq!(trigger["dedup_key"], "detectk/orders");
+    assert_eq!(trigger["dedup_key"], "detectk/orders/2024-11-02T14:30:00Z");
     assert_eq!(trigger["client"], "DetectK");
     let payload = &trigger["payload"];
     assert_eq!(
@@ -103,7 +106,7 @@ async fn an_anomaly_triggers_and_a_recovery_resolves_the_same_dedup_key() {
     assert_eq!(payload["custom_details"]["upper_bound"], 110.0);
     assert_eq!(
         requests[1].json(),
-        json!({"event_action": "resolve", "dedup_key": "detectk/orders", "routing_key": KEY})
+        json!({"event_action": "resolve", "dedup_key": "detectk/orders/2024-11-02T14:30:00Z", "routing_key": KEY})
     );
 }
 

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod discover;
 pub mod monitor;
+pub mod on_error;
 pub mod output;
 pub mod progress;
 pub mod project;

@@ -191,7 +191,7 @@ fn webhook_teams_and_pagerduty_post_their_documented_payloads() {
     assert!(out.status.success(), "{}", stderr(&out));
     let event = server.requests()[0].json();
     assert_eq!(event["event_action"], "trigger");
-    assert_eq!(event["dedup_key"], "detectk/orders");
+    assert_eq!(event["dedup_key"], "detectk/orders/2024-03-01T02:00:00Z");
     assert_eq!(event["routing_key"], "PDsecretKEY");
     assert_eq!(event["payload"]["component"], "orders");
     assert_eq!(event["payload"]["timestamp"], "2024-03-01T02:00:00Z");

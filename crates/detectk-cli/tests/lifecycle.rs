@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{dtk, sqlite_exec, stderr, stdout};
+use common::{dtk, sqlite_exec, sqlite_rows, stderr, stdout};
 use detectk_core::testkit::webhook_server::WebhookServer;
 
 /// A project whose source has 100 every 10 minutes from 00:00, 500 from 02:00 to
@@ -61,6 +61,14 @@ fn dtk_in(dir: &Path, args: &[&str]) -> Output {
 /// `dtk run` as of `time` (a separate process each time).
 fn run_at(dir: &Path, time: &str) -> String {
     stdout(&dtk_in(dir, &["run", "m.yaml", "--execution-time", time]))
+}
+
+/// `key|status|error` of every row of `dtk_alerts`, by key.
+fn alert_rows(dir: &Path) -> Vec<String> {
+    sqlite_rows(
+        &dir.join("store.db"),
+        "SELECT alert_key, status, error FROM dtk_alerts ORDER BY alert_key",
+    )
 }
 
 fn kinds(server: &WebhookServer) -> Vec<String> {
@@ -115,6 +123,37 @@ fn a_snooze_holds_across_processes_until_removed_or_expired() {
         "{report}"
     );
     assert_eq!(server.request_count(), 0);
+    // It is recorded as suppressed with the reason, once: a re-run of the same point
+    // neither adds a row nor sends it.
+    let rows = alert_rows(dir);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].starts_with("anomaly:2024-03-01T02:00:00Z|suppressed|snoozed until ")
+            && rows[0].ends_with("(reason: deploy): the anomaly alert was suppressed"),
+        "{rows:?}"
+    );
+    run_at(dir, "2024-03-01 02:10:00");
+    assert_eq!(alert_rows(dir), rows);
+    assert_eq!(server.request_count(), 0);
+    // The report shows it as suppressed, with the reason.
+    dtk_in(
+        dir,
+        &[
+            "report",
+            "m.yaml",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-02",
+            "-o",
+            "r.html",
+        ],
+    );
+    let page = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    assert!(
+        page.contains("not sent: snoozed until ") && page.contains("(reason: deploy)"),
+        "{page}"
+    );
 
     // Unsnoozed: the next point alerts.
     let out = dtk_in(dir, &["unsnooze", "orders", "--configs", "m.yaml"]);
@@ -176,6 +215,23 @@ fn an_ack_holds_repeats_until_the_metric_recovers() {
     }
     assert_eq!(kinds(&server), ["anomaly"]);
     assert!(stdout(&dtk_in(dir, &["snoozes", "m.yaml"])).contains("orders  acknowledged at "));
+    let statuses: Vec<String> = alert_rows(dir)
+        .iter()
+        .map(|r| r.split('|').take(2).collect::<Vec<_>>().join("|"))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "anomaly:2024-03-01T02:00:00Z|sent",
+            "anomaly:2024-03-01T02:10:00Z|suppressed",
+            "anomaly:2024-03-01T02:20:00Z|suppressed",
+            "anomaly:2024-03-01T02:30:00Z|suppressed",
+        ]
+    );
+    assert!(
+        alert_rows(dir)[1].contains("acknowledged at ")
+            && alert_rows(dir)[1].contains("(reason: on it)")
+    );
 
     // 02:40 is normal: the recovery is sent and the ack is gone.
     run_at(dir, "2024-03-01 02:50:00");

@@ -223,6 +223,7 @@ async fn dry_run_alerter_records_instead_of_sending() {
         text: "ANOMALY: m".into(),
         detections: vec![],
         severity: detectk_core::alert::Severity::Warning,
+        incident_start: None,
     };
     dry.send(&message).await.unwrap();
     assert_eq!(dry.describe(), "refusing (dry run)");

@@ -123,6 +123,8 @@ pub fn analyze<'a>(data: &'a MetricData, period: &Period) -> MetricView<'a> {
         }
         let outcome = if sent {
             AlertOutcome::Sent
+        } else if let Some(reason) = data.held_by_user.get(t) {
+            AlertOutcome::Suppressed(reason.clone())
         } else {
             AlertOutcome::Suppressed(suppression_reason(data.alert.as_ref(), holds.get(t)))
         };

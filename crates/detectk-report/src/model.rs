@@ -1,5 +1,7 @@
 //! What a report is made of: each metric's stored data over the period.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::alert::AlertSettings;
 use detectk_core::{DataPoint, DetectionRecord};
@@ -46,6 +48,9 @@ pub struct MetricData {
     pub detections: Vec<DetectionRecord>,
     /// Timestamp of the newest stored point (of any time, not only the period).
     pub last_point: Option<DateTime<Utc>>,
+    /// Anomaly alerts a snooze or an ack held back (`suppressed` rows of `dtk_alerts`),
+    /// by the point's time, with the hold's reason.
+    pub held_by_user: BTreeMap<DateTime<Utc>, String>,
 }
 
 impl MetricData {
@@ -61,6 +66,7 @@ impl MetricData {
             points: Vec::new(),
             detections: Vec::new(),
             last_point: None,
+            held_by_user: BTreeMap::new(),
         }
     }
 }

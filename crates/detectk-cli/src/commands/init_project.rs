@@ -120,7 +120,7 @@ pub async fn init_project(args: &InitProjectArgs) -> Result<u8, ConfigError> {
     if !args.minimal {
         write(
             &dir.join(".gitignore"),
-            "*.db\n*.db-wal\n*.db-shm\n",
+            "*.db\n*.db-wal\n*.db-shm\n.detectk/\n",
             args.force,
         )?;
     }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
+use detectk_core::alert::{ErrorAlertReport, MetricRunResult, alert_errors};
 use detectk_core::fleet::{Fleet, FleetOptions, Shard};
 use detectk_core::pipeline::{RunOptions, RunReport};
 use detectk_core::{ConfigError, ConfigIssue, Error, Registry};
@@ -21,6 +23,7 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     let shard = shard(args)?;
     let monitor = crate::monitor::Monitor::start(args)?;
     let prepared = prepare(registry, &args.selection, at)?;
+    let on_error = crate::on_error::channel(registry, &args.selection.paths)?;
     let options = RunOptions {
         execution_time: at,
         dry_run: args.dry_run,
@@ -49,6 +52,7 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     let mut json_metrics = Vec::new();
     let mut digest_items = Vec::new();
     let mut monitored = Vec::new();
+    let mut run_results = Vec::new();
     // The fleet yields its outcomes in the order of its plans.
     let mut plans = fleet.plans().iter();
     while let Some(mut outcome) = outcomes.next().await {
@@ -81,6 +85,12 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             None => ok += 1,
             Some(_) => failed += 1,
         }
+        // on_error: the metric's own run failing counts, its alert delivery does not.
+        run_results.push(MetricRunResult::new(
+            outcome.metric.clone(),
+            outcome.result.as_ref().err().map(error_text),
+            plan.map(|p| std::sync::Arc::clone(&p.storage)),
+        ));
         // A failed alert delivery fails the metric, but its run report is still shown.
         let alert_failure = outcome
             .result
@@ -139,6 +149,25 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             })),
         }
     }
+    let error_alert = match &on_error {
+        Some(channel) => Some((
+            channel.alerter.describe(),
+            alert_errors(
+                channel.alerter.as_ref(),
+                &channel.root,
+                &run_results,
+                Utc::now(),
+                args.dry_run,
+            )
+            .await,
+        )),
+        None => None,
+    };
+    if args.format == Format::Text
+        && let Some((channel, report)) = &error_alert
+    {
+        print_error_alert(channel, report, args.dry_run);
+    }
     let invalid = prepared.errors.len();
     match args.format {
         Format::Text => {
@@ -182,6 +211,16 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
             if !json_digests.is_empty() {
                 doc["digests"] = json_digests.into();
             }
+            if let Some((channel, report)) = &error_alert {
+                doc["on_error"] = json!({
+                    "channel": channel,
+                    "opened": report.opened,
+                    "recovered": report.recovered,
+                    "still_failing": report.still_failing,
+                    "status": if report.error.is_some() { "failed" } else if args.dry_run { "dry_run" } else { "ok" },
+                    "error": report.error,
+                });
+            }
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
@@ -193,6 +232,35 @@ pub async fn run(registry: &Registry, args: &RunArgs) -> Result<u8, ConfigError>
     } else {
         OK
     })
+}
+
+/// What the `on_error` channel did: sent (or would send) which messages, held
+/// which failures of open incidents, or failed (on stderr, never hiding the failures).
+fn print_error_alert(channel: &str, report: &ErrorAlertReport, dry_run: bool) {
+    let verb = if dry_run { "would be sent" } else { "sent" };
+    if !crate::output::quiet() {
+        if !report.opened.is_empty() {
+            println!(
+                "error alert {verb} via {channel}: failing: {}",
+                report.opened.join(", ")
+            );
+        }
+        if !report.recovered.is_empty() {
+            println!(
+                "error recovery {verb} via {channel}: recovered: {}",
+                report.recovered.join(", ")
+            );
+        }
+        if !report.still_failing.is_empty() {
+            println!(
+                "error alert held: still failing since an earlier run (already alerted): {}",
+                report.still_failing.join(", ")
+            );
+        }
+    }
+    if let Some(e) = &report.error {
+        eprintln!("error: the on_error channel ({channel}) failed: {e}");
+    }
 }
 
 /// The shard of `--shard` (or `DETECTK_SHARD`), or of `--shard-index-env VAR

@@ -11,6 +11,8 @@ use crate::render::issue_json;
 /// Runs `dtk validate`; returns the exit code.
 pub fn validate(registry: &Registry, args: &ValidateArgs) -> Result<u8, detectk_core::ConfigError> {
     let prepared = prepare(registry, &args.selection, execution_time(None)?)?;
+    // The project's on_error channel is built (not contacted) like the metrics' alerters.
+    crate::on_error::channel(registry, &args.selection.paths)?;
     let code = if prepared.errors.is_empty() {
         OK
     } else {

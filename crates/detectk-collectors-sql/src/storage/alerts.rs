@@ -26,7 +26,7 @@ const TAKE_OVER: &str = "ON CONFLICT (metric_name, alert_key) DO UPDATE SET \
      AND (dtk_alerts.claimed_at < ? OR dtk_alerts.token = excluded.token))";
 
 /// The columns an alert row is read from.
-const ALERT_COLUMNS: &str = "alert_key, kind, status, alert_time, sent_at, detector_ids";
+const ALERT_COLUMNS: &str = "alert_key, kind, status, alert_time, sent_at, detector_ids, error";
 
 #[async_trait]
 impl<D: Dialect> AlertLedger for SqlStorage<D> {
@@ -214,7 +214,8 @@ impl<D: Dialect> SqlStorage<D> {
             D::time(row, "sent_at").map_err(&err)?,
             ids.and_then(|v| serde_json::from_value(v).ok())
                 .unwrap_or_default(),
-        ))
+        )
+        .with_error(D::DB::text(row, "error").map_err(&err)?))
     }
 }
 

@@ -127,6 +127,10 @@ pub fn digest_message(messages: &[&AlertMessage]) -> AlertMessage {
             .map(|m| m.severity)
             .max()
             .unwrap_or(Severity::Info),
+        incident_start: match messages {
+            [one] => one.incident_start,
+            _ => None,
+        },
     }
 }
 

@@ -63,6 +63,7 @@ pub fn build_message_with_link(
         text,
         detections: input.detections.to_vec(),
         severity: input.severity,
+        incident_start: None,
     }
 }
 

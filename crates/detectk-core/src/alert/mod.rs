@@ -9,11 +9,13 @@
 pub mod console;
 mod delivery;
 mod digest;
+mod error_ledger;
 mod holds;
 #[cfg(feature = "webhook")]
 mod http;
 mod lease;
 mod message;
+mod on_error;
 mod policy;
 mod process;
 mod report_link;
@@ -35,6 +37,7 @@ pub(crate) use lease::HeldLease;
 #[doc(hidden)]
 pub use lease::LEASE_TTL_ENV;
 pub use message::{DetectorInfo, build_message, build_message_with_link, sample_message};
+pub use on_error::{ErrorAlertReport, MetricRunResult, ON_ERROR_STATE_DIR, alert_errors};
 pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};
 #[doc(hidden)]
 pub use process::PAUSE_BEFORE_SEND_ENV;

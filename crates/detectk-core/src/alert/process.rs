@@ -20,7 +20,7 @@ use crate::layers::{DryRunAlerter, DryRunStorage};
 use crate::model::DetectionRecord;
 use crate::traits::{
     AlertClaim, AlertKind, AlertMessage, AlertOutcome, AlertStatus, Alerter, FinishAlert, HoldKind,
-    LoadDetections, MarkAlertSent, Storage,
+    LoadAlerts, LoadDetections, MarkAlertSent, Storage,
 };
 
 /// An anomaly alert that failed (or whose sender died) is retried by later runs while
@@ -237,13 +237,13 @@ async fn under_lease(
                 metric = job.metric,
                 "delivering the undelivered alert of the open incident"
             );
-            deliver_once(job, lease, message, at, &mut report).await?;
+            deliver_once(job, lease, &state, message, at, &mut report).await?;
             state = State::read(job).await?;
             decision = decide_at(job, detections, job.newest, &state);
         }
     }
     match message_for(job, decision, job.newest) {
-        Ok(message) => deliver_once(job, lease, message, job.newest, &mut report).await?,
+        Ok(message) => deliver_once(job, lease, &state, message, job.newest, &mut report).await?,
         Err(reason) => {
             if report.sent.is_empty() {
                 report.held_back = Some(reason);
@@ -274,23 +274,68 @@ async fn held_by_user(
         );
         holds.ack = None;
     }
-    let would = || message_for(job, decision.clone(), job.newest);
-    if let Some(snooze) = &holds.snooze {
-        let held = snoozed(snooze, would().as_ref().map_err(String::as_str));
-        tracing::info!(metric = job.metric, "{held}");
-        return Ok(Some(held));
-    }
-    let Some(ack) = &holds.ack else {
+    if holds.snooze.is_none() && holds.ack.is_none() {
         return Ok(None);
+    }
+    let would = message_for(job, decision.clone(), job.newest);
+    let held = match (&holds.snooze, &holds.ack) {
+        (Some(snooze), _) => snoozed(snooze, would.as_ref().map_err(String::as_str)),
+        (None, Some(ack)) => acknowledged(ack, would.as_ref().map_err(String::as_str)),
+        (None, None) => return Ok(None),
     };
-    let held = acknowledged(ack, would().as_ref().map_err(String::as_str));
     tracing::info!(metric = job.metric, "{held}");
+    if let Ok(message) = would {
+        record_suppressed(job, message, &held).await?;
+    }
     Ok(Some(held))
+}
+
+/// Records an alert a snooze or an ack held back as a `suppressed` row of
+/// `dtk_alerts` (the message it would have sent, the hold's reason as `error`), once:
+/// the claim fails when the point's alert already has a row, so a re-run neither
+/// adds a second row nor turns it into a send (a suppressed row is never taken over).
+async fn record_suppressed(
+    job: &AlertJob<'_>,
+    message: AlertMessage,
+    reason: &str,
+) -> Result<(), Error> {
+    let now = Utc::now();
+    let key = alert_key(message.kind, job.newest);
+    let token = unique_token(now);
+    let ids: Vec<String> = message
+        .detections
+        .iter()
+        .map(|r| r.detector_id.clone())
+        .collect();
+    let claim = AlertClaim::new(
+        job.state_key,
+        &key,
+        message.kind,
+        job.newest,
+        &token,
+        now,
+        now,
+    )
+    .detectors(ids);
+    let claimed = job
+        .storage
+        .claim_alert(&claim)
+        .await
+        .map_err(|e| storage_err(job, e))?;
+    if !claimed {
+        return Ok(());
+    }
+    let mut outcome = AlertOutcome::new(AlertStatus::Suppressed, Utc::now(), message.text);
+    outcome.error = Some(reason.to_string());
+    job.storage
+        .finish_alert(&FinishAlert::new(job.state_key, &key, &token, outcome))
+        .await
+        .map_err(|e| storage_err(job, e))
 }
 
 /// The point of an anomaly alert of the open incident that was never delivered: the
 /// metric's newest anomaly alert, when it is `failed` or `pending` (under the lease, a
-/// pending claim's sender is dead), newer than every sent anomaly alert and recovery,
+/// pending claim's sender is dead; a `suppressed` one was held back on purpose), newer than every sent anomaly alert and recovery,
 /// older than the newest point, and within [`FAILED_ALERT_RETRY_WINDOW`] of it.
 async fn undelivered(job: &AlertJob<'_>, state: &State) -> Result<Option<DateTime<Utc>>, Error> {
     let latest = job
@@ -299,7 +344,7 @@ async fn undelivered(job: &AlertJob<'_>, state: &State) -> Result<Option<DateTim
         .await
         .map_err(|e| storage_err(job, e))?;
     Ok(latest
-        .filter(|a| a.status != AlertStatus::Sent)
+        .filter(|a| matches!(a.status, AlertStatus::Failed | AlertStatus::Pending))
         .map(|a| a.timestamp)
         .filter(|t| {
             *t < job.newest
@@ -374,14 +419,48 @@ fn pause_before_send() -> Option<std::time::Duration> {
         .map(std::time::Duration::from_secs)
 }
 
+/// The point of the first anomaly alert of the incident an alert about `at` belongs
+/// to: the first anomaly alert sent after the newest sent recovery, or `at` itself when
+/// none was (the alert opens the incident). Read under the lease, so every run agrees.
+async fn incident_start(
+    job: &AlertJob<'_>,
+    state: &State,
+    at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Error> {
+    let open = state
+        .last_anomaly
+        .is_some_and(|a| state.last_recovery.is_none_or(|r| r < a));
+    if !open {
+        return Ok(at);
+    }
+    let from = state.last_recovery.unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let to = at
+        .checked_add_signed(TimeDelta::seconds(1))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let rows = job
+        .storage
+        .load_alerts(&LoadAlerts::new(job.state_key, from, to))
+        .await
+        .map_err(|e| storage_err(job, e))?;
+    Ok(rows
+        .iter()
+        .filter(|r| r.kind == AlertKind::Anomaly && r.status == AlertStatus::Sent)
+        .map(|r| r.timestamp)
+        .filter(|t| state.last_recovery.is_none_or(|r| r < *t) && *t <= at)
+        .min()
+        .unwrap_or(at))
+}
+
 /// Claims, sends and records one alert about the point `at`; adds it to `report`.
 async fn deliver_once(
     job: &AlertJob<'_>,
     lease: &HeldLease<'_>,
-    message: AlertMessage,
+    state: &State,
+    mut message: AlertMessage,
     at: DateTime<Utc>,
     report: &mut AlertReport,
 ) -> Result<(), Error> {
+    message.incident_start = Some(incident_start(job, state, at).await?);
     let now = Utc::now();
     let key = alert_key(message.kind, at);
     let token = unique_token(now);

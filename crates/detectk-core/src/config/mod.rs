@@ -29,4 +29,4 @@ pub(crate) use params::did_you_mean;
 pub use params::{FromParam, Params, ParamsReport};
 pub use paths::{PROJECT_MARKER, PROJECT_PROFILES, find_project_root};
 pub use profiles::{Profile, Profiles};
-pub use project::{AlertingDefaults, ProjectDefaults};
+pub use project::{AlertingDefaults, OnErrorChannel, ProjectDefaults};

@@ -55,6 +55,41 @@ pub struct ProjectDefaults {
     pub file: Option<PathBuf>,
     /// `heartbeat_url`: pinged after every `dtk run` of the project (a secret).
     pub heartbeat_url: Option<crate::secret::Secret>,
+    /// `on_error`: the channel told when metrics of a run fail and recover.
+    pub on_error: Option<OnErrorChannel>,
+}
+
+/// The project's `on_error:` block: an alerter spec as in a metric's `alerter:`
+/// (`type` and `params`), built by the caller with its registry.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OnErrorChannel {
+    /// The alerter type (`slack`, `webhook`, `email`, ...).
+    pub kind: String,
+    /// Its params, as written (environment variables substituted).
+    pub params: Map<String, Value>,
+}
+
+/// Reads the `on_error:` block: a mapping with a `type` and optional `params`.
+fn on_error_channel(block: Option<Value>, issues: &mut Vec<ConfigIssue>) -> Option<OnErrorChannel> {
+    let block = match block? {
+        Value::Object(block) => block,
+        _ => {
+            issues.push(ConfigIssue::new(
+                "on_error",
+                "expected a mapping with `type` and `params` (as a metric's `alerter:`)",
+            ));
+            return None;
+        }
+    };
+    let mut reader = Params::new(&block, "on_error");
+    let kind: Option<String> = reader.required("type");
+    let params: Map<String, Value> = reader.or("params", Map::new());
+    issues.extend(reader.finish().issues);
+    Some(OnErrorChannel {
+        kind: kind?,
+        params,
+    })
 }
 
 impl ProjectDefaults {
@@ -112,6 +147,7 @@ impl ProjectDefaults {
         {
             issues.push(ConfigIssue::new("heartbeat_url", e));
         }
+        let on_error = on_error_channel(top.optional("on_error"), &mut issues);
         let defaults: Map<String, Value> = top.or("defaults", Map::new());
         issues.extend(top.finish().issues);
         let mut reader = Params::new(&defaults, "defaults");
@@ -141,6 +177,7 @@ impl ProjectDefaults {
             by_tag,
             file: Some(file.to_path_buf()),
             heartbeat_url: heartbeat_url.map(crate::secret::Secret::new),
+            on_error,
         })
     }
 
@@ -278,6 +315,38 @@ mod tests {
             crate::alert::check_conditions,
         )
         .map_err(|e| e.issues.iter().map(|i| i.to_string()).collect())
+    }
+
+    #[test]
+    fn the_reference_project_file_parses() {
+        let text = include_str!("../../../../docs/reference-project.yaml");
+        let project = ProjectDefaults::parse(
+            text,
+            Path::new("docs/reference-project.yaml"),
+            |_| Some("x".to_string()),
+            crate::alert::check_conditions,
+        )
+        .unwrap();
+        let on_error = project.on_error.unwrap();
+        assert_eq!(on_error.kind, "webhook");
+        assert_eq!(on_error.params["max_retries"], json!(2));
+        assert!(project.heartbeat_url.is_some());
+        assert_eq!(project.by_tag.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_on_error_block_names_the_field() {
+        let issues = parse("on_error: {params: {url: x}, colour: red}\n").unwrap_err();
+        assert!(
+            issues.iter().any(|i| i.contains("on_error.type")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.contains("on_error.colour")),
+            "{issues:?}"
+        );
+        let issues = parse("on_error: slack\n").unwrap_err();
+        assert!(issues[0].contains("on_error"), "{issues:?}");
     }
 
     const PROJECT: &str = "version: 1\ndefaults:\n  alerters:\n    - {name: chat, type: slack, params: {webhook_url: \"${HOOK}\"}}\n  conditions: {cooldown_minutes: 120, notify_recovery: true}\n  by_tag:\n    payments:\n      alerters:\n        - {name: pager, type: pagerduty, params: {routing_key: k}, conditions: {severity: critical}}\n      conditions: {cooldown_minutes: 30}\n";

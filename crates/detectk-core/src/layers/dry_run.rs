@@ -384,6 +384,7 @@ impl AlertLedger for DryRunStorage<'_> {
             row.record.status = op.outcome.status;
             row.record.sent_at =
                 (op.outcome.status == AlertStatus::Sent).then_some(op.outcome.finished_at);
+            row.record.error = op.outcome.error.clone();
         }
         Ok(())
     }

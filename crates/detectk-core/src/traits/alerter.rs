@@ -49,6 +49,11 @@ pub struct AlertMessage {
     pub detections: Vec<DetectionRecord>,
     /// How serious the alert is (from the score and deviation cut-offs).
     pub severity: Severity,
+    /// The point of the incident's first anomaly alert: for an anomaly alert or a
+    /// recovery, the first anomaly alert sent since the previous recovery (an alert
+    /// opening an incident names its own point). Channels that track incidents
+    /// (PagerDuty's `dedup_key`) key on it. `None` for test and digest messages.
+    pub incident_start: Option<DateTime<Utc>>,
 }
 
 /// Delivers alert messages to one channel.

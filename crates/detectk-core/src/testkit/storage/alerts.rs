@@ -274,3 +274,55 @@ pub async fn storage_last_sent_alert(t: &StorageTarget<'_>) -> CheckResult {
     );
     Ok(())
 }
+
+/// A `suppressed` row (an alert a snooze or an ack held back) keeps its reason, is
+/// never claimed again (not even as stale), and is neither the last sent alert nor
+/// mistaken for one by `load_alerts` and `latest_alert`.
+pub async fn storage_suppressed_alert(t: &StorageTarget<'_>) -> CheckResult {
+    let metric = unique_metric("suppressed");
+    let key = "anomaly:2024-01-01T00:00:00Z";
+    ensure!(
+        t.storage
+            .claim_alert(&claim(&metric, key, "held", now()))
+            .await?,
+        "the first claim lost"
+    );
+    let mut held = AlertOutcome::new(AlertStatus::Suppressed, now(), "Anomaly in metric");
+    held.error = Some("snoozed until 2024-01-01 02:00 UTC (reason: deploy)".into());
+    t.storage
+        .finish_alert(&FinishAlert::new(&metric, key, "held", held))
+        .await?;
+    let mut late = claim(&metric, key, "late", now());
+    late.stale_before = now() + Duration::hours(1);
+    ensure!(
+        !t.peer.claim_alert(&late).await?,
+        "a suppressed alert was claimed again"
+    );
+    ensure_eq!(
+        t.peer.last_sent_alert(&metric, None).await?,
+        None,
+        "last sent alert when the only alert was suppressed"
+    );
+    let latest = t.peer.latest_alert(&metric, AlertKind::Anomaly).await?;
+    ensure_eq!(
+        latest
+            .as_ref()
+            .map(|r| (r.status, r.sent_at, r.error.clone())),
+        Some((
+            AlertStatus::Suppressed,
+            None,
+            Some("snoozed until 2024-01-01 02:00 UTC (reason: deploy)".to_string())
+        )),
+        "the suppressed row read back"
+    );
+    let loaded = t
+        .storage
+        .load_alerts(&crate::traits::LoadAlerts::new(&metric, at(0), at(10)))
+        .await?;
+    ensure_eq!(
+        loaded.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![AlertStatus::Suppressed],
+        "load_alerts of the suppressed row"
+    );
+    Ok(())
+}

@@ -75,6 +75,7 @@ macro_rules! __dtk_storage_checks {
             (mark_alert_sent, storage_mark_alert_sent),
             (checkpoints, storage_checkpoints),
             (claim_alert_lifecycle, storage_claim_alert_lifecycle),
+            (suppressed_alert, storage_suppressed_alert),
             (claim_alert_one_winner, storage_claim_alert_one_winner),
             (claim_alert_stale_pending, storage_claim_alert_stale_pending),
             (last_sent_alert, storage_last_sent_alert),

@@ -16,6 +16,8 @@ pub enum AlertStatus {
     Sent,
     /// Delivery failed; a later run may claim it again.
     Failed,
+    /// Held back by a snooze or an ack (`error` says which); never sent, never retried.
+    Suppressed,
 }
 
 impl AlertStatus {
@@ -25,6 +27,7 @@ impl AlertStatus {
             AlertStatus::Pending => "pending",
             AlertStatus::Sent => "sent",
             AlertStatus::Failed => "failed",
+            AlertStatus::Suppressed => "suppressed",
         }
     }
 
@@ -34,6 +37,7 @@ impl AlertStatus {
             "pending" => Some(Self::Pending),
             "sent" => Some(Self::Sent),
             "failed" => Some(Self::Failed),
+            "suppressed" => Some(Self::Suppressed),
             _ => None,
         }
     }
@@ -57,6 +61,9 @@ pub struct AlertRecord {
     pub sent_at: Option<DateTime<Utc>>,
     /// Detector IDs behind the alert.
     pub detector_ids: Vec<String>,
+    /// The row's `error`: why delivery failed (`Failed`), or which snooze or ack held
+    /// the alert back (`Suppressed`).
+    pub error: Option<String>,
 }
 
 impl AlertRecord {
@@ -78,6 +85,13 @@ impl AlertRecord {
             status,
             sent_at,
             detector_ids,
+            error: None,
         }
+    }
+
+    /// The record with its `error` column.
+    pub fn with_error(mut self, error: Option<String>) -> Self {
+        self.error = error;
+        self
     }
 }

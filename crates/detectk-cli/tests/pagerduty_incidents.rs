@@ -1,0 +1,91 @@
+//! PagerDuty incidents through separate `dtk run` processes over one SQLite storage:
+//! a trigger, its repeat after the cooldown and its resolve share one `dedup_key`
+//! (the metric and the incident's first alerted point); the next incident gets a new one.
+
+#![cfg(all(feature = "sqlite", feature = "pagerduty"))]
+
+mod common;
+
+use std::path::Path;
+
+use common::{dtk, sqlite_exec, stderr, stdout};
+use detectk_core::testkit::webhook_server::WebhookServer;
+
+/// 100 every 10 minutes from 00:00, 500 from 02:00 to 02:30, 100 at 02:40 and 500
+/// again at 02:50 (threshold 300).
+fn project(server: &WebhookServer) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut statements =
+        vec!["CREATE TABLE series (ts TEXT NOT NULL, v REAL NOT NULL)".to_string()];
+    for i in 0..=17 {
+        let v = if (12..=15).contains(&i) || i == 17 {
+            500.0
+        } else {
+            100.0
+        };
+        statements.push(format!(
+            "INSERT INTO series VALUES ('2024-03-01 {:02}:{:02}:00', {v})",
+            i / 6,
+            (i % 6) * 10
+        ));
+    }
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    sqlite_exec(&dir.path().join("source.db"), &refs);
+    let yaml = format!(
+        "name: orders\n\
+         collector:\n  type: sqlite\n  params:\n    connection_string: \"sqlite:///source.db\"\n    \
+         query: \"SELECT ts AS period_time, v AS value FROM series WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"\n\
+         storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\n\
+         detector: {{type: threshold, params: {{threshold: 300}}}}\n\
+         alerter: {{type: pagerduty, params: {{routing_key: PDsecretKEY, url: \"{}\", max_retries: 0}}, \
+         conditions: {{cooldown_minutes: 20, notify_recovery: true}}}}\n\
+         schedule: {{interval: 10 minutes, batch_load_days: 1}}\n",
+        server.url_with_path("/v2/enqueue")
+    );
+    std::fs::write(dir.path().join("m.yaml"), yaml).unwrap();
+    dir
+}
+
+fn run_at(dir: &Path, time: &str) {
+    let out = dtk()
+        .current_dir(dir)
+        .args(["run", "m.yaml", "--execution-time", time])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("PDsecretKEY") && !stderr(&out).contains("PDsecretKEY"));
+}
+
+#[test]
+fn one_dedup_key_per_incident_across_processes() {
+    let server = WebhookServer::start();
+    let dir = project(&server);
+    let dir = dir.path();
+    // 02:00 opens the incident, 02:10 is within the cooldown, 02:20 repeats,
+    // 02:30 is within the cooldown again, 02:40 recovers, 02:50 opens the next one.
+    for time in ["02:10", "02:20", "02:30", "02:40", "02:50", "03:00"] {
+        run_at(dir, &format!("2024-03-01 {time}:00"));
+    }
+    let events: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            let e = r.json();
+            (
+                e["event_action"].as_str().unwrap_or_default().to_string(),
+                e["dedup_key"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let first = "detectk/orders/2024-03-01T02:00:00Z".to_string();
+    let next = "detectk/orders/2024-03-01T02:50:00Z".to_string();
+    assert_eq!(
+        events,
+        [
+            ("trigger".to_string(), first.clone()),
+            ("trigger".to_string(), first.clone()),
+            ("resolve".to_string(), first),
+            ("trigger".to_string(), next),
+        ]
+    );
+}
