@@ -18,7 +18,7 @@ pub struct TelegramAlerter {
 }
 
 impl TelegramAlerter {
-    /// An alerter for these params (builds the HTTP client; sends nothing).
+    /// An alerter for these params (builds nothing, sends nothing: the shared HTTP client is built on the first request).
     pub fn new(params: TelegramParams) -> Result<Self, AlertError> {
         let sender = HttpSender::new("telegram", params.timeout, params.retry)?;
         Ok(Self {

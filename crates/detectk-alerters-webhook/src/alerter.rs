@@ -17,7 +17,7 @@ pub struct GenericWebhookAlerter {
 }
 
 impl GenericWebhookAlerter {
-    /// An alerter for these params (builds the HTTP client; sends nothing).
+    /// An alerter for these params (builds nothing, sends nothing: the shared HTTP client is built on the first request).
     pub fn new(params: GenericWebhookParams) -> Result<Self, AlertError> {
         let sender = HttpSender::new("webhook", params.timeout, params.retry)?;
         Ok(Self { params, sender })

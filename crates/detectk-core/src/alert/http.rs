@@ -2,7 +2,14 @@
 //! method, headers and body, sent with the retries, backoff and scrubbing of
 //! [`deliver_scrubbing`]. Channel crates describe the request; they never hold a
 //! client or a retry loop of their own.
+//!
+//! Every sender of the process shares one reqwest client, built on the first request
+//! (a metric whose alerter never sends builds nothing). It keeps no idle connections:
+//! a pooled connection belongs to the async runtime that opened it, and one client
+//! may serve several runtimes (an embedder's, a test's); alerts are rare enough that a
+//! fresh connection per request costs nothing that matters.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -41,12 +48,24 @@ pub struct HttpRequest<'a> {
     pub body: &'a HttpBody,
 }
 
-/// A reqwest client with the channel's timeout and retry policy.
+/// A channel's timeout and retry policy over the process's shared HTTP client.
 #[derive(Debug, Clone)]
 pub struct HttpSender {
     channel: &'static str,
-    client: reqwest::Client,
+    timeout: Duration,
     retry: RetryPolicy,
+}
+
+/// The process's HTTP client, built on first use; the error text when it cannot be.
+fn shared_client() -> &'static Result<reqwest::Client, String> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("detectk/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| describe(e).1)
+    })
 }
 
 /// Error text of a reqwest error and its causes, without the URL.
@@ -69,27 +88,28 @@ fn retry_after_in_body(body: &str) -> Option<String> {
 }
 
 impl HttpSender {
-    /// A sender for `channel` (builds the client; sends nothing).
+    /// A sender for `channel`, each request limited to `timeout`. Builds nothing and
+    /// sends nothing: the shared client is built on the first request.
     pub fn new(
         channel: &'static str,
         timeout: Duration,
         retry: RetryPolicy,
     ) -> Result<Self, AlertError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("detectk/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                AlertError::new(
-                    AlertErrorKind::Other,
-                    channel,
-                    format!("could not create the HTTP client: {}", describe(e).1),
-                )
-            })?;
         Ok(Self {
             channel,
-            client,
+            timeout,
             retry,
+        })
+    }
+
+    /// The shared client, or why it could not be built, as this channel's error.
+    fn client(&self) -> Result<&'static reqwest::Client, AlertError> {
+        shared_client().as_ref().map_err(|text| {
+            AlertError::new(
+                AlertErrorKind::Other,
+                self.channel,
+                format!("could not create the HTTP client: {text}"),
+            )
         })
     }
 
@@ -105,12 +125,13 @@ impl HttpSender {
         request: &HttpRequest<'_>,
         secrets: &[&Secret],
     ) -> Result<HttpReply, AlertError> {
+        let client = self.client()?;
         let mut all: Vec<&Secret> = vec![request.url];
         all.extend(request.headers.iter().map(|(_, v)| v));
         all.extend_from_slice(secrets);
         let last = std::sync::Mutex::new(None);
         deliver_scrubbing(self.channel, &self.retry, &all, || async {
-            let reply = self.attempt(request).await;
+            let reply = self.attempt(client, request).await;
             if let Ok(r) = &reply {
                 *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
             }
@@ -125,10 +146,16 @@ impl HttpSender {
         }))
     }
 
-    async fn attempt(&self, request: &HttpRequest<'_>) -> Result<HttpReply, AttemptFailure> {
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        request: &HttpRequest<'_>,
+    ) -> Result<HttpReply, AttemptFailure> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| AttemptFailure::Request(format!("invalid method {}", request.method)))?;
-        let mut builder = self.client.request(method, request.url.expose());
+        let mut builder = client
+            .request(method, request.url.expose())
+            .timeout(self.timeout);
         for (name, value) in request.headers {
             builder = builder.header(name.as_str(), value.expose());
         }
@@ -176,7 +203,8 @@ impl HttpSender {
     /// an HTTP status, posting nothing. Any status counts as reachable; `host` names
     /// the endpoint in the answer (never the URL).
     pub async fn check(&self, url: &Secret, host: &str) -> Result<Option<String>, AlertError> {
-        match self.client.head(url.expose()).send().await {
+        let client = self.client()?;
+        match client.head(url.expose()).timeout(self.timeout).send().await {
             Ok(response) => Ok(Some(format!(
                 "{host} reachable (HEAD answered HTTP {})",
                 response.status().as_u16()

@@ -4,6 +4,8 @@
 //! metric is what makes overlapping runs (of the same point or of neighbouring
 //! points) send one alert: the second run decides after the first has recorded.
 
+mod quiet;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -120,6 +122,9 @@ async fn alert(job: AlertJob<'_>) -> Result<AlertReport, Error> {
     let detections = gather(&job, job.newest)
         .await
         .map_err(|e| storage_err(&job, e))?;
+    if let Some(report) = quiet::quiet_report(&job, &detections).await? {
+        return Ok(report);
+    }
     let lease = HeldLease::acquire(job.storage, job.state_key).await?;
     let result = under_lease(&job, &lease, &detections).await;
     lease.release().await;

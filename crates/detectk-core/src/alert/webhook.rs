@@ -39,7 +39,7 @@ impl<F: WebhookFormat> std::fmt::Debug for WebhookAlerter<F> {
 }
 
 impl<F: WebhookFormat> WebhookAlerter<F> {
-    /// An alerter for these webhook params (builds the HTTP client; sends nothing).
+    /// An alerter for these webhook params (builds nothing, sends nothing: the shared HTTP client is built on the first request).
     pub fn new(params: WebhookParams) -> Result<Self, AlertError> {
         let sender = HttpSender::new(F::CHANNEL, params.timeout, params.retry)?;
         Ok(Self {

@@ -308,7 +308,7 @@ impl Runner {
             range.from = Some(start);
             range.to = Some(end);
         }
-        let catching_up = detect_from.iter().any(|f| *f < start);
+        let catching_up = behind_stored_points(&detect_from, start, last);
         if !plan.detectors.is_empty() && (!new_points.is_empty() || catching_up) {
             let records = self
                 .detect(
@@ -701,6 +701,18 @@ impl Runner {
     }
 }
 
+/// Whether a detector must score stored points (those before `start`, the first new
+/// interval): one whose `detect_from` is at or before `last`, the newest stored point.
+/// A detector scored up to the newest point has `detect_from` just after it, so a
+/// tick with nothing new neither loads the window nor runs a detector.
+fn behind_stored_points(
+    detect_from: &[DateTime<Utc>],
+    start: DateTime<Utc>,
+    last: Option<DateTime<Utc>>,
+) -> bool {
+    last.is_some_and(|last| detect_from.iter().any(|f| *f < start && *f <= last))
+}
+
 /// What `run` says about a detector that has no detection yet on a metric with stored points.
 fn new_detector_note(d: &crate::pipeline::plan::PlannedDetector, from: DateTime<Utc>) -> String {
     format!(
@@ -743,4 +755,45 @@ fn merge_alert_reports(reports: Vec<(&str, AlertReport)>) -> Option<AlertReport>
         out.held_back = Some(held.join("; "));
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(minute: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + TimeDelta::minutes(minute)
+    }
+
+    #[test]
+    fn a_detector_scored_up_to_the_newest_point_is_not_behind() {
+        // Stored up to 10:00 (minute 600), next interval 610: scored through 600.
+        let from = t(600) + TimeDelta::seconds(1);
+        assert!(!behind_stored_points(&[from], t(610), Some(t(600))));
+    }
+
+    #[test]
+    fn a_detector_with_unscored_stored_points_is_behind() {
+        assert!(behind_stored_points(
+            &[t(590) + TimeDelta::seconds(1)],
+            t(610),
+            Some(t(600))
+        ));
+        // A new detector scores the newest stored point.
+        assert!(behind_stored_points(&[t(600)], t(610), Some(t(600))));
+        // One of several is enough.
+        let scored = t(600) + TimeDelta::seconds(1);
+        assert!(behind_stored_points(
+            &[scored, t(580)],
+            t(610),
+            Some(t(600))
+        ));
+    }
+
+    #[test]
+    fn nothing_stored_means_nothing_to_catch_up() {
+        assert!(!behind_stored_points(&[t(0)], t(610), None));
+        // Points from `start` on are new points, scored with them.
+        assert!(!behind_stored_points(&[t(610)], t(610), Some(t(600))));
+    }
 }
