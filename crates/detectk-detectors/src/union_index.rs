@@ -1,0 +1,210 @@
+//! "Any of several features" histories without one stream per key.
+//!
+//! The history of a scored point is every window point matching it on at least one
+//! feature. [`UnionIndex`] keeps, per subset of the features and per value of the
+//! subset, the ascending list of the history points carrying that value on every
+//! feature of the subset. The number of history points in a window then follows by
+//! inclusion-exclusion over the key's subsets, and the newest history points by
+//! merging, from the window's end backwards, the key's one-feature lists. A point
+//! enters one list per subset once, instead of the stream of every key it matches.
+
+use std::collections::hash_map::Entry;
+
+use crate::groups::FastMap;
+use crate::seasonal::{FeatureValue, RawKey, usable};
+
+/// Most features handled (subsets grow as `2^features`); more go the stream way.
+const MAX_FEATURES: usize = 4;
+
+/// Ascending member indices and two cursors that only move forward.
+struct List {
+    members: Vec<usize>,
+    /// First member at or after the window's start.
+    start: usize,
+    /// First member at or after the scored point.
+    end: usize,
+}
+
+impl List {
+    /// Moves the cursors to the window `lo..i` (both never move back).
+    fn slide(&mut self, lo: usize, i: usize) {
+        while self.end < self.members.len() && self.members[self.end] < i {
+            self.end += 1;
+        }
+        while self.start < self.end && self.members[self.start] < lo {
+            self.start += 1;
+        }
+    }
+}
+
+/// Per-subset lists of the usable history points of a series.
+pub(crate) struct UnionIndex {
+    features: usize,
+    lists: Vec<List>,
+    /// Per subset (mask - 1), the list of each value tuple.
+    by_subset: Vec<FastMap<Vec<FeatureValue>, usize>>,
+    /// Per key seen, the list of each subset (mask - 1), `None` where the key has no
+    /// usable value on some feature of the subset.
+    keys: FastMap<RawKey, Vec<Option<usize>>>,
+    /// Cursors of the one-feature lists during a walk.
+    walk: Vec<(usize, usize)>,
+}
+
+impl UnionIndex {
+    /// The index of the points `j` with `values[j]` present, by their keys `raw`;
+    /// `None` with more than [`MAX_FEATURES`] features.
+    pub(crate) fn build(raw: &[RawKey], values: &[Option<f64>], features: usize) -> Option<Self> {
+        if !(2..=MAX_FEATURES).contains(&features) {
+            return None;
+        }
+        let mut index = Self {
+            features,
+            lists: Vec::new(),
+            by_subset: (1..1usize << features).map(|_| FastMap::default()).collect(),
+            keys: FastMap::default(),
+            walk: Vec::new(),
+        };
+        for (j, key) in raw.iter().enumerate() {
+            if values[j].is_none() {
+                continue;
+            }
+            let ids = index.lists_of(key);
+            for id in ids.into_iter().flatten() {
+                index.lists[id].members.push(j);
+            }
+        }
+        Some(index)
+    }
+
+    /// The list of every subset for `key` (created empty when new).
+    fn lists_of(&mut self, key: &RawKey) -> Vec<Option<usize>> {
+        if let Some(ids) = self.keys.get(key) {
+            return ids.clone();
+        }
+        let ids: Vec<Option<usize>> = (1..1usize << self.features)
+            .map(|mask| {
+                let tuple: Option<Vec<FeatureValue>> = (0..self.features)
+                    .filter(|f| mask & (1 << f) != 0)
+                    .map(|f| usable(&key[f]).cloned())
+                    .collect();
+                let tuple = tuple?;
+                Some(match self.by_subset[mask - 1].entry(tuple) {
+                    Entry::Occupied(e) => *e.get(),
+                    Entry::Vacant(e) => {
+                        self.lists.push(List {
+                            members: Vec::new(),
+                            start: 0,
+                            end: 0,
+                        });
+                        *e.insert(self.lists.len() - 1)
+                    }
+                })
+            })
+            .collect();
+        self.keys.insert(key.clone(), ids.clone());
+        ids
+    }
+
+    /// The history of `key` in the window `lo..i` (`lo` and `i` never decrease from
+    /// call to call): its size, and a walk over its points from the newest back.
+    pub(crate) fn window(&mut self, key: &RawKey, lo: usize, i: usize) -> (usize, Walk<'_>) {
+        let ids = self.lists_of(key);
+        let mut n: isize = 0;
+        self.walk.clear();
+        for (mask, id) in (1..1usize << self.features).zip(ids) {
+            let Some(id) = id else { continue };
+            let list = &mut self.lists[id];
+            list.slide(lo, i);
+            let count = (list.end - list.start) as isize;
+            if mask.count_ones() % 2 == 1 {
+                n += count;
+            } else {
+                n -= count;
+            }
+            if mask.count_ones() == 1 {
+                self.walk.push((id, list.end));
+            }
+        }
+        let walk = Walk {
+            lists: &self.lists,
+            cursors: &mut self.walk,
+        };
+        (n.max(0) as usize, walk)
+    }
+}
+
+/// The history points of a window, newest first: a backward merge of one-feature lists.
+pub(crate) struct Walk<'a> {
+    lists: &'a [List],
+    /// (list, first member not yet walked).
+    cursors: &'a mut Vec<(usize, usize)>,
+}
+
+impl Iterator for Walk<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let lists = self.lists;
+        let newest = self
+            .cursors
+            .iter()
+            .filter(|&&(id, c)| c > lists[id].start)
+            .map(|&(id, c)| lists[id].members[c - 1])
+            .max()?;
+        for (id, c) in self.cursors.iter_mut() {
+            if *c > lists[*id].start && lists[*id].members[*c - 1] == newest {
+                *c -= 1;
+            }
+        }
+        Some(newest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seasonal::matches;
+
+    /// Count and walk equal a scan of the window with the matching rule.
+    #[test]
+    fn counts_and_walks_like_a_scan() {
+        let mut state: u64 = 99;
+        let mut next = move |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        for features in 2..=3 {
+            let len = 900;
+            let raw: Vec<RawKey> = (0..len)
+                .map(|_| {
+                    (0..features)
+                        .map(|_| match next(9) {
+                            0 => None,
+                            1 => Some(None),
+                            v => Some(Some(FeatureValue::number(v as f64 % 4.0))),
+                        })
+                        .collect()
+                })
+                .collect();
+            let values: Vec<Option<f64>> = (0..len)
+                .map(|j| (next(10) != 0).then_some(j as f64))
+                .collect();
+            let mut index = UnionIndex::build(&raw, &values, features).unwrap();
+            let mut lo = 0;
+            for i in 0..len {
+                lo += (next(3) == 0 && lo + 40 < i) as usize * next(5) as usize;
+                let expected: Vec<usize> = (lo..i)
+                    .rev()
+                    .filter(|&j| values[j].is_some() && matches(&raw[j], &raw[i], false))
+                    .collect();
+                let (n, walk) = index.window(&raw[i], lo, i);
+                assert_eq!(n, expected.len(), "count at {i}");
+                assert_eq!(walk.collect::<Vec<_>>(), expected, "walk at {i}");
+            }
+        }
+        assert!(UnionIndex::build(&[], &[], 1).is_none());
+        assert!(UnionIndex::build(&[], &[], 5).is_none());
+    }
+}
