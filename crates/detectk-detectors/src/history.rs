@@ -11,10 +11,10 @@ use detectk_core::{DataPoint, Detection, Window};
 
 use crate::common::HistoryOptions;
 use crate::groups::Groups;
-use crate::stats::ordered::Newest;
+use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_keys};
+use crate::stats::ordered::{Newest, Scratch};
 use crate::union_index::UnionIndex;
 use crate::union_scan::{newest_applies, scan_newest};
-use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_keys};
 
 /// A window statistic that slides over a stream of history values.
 pub(crate) trait Sliding {
@@ -34,7 +34,7 @@ pub(crate) trait Sliding {
     const FROM_NEWEST: bool = false;
     /// The statistics of a decaying window from its newest members alone, when they
     /// provably equal those of the whole window; `None` otherwise.
-    fn from_newest(_newest: &Newest<'_>, _scratch: &mut Vec<(f64, f64)>) -> Option<Self::Summary> {
+    fn from_newest(_newest: &Newest<'_>, _scratch: &mut Scratch) -> Option<Self::Summary> {
         None
     }
 }
@@ -104,7 +104,16 @@ pub(crate) fn scan<S: Sliding>(
     if newest_applies::<S>(opts, &values)
         && let Some(index) = UnionIndex::build(&raw, &values, features.len())
     {
-        return scan_newest::<S>(series, first, opts, &values, &raw, index, &mut starts, score);
+        return scan_newest::<S>(
+            series,
+            first,
+            opts,
+            &values,
+            &raw,
+            index,
+            &mut starts,
+            score,
+        );
     }
     let Some(mut groups) =
         Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)
@@ -164,7 +173,7 @@ pub(crate) fn scan<S: Sliding>(
 }
 
 /// The "any feature matches" case: gathers each point's history and scores it afresh.
-fn scan_unions<S: Sliding>(
+pub(crate) fn scan_unions<S: Sliding>(
     series: &[DataPoint],
     first: usize,
     opts: &HistoryOptions,

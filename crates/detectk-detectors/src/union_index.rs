@@ -43,9 +43,11 @@ pub(crate) struct UnionIndex {
     lists: Vec<List>,
     /// Per subset (mask - 1), the list of each value tuple.
     by_subset: Vec<FastMap<Vec<FeatureValue>, usize>>,
+    /// Per key seen, its entry in `resolved`.
+    keys: FastMap<RawKey, usize>,
     /// Per key seen, the list of each subset (mask - 1), `None` where the key has no
     /// usable value on some feature of the subset.
-    keys: FastMap<RawKey, Vec<Option<usize>>>,
+    resolved: Vec<Vec<Option<usize>>>,
     /// Cursors of the one-feature lists during a walk.
     walk: Vec<(usize, usize)>,
 }
@@ -60,26 +62,29 @@ impl UnionIndex {
         let mut index = Self {
             features,
             lists: Vec::new(),
-            by_subset: (1..1usize << features).map(|_| FastMap::default()).collect(),
+            by_subset: (1..1usize << features)
+                .map(|_| FastMap::default())
+                .collect(),
             keys: FastMap::default(),
+            resolved: Vec::new(),
             walk: Vec::new(),
         };
         for (j, key) in raw.iter().enumerate() {
             if values[j].is_none() {
                 continue;
             }
-            let ids = index.lists_of(key);
-            for id in ids.into_iter().flatten() {
-                index.lists[id].members.push(j);
+            let k = index.key_of(key);
+            for id in index.resolved[k].iter().flatten() {
+                index.lists[*id].members.push(j);
             }
         }
         Some(index)
     }
 
-    /// The list of every subset for `key` (created empty when new).
-    fn lists_of(&mut self, key: &RawKey) -> Vec<Option<usize>> {
-        if let Some(ids) = self.keys.get(key) {
-            return ids.clone();
+    /// The entry of `key` in `resolved`, with its lists created empty when new.
+    fn key_of(&mut self, key: &RawKey) -> usize {
+        if let Some(&k) = self.keys.get(key) {
+            return k;
         }
         let ids: Vec<Option<usize>> = (1..1usize << self.features)
             .map(|mask| {
@@ -101,18 +106,19 @@ impl UnionIndex {
                 })
             })
             .collect();
-        self.keys.insert(key.clone(), ids.clone());
-        ids
+        self.resolved.push(ids);
+        self.keys.insert(key.clone(), self.resolved.len() - 1);
+        self.resolved.len() - 1
     }
 
     /// The history of `key` in the window `lo..i` (`lo` and `i` never decrease from
     /// call to call): its size, and a walk over its points from the newest back.
     pub(crate) fn window(&mut self, key: &RawKey, lo: usize, i: usize) -> (usize, Walk<'_>) {
-        let ids = self.lists_of(key);
+        let k = self.key_of(key);
         let mut n: isize = 0;
         self.walk.clear();
-        for (mask, id) in (1..1usize << self.features).zip(ids) {
-            let Some(id) = id else { continue };
+        for (mask, id) in (1..1usize << self.features).zip(&self.resolved[k]) {
+            let &Some(id) = id else { continue };
             let list = &mut self.lists[id];
             list.slide(lo, i);
             let count = (list.end - list.start) as isize;
@@ -145,14 +151,17 @@ impl Iterator for Walk<'_> {
 
     fn next(&mut self) -> Option<usize> {
         let lists = self.lists;
-        let newest = self
-            .cursors
-            .iter()
-            .filter(|&&(id, c)| c > lists[id].start)
-            .map(|&(id, c)| lists[id].members[c - 1])
-            .max()?;
+        let mut newest = None;
+        for &(id, c) in self.cursors.iter() {
+            let list = &lists[id];
+            if c > list.start {
+                newest = newest.max(Some(list.members[c - 1]));
+            }
+        }
+        let newest = newest?;
         for (id, c) in self.cursors.iter_mut() {
-            if *c > lists[*id].start && lists[*id].members[*c - 1] == newest {
+            let list = &lists[*id];
+            if *c > list.start && list.members[*c - 1] == newest {
                 *c -= 1;
             }
         }

@@ -13,7 +13,7 @@ use detectk_core::{DataPoint, Detection};
 use crate::common::HistoryOptions;
 use crate::history::{Scored, Sliding, WindowStart, bad_key, too_little, unusable};
 use crate::seasonal::{RawKey, missing_feature};
-use crate::stats::ordered::{Newest, older_weight_bound};
+use crate::stats::ordered::{Newest, Scratch, older_weight_bound};
 use crate::union_index::UnionIndex;
 
 /// Slowest decay scored this way: below it the newest points needed grow past a few
@@ -54,7 +54,7 @@ pub(crate) fn scan_newest<S: Sliding>(
     let kept = TRIES.map(|e| (e / decay).ceil() as usize);
     let weights: Vec<f64> = (0..kept[1]).map(|k| (-decay * k as f64).exp()).collect();
     let mut newest: Vec<f64> = Vec::with_capacity(kept[1]);
-    let mut scratch = Vec::with_capacity(kept[1]);
+    let mut scratch = Scratch::default();
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
         let point = &series[i];
@@ -76,7 +76,11 @@ pub(crate) fn scan_newest<S: Sliding>(
         let mut summary = None;
         for k in kept {
             let k = k.min(n);
-            newest.extend(walk.by_ref().take(k - newest.len()).filter_map(|j| values[j]));
+            newest.extend(
+                walk.by_ref()
+                    .take(k - newest.len())
+                    .filter_map(|j| values[j]),
+            );
             let rest = if k == n {
                 0.0
             } else {
@@ -113,4 +117,106 @@ pub(crate) fn scan_newest<S: Sliding>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Seasonality;
+    use crate::history::{scan, scan_unions};
+    use crate::mad::MedianMad;
+    use crate::seasonal::raw_key;
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use detectk_core::Window;
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    fn to_detection(s: Scored<'_, (f64, f64)>) -> Detection {
+        let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
+        d.skipped = None;
+        d.lower_bound = Some(s.summary.0);
+        d.upper_bound = Some(s.summary.1);
+        d.score = Some(s.n as f64);
+        d
+    }
+
+    /// A series with two or three features (some null or absent), missing points,
+    /// and continuous or tied values.
+    fn series(seed: u64, len: usize, features: usize, ties: bool) -> Vec<DataPoint> {
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..len)
+            .map(|i| {
+                let mut ctx = Map::new();
+                for f in 0..features {
+                    let r = next();
+                    let v = match r % 23 {
+                        0 => Value::Null,
+                        _ => Value::from((r >> 8) % (3 + 2 * f as u64)),
+                    };
+                    if r % 41 != 0 {
+                        ctx.insert(format!("f{f}"), v);
+                    }
+                }
+                let r = next();
+                let v = if ties {
+                    ((r >> 16) % 9) as f64
+                } else {
+                    ((r >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 100.0 + (i / 300) as f64 * 50.0
+                };
+                let ts = t0 + TimeDelta::minutes(10 * i as i64);
+                if r % 17 == 0 {
+                    DataPoint::missing(ts)
+                } else {
+                    DataPoint::new(ts, v)
+                }
+                .with_context(ctx)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+
+        /// Fast union equals the reference computation: scoring union histories from
+        /// their newest points gives every detection of gathering each point's whole
+        /// history and scoring it afresh, to the bit.
+        #[test]
+        fn newest_points_score_like_gathered_histories(
+            seed in any::<u64>(),
+            len in 50..1200usize,
+            features in 2..=3usize,
+            ties in any::<bool>(),
+            decay in prop_oneof![0.05..0.3f64, 0.3..3.0f64],
+            window in prop_oneof![(1..40usize).prop_map(Window::Points), (40..900usize).prop_map(Window::Points)],
+            min_points in 0..5usize,
+        ) {
+            let series = series(seed, len, features, ties);
+            let names: Vec<String> = (0..features).map(|f| format!("f{f}")).collect();
+            let opts = HistoryOptions {
+                window,
+                min_points,
+                decay: Some(decay),
+                seasonality: Seasonality::any_of(names.clone()),
+            };
+            let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
+            prop_assert!(newest_applies::<MedianMad>(&opts, &values));
+            let fast = scan::<MedianMad>(&series, 10, &opts, to_detection);
+            let raw: Vec<RawKey> = series.iter().map(|p| raw_key(&p.context, &names)).collect();
+            let mut starts = WindowStart { series: &series, window: &opts.window, lo: 0 };
+            let gathered = scan_unions::<MedianMad>(&series, 10, &opts, &values, &raw, &mut starts, to_detection);
+            prop_assert_eq!(fast.len(), gathered.len());
+            for (i, (a, b)) in fast.iter().zip(&gathered).enumerate() {
+                prop_assert_eq!(a.lower_bound.map(f64::to_bits), b.lower_bound.map(f64::to_bits), "median at {}", i);
+                prop_assert_eq!(a.upper_bound.map(f64::to_bits), b.upper_bound.map(f64::to_bits), "mad at {}", i);
+                prop_assert_eq!(a, b, "at {}", i);
+            }
+        }
+    }
 }

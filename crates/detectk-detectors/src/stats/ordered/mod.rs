@@ -15,7 +15,7 @@ use super::python_median::python_median_position;
 use ball::Ball;
 use recent::Recent;
 
-pub(crate) use newest::{Newest, median_mad_of_newest, older_weight_bound};
+pub(crate) use newest::{Newest, Scratch, median_mad_of_newest, older_weight_bound};
 
 /// Weighted order statistics over a contiguous range of a stream's members.
 #[derive(Debug, Clone)]

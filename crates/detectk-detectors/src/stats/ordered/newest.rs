@@ -38,10 +38,20 @@ pub(crate) fn older_weight_bound(decay: f64, kept: usize) -> f64 {
 /// `scratch` is reused between calls.
 pub(crate) fn median_mad_of_newest(
     newest: &Newest<'_>,
-    scratch: &mut Vec<(f64, f64)>,
+    scratch: &mut Scratch,
 ) -> Option<(f64, f64)> {
+    let Scratch {
+        items: scratch,
+        band,
+    } = scratch;
     scratch.clear();
-    scratch.extend(newest.values.iter().copied().zip(newest.weights.iter().copied()));
+    scratch.extend(
+        newest
+            .values
+            .iter()
+            .copied()
+            .zip(newest.weights.iter().copied()),
+    );
     if scratch.is_empty() {
         return None;
     }
@@ -51,7 +61,7 @@ pub(crate) fn median_mad_of_newest(
     let half_low = 0.5 * total;
     let half_high = 0.5 * (total + rest);
     let decided = |s: Selected| s.upto >= half_high + slack && s.below + rest + slack < half_low;
-    let median = select(scratch, half_low);
+    let median = select_banded(scratch, band, total, half_low);
     if !decided(median) {
         return None;
     }
@@ -64,8 +74,92 @@ pub(crate) fn median_mad_of_newest(
             .zip(newest.weights)
             .map(|(&v, &w)| ((v - m).abs(), w)),
     );
-    let mad = select(scratch, half_low);
+    let mad = select_banded(scratch, band, total, half_low);
     decided(mad).then_some((m, mad.key))
+}
+
+/// Buffers reused by [`median_mad_of_newest`] from call to call.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    items: Vec<(f64, f64)>,
+    band: Vec<(f64, f64)>,
+}
+
+/// Items of the newest members guessing the band of keys that holds the answer.
+const GUESS: usize = 16;
+
+/// [`select`] over `items` (total weight `total`) in one pass when the newest
+/// [`GUESS`] items bracket the answer: their keys bound a band that holds it unless
+/// the older items' weight moves it, and only the band's items are selected from.
+/// Every key it returns comes with the true weights below and up to it (the caller's
+/// margin check stays sound); when the band misses, a plain [`select`].
+fn select_banded(
+    items: &mut [(f64, f64)],
+    band: &mut Vec<(f64, f64)>,
+    total: f64,
+    target: f64,
+) -> Selected {
+    if items.len() <= 2 * GUESS {
+        return select(items, target);
+    }
+    let mut head = [(0.0, 0.0); GUESS];
+    head.copy_from_slice(&items[..GUESS]);
+    insertion_sort(&mut head);
+    let older = total - head.iter().map(|p| p.1).sum::<f64>();
+    // Band (low, high]: keys up to `low` stay below target even with every older item
+    // added under them; `high` reaches it with the newest items alone.
+    let (mut low, mut high) = (f64::NEG_INFINITY, f64::INFINITY);
+    let mut cum = 0.0;
+    let mut g = 0;
+    while g < GUESS {
+        let key = head[g].0;
+        while g < GUESS && head[g].0 == key {
+            cum += head[g].1;
+            g += 1;
+        }
+        if cum + older < target {
+            low = key;
+        }
+        if cum >= target {
+            high = key;
+            break;
+        }
+    }
+    band.clear();
+    band.resize(items.len(), (0.0, 0.0));
+    let mut count = 0;
+    // Four partial sums: one running sum would wait on each addition.
+    let mut partial = [0.0; 4];
+    for chunk in items.chunks(4) {
+        for (&x, sum) in chunk.iter().zip(&mut partial) {
+            *sum += if x.0 <= low { x.1 } else { 0.0 };
+            band[count] = x;
+            count += usize::from(low < x.0 && x.0 <= high);
+        }
+    }
+    let below = (partial[0] + partial[1]) + (partial[2] + partial[3]);
+    if count == 0 {
+        return select(items, target);
+    }
+    let s = select(&mut band[..count], target - below);
+    Selected {
+        key: s.key,
+        below: below + s.below,
+        upto: below + s.upto,
+    }
+}
+
+/// Sorts a few items by key (equal keys in any order).
+fn insertion_sort(items: &mut [(f64, f64)]) {
+    for i in 1..items.len() {
+        let x = items[i];
+        let mut j = i;
+        while j > 0 && items[j - 1].0 > x.0 {
+            items[j] = items[j - 1];
+            j -= 1;
+        }
+        items[j] = x;
+    }
 }
 
 /// A key found by [`select`] with the weight strictly below it and up to it.
@@ -77,8 +171,9 @@ struct Selected {
 }
 
 /// The smallest key (keys equal by `==` are one) whose cumulative weight reaches
-/// `target`, by three-way quickselect (`items`: (key, weight), reordered). When even
-/// the whole weight stays below `target` (rounding), the largest key.
+/// `target`, by quickselect with branch-free partitions (`items`: (key, weight),
+/// reordered). When even the whole weight stays below `target` (rounding), the
+/// largest key.
 fn select(items: &mut [(f64, f64)], target: f64) -> Selected {
     let mut lo = 0;
     let mut hi = items.len();
@@ -86,37 +181,51 @@ fn select(items: &mut [(f64, f64)], target: f64) -> Selected {
     loop {
         let slice = &mut items[lo..hi];
         let pivot = pivot_of(slice);
-        // Partition into [< pivot | == pivot | > pivot].
-        let (mut lt, mut i, mut gt) = (0, 0, slice.len());
-        let (mut w_lt, mut w_eq) = (0.0, 0.0);
-        while i < gt {
-            let k = slice[i].0;
-            if k < pivot {
-                w_lt += slice[i].1;
-                slice.swap(lt, i);
-                lt += 1;
-                i += 1;
-            } else if k > pivot {
-                gt -= 1;
-                slice.swap(i, gt);
-            } else {
-                w_eq += slice[i].1;
-                i += 1;
-            }
-        }
+        let (lt, w_lt, w_le) = partition(slice, |k| k < pivot, pivot);
         if acc + w_lt >= target && lt > 0 {
             hi = lo + lt;
-        } else if acc + w_lt + w_eq >= target || gt == slice.len() {
+        } else if acc + w_le >= target {
             return Selected {
                 key: pivot,
                 below: acc + w_lt,
-                upto: acc + w_lt + w_eq,
+                upto: acc + w_le,
             };
         } else {
-            acc += w_lt + w_eq;
-            lo += gt;
+            // Move the keys equal to the pivot first, and go on above them.
+            let (eq, _, _) = partition(&mut slice[lt..], |k| k <= pivot, pivot);
+            if lt + eq == slice.len() {
+                return Selected {
+                    key: pivot,
+                    below: acc + w_lt,
+                    upto: acc + w_le,
+                };
+            }
+            acc += w_le;
+            lo += lt + eq;
         }
     }
+}
+
+/// Moves the items whose key satisfies `first` to the front, without branches (a
+/// Lomuto partition with unconditional swaps); returns their count, their weight and
+/// the weight of the keys `<= pivot`.
+fn partition(
+    slice: &mut [(f64, f64)],
+    first: impl Fn(f64) -> bool,
+    pivot: f64,
+) -> (usize, f64, f64) {
+    let mut front = 0;
+    let mut w_first = 0.0;
+    let mut w_le = 0.0;
+    for i in 0..slice.len() {
+        let x = slice[i];
+        slice.swap(i, front);
+        let take = first(x.0);
+        w_first += if take { x.1 } else { 0.0 };
+        w_le += if x.0 <= pivot { x.1 } else { 0.0 };
+        front += usize::from(take);
+    }
+    (front, w_first, w_le)
 }
 
 /// The median of the first, middle and last keys.
@@ -172,7 +281,7 @@ mod tests {
             let weights: Vec<f64> = (0..kept).map(|k| (-decay * k as f64).exp()).collect();
             let rest = if kept == vals.len() { 0.0 } else { older_weight_bound(decay, kept) };
             let newest = Newest { values: &newest_first[..kept], weights: &weights, rest };
-            let mut scratch = Vec::new();
+            let mut scratch = Scratch::default();
             if let Some((fm, fmad)) = median_mad_of_newest(&newest, &mut scratch) {
                 prop_assert_eq!(fm.to_bits(), m.to_bits());
                 prop_assert_eq!(fmad.to_bits(), mad.to_bits());
@@ -182,7 +291,14 @@ mod tests {
 
     #[test]
     fn select_groups_equal_keys() {
-        let mut items = [(3.0, 1.0), (1.0, 1.0), (3.0, 1.0), (2.0, 1.0), (-0.0, 1.0), (0.0, 1.0)];
+        let mut items = [
+            (3.0, 1.0),
+            (1.0, 1.0),
+            (3.0, 1.0),
+            (2.0, 1.0),
+            (-0.0, 1.0),
+            (0.0, 1.0),
+        ];
         let s = select(&mut items, 3.0);
         assert_eq!((s.key, s.below, s.upto), (1.0, 2.0, 3.0));
         let s = select(&mut items, 4.5);
@@ -195,12 +311,20 @@ mod tests {
 
     #[test]
     fn answers_a_clear_window_and_refuses_a_close_call() {
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         // newest weighs 1, then 0.5, 0.25: the newest alone holds more than half
-        let clear = Newest { values: &[9.0, 1.0, 2.0], weights: &[1.0, 0.5, 0.25], rest: 0.0 };
+        let clear = Newest {
+            values: &[9.0, 1.0, 2.0],
+            weights: &[1.0, 0.5, 0.25],
+            rest: 0.0,
+        };
         assert_eq!(median_mad_of_newest(&clear, &mut scratch), Some((9.0, 0.0)));
         // two equal weights: the first reaches exactly half, older members could tip it
-        let close = Newest { values: &[1.0, 2.0], weights: &[1.0, 1.0], rest: 1e-3 };
+        let close = Newest {
+            values: &[1.0, 2.0],
+            weights: &[1.0, 1.0],
+            rest: 1e-3,
+        };
         assert_eq!(median_mad_of_newest(&close, &mut scratch), None);
     }
 }
