@@ -69,11 +69,17 @@ impl UnionIndex {
             resolved: Vec::new(),
             walk: Vec::new(),
         };
+        // Neighbours often share their key: compare with the last one before hashing.
+        let mut last: Option<(&RawKey, usize)> = None;
         for (j, key) in raw.iter().enumerate() {
             if values[j].is_none() {
                 continue;
             }
-            let k = index.key_of(key);
+            let k = match last {
+                Some((prev, k)) if prev == key => k,
+                _ => index.key_of(key),
+            };
+            last = Some((key, k));
             for id in index.resolved[k].iter().flatten() {
                 index.lists[*id].members.push(j);
             }
