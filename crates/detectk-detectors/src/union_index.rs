@@ -48,8 +48,6 @@ pub(crate) struct UnionIndex {
     /// Per key seen, the list of each subset (mask - 1), `None` where the key has no
     /// usable value on some feature of the subset.
     resolved: Vec<Vec<Option<usize>>>,
-    /// Cursors of the one-feature lists during a walk.
-    walk: Vec<(usize, usize)>,
 }
 
 impl UnionIndex {
@@ -67,7 +65,6 @@ impl UnionIndex {
                 .collect(),
             keys: FastMap::default(),
             resolved: Vec::new(),
-            walk: Vec::new(),
         };
         // Neighbours often share their key: compare with the last one before hashing.
         let mut last: Option<(&RawKey, usize)> = None;
@@ -122,7 +119,7 @@ impl UnionIndex {
     pub(crate) fn window(&mut self, key: &RawKey, lo: usize, i: usize) -> (usize, Walk<'_>) {
         let k = self.key_of(key);
         let mut n: isize = 0;
-        self.walk.clear();
+        let mut singles = [usize::MAX; MAX_FEATURES];
         for (mask, id) in (1..1usize << self.features).zip(&self.resolved[k]) {
             let &Some(id) = id else { continue };
             let list = &mut self.lists[id];
@@ -134,41 +131,40 @@ impl UnionIndex {
                 n -= count;
             }
             if mask.count_ones() == 1 {
-                self.walk.push((id, list.end));
+                singles[mask.trailing_zeros() as usize] = id;
             }
         }
-        let walk = Walk {
-            lists: &self.lists,
-            cursors: &mut self.walk,
+        let mut walk = Walk {
+            lists: [&[]; MAX_FEATURES],
+            len: 0,
         };
+        for id in singles.into_iter().filter(|&id| id != usize::MAX) {
+            let list = &self.lists[id];
+            walk.lists[walk.len] = &list.members[list.start..list.end];
+            walk.len += 1;
+        }
         (n.max(0) as usize, walk)
     }
 }
 
 /// The history points of a window, newest first: a backward merge of one-feature lists.
 pub(crate) struct Walk<'a> {
-    lists: &'a [List],
-    /// (list, first member not yet walked).
-    cursors: &'a mut Vec<(usize, usize)>,
+    /// The window's part of each one-feature list not walked yet.
+    lists: [&'a [usize]; MAX_FEATURES],
+    len: usize,
 }
 
 impl Iterator for Walk<'_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
-        let lists = self.lists;
-        let mut newest = None;
-        for &(id, c) in self.cursors.iter() {
-            let list = &lists[id];
-            if c > list.start {
-                newest = newest.max(Some(list.members[c - 1]));
-            }
-        }
-        let newest = newest?;
-        for (id, c) in self.cursors.iter_mut() {
-            let list = &lists[*id];
-            if *c > list.start && list.members[*c - 1] == newest {
-                *c -= 1;
+        let lists = &mut self.lists[..self.len];
+        let newest = lists.iter().filter_map(|l| l.last()).max().copied()?;
+        for l in lists.iter_mut() {
+            if let Some((&last, rest)) = l.split_last()
+                && last == newest
+            {
+                *l = rest;
             }
         }
         Some(newest)
