@@ -53,6 +53,13 @@ pub(crate) fn scan_newest<S: Sliding>(
     let decay = opts.decay.unwrap_or(MIN_DECAY);
     let kept = TRIES.map(|e| (e / decay).ceil() as usize);
     let weights: Vec<f64> = (0..kept[1]).map(|k| (-decay * k as f64).exp()).collect();
+    // totals[k]: the sum of the newest k weights.
+    let totals: Vec<f64> = std::iter::once(0.0)
+        .chain(weights.iter().scan(0.0, |sum, w| {
+            *sum += w;
+            Some(*sum)
+        }))
+        .collect();
     let mut newest: Vec<f64> = Vec::with_capacity(kept[1]);
     let mut scratch = Scratch::default();
     let mut out = Vec::with_capacity(series.len() - first);
@@ -89,6 +96,7 @@ pub(crate) fn scan_newest<S: Sliding>(
             let part = Newest {
                 values: &newest,
                 weights: &weights[..k],
+                total: totals[k],
                 rest,
             };
             summary = S::from_newest(&part, &mut scratch);

@@ -24,6 +24,8 @@ pub(crate) struct Newest<'a> {
     pub values: &'a [f64],
     /// Their weights, newest first (`exp(-decay * k)`, the newest weighing 1).
     pub weights: &'a [f64],
+    /// The sum of `weights`.
+    pub total: f64,
     /// Bound of the weight of the window's older members (0 when there are none).
     pub rest: f64,
 }
@@ -55,7 +57,7 @@ pub(crate) fn median_mad_of_newest(
     if scratch.is_empty() {
         return None;
     }
-    let total: f64 = scratch.iter().map(|p| p.1).sum();
+    let total = newest.total;
     let rest = newest.rest;
     let slack = 2.0 * ROUNDING_SLACK * (total + rest);
     let half_low = 0.5 * total;
@@ -280,7 +282,12 @@ mod tests {
             let newest_first: Vec<f64> = vals.iter().rev().copied().collect();
             let weights: Vec<f64> = (0..kept).map(|k| (-decay * k as f64).exp()).collect();
             let rest = if kept == vals.len() { 0.0 } else { older_weight_bound(decay, kept) };
-            let newest = Newest { values: &newest_first[..kept], weights: &weights, rest };
+            let newest = Newest {
+                values: &newest_first[..kept],
+                weights: &weights,
+                total: weights.iter().sum(),
+                rest,
+            };
             let mut scratch = Scratch::default();
             if let Some((fm, fmad)) = median_mad_of_newest(&newest, &mut scratch) {
                 prop_assert_eq!(fm.to_bits(), m.to_bits());
@@ -316,6 +323,7 @@ mod tests {
         let clear = Newest {
             values: &[9.0, 1.0, 2.0],
             weights: &[1.0, 0.5, 0.25],
+            total: 1.75,
             rest: 0.0,
         };
         assert_eq!(median_mad_of_newest(&clear, &mut scratch), Some((9.0, 0.0)));
@@ -323,6 +331,7 @@ mod tests {
         let close = Newest {
             values: &[1.0, 2.0],
             weights: &[1.0, 1.0],
+            total: 2.0,
             rest: 1e-3,
         };
         assert_eq!(median_mad_of_newest(&close, &mut scratch), None);
