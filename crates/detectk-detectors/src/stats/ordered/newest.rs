@@ -127,8 +127,9 @@ fn select_banded(
             break;
         }
     }
-    band.clear();
-    band.resize(items.len(), (0.0, 0.0));
+    if band.len() < items.len() {
+        band.resize(items.len(), (0.0, 0.0));
+    }
     let mut count = 0;
     // Four partial sums: one running sum would wait on each addition.
     let mut partial = [0.0; 4];
