@@ -14,7 +14,7 @@ use crate::common::HistoryOptions;
 use crate::history::{Scored, Sliding, WindowStart, bad_key, too_little, unusable};
 use crate::seasonal::{RawKey, missing_feature};
 use crate::stats::ordered::{Newest, Scratch, older_weight_bound};
-use crate::union_index::UnionIndex;
+use crate::union_index::{UnionIndex, Walk};
 
 /// Slowest decay scored this way: below it the newest points needed grow past a few
 /// hundred and sliding streams cost less.
@@ -62,6 +62,10 @@ pub(crate) fn scan_newest<S: Sliding>(
         .collect();
     let mut newest: Vec<f64> = Vec::with_capacity(kept[1]);
     let mut scratch = Scratch::default();
+    // The newest history points of the last scored point, newest first: the next point
+    // with the same key has the same history plus that point.
+    let mut recent: Vec<usize> = Vec::with_capacity(kept[1] + 1);
+    let mut recent_of: Option<usize> = None;
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
         let point = &series[i];
@@ -74,20 +78,30 @@ pub(crate) fn scan_newest<S: Sliding>(
             continue;
         }
         let lo = starts.at(i);
-        let (n, mut walk) = index.window(&raw[i], lo, i);
+        let (n, walk) = index.window(&raw[i], lo, i);
         if n < opts.min_points || n == 0 {
             out.push(too_little(point, n, opts.min_points));
             continue;
         }
-        newest.clear();
+        let previous = i.checked_sub(1);
+        if previous.is_some() && recent_of == previous && raw[i - 1] == raw[i] {
+            // The previous point was scored (its value is present) with this key.
+            recent.insert(0, i - 1);
+        } else {
+            recent.clear();
+        }
+        recent_of = Some(i);
+        let mut newer = Newer {
+            walk,
+            walked: 0,
+            recent: &mut recent,
+        };
         let mut summary = None;
         for k in kept {
             let k = k.min(n);
-            newest.extend(
-                walk.by_ref()
-                    .take(k - newest.len())
-                    .filter_map(|j| values[j]),
-            );
+            newer.fill(k);
+            newest.clear();
+            newest.extend(newer.recent[..k].iter().filter_map(|&j| values[j]));
             let rest = if k == n {
                 0.0
             } else {
@@ -106,14 +120,16 @@ pub(crate) fn scan_newest<S: Sliding>(
         }
         let summary = summary.or_else(|| {
             // Undecided: the whole window, oldest first, as the reference scores it.
-            newest.extend(walk.filter_map(|j| values[j]));
-            newest.reverse();
+            newer.fill(n);
+            newest.clear();
+            newest.extend(newer.recent[..n].iter().rev().filter_map(|&j| values[j]));
             let mut stat = S::new(&newest, opts.decay);
             for _ in 0..n {
                 stat.push();
             }
             stat.summary()
         });
+        recent.truncate(kept[1]);
         match summary {
             Some(summary) => out.push(score(Scored {
                 point,
@@ -125,6 +141,31 @@ pub(crate) fn scan_newest<S: Sliding>(
         }
     }
     out
+}
+
+/// A window's history points newest first: the known ones, then the walk's.
+struct Newer<'a, 'b> {
+    walk: Walk<'a>,
+    /// Points taken from the walk so far.
+    walked: usize,
+    /// The newest points known, newest first.
+    recent: &'b mut Vec<usize>,
+}
+
+impl Newer<'_, '_> {
+    /// Makes the newest `k` points known (fewer when the window holds fewer).
+    fn fill(&mut self, k: usize) {
+        while self.recent.len() < k {
+            // The walk yields the same points from the newest: skip the known ones.
+            while self.walked < self.recent.len() {
+                self.walk.next();
+                self.walked += 1;
+            }
+            let Some(j) = self.walk.next() else { return };
+            self.walked += 1;
+            self.recent.push(j);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -148,9 +189,9 @@ mod tests {
         d
     }
 
-    /// A series with two or three features (some null or absent), missing points,
-    /// and continuous or tied values.
-    fn series(seed: u64, len: usize, features: usize, ties: bool) -> Vec<DataPoint> {
+    /// A series with two or three features (some null or absent) kept for runs of
+    /// `run` points, missing points, and continuous or tied values.
+    fn series(seed: u64, len: usize, features: usize, ties: bool, run: usize) -> Vec<DataPoint> {
         let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
         let mut state = seed | 1;
         let mut next = move || {
@@ -159,10 +200,13 @@ mod tests {
             state ^= state << 17;
             state
         };
+        let mut ctx = Map::new();
         (0..len)
             .map(|i| {
-                let mut ctx = Map::new();
-                for f in 0..features {
+                if i % run == 0 {
+                    ctx = Map::new();
+                }
+                for f in (0..features).filter(|_| i % run == 0) {
                     let r = next();
                     let v = match r % 23 {
                         0 => Value::Null,
@@ -184,7 +228,7 @@ mod tests {
                 } else {
                     DataPoint::new(ts, v)
                 }
-                .with_context(ctx)
+                .with_context(ctx.clone())
             })
             .collect()
     }
@@ -204,8 +248,9 @@ mod tests {
             decay in prop_oneof![0.05..0.3f64, 0.3..3.0f64],
             window in prop_oneof![(1..40usize).prop_map(Window::Points), (40..900usize).prop_map(Window::Points)],
             min_points in 0..5usize,
+            run in 1..8usize,
         ) {
-            let series = series(seed, len, features, ties);
+            let series = series(seed, len, features, ties, run);
             let names: Vec<String> = (0..features).map(|f| format!("f{f}")).collect();
             let opts = HistoryOptions {
                 window,
