@@ -60,6 +60,8 @@ pub(crate) fn scan_newest<S: Sliding>(
             Some(*sum)
         }))
         .collect();
+    // History values without the `Option`: only present points are walked.
+    let dense: Vec<f64> = values.iter().map(|v| v.unwrap_or(0.0)).collect();
     let mut newest: Vec<f64> = Vec::with_capacity(kept[1]);
     let mut scratch = Scratch::default();
     // The newest history points of the last scored point, newest first: the next point
@@ -101,7 +103,7 @@ pub(crate) fn scan_newest<S: Sliding>(
             let k = k.min(n);
             newer.fill(k);
             newest.clear();
-            newest.extend(newer.recent[..k].iter().filter_map(|&j| values[j]));
+            newest.extend(newer.recent[..k].iter().map(|&j| dense[j]));
             let rest = if k == n {
                 0.0
             } else {
