@@ -4,7 +4,9 @@
 //! window (`ts[j] >= ts[i] - span`, or `j >= i - count`), restricted to the point's
 //! seasonal group. Each history stream ([`crate::groups`]) keeps one sliding
 //! statistic, so a point enters and leaves it once; unions whose streams would be too
-//! large are gathered and scored point by point instead.
+//! large are gathered and scored point by point instead, and unions of a statistic that
+//! can answer from the newest points of a decaying window (weighted MAD) need no
+//! streams at all ([`crate::union_scan`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::{DataPoint, Detection, Window};

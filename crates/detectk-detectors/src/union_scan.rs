@@ -6,7 +6,8 @@
 //! [`UnionIndex`] instead of sliding one stream per key: first the points holding all
 //! but `exp(-8)` of the newest weight, then, when that does not decide, all but
 //! `exp(-27)` of it, and when even that does not, the whole window, scored like the
-//! reference.
+//! reference. A point with the previous point's key has that point's history plus
+//! that point, so it starts from the previous point's newest points.
 
 use detectk_core::{DataPoint, Detection};
 
