@@ -4,7 +4,9 @@
 //! window (`ts[j] >= ts[i] - span`, or `j >= i - count`), restricted to the point's
 //! seasonal group. Each history stream ([`crate::groups`]) keeps one sliding
 //! statistic, so a point enters and leaves it once; unions whose streams would be too
-//! large are gathered and scored point by point instead.
+//! large are gathered and scored point by point instead, and unions of a statistic that
+//! can answer from the newest points of a decaying window (weighted MAD) need no
+//! streams at all ([`crate::union_scan`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::{DataPoint, Detection, Window};
@@ -12,6 +14,9 @@ use detectk_core::{DataPoint, Detection, Window};
 use crate::common::HistoryOptions;
 use crate::groups::Groups;
 use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_keys};
+use crate::stats::ordered::{Newest, Scratch};
+use crate::union_index::UnionIndex;
+use crate::union_scan::{newest_applies, scan_newest};
 
 /// A window statistic that slides over a stream of history values.
 pub(crate) trait Sliding {
@@ -27,6 +32,13 @@ pub(crate) trait Sliding {
     fn pop(&mut self);
     /// The statistics of the members in the window (`None` when empty).
     fn summary(&mut self) -> Option<Self::Summary>;
+    /// Whether [`Sliding::from_newest`] can answer for weighted windows.
+    const FROM_NEWEST: bool = false;
+    /// The statistics of a decaying window from its newest members alone, when they
+    /// provably equal those of the whole window; `None` otherwise.
+    fn from_newest(_newest: &Newest<'_>, _scratch: &mut Scratch) -> Option<Self::Summary> {
+        None
+    }
 }
 
 /// What a scored point gets: its value and the statistics of its history.
@@ -42,14 +54,15 @@ pub(crate) struct Scored<'a, T> {
 }
 
 /// Finds, for increasing `i`, the first index inside the window of `series[i]`.
-struct WindowStart<'a> {
-    series: &'a [DataPoint],
-    window: &'a Window,
-    lo: usize,
+pub(crate) struct WindowStart<'a> {
+    pub(crate) series: &'a [DataPoint],
+    pub(crate) window: &'a Window,
+    pub(crate) lo: usize,
 }
 
 impl WindowStart<'_> {
-    fn at(&mut self, i: usize) -> usize {
+    /// The first index inside the window of `series[i]` (`i` never decreasing).
+    pub(crate) fn at(&mut self, i: usize) -> usize {
         match self.window {
             Window::Points(n) => i.saturating_sub(*n),
             Window::Span(d) => {
@@ -90,6 +103,20 @@ pub(crate) fn scan<S: Sliding>(
     } else {
         raw_keys(series, features, opts.seasonality.timezone)
     };
+    if newest_applies::<S>(opts, &values)
+        && let Some(index) = UnionIndex::build(&raw, &values, features.len())
+    {
+        return scan_newest::<S>(
+            series,
+            first,
+            opts,
+            &values,
+            &raw,
+            index,
+            &mut starts,
+            score,
+        );
+    }
     let Some(mut groups) =
         Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)
     else {
@@ -148,7 +175,7 @@ pub(crate) fn scan<S: Sliding>(
 }
 
 /// The "any feature matches" case: gathers each point's history and scores it afresh.
-fn scan_unions<S: Sliding>(
+pub(crate) fn scan_unions<S: Sliding>(
     series: &[DataPoint],
     first: usize,
     opts: &HistoryOptions,
@@ -206,7 +233,8 @@ pub(crate) fn unusable(point: &DataPoint) -> Detection {
     }
 }
 
-fn bad_key(point: &DataPoint, e: KeyError) -> Detection {
+/// The result for a point whose own key lacks a feature.
+pub(crate) fn bad_key(point: &DataPoint, e: KeyError) -> Detection {
     let KeyError::Missing(f) = e;
     Detection::skipped(
         point.timestamp,
@@ -215,7 +243,8 @@ fn bad_key(point: &DataPoint, e: KeyError) -> Detection {
     )
 }
 
-fn too_little(point: &DataPoint, n: usize, min: usize) -> Detection {
+/// The result for a point with too little history.
+pub(crate) fn too_little(point: &DataPoint, n: usize, min: usize) -> Detection {
     Detection::skipped(
         point.timestamp,
         point.value,

@@ -12,6 +12,8 @@ mod robust_seasonal;
 mod seasonal;
 mod stats;
 mod threshold;
+mod union_index;
+mod union_scan;
 mod zscore;
 
 use detectk_core::Registry;

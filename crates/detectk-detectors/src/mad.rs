@@ -10,7 +10,7 @@ use serde_json::Map;
 use crate::band::{put, sigma_band};
 use crate::common::{HistoryOptions, positive};
 use crate::history::{Scored, Sliding, scan};
-use crate::stats::ordered::OrderedWindow;
+use crate::stats::ordered::{Newest, OrderedWindow, Scratch, median_mad_of_newest};
 
 /// Scale making the MAD comparable to a normal standard deviation.
 pub const MAD_SCALE: f64 = 1.4826;
@@ -74,7 +74,7 @@ impl MadDetector {
 }
 
 /// Median and MAD of a sliding window.
-struct MedianMad(OrderedWindow);
+pub(crate) struct MedianMad(OrderedWindow);
 
 impl Sliding for MedianMad {
     type Summary = (f64, f64);
@@ -92,6 +92,10 @@ impl Sliding for MedianMad {
     }
     fn summary(&mut self) -> Option<(f64, f64)> {
         self.0.median_mad()
+    }
+    const FROM_NEWEST: bool = true;
+    fn from_newest(newest: &Newest<'_>, scratch: &mut Scratch) -> Option<(f64, f64)> {
+        median_mad_of_newest(newest, scratch)
     }
 }
 

@@ -18,7 +18,7 @@ const MAX_RECENT_STEPS: usize = 256;
 /// Share of the total weight that bounds every rounding error of the weight sums
 /// (the Fenwick tree's, the running total's and the balls'): see
 /// [`OrderedWindow::mad_from_recent`].
-const ROUNDING_SLACK: f64 = 1e-8;
+pub(super) const ROUNDING_SLACK: f64 = 1e-8;
 
 impl OrderedWindow {
     /// Weighted median and weighted median of absolute deviations from it.

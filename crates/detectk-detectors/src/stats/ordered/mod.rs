@@ -6,6 +6,7 @@
 
 mod ball;
 mod mad;
+mod newest;
 mod recent;
 
 use super::decay::{Decay, weight_of};
@@ -13,6 +14,8 @@ use super::fenwick::Fenwick;
 use super::python_median::python_median_position;
 use ball::Ball;
 use recent::Recent;
+
+pub(crate) use newest::{Newest, Scratch, median_mad_of_newest, older_weight_bound};
 
 /// Weighted order statistics over a contiguous range of a stream's members.
 #[derive(Debug, Clone)]
