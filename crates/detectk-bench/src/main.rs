@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use detectk_bench::bench::{FleetResult, RunOptions, run_fleet};
 use detectk_bench::generate::{self, DEFAULT_END, GenerateOptions};
+use detectk_bench::measure::measure_child;
+use detectk_bench::table;
 use detectk_bench::{AlerterChoice, BenchError, StorageChoice};
 
 /// The fleet benchmark of DetectK.
@@ -40,6 +43,89 @@ enum Alerter {
     Webhook,
 }
 
+/// How a fleet is generated (besides its size).
+#[derive(Debug, Clone, clap::Args)]
+struct StorageArgs {
+    /// Where the metrics store DetectK's tables: `detectk.db` in DIR, or PostgreSQL.
+    #[arg(long, value_enum, default_value_t = Storage::Sqlite)]
+    storage: Storage,
+    /// PostgreSQL URL for --storage postgres.
+    #[arg(long, default_value = "postgresql://postgres@127.0.0.1:5432/postgres")]
+    pg_url: String,
+    /// PostgreSQL schema of the fleet's tables (dropped and recreated); default `bench_<METRICS>`.
+    #[arg(long)]
+    pg_schema: Option<String>,
+    /// The metrics' alerter: none, or a generic webhook posting to --webhook-url.
+    #[arg(long, value_enum, default_value_t = Alerter::None)]
+    alerter: Alerter,
+    /// URL of --alerter webhook.
+    #[arg(long, default_value = "http://127.0.0.1:18099/fleet-bench")]
+    webhook_url: String,
+    /// End of the data (exclusive, UTC, on the 10-minute grid): the fleet's "now".
+    #[arg(long, default_value = DEFAULT_END)]
+    end: String,
+    /// Seed of the values.
+    #[arg(long, default_value_t = 11)]
+    seed: u64,
+}
+
+impl StorageArgs {
+    fn options(&self, metrics: u32, days: u32) -> Result<GenerateOptions, BenchError> {
+        let storage = match self.storage {
+            Storage::Sqlite => StorageChoice::Sqlite,
+            Storage::Postgres => StorageChoice::Postgres {
+                url: self.pg_url.clone(),
+                schema: self
+                    .pg_schema
+                    .clone()
+                    .unwrap_or_else(|| format!("bench_{metrics}")),
+            },
+        };
+        let alerter = match self.alerter {
+            Alerter::None => AlerterChoice::None,
+            Alerter::Webhook => AlerterChoice::Webhook {
+                url: self.webhook_url.clone(),
+            },
+        };
+        Ok(GenerateOptions {
+            metrics,
+            days,
+            seed: self.seed,
+            end: generate::parse_time(&self.end)?,
+            storage,
+            alerter,
+        })
+    }
+}
+
+/// How `dtk` is measured.
+#[derive(Debug, Clone, clap::Args)]
+struct MeasureArgs {
+    /// The `dtk` binary to measure (a release build: `cargo build --release -p detectk-cli`).
+    #[arg(long)]
+    dtk: PathBuf,
+    /// `--concurrency` of `dtk backfill` and `dtk run`.
+    #[arg(long, default_value_t = 4)]
+    concurrency: u32,
+    /// Real ticks to measure (each followed by an idle tick); medians are reported.
+    #[arg(long, default_value_t = 3)]
+    ticks: u32,
+    /// Skip the history load and tick on what is stored.
+    #[arg(long)]
+    no_load: bool,
+}
+
+impl MeasureArgs {
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            dtk: self.dtk.clone(),
+            concurrency: self.concurrency,
+            ticks: self.ticks,
+            load: !self.no_load,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write a fresh fleet into DIR (replacing its source, configs and storage).
@@ -58,27 +144,55 @@ enum Command {
         /// The fleet directory (created if missing).
         #[arg(long)]
         dir: PathBuf,
-        /// Where the metrics store DetectK's tables: `detectk.db` in DIR, or PostgreSQL.
-        #[arg(long, value_enum, default_value_t = Storage::Sqlite)]
-        storage: Storage,
-        /// PostgreSQL URL for --storage postgres.
-        #[arg(long, default_value = "postgresql://postgres@127.0.0.1:5432/postgres")]
-        pg_url: String,
-        /// PostgreSQL schema of the fleet's tables (dropped and recreated); default bench_<METRICS>.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Measure `dtk` on the fleet in DIR: history load, then real and idle ticks; prints
+    /// a markdown table (one row per case) on stdout.
+    ///
+    /// The history load empties the storage and runs `dtk backfill DIR --execution-time END
+    /// --concurrency C`. Each tick appends one interval to every series (as `advance`),
+    /// runs `dtk run DIR --execution-time T --concurrency C` (the real tick), then the same
+    /// command again (the idle tick: nothing new). Each command runs under a fresh
+    /// `fleet-bench measure` process, so wall time, user+sys CPU and peak RSS are the
+    /// command's own (getrusage RUSAGE_CHILDREN). Afterwards the stored rows are checked
+    /// against what the fleet implies.
+    Run {
+        /// The fleet directory (from `generate`).
         #[arg(long)]
-        pg_schema: Option<String>,
-        /// The metrics' alerter: none, or a generic webhook posting to --webhook-url.
-        #[arg(long, value_enum, default_value_t = Alerter::None)]
-        alerter: Alerter,
-        /// URL of --alerter webhook.
-        #[arg(long, default_value = "http://127.0.0.1:18099/fleet-bench")]
-        webhook_url: String,
-        /// End of the data (exclusive, UTC, on the 10-minute grid): the fleet's "now".
-        #[arg(long, default_value = DEFAULT_END)]
-        end: String,
-        /// Seed of the values.
-        #[arg(long, default_value_t = 11)]
-        seed: u64,
+        dir: PathBuf,
+        #[command(flatten)]
+        measure: MeasureArgs,
+    },
+    /// The per-metric cost curve: for each size, generate a fleet under BASE_DIR, run it
+    /// as `run` does, and print the curve table (then the per-case rows).
+    Curve {
+        /// Directory for the fleets (BASE_DIR/curve-N[-pg]).
+        #[arg(long)]
+        base_dir: PathBuf,
+        /// Fleet sizes.
+        #[arg(long, value_delimiter = ',', default_value = "100,300,1000,3000,10000")]
+        sizes: Vec<u32>,
+        /// Days of history per series.
+        #[arg(long, default_value_t = 31)]
+        days: u32,
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(flatten)]
+        measure: MeasureArgs,
+        /// Keep each fleet (default: deleted after it is measured).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// (internal) Run CMD as the only child and print its usage as one JSON line.
+    #[command(hide = true)]
+    Measure {
+        /// Where the command's stderr goes.
+        #[arg(long)]
+        stderr: PathBuf,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Append the next K points to every series of the fleet in DIR (the next cron
     /// intervals), and print the execution time at which they are all complete.
@@ -99,32 +213,8 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             days,
             dir,
             storage,
-            pg_url,
-            pg_schema,
-            alerter,
-            webhook_url,
-            end,
-            seed,
         } => {
-            let storage = match storage {
-                Storage::Sqlite => StorageChoice::Sqlite,
-                Storage::Postgres => StorageChoice::Postgres {
-                    url: pg_url,
-                    schema: pg_schema.unwrap_or_else(|| format!("bench_{metrics}")),
-                },
-            };
-            let alerter = match alerter {
-                Alerter::None => AlerterChoice::None,
-                Alerter::Webhook => AlerterChoice::Webhook { url: webhook_url },
-            };
-            let options = GenerateOptions {
-                metrics,
-                days,
-                seed,
-                end: generate::parse_time(&end)?,
-                storage,
-                alerter,
-            };
+            let options = storage.options(metrics, days)?;
             let written = generate::generate(&dir, &options).await?;
             eprintln!(
                 "generated {} metrics, {} source rows in {:.1} s into {}",
@@ -135,6 +225,56 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             );
             println!("{}", written.manifest.end.format("%Y-%m-%d %H:%M:%S"));
         }
+        Command::Run { dir, measure } => {
+            let result = run_fleet(&dir, &measure.options()).await?;
+            print_cases(&[result])?;
+        }
+        Command::Curve {
+            base_dir,
+            sizes,
+            days,
+            storage,
+            measure,
+            keep,
+        } => {
+            let mut results = Vec::new();
+            for metrics in sizes {
+                let suffix = match storage.storage {
+                    Storage::Sqlite => "",
+                    Storage::Postgres => "-pg",
+                };
+                let dir = base_dir.join(format!("curve-{metrics}{suffix}"));
+                let options = storage.options(metrics, days)?;
+                let written = generate::generate(&dir, &options).await?;
+                eprintln!(
+                    "generated {metrics} metrics ({} rows) in {:.1} s",
+                    written.rows, written.seconds
+                );
+                let result = run_fleet(&dir, &measure.options()).await?;
+                eprintln!("{}", table::curve_row(&result));
+                if !keep {
+                    detectk_bench::storage::reset(&dir, &result.manifest.storage).await?;
+                    std::fs::remove_dir_all(&dir).map_err(|e| BenchError::io(&dir, e))?;
+                }
+                results.push(result);
+            }
+            println!("{}", table::machine_line());
+            println!();
+            println!("{}", table::CURVE_HEADER);
+            for result in &results {
+                println!("{}", table::curve_row(result));
+            }
+            println!();
+            print_cases(&results)?;
+        }
+        Command::Measure { stderr, command } => {
+            let (program, args) = command.split_first().expect("clap requires a command");
+            let usage = measure_child(program, args, &stderr)?;
+            println!(
+                "{}",
+                serde_json::to_string(&usage).expect("usage serialises")
+            );
+        }
         Command::Advance { dir, intervals } => {
             let written = generate::advance(&dir, intervals).await?;
             eprintln!(
@@ -142,6 +282,29 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
                 written.rows, written.seconds
             );
             println!("{}", written.manifest.end.format("%Y-%m-%d %H:%M:%S"));
+        }
+    }
+    Ok(())
+}
+
+/// Prints the per-case table of measured fleets; an error if a fleet's stored rows are
+/// not the ones it implies.
+fn print_cases(results: &[FleetResult]) -> Result<(), BenchError> {
+    println!("{}", table::machine_line());
+    println!();
+    println!("{}", table::CASE_HEADER);
+    for result in results {
+        for row in table::case_rows(result) {
+            println!("{row}");
+        }
+    }
+    for result in results {
+        let (points, detections) = result.expected_rows();
+        if !result.rows_ok() {
+            return Err(BenchError::Usage(format!(
+                "fleet of {} metrics: stored {} datapoints and {} detections; expected {points} and {detections}",
+                result.manifest.metrics, result.stored.datapoints, result.stored.detections
+            )));
         }
     }
     Ok(())

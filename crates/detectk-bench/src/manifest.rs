@@ -109,6 +109,22 @@ impl Manifest {
             .join(format!("{}.yaml", self.metric_name(id)))
     }
 
+    /// The injected spikes: (metric name, interval start), in series and time order.
+    pub fn spikes(&self) -> Vec<(String, DateTime<Utc>)> {
+        (1..=self.metrics)
+            .flat_map(|id| {
+                let model = self.model(id);
+                (self.start_slot()..self.end_slot())
+                    .filter(move |&slot| model.point(slot).spike)
+                    .map(move |slot| {
+                        let at = DateTime::from_timestamp(slot * INTERVAL_SECONDS, 0)
+                            .expect("slot in range");
+                        (self.metric_name(id), at)
+                    })
+            })
+            .collect()
+    }
+
     /// Moves the end `intervals` intervals on.
     pub fn advanced(&self, intervals: i64) -> Self {
         Self {
