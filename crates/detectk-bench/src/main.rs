@@ -148,7 +148,7 @@ enum Command {
         storage: StorageArgs,
     },
     /// Measure `dtk` on the fleet in DIR: history load, then real and idle ticks; prints
-    /// a markdown table (one row per case) on stdout.
+    /// a markdown table (one row per case) and the fleet's row of the cost curve on stdout.
     ///
     /// The history load empties the storage and runs `dtk backfill DIR --execution-time END
     /// --concurrency C`. Each tick appends one interval to every series (as `advance`),
@@ -227,7 +227,10 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
         }
         Command::Run { dir, measure } => {
             let result = run_fleet(&dir, &measure.options()).await?;
-            print_cases(&[result])?;
+            print_cases(std::slice::from_ref(&result))?;
+            println!();
+            println!("{}", table::CURVE_HEADER);
+            println!("{}", table::curve_row(&result));
         }
         Command::Curve {
             base_dir,
