@@ -47,6 +47,8 @@ pub struct FleetResult {
     pub idle: Vec<Usage>,
     /// Rows counted at the end.
     pub stored: StoredRows,
+    /// The machine line (cores, load average) before the first command.
+    pub machine_at_start: String,
 }
 
 impl FleetResult {
@@ -81,6 +83,7 @@ fn dtk_args(command: &str, dir: &Path, at: &str, concurrency: u32) -> Vec<String
 /// Measures the fleet in `dir`; progress goes to stderr.
 pub async fn run_fleet(dir: &Path, options: &RunOptions) -> Result<FleetResult, BenchError> {
     let mut manifest = Manifest::load(dir)?;
+    let machine_at_start = crate::table::machine_line();
     let scratch = std::env::temp_dir();
     let mut load = None;
     if options.load {
@@ -121,6 +124,7 @@ pub async fn run_fleet(dir: &Path, options: &RunOptions) -> Result<FleetResult, 
         real,
         idle,
         stored,
+        machine_at_start,
     })
 }
 

@@ -261,8 +261,6 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
                 }
                 results.push(result);
             }
-            println!("{}", table::machine_line());
-            println!();
             println!("{}", table::CURVE_HEADER);
             for result in &results {
                 println!("{}", table::curve_row(result));
@@ -293,7 +291,13 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
 /// Prints the per-case table of measured fleets; an error if a fleet's stored rows are
 /// not the ones it implies.
 fn print_cases(results: &[FleetResult]) -> Result<(), BenchError> {
-    println!("{}", table::machine_line());
+    for result in results {
+        println!(
+            "{} metrics: at start {}",
+            result.manifest.metrics, result.machine_at_start
+        );
+    }
+    println!("at end: {}", table::machine_line());
     println!();
     println!("{}", table::CASE_HEADER);
     for result in results {
