@@ -157,7 +157,8 @@ async fn a_tiny_fleet_runs_through_dtk() {
         "2",
     ]);
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| 5 |")).collect();
-    assert_eq!(rows.len(), 3, "{table}");
+    // The three cases, then the fleet's row of the cost curve.
+    assert_eq!(rows.len(), 4, "{table}");
     assert!(
         rows[0].contains("history load")
             && rows[0].contains(&format!(
@@ -168,6 +169,7 @@ async fn a_tiny_fleet_runs_through_dtk() {
     );
     assert!(rows[1].contains("cron tick"), "{table}");
     assert!(rows[2].contains("same tick again"), "{table}");
+    assert_eq!(rows[3].matches('|').count(), 11, "{table}");
     let after = count(&dir, &manifest.storage).await.unwrap();
     assert_eq!(after.datapoints, points + 2 * METRICS);
 }
