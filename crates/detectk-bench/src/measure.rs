@@ -81,7 +81,8 @@ pub fn measure_child(
 /// its usage; a failing command is an error carrying the tail of its stderr.
 pub fn measure(program: &Path, args: &[String], scratch: &Path) -> Result<Usage, BenchError> {
     let me = std::env::current_exe().map_err(|e| BenchError::io(Path::new("current_exe"), e))?;
-    let stderr_file = scratch.join("measured.stderr");
+    // One file per fleet-bench process: several may measure at once.
+    let stderr_file = scratch.join(format!("fleet-bench-{}.stderr", std::process::id()));
     let command_line = format!("{} {}", program.display(), args.join(" "));
     let output = Command::new(me)
         .arg("measure")
