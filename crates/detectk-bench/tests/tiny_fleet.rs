@@ -16,14 +16,26 @@ const METRICS: i64 = 5;
 const DAYS: i64 = 8;
 const END: &str = "2026-01-01 00:00:00";
 
-/// The `dtk` debug binary: `DTK_BIN`, else built here with cargo (a no-op when fresh).
+/// The `dtk` debug binary: `DTK_BIN`; else the one `cargo test --workspace` built next to
+/// this test (`target/debug/dtk`); else built here with cargo. A build here would replace
+/// the binary that the CLI's own tests run, so it only happens when there is none.
 fn dtk() -> PathBuf {
     if let Some(path) = std::env::var_os("DTK_BIN") {
         return PathBuf::from(path);
     }
+    // target/debug/deps/tiny_fleet-HASH -> target/debug/dtk
+    let exe = std::env::current_exe().expect("test executable path");
+    let dtk = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .join(format!("dtk{}", std::env::consts::EXE_SUFFIX));
+    if dtk.exists() {
+        return dtk;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "detectk-cli"]);
+    build.args(["build", "--quiet", "-p", "detectk-cli", "--all-features"]);
     // The variables cargo sets for this test (CARGO_PKG_*, CARGO_MANIFEST_DIR, ...) would
     // make the nested build differ from a plain `cargo build` and rebuild dependencies.
     for (name, _) in std::env::vars_os() {
@@ -34,12 +46,7 @@ fn dtk() -> PathBuf {
     }
     let status = build.status().expect("cargo runs");
     assert!(status.success(), "cargo build -p detectk-cli failed");
-    // target/debug/deps/tiny_fleet-HASH -> target/debug/dtk
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .join("dtk")
+    dtk
 }
 
 fn fleet_bench(args: &[&str]) -> String {
