@@ -3,6 +3,7 @@
 
 mod decode;
 mod dialect;
+mod time_text;
 
 pub(crate) use dialect::Lite;
 
