@@ -1,0 +1,14 @@
+//! The fleet benchmark of DetectK (`fleet-bench`): generates a fleet of metrics on a
+//! SQLite source and measures `dtk` on it. Not published; see
+//! `docs/benchmarks-fleet.md`.
+
+pub mod configs;
+pub mod error;
+pub mod generate;
+pub mod manifest;
+pub mod series;
+pub mod source;
+pub mod storage;
+
+pub use error::BenchError;
+pub use manifest::{AlerterChoice, Manifest, StorageChoice};
