@@ -41,10 +41,16 @@ pub(crate) fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
     parse_exact(s.as_bytes()).or_else(|| parse_general(s))
 }
 
-/// The stored form exactly, `YYYY-MM-DD HH:MM:SS` (or `T` between date and time),
-/// then optionally `.` and 1 to 9 digits; `None` for anything else (including leap
-/// seconds), which [`parse_general`] then reads.
+/// The stored form exactly, as UTC (see [`parse_naive_exact`]).
 fn parse_exact(b: &[u8]) -> Option<DateTime<Utc>> {
+    parse_naive_exact(b).map(|n| n.and_utc())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (or `T` between date and time), then optionally `.` and 1 to
+/// 9 digits, nothing else: the same time chrono's `%Y-%m-%d %H:%M:%S%.f` reads, without
+/// its format-string machinery. `None` for anything else (including leap seconds and
+/// zones), which the callers then give to chrono.
+pub(crate) fn parse_naive_exact(b: &[u8]) -> Option<NaiveDateTime> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
         return None;
     }
@@ -67,11 +73,7 @@ fn parse_exact(b: &[u8]) -> Option<DateTime<Utc>> {
     if second > 59 {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(year as i32, month, day)?;
-    Some(
-        date.and_hms_nano_opt(hour, minute, second, nanos)?
-            .and_utc(),
-    )
+    NaiveDate::from_ymd_opt(year as i32, month, day)?.and_hms_nano_opt(hour, minute, second, nanos)
 }
 
 /// The value of a run of ASCII digits; `None` when any byte is not one.
