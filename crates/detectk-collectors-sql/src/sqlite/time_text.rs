@@ -3,8 +3,6 @@
 //! it). Written and read digit by digit: a tick reads thousands of stored times per
 //! metric, and chrono's format-string parser costs more than the rest of the row.
 
-use std::fmt::Write;
-
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 
 /// Stored text form of a UTC time: `YYYY-MM-DD HH:MM:SS`, with `.ffffff` only when
@@ -21,19 +19,30 @@ pub(crate) fn time_text(t: DateTime<Utc>) -> String {
         return t.format(format).to_string();
     }
     let mut text = String::with_capacity(26);
-    let _ = write!(
-        text,
-        "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    push_digits(&mut text, year as u32, 4);
+    text.push('-');
+    push_digits(&mut text, t.month(), 2);
+    text.push('-');
+    push_digits(&mut text, t.day(), 2);
+    text.push(' ');
+    push_digits(&mut text, t.hour(), 2);
+    text.push(':');
+    push_digits(&mut text, t.minute(), 2);
+    text.push(':');
+    push_digits(&mut text, t.second(), 2);
     if t.nanosecond() != 0 {
-        let _ = write!(text, ".{:06}", t.nanosecond() / 1000);
+        text.push('.');
+        push_digits(&mut text, t.nanosecond() / 1000, 6);
     }
     text
+}
+
+/// Appends the last `width` decimal digits of `v`, zero-padded.
+fn push_digits(text: &mut String, v: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (v / 10u32.pow(place)) % 10;
+        text.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Parses [`time_text`] (and ISO 8601 with `T`, optional `Z` or offset) as UTC.
