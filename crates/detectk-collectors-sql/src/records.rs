@@ -30,18 +30,18 @@ pub(crate) fn dedupe_points(points: &[DataPoint]) -> Vec<&DataPoint> {
         .collect()
 }
 
-/// Detections with one record per key (metric, detector, timestamp), the last one winning.
+/// Detections with one record per key (metric, detector, timestamp), the last one
+/// winning, in the order given.
 pub(crate) fn dedupe_detections(records: &[DetectionRecord]) -> Vec<&DetectionRecord> {
-    let key = |r: &DetectionRecord| {
-        (
-            r.metric.clone(),
-            r.detector_id.clone(),
-            r.detection.timestamp,
-        )
-    };
+    fn key(r: &DetectionRecord) -> (&str, &str, DateTime<Utc>) {
+        (&r.metric, &r.detector_id, r.detection.timestamp)
+    }
     let mut last = HashMap::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         last.insert(key(r), i);
+    }
+    if last.len() == records.len() {
+        return records.iter().collect();
     }
     records
         .iter()
@@ -94,6 +94,27 @@ pub(crate) fn split_detection_context(
     (map, stats, skipped)
 }
 
+/// The `detector_params` JSON text of detections, serialized once per detector: the
+/// records of one detector carry equal params, and comparing is cheaper than writing.
+#[derive(Default)]
+pub(crate) struct ParamsText<'a> {
+    last: Option<(&'a Value, String)>,
+}
+
+impl<'a> ParamsText<'a> {
+    /// The JSON text of `params`.
+    pub(crate) fn of(&mut self, params: &'a Value) -> String {
+        match &self.last {
+            Some((value, text)) if *value == params => text.clone(),
+            _ => {
+                let text = params.to_string();
+                self.last = Some((params, text.clone()));
+                text
+            }
+        }
+    }
+}
+
 /// The stored `detector_ids` JSON list.
 pub(crate) fn ids_text(ids: &[String]) -> String {
     Value::from(ids.to_vec()).to_string()
@@ -111,6 +132,7 @@ pub(crate) fn parse_kind(s: &str) -> Option<detectk_core::traits::AlertKind> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use detectk_core::model::Detection;
     use serde_json::json;
 
     #[test]
@@ -120,6 +142,43 @@ mod tests {
         let kept = dedupe_points(&points);
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].value, Some(2.0));
+    }
+
+    #[test]
+    fn detection_batches_keep_the_last_record_per_key_in_order() {
+        let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let record = |detector: &str, minute: i64, value: f64| DetectionRecord {
+            metric: "m".into(),
+            detector_id: detector.into(),
+            detector_type: "mad".into(),
+            detector_params: json!({}),
+            detection: Detection::skipped(t + chrono::Duration::minutes(minute), Some(value), "x"),
+            alert_sent: false,
+            context: Context::new(),
+        };
+        let unique = vec![
+            record("a", 0, 1.0),
+            record("b", 0, 2.0),
+            record("a", 1, 3.0),
+        ];
+        let kept: Vec<&DetectionRecord> = dedupe_detections(&unique);
+        assert_eq!(kept, unique.iter().collect::<Vec<_>>());
+        let repeated = vec![
+            record("a", 0, 1.0),
+            record("b", 0, 2.0),
+            record("a", 0, 3.0),
+        ];
+        let kept = dedupe_detections(&repeated);
+        assert_eq!(kept, vec![&repeated[1], &repeated[2]]);
+    }
+
+    #[test]
+    fn params_text_is_each_params_json() {
+        let (a, b) = (json!({"window": 7}), json!({"window": 30}));
+        let mut texts = ParamsText::default();
+        for params in [&a, &a, &b, &a] {
+            assert_eq!(texts.of(params), params.to_string());
+        }
     }
 
     #[test]

@@ -147,8 +147,8 @@ impl Dialect for Mysql {
 
     fn json(row: &MySqlRow, column: &str) -> Result<Option<Value>, sqlx::Error> {
         // MariaDB's JSON is LONGTEXT on the wire, MySQL's its own type: read the text.
-        let text: Option<String> = row.try_get_unchecked(column)?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+        let text: Option<&str> = row.try_get_unchecked(column)?;
+        Ok(text.and_then(|t| serde_json::from_str(t).ok()))
     }
 
     const NOW: Option<&'static str> = Some("UTC_TIMESTAMP(6)");

@@ -9,7 +9,7 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Arguments, PgConnection, Postgres, Row};
 
-use crate::records::{context_text, detection_context};
+use crate::records::{ParamsText, context_text, detection_context};
 use crate::storage::Dialect;
 
 /// The PostgreSQL dialect.
@@ -283,7 +283,13 @@ async fn write_detections(
             )
             .bind(col(&|r| r.detection.percent_deviation))
             .bind(chunk.iter().map(|r| r.detector_type.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|r| r.detector_params.to_string()).collect::<Vec<_>>())
+            .bind({
+                let mut params = ParamsText::default();
+                chunk
+                    .iter()
+                    .map(|r| params.of(&r.detector_params))
+                    .collect::<Vec<_>>()
+            })
             .bind(chunk.iter().map(|r| r.alert_sent).collect::<Vec<_>>())
             .bind(chunk.iter().map(|r| detection_context(r)).collect::<Vec<_>>())
             .execute(&mut *conn)

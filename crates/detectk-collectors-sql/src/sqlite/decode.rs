@@ -6,6 +6,7 @@ use detectk_core::model::Cell;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
+use super::time_text::parse_naive_exact;
 use crate::collect::DecodeFailure;
 
 /// Decodes every cell of `row`.
@@ -19,12 +20,11 @@ fn decode_cell(row: &SqliteRow, i: usize) -> Result<Cell, DecodeFailure> {
     if raw.is_null() {
         return Ok(Cell::Null);
     }
-    let storage = raw.type_info().name().to_string();
-    let declared = row.column(i).type_info().name().to_string();
-    Ok(match storage.as_str() {
+    let declared = row.column(i).type_info().name();
+    Ok(match raw.type_info().name() {
         "INTEGER" | "BOOLEAN" => {
             let v: i64 = row.try_get_unchecked(i).map_err(fail)?;
-            match declared.as_str() {
+            match declared {
                 "BOOLEAN" => Cell::Bool(v != 0),
                 "DATETIME" => DateTime::<Utc>::from_timestamp(v, 0)
                     .map(Cell::DateTimeUtc)
@@ -34,13 +34,18 @@ fn decode_cell(row: &SqliteRow, i: usize) -> Result<Cell, DecodeFailure> {
         }
         "REAL" => Cell::Float(row.try_get_unchecked::<f64, _>(i).map_err(fail)?),
         "TEXT" | "DATETIME" | "DATE" | "TIME" => {
-            text_cell(row.try_get_unchecked::<String, _>(i).map_err(fail)?)
+            let text: &str = row.try_get_unchecked(i).map_err(fail)?;
+            match parse_naive_exact(text.as_bytes()) {
+                Some(t) => Cell::DateTime(t),
+                None => text_cell(text.to_string()),
+            }
         }
         other => Cell::Other(other.to_string()),
     })
 }
 
-/// Text in one of SQLite's date/time formats becomes a date or time (with zone when it
+/// Text in one of SQLite's date/time formats (the common `YYYY-MM-DD HH:MM:SS[.f]`
+/// is read by [`parse_naive_exact`] before this) becomes a date or time (with zone when it
 /// carries `Z` or an offset); any other text stays text.
 pub(crate) fn text_cell(s: String) -> Cell {
     let b = s.as_bytes();
@@ -107,5 +112,17 @@ mod tests {
             text_cell("2024-03-10 is a date".into()),
             Cell::Text("2024-03-10 is a date".into())
         );
+    }
+
+    proptest::proptest! {
+        /// The exact parser, tried first on a text cell, reads what `text_cell` reads.
+        #[test]
+        fn the_exact_parser_reads_text_cells_as_text_cell_does(
+            s in "[0-9]{4}-[0-1][0-9]-[0-3][0-9][ T][0-2][0-9]:[0-5][0-9]:[0-6][0-9](\\.[0-9]{1,9})?"
+        ) {
+            if let Some(t) = parse_naive_exact(s.as_bytes()) {
+                proptest::prop_assert_eq!(text_cell(s), Cell::DateTime(t));
+            }
+        }
     }
 }

@@ -3,12 +3,13 @@
 //! and `datetime()` understands it), JSON as text, and `BEGIN IMMEDIATE` for every
 //! write so concurrent writers queue for the file's lock.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row, Sqlite};
 
+use super::time_text::{parse_time_text, time_text};
 use crate::storage::Dialect;
 
 /// The SQLite dialect.
@@ -117,9 +118,9 @@ impl Dialect for Lite {
     }
 
     fn time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        let text: Option<String> = row.try_get(column)?;
+        let text: Option<&str> = row.try_get(column)?;
         text.map(|t| {
-            parse_time_text(&t).ok_or_else(|| sqlx::Error::ColumnDecode {
+            parse_time_text(t).ok_or_else(|| sqlx::Error::ColumnDecode {
                 index: format!("{column:?}"),
                 source: format!("{t:?} is not a time").into(),
             })
@@ -132,8 +133,8 @@ impl Dialect for Lite {
     }
 
     fn json(row: &SqliteRow, column: &str) -> Result<Option<Value>, sqlx::Error> {
-        let text: Option<String> = row.try_get(column)?;
-        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+        let text: Option<&str> = row.try_get(column)?;
+        Ok(text.and_then(|t| serde_json::from_str(t).ok()))
     }
 
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
@@ -153,55 +154,6 @@ impl Dialect for Lite {
         "SELECT COUNT(*) AS n FROM pragma_table_info(?) WHERE name = ?";
 }
 
-/// Stored text form of a UTC time: `YYYY-MM-DD HH:MM:SS`, with `.ffffff` only when
-/// there are sub-seconds. Text order equals time order.
-/// Written digit by digit: bulk writes format two times per row.
-pub(crate) fn time_text(t: DateTime<Utc>) -> String {
-    use std::fmt::Write;
-    let year = t.year();
-    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
-        // Outside four-digit years, and leap seconds: chrono's own formatting.
-        let format = if t.nanosecond() == 0 {
-            "%Y-%m-%d %H:%M:%S"
-        } else {
-            "%Y-%m-%d %H:%M:%S%.6f"
-        };
-        return t.format(format).to_string();
-    }
-    let mut text = String::with_capacity(26);
-    let _ = write!(
-        text,
-        "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    if t.nanosecond() != 0 {
-        let _ = write!(text, ".{:06}", t.nanosecond() / 1000);
-    }
-    text
-}
-
-/// Parses [`time_text`] (and ISO 8601 with `T`, optional `Z` or offset) as UTC.
-pub(crate) fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let s = s.strip_suffix('Z').unwrap_or(s);
-    [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-    .map(|n| n.and_utc())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,42 +165,5 @@ mod tests {
             "ON CONFLICT (metric_name, job) DO UPDATE SET position = excluded.position, \
              updated_at = excluded.updated_at"
         );
-    }
-    use chrono::TimeZone;
-
-    #[test]
-    fn time_text_is_chronos_format() {
-        let start = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 58).unwrap();
-        for step in 0..2_000i64 {
-            let t = start + chrono::Duration::nanoseconds(step * 987_654_321_123);
-            let format = if t.nanosecond() == 0 {
-                "%Y-%m-%d %H:%M:%S"
-            } else {
-                "%Y-%m-%d %H:%M:%S%.6f"
-            };
-            assert_eq!(time_text(t), t.format(format).to_string());
-        }
-        let whole = Utc.with_ymd_and_hms(2024, 2, 29, 7, 5, 3).unwrap();
-        assert_eq!(time_text(whole), "2024-02-29 07:05:03");
-        assert_eq!(
-            time_text(whole + chrono::Duration::nanoseconds(1_500)),
-            "2024-02-29 07:05:03.000001"
-        );
-    }
-
-    #[test]
-    fn time_text_sorts_like_time_and_round_trips() {
-        let a = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
-        let b = a + chrono::Duration::milliseconds(500);
-        let c = a + chrono::Duration::seconds(1);
-        let texts: Vec<String> = [a, b, c].into_iter().map(time_text).collect();
-        assert_eq!(texts[0], "2024-01-01 00:00:00");
-        assert_eq!(texts[1], "2024-01-01 00:00:00.500000");
-        assert!(texts[0] < texts[1] && texts[1] < texts[2]);
-        for (t, s) in [a, b, c].into_iter().zip(&texts) {
-            assert_eq!(parse_time_text(s), Some(t));
-        }
-        assert_eq!(parse_time_text("2024-01-01T00:00:00Z"), Some(a));
-        assert_eq!(parse_time_text("2024-01-01T03:00:00+03:00"), Some(a));
     }
 }

@@ -13,7 +13,7 @@ use super::dialect::RowOf;
 use super::series::values_template;
 use super::{Dialect, SqlStorage, Stmt, begin_write};
 use crate::records::{
-    context_from_value, dedupe_detections, detection_context, split_detection_context,
+    ParamsText, context_from_value, dedupe_detections, detection_context, split_detection_context,
 };
 
 /// The columns written for a detection, in order.
@@ -169,6 +169,7 @@ pub(crate) async fn upsert_chunked<D: Dialect>(
     records: &[&DetectionRecord],
 ) -> Result<(), sqlx::Error> {
     let tail = D::upsert(DETECTION_KEY, DETECTION_UPDATES);
+    let mut params = ParamsText::default();
     for chunk in records.chunks((D::MAX_BINDS / 14).max(1)) {
         let sql = values_template("dtk_detections", DETECTION_COLUMNS, 14, chunk.len(), &tail);
         let mut stmt = Stmt::<D>::new(&sql);
@@ -186,7 +187,7 @@ pub(crate) async fn upsert_chunked<D: Dialect>(
                 .opt_text(d.direction.map(Direction::as_str))
                 .float(d.percent_deviation)
                 .text(&r.detector_type)
-                .json(Some(r.detector_params.to_string()))
+                .json(Some(params.of(&r.detector_params)))
                 .boolean(r.alert_sent)
                 .json(detection_context(r));
         }
