@@ -37,6 +37,26 @@ const RUN_ELSEWHERE: &[(&str, &str)] = &[
         "needs a NAB corpus (its path is the argument); the backtest it runs is tests/backtest.rs",
     ),
     ("cargo build --release", "a release build"),
+    (
+        "B=target/",
+        "the fleet benchmark (docs/benchmarks-fleet.md): detectk-bench's tests/tiny_fleet.rs runs it on a tiny fleet",
+    ),
+    (
+        "$B ",
+        "the fleet benchmark: detectk-bench's tests/tiny_fleet.rs",
+    ),
+    (
+        "T=$($B advance",
+        "the fleet benchmark: detectk-bench's tests/tiny_fleet.rs",
+    ),
+    (
+        "--storage postgres --pg-url",
+        "the continued line of a fleet-bench generate command",
+    ),
+    (
+        "target/release/dtk ",
+        "a release dtk on a generated fleet (minutes); tests/tiny_fleet.rs runs the same commands",
+    ),
     ("mysql --protocol=TCP", "benchmark setup"),
     (
         "clickhouse-client --multiquery < examples/clickhouse/seed.sql",
