@@ -17,7 +17,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{dtk, sqlite_exec, stderr, stdout};
+use common::{dtk, series_metric_yaml, stderr, stdout, write_series_source};
 use detectk_core::testkit::smtp_server::SmtpServer;
 use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
 
@@ -27,31 +27,16 @@ const NEWEST: &str = "2024-03-01 02:10:00";
 /// A project with `source.db`: 100 every 10 minutes, and 500 at 02:00.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut statements =
-        vec!["CREATE TABLE series (ts TEXT NOT NULL, v REAL NOT NULL)".to_string()];
-    for i in 0..=12 {
-        let v = if i == 12 { 500.0 } else { 100.0 };
-        statements.push(format!(
-            "INSERT INTO series VALUES ('2024-03-01 {:02}:{:02}:00', {v})",
-            i / 6,
-            (i % 6) * 10
-        ));
-    }
-    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
-    sqlite_exec(&dir.path().join("source.db"), &refs);
+    let values: Vec<f64> = (0..=12)
+        .map(|i| if i == 12 { 500.0 } else { 100.0 })
+        .collect();
+    write_series_source(dir.path(), &values);
     dir
 }
 
 /// Writes `m.yaml` with this `alerter:` block (indented YAML) and runs it.
 fn run(dir: &Path, alerter: &str) -> Output {
-    let yaml = format!(
-        "name: orders\n\
-         collector:\n  type: sqlite\n  params:\n    connection_string: \"sqlite:///source.db\"\n    \
-         query: \"SELECT ts AS period_time, v AS value FROM series WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"\n\
-         detector: {{type: threshold, params: {{threshold: 300}}}}\n\
-         alerter:\n{alerter}\n\
-         schedule: {{interval: 10 minutes, batch_load_days: 1}}\n"
-    );
+    let yaml = series_metric_yaml(&format!("alerter:\n{alerter}"));
     std::fs::write(dir.join("m.yaml"), yaml).unwrap();
     dtk()
         .current_dir(dir)

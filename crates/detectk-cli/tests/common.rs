@@ -112,3 +112,32 @@ pub fn sqlite_exec(db: &Path, statements: &[&str]) {
         pool.close().await;
     });
 }
+
+/// Writes `source.db` in `dir` with table `series(ts, v)`: `values[i]` at 2024-03-01
+/// 00:00 plus `10 * i` minutes.
+pub fn write_series_source(dir: &Path, values: &[f64]) {
+    let mut statements =
+        vec!["CREATE TABLE series (ts TEXT NOT NULL, v REAL NOT NULL)".to_string()];
+    for (i, v) in values.iter().enumerate() {
+        statements.push(format!(
+            "INSERT INTO series VALUES ('2024-03-01 {:02}:{:02}:00', {v:?})",
+            i / 6,
+            (i % 6) * 10
+        ));
+    }
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    sqlite_exec(&dir.join("source.db"), &refs);
+}
+
+/// Metric `orders` over [`write_series_source`]'s table, threshold 300, every 10
+/// minutes, with these extra top-level YAML lines (`storage:`, `alerter:` ...).
+pub fn series_metric_yaml(extra: &str) -> String {
+    format!(
+        "name: orders\n\
+         collector:\n  type: sqlite\n  params:\n    connection_string: \"sqlite:///source.db\"\n    \
+         query: \"SELECT ts AS period_time, v AS value FROM series WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"\n\
+         detector: {{type: threshold, params: {{threshold: 300}}}}\n\
+         {extra}\n\
+         schedule: {{interval: 10 minutes, batch_load_days: 1}}\n"
+    )
+}

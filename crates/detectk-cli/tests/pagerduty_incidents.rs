@@ -8,40 +8,29 @@ mod common;
 
 use std::path::Path;
 
-use common::{dtk, sqlite_exec, stderr, stdout};
+use common::{dtk, series_metric_yaml, stderr, stdout, write_series_source};
 use detectk_core::testkit::webhook_server::WebhookServer;
 
 /// 100 every 10 minutes from 00:00, 500 from 02:00 to 02:30, 100 at 02:40 and 500
 /// again at 02:50 (threshold 300).
 fn project(server: &WebhookServer) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut statements =
-        vec!["CREATE TABLE series (ts TEXT NOT NULL, v REAL NOT NULL)".to_string()];
-    for i in 0..=17 {
-        let v = if (12..=15).contains(&i) || i == 17 {
-            500.0
-        } else {
-            100.0
-        };
-        statements.push(format!(
-            "INSERT INTO series VALUES ('2024-03-01 {:02}:{:02}:00', {v})",
-            i / 6,
-            (i % 6) * 10
-        ));
-    }
-    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
-    sqlite_exec(&dir.path().join("source.db"), &refs);
-    let yaml = format!(
-        "name: orders\n\
-         collector:\n  type: sqlite\n  params:\n    connection_string: \"sqlite:///source.db\"\n    \
-         query: \"SELECT ts AS period_time, v AS value FROM series WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"\n\
-         storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\n\
-         detector: {{type: threshold, params: {{threshold: 300}}}}\n\
+    let values: Vec<f64> = (0..=17)
+        .map(|i| {
+            if (12..=15).contains(&i) || i == 17 {
+                500.0
+            } else {
+                100.0
+            }
+        })
+        .collect();
+    write_series_source(dir.path(), &values);
+    let yaml = series_metric_yaml(&format!(
+        "storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\n\
          alerter: {{type: pagerduty, params: {{routing_key: PDsecretKEY, url: \"{}\", max_retries: 0}}, \
-         conditions: {{cooldown_minutes: 20, notify_recovery: true}}}}\n\
-         schedule: {{interval: 10 minutes, batch_load_days: 1}}\n",
+         conditions: {{cooldown_minutes: 20, notify_recovery: true}}}}",
         server.url_with_path("/v2/enqueue")
-    );
+    ));
     std::fs::write(dir.path().join("m.yaml"), yaml).unwrap();
     dir
 }

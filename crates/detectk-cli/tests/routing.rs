@@ -9,38 +9,24 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{dtk, sqlite_exec, sqlite_rows, stderr};
+use common::{dtk, series_metric_yaml, sqlite_rows, stderr, write_series_source};
 use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
 
 /// A project whose source has 100 every 10 minutes and 500 at 02:00 (threshold 300:
 /// the anomaly scores 200).
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut statements =
-        vec!["CREATE TABLE series (ts TEXT NOT NULL, v REAL NOT NULL)".to_string()];
-    for i in 0..=12 {
-        let v = if i == 12 { 500.0 } else { 100.0 };
-        statements.push(format!(
-            "INSERT INTO series VALUES ('2024-03-01 {:02}:{:02}:00', {v})",
-            i / 6,
-            (i % 6) * 10
-        ));
-    }
-    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
-    sqlite_exec(&dir.path().join("source.db"), &refs);
+    let values: Vec<f64> = (0..=12)
+        .map(|i| if i == 12 { 500.0 } else { 100.0 })
+        .collect();
+    write_series_source(dir.path(), &values);
     dir
 }
 
 fn run(dir: &Path, alerting: &str) -> Output {
-    let yaml = format!(
-        "name: orders\n\
-         collector:\n  type: sqlite\n  params:\n    connection_string: \"sqlite:///source.db\"\n    \
-         query: \"SELECT ts AS period_time, v AS value FROM series WHERE ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}' ORDER BY ts\"\n\
-         storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\n\
-         detector: {{type: threshold, params: {{threshold: 300}}}}\n\
-         {alerting}\n\
-         schedule: {{interval: 10 minutes, batch_load_days: 1}}\n"
-    );
+    let yaml = series_metric_yaml(&format!(
+        "storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\n{alerting}"
+    ));
     std::fs::write(dir.join("m.yaml"), yaml).unwrap();
     dtk()
         .current_dir(dir)
