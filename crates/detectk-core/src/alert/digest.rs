@@ -16,7 +16,7 @@ use futures::future::join_all;
 
 use crate::alert::Severity;
 use crate::alert::lease::{HeldLease, unique_token};
-use crate::alert::process::alert_key;
+use crate::alert::process::{alert_key, detector_ids};
 use crate::alert::text::{format_time, format_value};
 use crate::error::{AlertError, Error};
 use crate::traits::{
@@ -233,12 +233,7 @@ async fn claim(item: &DigestItem) -> Result<Option<Claimed<'_>>, Error> {
     let now = Utc::now();
     let key = alert_key(item.message.kind, item.message.timestamp);
     let token = unique_token(now);
-    let detectors = item
-        .message
-        .detections
-        .iter()
-        .map(|r| r.detector_id.clone())
-        .collect();
+    let detectors = detector_ids(&item.message);
     // We hold the lease: a pending claim made before now belongs to a dead run.
     let request = AlertClaim::new(
         &item.state_key,
@@ -294,12 +289,7 @@ async fn finish(
         .await
         .map_err(|e| storage_err(metric, e))?;
     if result.is_ok() && item.message.kind == AlertKind::Anomaly {
-        let ids: Vec<String> = item
-            .message
-            .detections
-            .iter()
-            .map(|r| r.detector_id.clone())
-            .collect();
+        let ids = detector_ids(&item.message);
         item.storage
             .mark_alert_sent(&MarkAlertSent::new(metric, ids, item.message.timestamp))
             .await

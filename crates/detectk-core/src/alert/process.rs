@@ -307,11 +307,7 @@ async fn record_suppressed(
     let now = Utc::now();
     let key = alert_key(message.kind, job.newest);
     let token = unique_token(now);
-    let ids: Vec<String> = message
-        .detections
-        .iter()
-        .map(|r| r.detector_id.clone())
-        .collect();
+    let ids = detector_ids(&message);
     let claim = AlertClaim::new(
         job.state_key,
         &key,
@@ -469,11 +465,7 @@ async fn deliver_once(
     let now = Utc::now();
     let key = alert_key(message.kind, at);
     let token = unique_token(now);
-    let ids: Vec<String> = message
-        .detections
-        .iter()
-        .map(|r| r.detector_id.clone())
-        .collect();
+    let ids = detector_ids(&message);
     // We hold the lease: a pending claim made before now belongs to a dead run.
     let claim = AlertClaim::new(job.state_key, &key, message.kind, at, &token, now, now)
         .detectors(ids.clone());
@@ -541,4 +533,13 @@ async fn deliver_once(
             source,
         }),
     }
+}
+
+/// The detector IDs an alert message is about (what its ledger row records).
+pub(crate) fn detector_ids(message: &AlertMessage) -> Vec<String> {
+    message
+        .detections
+        .iter()
+        .map(|r| r.detector_id.clone())
+        .collect()
 }
