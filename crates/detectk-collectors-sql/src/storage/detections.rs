@@ -86,10 +86,24 @@ impl<D: Dialect> DetectionStore for SqlStorage<D> {
         metric: &str,
     ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
         let err = self.err("reading the last detection times");
+        // A loose index scan: one primary-key seek per detector for the next detector ID
+        // and one for its newest time. `GROUP BY detector_id` would read every detection
+        // of the metric (thousands of wide rows per detector) on every tick.
         let rows = Stmt::<D>::new(
-            "SELECT detector_id, MAX(detected_at) AS last_time FROM dtk_detections \
-             WHERE metric_name = ? GROUP BY detector_id",
+            "WITH RECURSIVE ids (id) AS ( \
+               SELECT MIN(detector_id) FROM dtk_detections WHERE metric_name = ? \
+               UNION ALL \
+               SELECT (SELECT MIN(d.detector_id) FROM dtk_detections d \
+                       WHERE d.metric_name = ? AND d.detector_id > ids.id) \
+               FROM ids WHERE ids.id IS NOT NULL \
+             ) \
+             SELECT ids.id AS detector_id, \
+               (SELECT MAX(d.detected_at) FROM dtk_detections d \
+                WHERE d.metric_name = ? AND d.detector_id = ids.id) AS last_time \
+             FROM ids WHERE ids.id IS NOT NULL",
         )
+        .text(metric)
+        .text(metric)
         .text(metric)
         .fetch(&mut *self.handle.connect().await?)
         .await
