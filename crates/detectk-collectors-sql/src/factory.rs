@@ -101,17 +101,22 @@ impl SqlFactory {
             #[cfg(feature = "sqlite")]
             ConnectionSettings::Sqlite(s) => Arc::new(SqlStorage::<sqlite::Lite>::new(
                 sqlite::SqliteHandle::new(s, &self.cache),
+                &self.cache,
             )),
             #[cfg(feature = "postgres")]
-            ConnectionSettings::Server(s) if s.driver == Driver::Postgres => Arc::new(
-                SqlStorage::<postgres::Pg>::new(postgres::PgHandle::new(s, &self.cache)),
-            ),
+            ConnectionSettings::Server(s) if s.driver == Driver::Postgres => {
+                Arc::new(SqlStorage::<postgres::Pg>::new(
+                    postgres::PgHandle::new(s, &self.cache),
+                    &self.cache,
+                ))
+            }
             #[cfg(feature = "mysql")]
-            ConnectionSettings::Server(s) if s.driver == Driver::Mysql => Arc::new(SqlStorage::<
-                mysql::Mysql,
-            >::new(
-                mysql::MysqlHandle::new(s, &self.cache),
-            )),
+            ConnectionSettings::Server(s) if s.driver == Driver::Mysql => {
+                Arc::new(SqlStorage::<mysql::Mysql>::new(
+                    mysql::MysqlHandle::new(s, &self.cache),
+                    &self.cache,
+                ))
+            }
             #[allow(unreachable_patterns)]
             other => unreachable!("settings of a driver compiled out: {}", other.driver()),
         }

@@ -3,6 +3,8 @@
 
 mod decode;
 mod dialect;
+mod lane;
+mod lane_error;
 mod time_text;
 
 pub(crate) use dialect::Lite;
