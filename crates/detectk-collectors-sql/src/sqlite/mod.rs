@@ -4,6 +4,8 @@
 mod decode;
 mod dialect;
 mod lane;
+#[cfg(test)]
+mod lane_equivalence;
 mod lane_error;
 mod time_text;
 

@@ -63,6 +63,13 @@ impl<D: Dialect> SqlStorage<D> {
         Self { handle, lane }
     }
 
+    /// A storage on the pool of `handle` that never takes the bulk lane (to compare
+    /// the lane's rows with sqlx's).
+    #[cfg(test)]
+    pub(crate) fn without_lane(handle: Handle<D::DB>) -> Self {
+        Self { handle, lane: None }
+    }
+
     /// Turns a failed `what` into a [`BackendError`] naming this storage's server.
     fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> BackendError + '_ {
         self.handle.err(what)
