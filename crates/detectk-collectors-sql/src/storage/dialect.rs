@@ -96,7 +96,8 @@ pub(crate) trait Dialect: Sized + Send + Sync + std::fmt::Debug + 'static {
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// The faster path for bulk reads and writes of a storage on `handle` (shared
-    /// through `cache` by every storage on the same database), when this dialect has
+    /// through `cache`, the factory's cache of lanes, by every storage on the same
+    /// database), when this dialect has
     /// one for it: then the history window, points and detections go through it, and
     /// everything else through sqlx. Default: none (SQLite files have one).
     fn bulk_lane(handle: &Handle<Self::DB>, cache: &PoolCache) -> Option<Arc<dyn BulkLane>> {

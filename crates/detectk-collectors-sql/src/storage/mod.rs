@@ -57,7 +57,7 @@ impl<D: Dialect> std::fmt::Debug for SqlStorage<D> {
 
 impl<D: Dialect> SqlStorage<D> {
     /// A storage on the pool of `handle`, with the dialect's bulk lane (shared through
-    /// `cache`) when it has one. Does not connect.
+    /// `cache`, the factory's lanes) when it has one. Does not connect.
     pub(crate) fn new(handle: Handle<D::DB>, cache: &PoolCache) -> Self {
         let lane = D::bulk_lane(&handle, cache);
         Self { handle, lane }
