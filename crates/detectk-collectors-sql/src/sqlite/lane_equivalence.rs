@@ -155,3 +155,33 @@ async fn the_lane_stores_the_rows_sqlx_stores() {
     let from_sqlx = plain.load_datapoints(&window).await.unwrap();
     assert_eq!(format!("{read:?}"), format!("{from_sqlx:?}"));
 }
+
+#[tokio::test]
+async fn the_lane_fails_as_sqlx_does() {
+    let dir = TempDir::new().unwrap();
+    let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
+    let cache = PoolCache::default();
+    let lane = SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
+    let plain = SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+    // Not migrated: no tables, on either path.
+    let from_lane = failures(&lane).await;
+    let from_sqlx = failures(&plain).await;
+    for (l, s) in from_lane.iter().zip(&from_sqlx) {
+        assert!(l.message.contains("no such table"), "{l}");
+        assert_eq!(
+            (l.kind, &l.message, &l.hint, l.transient),
+            (s.kind, &s.message, &s.hint, s.transient)
+        );
+    }
+}
+
+/// A write of points, of detections and a read of a window, all failing.
+async fn failures(s: &SqlStorage<Lite>) -> [detectk_core::BackendError; 3] {
+    [
+        s.upsert_datapoints("m", &points()).await.unwrap_err(),
+        s.upsert_detections(&detections()).await.unwrap_err(),
+        s.load_datapoints(&LoadDatapoints::new("m", at(0), at(9)))
+            .await
+            .unwrap_err(),
+    ]
+}
