@@ -28,6 +28,8 @@ use crate::storage::SqlStorage;
 /// `max_connections`. Building never connects.
 pub struct SqlFactory {
     cache: PoolCache,
+    /// The storages' bulk lanes (SQLite files), shared like the pools.
+    lanes: PoolCache,
     env: Arc<dyn Env>,
 }
 
@@ -55,6 +57,7 @@ impl SqlFactory {
     pub fn with_env(env: Arc<dyn Env>) -> Self {
         Self {
             cache: PoolCache::default(),
+            lanes: PoolCache::default(),
             env,
         }
     }
@@ -101,17 +104,22 @@ impl SqlFactory {
             #[cfg(feature = "sqlite")]
             ConnectionSettings::Sqlite(s) => Arc::new(SqlStorage::<sqlite::Lite>::new(
                 sqlite::SqliteHandle::new(s, &self.cache),
+                &self.lanes,
             )),
             #[cfg(feature = "postgres")]
-            ConnectionSettings::Server(s) if s.driver == Driver::Postgres => Arc::new(
-                SqlStorage::<postgres::Pg>::new(postgres::PgHandle::new(s, &self.cache)),
-            ),
+            ConnectionSettings::Server(s) if s.driver == Driver::Postgres => {
+                Arc::new(SqlStorage::<postgres::Pg>::new(
+                    postgres::PgHandle::new(s, &self.cache),
+                    &self.lanes,
+                ))
+            }
             #[cfg(feature = "mysql")]
-            ConnectionSettings::Server(s) if s.driver == Driver::Mysql => Arc::new(SqlStorage::<
-                mysql::Mysql,
-            >::new(
-                mysql::MysqlHandle::new(s, &self.cache),
-            )),
+            ConnectionSettings::Server(s) if s.driver == Driver::Mysql => {
+                Arc::new(SqlStorage::<mysql::Mysql>::new(
+                    mysql::MysqlHandle::new(s, &self.cache),
+                    &self.lanes,
+                ))
+            }
             #[allow(unreachable_patterns)]
             other => unreachable!("settings of a driver compiled out: {}", other.driver()),
         }

@@ -158,16 +158,17 @@ pub(crate) struct PoolCache {
 }
 
 impl PoolCache {
-    /// The pool cached under `key`, or a new one from `make`.
-    pub(crate) fn get_or_insert<DB: Database>(
+    /// The pool (or other shared connection state, such as a storage's bulk lane)
+    /// cached under `key`, or a new one from `make`.
+    pub(crate) fn get_or_insert<T: Any + Send + Sync>(
         &self,
         key: String,
-        make: impl FnOnce() -> LazyPool<DB>,
-    ) -> Arc<LazyPool<DB>> {
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pool) = pools
             .get(&key)
-            .and_then(|p| Arc::clone(p).downcast::<LazyPool<DB>>().ok())
+            .and_then(|p| Arc::clone(p).downcast::<T>().ok())
         {
             return pool;
         }

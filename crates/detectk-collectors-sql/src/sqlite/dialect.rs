@@ -3,14 +3,21 @@
 //! and `datetime()` understands it), JSON as text, and `BEGIN IMMEDIATE` for every
 //! write so concurrent writers queue for the file's lock.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row, Sqlite};
 
+use super::lane::LiteLane;
 use super::time_text::{parse_time_text, time_text};
+use crate::handle::Handle;
+use crate::pool::PoolCache;
+use crate::settings::{ConnectionSettings, Role, SqliteFile};
 use crate::storage::Dialect;
+use crate::storage::lane::BulkLane;
 
 /// The SQLite dialect.
 #[derive(Debug)]
@@ -112,6 +119,26 @@ impl Dialect for Lite {
     }
 
     type DB = Sqlite;
+
+    /// A storage FILE reads and writes in bulk through rusqlite (see `sqlite::lane`),
+    /// one lane per file and settings; `:memory:` keeps sqlx.
+    fn bulk_lane(handle: &Handle<Sqlite>, cache: &PoolCache) -> Option<Arc<dyn BulkLane>> {
+        let settings = handle.settings();
+        let ConnectionSettings::Sqlite(s) = settings else {
+            return None;
+        };
+        let SqliteFile::Path(path) = &s.file else {
+            return None;
+        };
+        if s.role != Role::Storage {
+            return None;
+        }
+        let key = format!("{} bulk lane", settings.pool_key());
+        let lane = cache.get_or_insert(key, || {
+            LiteLane::new(path.clone(), s.max_connections as usize, s.timeout)
+        });
+        Some(lane)
+    }
 
     fn add_time(args: &mut SqliteArguments, t: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {
         args.add(t.map(time_text))

@@ -3,6 +3,10 @@
 
 mod decode;
 mod dialect;
+mod lane;
+#[cfg(test)]
+mod lane_equivalence;
+mod lane_error;
 mod time_text;
 
 pub(crate) use dialect::Lite;

@@ -34,6 +34,9 @@ impl<D: Dialect> DetectionStore for SqlStorage<D> {
             return Ok(());
         }
         let err = self.err("storing detections");
+        if let Some(lane) = &self.lane {
+            return lane.write_detections(&records).await.map_err(&err);
+        }
         let mut conn = self.conn("storing detections").await?;
         let mut tx = begin_write::<D>(&mut conn).await.map_err(&err)?;
         D::write_detections(&mut *tx, &records)

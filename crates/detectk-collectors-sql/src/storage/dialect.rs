@@ -7,6 +7,7 @@
 //! provided methods. See docs/architecture-sql-dialect.md.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use detectk_core::model::{DataPoint, DetectionRecord};
@@ -15,6 +16,9 @@ use sqlx::Database;
 use sqlx::error::BoxDynError;
 
 use super::db::{Conn, SqlDb};
+use super::lane::BulkLane;
+use crate::handle::Handle;
+use crate::pool::PoolCache;
 
 /// The arguments of a statement of dialect `D`.
 pub(crate) type Args<D> = <<D as Dialect>::DB as Database>::Arguments;
@@ -90,6 +94,16 @@ pub(crate) trait Dialect: Sized + Send + Sync + std::fmt::Debug + 'static {
         conn: &mut Conn<Self::DB>,
         records: &[&DetectionRecord],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// The faster path for bulk reads and writes of a storage on `handle` (shared
+    /// through `cache`, the factory's cache of lanes, by every storage on the same
+    /// database), when this dialect has
+    /// one for it: then the history window, points and detections go through it, and
+    /// everything else through sqlx. Default: none (SQLite files have one).
+    fn bulk_lane(handle: &Handle<Self::DB>, cache: &PoolCache) -> Option<Arc<dyn BulkLane>> {
+        let _ = (handle, cache);
+        None
+    }
 
     // --- Schema ------------------------------------------------------------------
 

@@ -9,14 +9,16 @@
 mod alerts;
 mod checkpoints;
 pub(crate) mod db;
-mod detections;
+pub(crate) mod detections;
 pub(crate) mod dialect;
 mod holds;
+pub(crate) mod lane;
 mod migrate;
-mod series;
+pub(crate) mod series;
 mod stmt;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use detectk_core::traits::StorageResult;
@@ -30,13 +32,17 @@ pub(crate) use stmt::Stmt;
 
 use crate::error::is_transient;
 use crate::handle::{Backend, Handle};
+use crate::pool::PoolCache;
 use crate::stored::migration_result;
 use db::Conn;
+use lane::BulkLane;
 
 /// Keeps datapoints, detections, checkpoints and alert state in the `dtk_*` tables of
 /// a SQL database spoken in dialect `D`.
 pub(crate) struct SqlStorage<D: Dialect> {
     handle: Handle<D::DB>,
+    /// The dialect's bulk lane for this database, when it has one.
+    lane: Option<Arc<dyn BulkLane>>,
 }
 
 impl<D: Dialect> std::fmt::Debug for SqlStorage<D> {
@@ -44,14 +50,24 @@ impl<D: Dialect> std::fmt::Debug for SqlStorage<D> {
         f.debug_struct("SqlStorage")
             .field("driver", &D::DB::DRIVER)
             .field("handle", &self.handle)
+            .field("lane", &self.lane)
             .finish()
     }
 }
 
 impl<D: Dialect> SqlStorage<D> {
-    /// A storage on the pool of `handle`. Does not connect.
-    pub(crate) fn new(handle: Handle<D::DB>) -> Self {
-        Self { handle }
+    /// A storage on the pool of `handle`, with the dialect's bulk lane (shared through
+    /// `cache`, the factory's lanes) when it has one. Does not connect.
+    pub(crate) fn new(handle: Handle<D::DB>, cache: &PoolCache) -> Self {
+        let lane = D::bulk_lane(&handle, cache);
+        Self { handle, lane }
+    }
+
+    /// A storage on the pool of `handle` that never takes the bulk lane (to compare
+    /// the lane's rows with sqlx's).
+    #[cfg(test)]
+    pub(crate) fn without_lane(handle: Handle<D::DB>) -> Self {
+        Self { handle, lane: None }
     }
 
     /// Turns a failed `what` into a [`BackendError`] naming this storage's server.

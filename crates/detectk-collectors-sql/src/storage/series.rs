@@ -8,6 +8,7 @@ use detectk_core::model::DataPoint;
 use detectk_core::traits::{LoadDatapoints, SeriesStore, StorageResult};
 
 use super::db::{Conn, SqlDb};
+use super::lane::LOAD_POINTS;
 use super::{Dialect, SqlStorage, Stmt, begin_write};
 use crate::records::{context_from_value, context_text, dedupe_points};
 
@@ -27,6 +28,12 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
             return Ok(());
         }
         let err = self.err("storing datapoints");
+        if let Some(lane) = &self.lane {
+            return lane
+                .write_points(metric, &points, Utc::now())
+                .await
+                .map_err(&err);
+        }
         let mut conn = self.conn("storing datapoints").await?;
         let mut tx = begin_write::<D>(&mut conn).await.map_err(&err)?;
         D::write_points(&mut *tx, metric, &points, Utc::now())
@@ -37,16 +44,16 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
 
     async fn load_datapoints(&self, op: &LoadDatapoints) -> StorageResult<Vec<DataPoint>> {
         let err = self.err("loading datapoints");
-        let rows = Stmt::<D>::new(
-            "SELECT collected_at, value, is_missing, context FROM dtk_datapoints \
-             WHERE metric_name = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at",
-        )
-        .text(&op.metric)
-        .time(op.from)
-        .time(op.to)
-        .fetch(&mut *self.conn("loading datapoints").await?)
-        .await
-        .map_err(&err)?;
+        if let Some(lane) = &self.lane {
+            return lane.load_points(op).await.map_err(&err);
+        }
+        let rows = Stmt::<D>::new(LOAD_POINTS)
+            .text(&op.metric)
+            .time(op.from)
+            .time(op.to)
+            .fetch(&mut *self.conn("loading datapoints").await?)
+            .await
+            .map_err(&err)?;
         rows.iter()
             .map(|row| {
                 Ok(DataPoint {

@@ -1,0 +1,319 @@
+//! SQLite's bulk lane: a FILE storage reads its history window and writes batches of
+//! points and detections through rusqlite on connections of its own, with no worker
+//! thread, no boxed row and no copy of each value on the way (sqlx's driver costs about
+//! 1 µs per row). The work runs on tokio's blocking threads.
+//!
+//! The rows, columns, upserts and `BEGIN IMMEDIATE` transactions are the sqlx path's
+//! (see `storage::series` and `storage::detections`); the connections get the same
+//! PRAGMAs as the pool's (WAL, `synchronous = NORMAL`, the busy timeout), so a writer
+//! waits for a concurrent one instead of failing. An in-memory storage has no lane
+//! (two libraries cannot share one in-memory database).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use detectk_core::async_trait;
+use detectk_core::model::{DataPoint, DetectionRecord, Direction};
+use detectk_core::traits::LoadDatapoints;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+
+use super::Lite;
+use super::lane_error::LaneError;
+use super::time_text::{parse_time_text, time_text};
+use crate::records::{ParamsText, context_from_value, context_text, detection_context};
+use crate::storage::Dialect;
+use crate::storage::detections::{DETECTION_COLUMNS, DETECTION_KEY, DETECTION_UPDATES};
+use crate::storage::lane::{BulkLane, LOAD_POINTS};
+use crate::storage::series::{POINT_COLUMNS, POINT_KEY, POINT_UPDATES, values_template};
+
+/// The bulk lane of one SQLite storage file (shared by every storage on the file).
+#[derive(Debug)]
+pub(crate) struct LiteLane {
+    conns: Arc<Connections>,
+    /// The single-row upsert of a point.
+    upsert_point: Arc<str>,
+    /// The single-row upsert of a detection.
+    upsert_detection: Arc<str>,
+}
+
+impl LiteLane {
+    /// A lane on the storage file `path`; `keep` idle connections at most, each waiting
+    /// up to `timeout` for the file's lock. Does not connect.
+    pub(crate) fn new(path: PathBuf, keep: usize, timeout: Duration) -> Self {
+        let upsert = |table, columns, width, key, updates| {
+            Arc::from(values_template(
+                table,
+                columns,
+                width,
+                1,
+                &Lite::upsert(key, updates),
+            ))
+        };
+        Self {
+            conns: Arc::new(Connections {
+                path,
+                keep: keep.max(1),
+                timeout,
+                idle: Mutex::new(Vec::new()),
+            }),
+            upsert_point: upsert("dtk_datapoints", POINT_COLUMNS, 6, POINT_KEY, POINT_UPDATES),
+            upsert_detection: upsert(
+                "dtk_detections",
+                DETECTION_COLUMNS,
+                14,
+                DETECTION_KEY,
+                DETECTION_UPDATES,
+            ),
+        }
+    }
+
+    /// Runs `work` on a connection on a blocking thread.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, LaneError> + Send + 'static,
+    ) -> Result<T, sqlx::Error> {
+        let conns = Arc::clone(&self.conns);
+        match tokio::task::spawn_blocking(move || conns.with(work)).await {
+            Ok(done) => done.map_err(sqlx::Error::from),
+            Err(_) => Err(sqlx::Error::WorkerCrashed),
+        }
+    }
+}
+
+#[async_trait]
+impl BulkLane for LiteLane {
+    async fn load_points(&self, op: &LoadDatapoints) -> Result<Vec<DataPoint>, sqlx::Error> {
+        let (metric, from, to) = (op.metric.clone(), time_text(op.from), time_text(op.to));
+        self.blocking(move |conn| read_points(conn, &metric, &from, &to))
+            .await
+    }
+
+    async fn write_points(
+        &self,
+        metric: &str,
+        points: &[&DataPoint],
+        loaded_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let rows: Vec<PointRow> = points.iter().map(|p| PointRow::of(p)).collect();
+        let (metric, loaded_at) = (metric.to_string(), time_text(loaded_at));
+        let sql = Arc::clone(&self.upsert_point);
+        self.blocking(move |conn| {
+            in_write_transaction(conn, &sql, |upsert| {
+                for r in &rows {
+                    upsert.execute(params![
+                        metric,
+                        r.at,
+                        r.value,
+                        r.is_missing,
+                        r.context,
+                        loaded_at
+                    ])?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn write_detections(&self, records: &[&DetectionRecord]) -> Result<(), sqlx::Error> {
+        let mut params_text = ParamsText::default();
+        let rows: Vec<DetectionRow> = records
+            .iter()
+            .map(|r| DetectionRow::of(r, &mut params_text))
+            .collect();
+        let sql = Arc::clone(&self.upsert_detection);
+        self.blocking(move |conn| {
+            in_write_transaction(conn, &sql, |upsert| {
+                for r in &rows {
+                    upsert.execute(params![
+                        r.metric,
+                        r.detector_id,
+                        r.at,
+                        r.value,
+                        r.is_anomaly,
+                        r.score,
+                        r.lower_bound,
+                        r.upper_bound,
+                        r.direction,
+                        r.percent_deviation,
+                        r.detector_type,
+                        r.detector_params,
+                        r.alert_sent,
+                        r.context
+                    ])?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+/// The lane's connections to one file: opened on demand, at most `keep` kept idle.
+#[derive(Debug)]
+struct Connections {
+    path: PathBuf,
+    keep: usize,
+    timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Connections {
+    /// Runs `work` on an idle connection (or a new one), then keeps the connection
+    /// when it is back outside any transaction.
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, LaneError>,
+    ) -> Result<T, LaneError> {
+        let idle = self.lock().pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let done = work(&mut conn);
+        if conn.is_autocommit() {
+            let mut idle = self.lock();
+            if idle.len() < self.keep {
+                idle.push(conn);
+            }
+        }
+        done
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A read-write connection with the storage pool's PRAGMAs.
+    fn open(&self) -> Result<Connection, LaneError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(self.timeout)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(conn)
+    }
+}
+
+/// The points of `metric` in `[from, to)` (stored time texts), in time order.
+fn read_points(
+    conn: &Connection,
+    metric: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<DataPoint>, LaneError> {
+    let mut query = conn.prepare_cached(LOAD_POINTS)?;
+    let mut rows = query.query(params![metric, from, to])?;
+    let mut points = Vec::new();
+    while let Some(row) = rows.next()? {
+        let timestamp = match text_or_null(row, 0, "collected_at")? {
+            Some(text) => parse_time_text(text).ok_or_else(|| {
+                LaneError::Decode("collected_at", format!("{text:?} is not a time"))
+            })?,
+            None => {
+                return Err(LaneError::Decode(
+                    "collected_at",
+                    "NULL, not a time".to_string(),
+                ));
+            }
+        };
+        let context = text_or_null(row, 3, "context")?.and_then(|t| serde_json::from_str(t).ok());
+        points.push(DataPoint {
+            timestamp,
+            value: row.get(1)?,
+            is_missing: row.get(2)?,
+            context: context_from_value(context),
+        });
+    }
+    Ok(points)
+}
+
+/// Text column `index` (`column`) of `row`, borrowed; `None` for NULL.
+fn text_or_null<'r>(
+    row: &'r rusqlite::Row<'_>,
+    index: usize,
+    column: &'static str,
+) -> Result<Option<&'r str>, LaneError> {
+    row.get_ref(index)?
+        .as_str_or_null()
+        .map_err(|e| LaneError::Decode(column, e.to_string()))
+}
+
+/// Runs `write` with the cached statement `sql` in one `BEGIN IMMEDIATE` transaction
+/// (rolled back when it fails).
+fn in_write_transaction(
+    conn: &mut Connection,
+    sql: &str,
+    write: impl FnOnce(&mut rusqlite::CachedStatement<'_>) -> Result<(), LaneError>,
+) -> Result<(), LaneError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut statement = tx.prepare_cached(sql)?;
+        write(&mut statement)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A point's bound values, as the sqlx path binds them.
+struct PointRow {
+    at: String,
+    value: Option<f64>,
+    is_missing: bool,
+    context: Option<String>,
+}
+
+impl PointRow {
+    fn of(p: &DataPoint) -> Self {
+        Self {
+            at: time_text(p.timestamp),
+            value: p.value,
+            is_missing: p.is_missing,
+            context: context_text(&p.context),
+        }
+    }
+}
+
+/// A detection's bound values, as the sqlx path binds them.
+struct DetectionRow {
+    metric: String,
+    detector_id: String,
+    at: String,
+    value: Option<f64>,
+    is_anomaly: bool,
+    score: Option<f64>,
+    lower_bound: Option<f64>,
+    upper_bound: Option<f64>,
+    direction: Option<&'static str>,
+    percent_deviation: Option<f64>,
+    detector_type: String,
+    detector_params: String,
+    alert_sent: bool,
+    context: Option<String>,
+}
+
+impl DetectionRow {
+    fn of<'a>(r: &'a DetectionRecord, params_text: &mut ParamsText<'a>) -> Self {
+        let d = &r.detection;
+        Self {
+            metric: r.metric.clone(),
+            detector_id: r.detector_id.clone(),
+            at: time_text(d.timestamp),
+            value: d.value,
+            is_anomaly: d.is_anomaly,
+            score: d.score,
+            lower_bound: d.lower_bound,
+            upper_bound: d.upper_bound,
+            direction: d.direction.map(Direction::as_str),
+            percent_deviation: d.percent_deviation,
+            detector_type: r.detector_type.clone(),
+            detector_params: params_text.of(&r.detector_params),
+            alert_sent: r.alert_sent,
+            context: detection_context(r),
+        }
+    }
+}

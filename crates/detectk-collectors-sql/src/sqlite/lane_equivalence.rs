@@ -1,0 +1,187 @@
+//! The bulk lane stores exactly what the sqlx path stores: the same points and
+//! detections written both ways into two files give the same rows, value for value
+//! and storage class for storage class (`loaded_at` aside: it is the write's time).
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use detectk_core::Storage;
+use detectk_core::model::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::traits::{DetectionStore, LoadDatapoints, SeriesStore};
+use serde_json::json;
+use tempfile::TempDir;
+
+use super::{Lite, SqliteHandle};
+use crate::pool::PoolCache;
+use crate::settings::{Role, SqliteFile, SqliteSettings};
+use crate::storage::SqlStorage;
+
+fn settings(path: &Path) -> SqliteSettings {
+    SqliteSettings {
+        file: SqliteFile::Path(path.to_path_buf()),
+        role: Role::Storage,
+        max_connections: 2,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 2, 29, 23, 0, 0).unwrap() + chrono::Duration::minutes(minutes)
+}
+
+/// Points with every kind of value: plain, NULL, NaN, infinite, missing, with a
+/// context, at a sub-second time.
+fn points() -> Vec<DataPoint> {
+    let mut with_context = DataPoint::new(at(3), -2.5);
+    with_context
+        .context
+        .insert("host".into(), json!({"name": "a", "n": [1, 2.5]}));
+    vec![
+        DataPoint::new(at(0), 1.0),
+        DataPoint {
+            value: None,
+            ..DataPoint::new(at(1), 0.0)
+        },
+        DataPoint::new(at(2), f64::NAN),
+        DataPoint::new(at(4), f64::INFINITY),
+        DataPoint::missing(at(5)),
+        with_context,
+        DataPoint::new(at(6) + chrono::Duration::microseconds(1_250), 7.0),
+        // A duplicate time: the last one wins, on both paths.
+        DataPoint::new(at(0), 11.0),
+    ]
+}
+
+fn detections() -> Vec<DetectionRecord> {
+    let full = Detection {
+        timestamp: at(0),
+        value: Some(5.0),
+        is_anomaly: true,
+        score: Some(4.2),
+        lower_bound: Some(1.0),
+        upper_bound: Some(3.0),
+        direction: Some(Direction::Up),
+        percent_deviation: Some(66.7),
+        skipped: None,
+        stats: json!({"median": 2.0}).as_object().cloned().unwrap(),
+    };
+    let record = |detector_id: &str, detection: Detection, alert_sent| DetectionRecord {
+        metric: "m".into(),
+        detector_id: detector_id.into(),
+        detector_type: "mad".into(),
+        detector_params: json!({"window_size": "30 days", "n_sigma": 3}),
+        detection,
+        alert_sent,
+        context: json!({"k": "v"}).as_object().cloned().unwrap(),
+    };
+    let empty = Detection {
+        timestamp: at(1),
+        value: None,
+        is_anomaly: false,
+        score: None,
+        lower_bound: None,
+        upper_bound: None,
+        direction: None,
+        percent_deviation: None,
+        skipped: Some("not enough history".into()),
+        stats: Default::default(),
+    };
+    vec![
+        record("mad_a", full.clone(), true),
+        record("mad_a", empty, false),
+        record(
+            "mad_b",
+            Detection {
+                direction: Some(Direction::Down),
+                ..full
+            },
+            false,
+        ),
+    ]
+}
+
+/// Every row of `table` as text, with each value's storage class, `loaded_at` left out.
+fn rows(path: &Path, table: &str, order: &str) -> Vec<Vec<String>> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+        .unwrap();
+    let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+    let mut out = Vec::new();
+    let mut query = stmt.query([]).unwrap();
+    while let Some(row) = query.next().unwrap() {
+        let mut cells = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if name != "loaded_at" {
+                cells.push(format!("{name}={:?}", row.get_ref(i).unwrap()));
+            }
+        }
+        out.push(cells);
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_lane_stores_the_rows_sqlx_stores() {
+    let dir = TempDir::new().unwrap();
+    let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
+    let cache = PoolCache::default();
+    let lane = SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
+    let plain = SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+    assert!(format!("{lane:?}").contains("LiteLane"));
+    assert!(format!("{plain:?}").contains("lane: None"));
+    for storage in [&lane, &plain] {
+        storage.migrate().await.unwrap();
+        // Twice: the second write is all conflicts (the upsert's update branch).
+        for _ in 0..2 {
+            storage.upsert_datapoints("m", &points()).await.unwrap();
+            storage.upsert_detections(&detections()).await.unwrap();
+        }
+    }
+    let points_order = "metric_name, collected_at";
+    let detections_order = "metric_name, detector_id, detected_at";
+    let stored = rows(&lane_file, "dtk_datapoints", points_order);
+    assert_eq!(stored.len(), 7);
+    assert_eq!(stored, rows(&sqlx_file, "dtk_datapoints", points_order));
+    let stored = rows(&lane_file, "dtk_detections", detections_order);
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored, rows(&sqlx_file, "dtk_detections", detections_order));
+
+    // And both read back the same window.
+    let window = LoadDatapoints::new("m", at(0), at(6));
+    let read = lane.load_datapoints(&window).await.unwrap();
+    assert_eq!(read.len(), 6);
+    let from_sqlx = plain.load_datapoints(&window).await.unwrap();
+    assert_eq!(format!("{read:?}"), format!("{from_sqlx:?}"));
+}
+
+#[tokio::test]
+async fn the_lane_fails_as_sqlx_does() {
+    let dir = TempDir::new().unwrap();
+    let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
+    let cache = PoolCache::default();
+    let lane = SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
+    let plain = SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+    // Not migrated: no tables, on either path.
+    let from_lane = failures(&lane).await;
+    let from_sqlx = failures(&plain).await;
+    for (l, s) in from_lane.iter().zip(&from_sqlx) {
+        assert!(l.message.contains("no such table"), "{l}");
+        assert_eq!(
+            (l.kind, &l.message, &l.hint, l.transient),
+            (s.kind, &s.message, &s.hint, s.transient)
+        );
+    }
+}
+
+/// A write of points, of detections and a read of a window, all failing.
+async fn failures(s: &SqlStorage<Lite>) -> [detectk_core::BackendError; 3] {
+    [
+        s.upsert_datapoints("m", &points()).await.unwrap_err(),
+        s.upsert_detections(&detections()).await.unwrap_err(),
+        s.load_datapoints(&LoadDatapoints::new("m", at(0), at(9)))
+            .await
+            .unwrap_err(),
+    ]
+}
