@@ -12,16 +12,7 @@ use std::sync::Arc;
 
 use detectk_core::Alerter;
 use detectk_core::config::Params;
-use detectk_core::registry::{AlerterFactory, BuildResult, Registry};
-
-struct Factory;
-
-impl AlerterFactory for Factory {
-    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
-        let built = read_alerter(&mut params);
-        params.conclude(built)
-    }
-}
+use detectk_core::registry::Registry;
 
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
@@ -40,6 +31,6 @@ pub fn register(registry: &mut Registry) {
     registry.register_alerter(
         "email",
         "sends alerts by SMTP (STARTTLS/TLS, login, several recipients, text and HTML)",
-        Arc::new(Factory),
+        Arc::new(read_alerter),
     );
 }

@@ -11,22 +11,13 @@ use std::sync::Arc;
 use detectk_core::Alerter;
 use detectk_core::alert::{WebhookDefaults, WebhookParams};
 use detectk_core::config::Params;
-use detectk_core::registry::{AlerterFactory, BuildResult, Registry};
+use detectk_core::registry::Registry;
 
 /// Defaults of Python detectk's Mattermost alerter.
 pub const DEFAULTS: WebhookDefaults = WebhookDefaults {
     username: Some("DetectK"),
     icon_emoji: None,
 };
-
-struct Factory;
-
-impl AlerterFactory for Factory {
-    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
-        let built = read_alerter(&mut params);
-        params.conclude(built)
-    }
-}
 
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
@@ -45,6 +36,6 @@ pub fn register(registry: &mut Registry) {
     registry.register_alerter(
         "mattermost",
         "posts alerts to a Mattermost incoming webhook (username, icon, channel override)",
-        Arc::new(Factory),
+        Arc::new(read_alerter),
     );
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use detectk_core::alert::{WebhookAlerter, WebhookParams, check_http_url, delivery_params};
 use detectk_core::config::Params;
-use detectk_core::registry::{AlerterFactory, BuildResult, Registry};
+use detectk_core::registry::Registry;
 use detectk_core::{Alerter, Secret};
 
 /// Posts alerts to a Teams workflow webhook as an Adaptive Card.
@@ -31,15 +31,6 @@ pub fn parse_params(params: &mut Params<'_>) -> Option<WebhookParams> {
     Some(webhook)
 }
 
-struct Factory;
-
-impl AlerterFactory for Factory {
-    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
-        let built = read_alerter(&mut params);
-        params.conclude(built)
-    }
-}
-
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
     let webhook = parse_params(params)?;
@@ -57,6 +48,6 @@ pub fn register(registry: &mut Registry) {
     registry.register_alerter(
         "teams",
         "posts alerts to a Microsoft Teams workflow webhook as an Adaptive Card",
-        Arc::new(Factory),
+        Arc::new(read_alerter),
     );
 }

@@ -20,10 +20,10 @@ use detectk_bench::{AlerterChoice, BenchError, StorageChoice};
 ///
 /// Typical use:
 ///
-///   fleet-bench generate --metrics 1000 --days 31 --dir /work/bench-data/f1000
-///   dtk backfill /work/bench-data/f1000 --execution-time '2026-01-01 00:00:00' --concurrency 4
-///   fleet-bench advance --dir /work/bench-data/f1000 --intervals 1    # prints the new execution time
-///   dtk run /work/bench-data/f1000 --execution-time '2026-01-01 00:10:00'
+///   fleet-bench generate --metrics 1000 --days 31 --dir fleets/f1000
+///   dtk backfill fleets/f1000 --execution-time '2026-01-01 00:00:00' --concurrency 4
+///   fleet-bench advance --dir fleets/f1000 --intervals 1    # prints the new execution time
+///   dtk run fleets/f1000 --execution-time '2026-01-01 00:10:00'
 #[derive(Debug, Parser)]
 #[command(name = "fleet-bench", version, verbatim_doc_comment)]
 struct Cli {

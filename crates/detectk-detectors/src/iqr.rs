@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use detectk_core::config::Params;
-use detectk_core::registry::{BuildResult, DetectorFactory};
+use detectk_core::registry::DetectorFactory;
 use detectk_core::{DataPoint, Detection, DetectionContext, Detector, Window};
 use serde_json::Map;
 
@@ -162,15 +162,6 @@ impl Detector for IqrDetector {
     }
 }
 
-struct Factory;
-
-impl DetectorFactory for Factory {
-    fn build(&self, mut params: Params<'_>) -> BuildResult<Box<dyn Detector>> {
-        let built = read_detector(&mut params);
-        params.conclude(built)
-    }
-}
-
 /// Reads the params and builds the detector; problems go into `params`.
 fn read_detector(params: &mut Params<'_>) -> Option<Box<dyn Detector>> {
     IqrDetector::from_params(params).map(|d| Box::new(d) as Box<dyn Detector>)
@@ -178,7 +169,7 @@ fn read_detector(params: &mut Params<'_>) -> Option<Box<dyn Detector>> {
 
 /// The factory registered as `iqr`.
 pub(crate) fn factory() -> Arc<dyn DetectorFactory> {
-    Arc::new(Factory)
+    Arc::new(read_detector)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use detectk_core::config::Params;
-use detectk_core::registry::{BuildResult, DetectorFactory};
+use detectk_core::registry::DetectorFactory;
 use detectk_core::{DataPoint, Detection, DetectionContext, Detector, HumanDuration, Window};
 use serde_json::{Map, Value};
 
@@ -221,15 +221,6 @@ impl Detector for MissingDataDetector {
     }
 }
 
-struct Factory;
-
-impl DetectorFactory for Factory {
-    fn build(&self, mut params: Params<'_>) -> BuildResult<Box<dyn Detector>> {
-        let built = read_detector(&mut params);
-        params.conclude(built)
-    }
-}
-
 /// Reads the params and builds the detector; problems go into `params`.
 fn read_detector(params: &mut Params<'_>) -> Option<Box<dyn Detector>> {
     MissingDataDetector::from_params(params).map(|d| Box::new(d) as Box<dyn Detector>)
@@ -237,5 +228,5 @@ fn read_detector(params: &mut Params<'_>) -> Option<Box<dyn Detector>> {
 
 /// The factory registered as `missing_data`.
 pub(crate) fn factory() -> Arc<dyn DetectorFactory> {
-    Arc::new(Factory)
+    Arc::new(read_detector)
 }

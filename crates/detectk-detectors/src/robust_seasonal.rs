@@ -20,7 +20,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use detectk_core::config::Params;
-use detectk_core::registry::{BuildResult, DetectorFactory};
+use detectk_core::registry::DetectorFactory;
 use detectk_core::{DataPoint, Detection, DetectionContext, Detector, HumanDuration, Window};
 use serde_json::Map;
 
@@ -632,15 +632,6 @@ fn starts_of(series: &[DataPoint], window: &Window, j: usize) -> usize {
     s.at(j)
 }
 
-struct Factory;
-
-impl DetectorFactory for Factory {
-    fn build(&self, mut params: Params<'_>) -> BuildResult<Box<dyn Detector>> {
-        let built = read_detector(&mut params);
-        params.conclude(built)
-    }
-}
-
 /// Reads the params and builds the detector; problems go into `params`.
 fn read_detector(params: &mut Params<'_>) -> Option<Box<dyn Detector>> {
     RobustSeasonalDetector::from_params(params).map(|d| Box::new(d) as Box<dyn Detector>)
@@ -648,7 +639,7 @@ fn read_detector(params: &mut Params<'_>) -> Option<Box<dyn Detector>> {
 
 /// The factory registered as `robust_seasonal`.
 pub(crate) fn factory() -> Arc<dyn DetectorFactory> {
-    Arc::new(Factory)
+    Arc::new(read_detector)
 }
 
 #[cfg(test)]

@@ -42,6 +42,30 @@ pub trait AlerterFactory: Send + Sync {
     fn build(&self, params: Params<'_>) -> BuildResult<Arc<dyn Alerter>>;
 }
 
+/// A function that reads its params (leaving every problem in them) and returns the
+/// detector when it could build one is a detector factory: [`Params::conclude`] ends it.
+impl<F> DetectorFactory for F
+where
+    F: Fn(&mut Params<'_>) -> Option<Box<dyn Detector>> + Send + Sync,
+{
+    fn build(&self, mut params: Params<'_>) -> BuildResult<Box<dyn Detector>> {
+        let built = self(&mut params);
+        params.conclude(built)
+    }
+}
+
+/// A function that reads its params (leaving every problem in them) and returns the
+/// alerter when it could build one is an alerter factory: [`Params::conclude`] ends it.
+impl<F> AlerterFactory for F
+where
+    F: Fn(&mut Params<'_>) -> Option<Arc<dyn Alerter>> + Send + Sync,
+{
+    fn build(&self, mut params: Params<'_>) -> BuildResult<Arc<dyn Alerter>> {
+        let built = self(&mut params);
+        params.conclude(built)
+    }
+}
+
 /// The four kinds of pluggable parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
