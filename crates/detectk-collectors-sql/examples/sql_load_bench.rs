@@ -11,6 +11,9 @@
 //! `mysql://root@127.0.0.1:3306/dtk_bench`, the database must exist). SQLite uses a
 //! file in a temporary directory.
 
+#[path = "bench_common/targets.rs"]
+mod bench_common;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -103,29 +106,7 @@ async fn main() {
     let with_context = args.iter().any(|a| a == "--context");
     let data = points(rows, with_context);
     let dir = tempfile::TempDir::new().expect("temporary directory");
-    let mut targets: Vec<(&str, &str, Value)> = Vec::new();
-    if cfg!(feature = "sqlite") {
-        let path = dir.path().join("bench.db");
-        targets.push((
-            "SQLite (WAL, temp file)",
-            "sqlite",
-            json!({"path": path.to_str().unwrap()}),
-        ));
-    }
-    if cfg!(feature = "postgres") {
-        let url = std::env::var("BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
-        targets.push((
-            "PostgreSQL",
-            "sql",
-            json!({"connection_string": url, "schema": "dtk_bench"}),
-        ));
-    }
-    if cfg!(feature = "mysql") {
-        let url = std::env::var("BENCH_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/dtk_bench".into());
-        targets.push(("MariaDB/MySQL", "sql", json!({"connection_string": url})));
-    }
+    let targets = bench_common::bench_targets(dir.path());
     println!(
         "{rows} datapoints of one metric{}\n",
         if with_context {

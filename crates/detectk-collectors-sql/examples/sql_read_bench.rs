@@ -12,6 +12,9 @@
 //! `BENCH_MYSQL_URL`); SQLite uses a file in a temporary directory. CPU time is the
 //! whole process's (all threads, PostgreSQL and MySQL servers not included).
 
+#[path = "bench_common/targets.rs"]
+mod bench_common;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -20,7 +23,7 @@ use detectk_core::Storage;
 use detectk_core::config::Params;
 use detectk_core::model::DataPoint;
 use detectk_core::traits::LoadDatapoints;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// 30 days of 10-minute points, plus the point the tick adds.
 const WINDOW_POINTS: usize = 30 * 144 + 1;
@@ -115,29 +118,7 @@ async fn main() {
     let metrics = args.first().copied().unwrap_or(50).max(1);
     let rounds = args.get(1).copied().unwrap_or(20).max(1);
     let dir = tempfile::TempDir::new().expect("temporary directory");
-    let mut targets: Vec<(&str, &str, Value)> = Vec::new();
-    if cfg!(feature = "sqlite") {
-        let path = dir.path().join("bench.db");
-        targets.push((
-            "SQLite (WAL, temp file)",
-            "sqlite",
-            json!({"path": path.to_str().unwrap()}),
-        ));
-    }
-    if cfg!(feature = "postgres") {
-        let url = std::env::var("BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".into());
-        targets.push((
-            "PostgreSQL",
-            "sql",
-            json!({"connection_string": url, "schema": "dtk_bench"}),
-        ));
-    }
-    if cfg!(feature = "mysql") {
-        let url = std::env::var("BENCH_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/dtk_bench".into());
-        targets.push(("MariaDB/MySQL", "sql", json!({"connection_string": url})));
-    }
+    let targets = bench_common::bench_targets(dir.path());
     let reads = metrics * rounds;
     println!("{reads} reads ({metrics} metrics x {rounds} rounds) of {WINDOW_POINTS} points\n");
     println!("| storage | total | per read | rows/s | CPU per read |");
