@@ -22,13 +22,7 @@ pub const DEFAULTS: WebhookDefaults = WebhookDefaults {
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
     let webhook = WebhookParams::parse(params, DEFAULTS)?;
-    match MattermostAlerter::new(webhook) {
-        Ok(alerter) => Some(Arc::new(alerter)),
-        Err(e) => {
-            params.error("webhook_url", e.message);
-            None
-        }
-    }
+    Some(Arc::new(MattermostAlerter::new(webhook)))
 }
 
 /// Registers the `mattermost` alerter type with `registry`.

@@ -24,7 +24,7 @@ fn alerter(server: &WebhookServer, max_retries: u32) -> MattermostAlerter {
         timeout: Duration::from_millis(500),
         ..WebhookParams::new(Secret::new(server.url()))
     };
-    MattermostAlerter::new(params).unwrap()
+    MattermostAlerter::new(params)
 }
 
 fn message() -> AlertMessage {
@@ -43,7 +43,6 @@ async fn posts_the_message_as_json_with_overrides() {
         ..WebhookParams::new(Secret::new(server.url()))
     };
     MattermostAlerter::new(params)
-        .unwrap()
         .send(&message())
         .await
         .unwrap();
@@ -125,7 +124,6 @@ async fn an_unreachable_endpoint_is_reported_without_the_url() {
         ..WebhookParams::new(Secret::new(url.clone()))
     };
     let err = MattermostAlerter::new(params)
-        .unwrap()
         .send(&message())
         .await
         .unwrap_err();

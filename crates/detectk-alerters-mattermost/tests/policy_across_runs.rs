@@ -98,7 +98,6 @@ impl Env {
             timeout: Duration::from_secs(2),
             ..WebhookParams::new(Secret::new(self.server.url()))
         })
-        .unwrap()
     }
 
     /// One `dtk run` at point `i`: store the fresh detection (unless a dry run) and alert.

@@ -20,9 +20,9 @@ pub struct PagerDutyAlerter {
 
 impl PagerDutyAlerter {
     /// An alerter for these params (builds nothing, sends nothing: the shared HTTP client is built on the first request).
-    pub fn new(params: PagerDutyParams) -> Result<Self, AlertError> {
-        let sender = HttpSender::new("pagerduty", params.timeout, params.retry)?;
-        Ok(Self { params, sender })
+    pub fn new(params: PagerDutyParams) -> Self {
+        let sender = HttpSender::new("pagerduty", params.timeout, params.retry);
+        Self { params, sender }
     }
 }
 

@@ -17,13 +17,7 @@ use detectk_core::registry::Registry;
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
     let parsed = PagerDutyParams::parse(params)?;
-    match PagerDutyAlerter::new(parsed) {
-        Ok(alerter) => Some(Arc::new(alerter)),
-        Err(e) => {
-            params.error("url", e.message);
-            None
-        }
-    }
+    Some(Arc::new(PagerDutyAlerter::new(parsed)))
 }
 
 /// Registers the `pagerduty` alerter type with `registry`.

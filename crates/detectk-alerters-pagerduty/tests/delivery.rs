@@ -70,7 +70,7 @@ fn alerter(server: &WebhookServer) -> PagerDutyAlerter {
         max_delay: Duration::from_millis(40),
         max_retry_after: Duration::from_secs(2),
     };
-    PagerDutyAlerter::new(p).unwrap()
+    PagerDutyAlerter::new(p)
 }
 
 #[tokio::test]

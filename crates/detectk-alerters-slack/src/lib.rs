@@ -31,13 +31,7 @@ fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
             ),
         );
     }
-    match SlackAlerter::new(webhook) {
-        Ok(alerter) => Some(Arc::new(alerter)),
-        Err(e) => {
-            params.error("webhook_url", e.message);
-            None
-        }
-    }
+    Some(Arc::new(SlackAlerter::new(webhook)))
 }
 
 /// Registers the `slack` alerter type with `registry`.

@@ -24,7 +24,7 @@ fn alerter(server: &WebhookServer) -> SlackAlerter {
         },
         ..WebhookParams::new(Secret::new(server.url()))
     };
-    SlackAlerter::new(params).unwrap()
+    SlackAlerter::new(params)
 }
 
 fn record(id: &str, kind: &str, params: serde_json::Value, score: f64) -> DetectionRecord {

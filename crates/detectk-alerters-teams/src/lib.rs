@@ -34,13 +34,7 @@ pub fn parse_params(params: &mut Params<'_>) -> Option<WebhookParams> {
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
     let webhook = parse_params(params)?;
-    match TeamsAlerter::new(webhook) {
-        Ok(alerter) => Some(Arc::new(alerter)),
-        Err(e) => {
-            params.error("webhook_url", e.message);
-            None
-        }
-    }
+    Some(Arc::new(TeamsAlerter::new(webhook)))
 }
 
 /// Registers the `teams` alerter type with `registry`.

@@ -28,7 +28,7 @@ fn alerter(server: &WebhookServer) -> TeamsAlerter {
         max_retry_after: Duration::from_secs(2),
     };
     params.timeout = Duration::from_secs(2);
-    TeamsAlerter::new(params).unwrap()
+    TeamsAlerter::new(params)
 }
 
 #[tokio::test]

@@ -19,13 +19,13 @@ pub struct TelegramAlerter {
 
 impl TelegramAlerter {
     /// An alerter for these params (builds nothing, sends nothing: the shared HTTP client is built on the first request).
-    pub fn new(params: TelegramParams) -> Result<Self, AlertError> {
-        let sender = HttpSender::new("telegram", params.timeout, params.retry)?;
-        Ok(Self {
+    pub fn new(params: TelegramParams) -> Self {
+        let sender = HttpSender::new("telegram", params.timeout, params.retry);
+        Self {
             send_url: params.method_url("sendMessage"),
             params,
             sender,
-        })
+        }
     }
 }
 

@@ -17,13 +17,7 @@ use detectk_core::registry::Registry;
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
     let parsed = TelegramParams::parse(params)?;
-    match TelegramAlerter::new(parsed) {
-        Ok(alerter) => Some(Arc::new(alerter)),
-        Err(e) => {
-            params.error("api_url", e.message);
-            None
-        }
-    }
+    Some(Arc::new(TelegramAlerter::new(parsed)))
 }
 
 /// Registers the `telegram` alerter type with `registry`.

@@ -40,11 +40,7 @@ async fn send_message_as_the_bot_api_documents_it_html() {
     let server = WebhookServer::start();
     let mut p = params(&server, ParseMode::Html);
     p.message_thread_id = Some(42);
-    TelegramAlerter::new(p)
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap();
+    TelegramAlerter::new(p).send(&message()).await.unwrap();
     let r = &server.requests()[0];
     assert_eq!(r.method, "POST");
     assert_eq!(r.path, format!("/bot{TOKEN}/sendMessage"));
@@ -64,7 +60,6 @@ async fn send_message_as_the_bot_api_documents_it_html() {
 async fn markdown_v2_escapes_every_reserved_character() {
     let server = WebhookServer::start();
     TelegramAlerter::new(params(&server, ParseMode::MarkdownV2))
-        .unwrap()
         .send(&message())
         .await
         .unwrap();
@@ -81,7 +76,6 @@ Value: 1\_000 \(x\*2\) & more\!"
 async fn plain_text_is_sent_as_written_without_parse_mode() {
     let server = WebhookServer::start();
     TelegramAlerter::new(params(&server, ParseMode::None))
-        .unwrap()
         .send(&message())
         .await
         .unwrap();
@@ -98,7 +92,6 @@ async fn rate_limits_in_the_json_body_are_waited_for() {
     )]);
     let started = Instant::now();
     TelegramAlerter::new(params(&server, ParseMode::None))
-        .unwrap()
         .send(&message())
         .await
         .unwrap();
@@ -112,7 +105,7 @@ async fn a_rejected_token_is_not_retried_and_never_shown() {
         401,
         format!(r#"{{"ok":false,"error_code":401,"description":"Unauthorized bot{TOKEN}"}}"#),
     )]);
-    let alerter = TelegramAlerter::new(params(&server, ParseMode::None)).unwrap();
+    let alerter = TelegramAlerter::new(params(&server, ParseMode::None));
     let err = alerter.send(&message()).await.unwrap_err();
     assert_eq!(server.request_count(), 1);
     assert_eq!(err.kind, AlertErrorKind::Rejected);
@@ -133,7 +126,6 @@ async fn a_rejected_token_is_not_retried_and_never_shown() {
 async fn check_calls_get_me() {
     let server = WebhookServer::start();
     let found = TelegramAlerter::new(params(&server, ParseMode::None))
-        .unwrap()
         .check()
         .await
         .unwrap();

@@ -18,9 +18,9 @@ pub struct GenericWebhookAlerter {
 
 impl GenericWebhookAlerter {
     /// An alerter for these params (builds nothing, sends nothing: the shared HTTP client is built on the first request).
-    pub fn new(params: GenericWebhookParams) -> Result<Self, AlertError> {
-        let sender = HttpSender::new("webhook", params.timeout, params.retry)?;
-        Ok(Self { params, sender })
+    pub fn new(params: GenericWebhookParams) -> Self {
+        let sender = HttpSender::new("webhook", params.timeout, params.retry);
+        Self { params, sender }
     }
 
     /// The body sent for `message`.

@@ -17,13 +17,7 @@ use detectk_core::registry::Registry;
 /// Reads the params and builds the alerter; problems go into `params`.
 fn read_alerter(params: &mut Params<'_>) -> Option<Arc<dyn Alerter>> {
     let parsed = GenericWebhookParams::parse(params)?;
-    match GenericWebhookAlerter::new(parsed) {
-        Ok(alerter) => Some(Arc::new(alerter)),
-        Err(e) => {
-            params.error("url", e.message);
-            None
-        }
-    }
+    Some(Arc::new(GenericWebhookAlerter::new(parsed)))
 }
 
 /// Registers the `webhook` alerter type with `registry`.

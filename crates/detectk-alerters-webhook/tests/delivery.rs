@@ -104,7 +104,7 @@ async fn failures_never_show_the_url_or_header_values() {
         max_delay: Duration::from_millis(40),
         max_retry_after: Duration::from_secs(2),
     };
-    let a = GenericWebhookAlerter::new(p).unwrap();
+    let a = GenericWebhookAlerter::new(p);
     let err = a.send(&message()).await.unwrap_err();
     assert_eq!(server.request_count(), 1, "403 is not retried");
     assert_eq!(err.kind, AlertErrorKind::Rejected);

@@ -90,16 +90,12 @@ fn retry_after_in_body(body: &str) -> Option<String> {
 impl HttpSender {
     /// A sender for `channel`, each request limited to `timeout`. Builds nothing and
     /// sends nothing: the shared client is built on the first request.
-    pub fn new(
-        channel: &'static str,
-        timeout: Duration,
-        retry: RetryPolicy,
-    ) -> Result<Self, AlertError> {
-        Ok(Self {
+    pub fn new(channel: &'static str, timeout: Duration, retry: RetryPolicy) -> Self {
+        Self {
             channel,
             timeout,
             retry,
-        })
+        }
     }
 
     /// The shared client, or why it could not be built, as this channel's error.

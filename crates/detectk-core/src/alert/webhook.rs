@@ -40,13 +40,13 @@ impl<F: WebhookFormat> std::fmt::Debug for WebhookAlerter<F> {
 
 impl<F: WebhookFormat> WebhookAlerter<F> {
     /// An alerter for these webhook params (builds nothing, sends nothing: the shared HTTP client is built on the first request).
-    pub fn new(params: WebhookParams) -> Result<Self, AlertError> {
-        let sender = HttpSender::new(F::CHANNEL, params.timeout, params.retry)?;
-        Ok(Self {
+    pub fn new(params: WebhookParams) -> Self {
+        let sender = HttpSender::new(F::CHANNEL, params.timeout, params.retry);
+        Self {
             params,
             sender,
             format: PhantomData,
-        })
+        }
     }
 }
 
