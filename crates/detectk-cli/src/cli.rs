@@ -256,8 +256,8 @@ pub struct BackfillArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// Metrics loaded at the same time.
-    #[arg(long, default_value_t = 1)]
+    /// Metrics loaded at the same time (each metric's batches stay in order).
+    #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
 }
 

@@ -17,7 +17,7 @@ use crate::progress::FleetProgress;
 use crate::render::{error_json, error_text, issue_json};
 
 /// Runs `dtk backfill`; returns the exit code. Metrics are loaded
-/// `--concurrency` at a time (default one after another).
+/// `--concurrency` at a time (default 4, as `dtk run`).
 pub async fn backfill(registry: &Registry, args: &BackfillArgs) -> Result<u8, ConfigError> {
     let at = execution_time(args.execution_time.as_deref())?;
     let prepared = prepare(registry, &args.selection, at)?;
