@@ -153,6 +153,22 @@ fn main() {
         Box::new(ZScoreDetector::new(union(Some(0.1)), 3.0)),
     ));
     variants.push((
+        "zscore, unweighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(ZScoreDetector::new(union(None), 3.0)),
+    ));
+    variants.push((
+        "iqr, unweighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(IqrDetector::new(union(None), 1.5)),
+    ));
+    variants.push((
+        "iqr, weighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(IqrDetector::new(union(Some(0.1)), 1.5)),
+    ));
+    variants.push((
+        "mad, unweighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(MadDetector::new(union(None), 3.0)),
+    ));
+    variants.push((
         "mad, weighted, any of (hour_of_day, day_of_week)".into(),
         Box::new(MadDetector::new(union(Some(0.1)), 3.0)),
     ));
