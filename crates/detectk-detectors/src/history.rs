@@ -12,8 +12,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::{DataPoint, Detection, Window};
 
 use crate::common::HistoryOptions;
+use crate::few_scored::{few_applies, scan_few};
 use crate::groups::Groups;
-use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_keys};
+use crate::seasonal::{KeyError, RawKey, key_at, matches, missing_feature, raw_keys};
 use crate::stats::ordered::{Newest, Scratch};
 use crate::union_index::UnionIndex;
 use crate::union_scan::{newest_applies, scan_newest};
@@ -82,7 +83,10 @@ fn earliest(t: DateTime<Utc>, span: TimeDelta) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// Scores `series[first..]` with a sliding statistic `S`; `score` builds each detection.
+/// Scores `series[first..]` with a statistic `S`; `score` builds each detection.
+///
+/// A cron run's few points are scored from their newest history when that decides
+/// them ([`crate::few_scored`]); otherwise streams slide ([`scan_streams`]).
 pub(crate) fn scan<S: Sliding>(
     series: &[DataPoint],
     first: usize,
@@ -91,17 +95,54 @@ pub(crate) fn scan<S: Sliding>(
 ) -> Vec<Detection> {
     let first = first.min(series.len());
     let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
+    if few_applies::<S>(opts, &values, first)
+        && let Some(out) = scan_few::<S>(series, first, opts, &values, &mut score)
+    {
+        return out;
+    }
+    let raw = keys_of(series, opts);
+    slide::<S>(series, first, opts, values, raw, score)
+}
+
+/// Each point's feature values, read from its context once (none without features:
+/// see [`key_at`]).
+fn keys_of(series: &[DataPoint], opts: &HistoryOptions) -> Vec<RawKey> {
+    let features = &opts.seasonality.features;
+    if features.is_empty() {
+        Vec::new()
+    } else {
+        raw_keys(series, features, opts.seasonality.timezone)
+    }
+}
+
+/// [`scan`] without the few-points path: always slides streams (or walks unions).
+#[cfg(test)]
+pub(crate) fn scan_streams<S: Sliding>(
+    series: &[DataPoint],
+    first: usize,
+    opts: &HistoryOptions,
+    score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
+) -> Vec<Detection> {
+    let first = first.min(series.len());
+    let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
+    let raw = keys_of(series, opts);
+    slide::<S>(series, first, opts, values, raw, score)
+}
+
+/// Scores `series[first..]` by sliding one stream per history (or walking unions).
+fn slide<S: Sliding>(
+    series: &[DataPoint],
+    first: usize,
+    opts: &HistoryOptions,
+    values: Vec<Option<f64>>,
+    raw: Vec<RawKey>,
+    mut score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
+) -> Vec<Detection> {
     let features = &opts.seasonality.features;
     let mut starts = WindowStart {
         series,
         window: &opts.window,
         lo: 0,
-    };
-    // Each point's feature values, read from its context once.
-    let raw: Vec<RawKey> = if features.is_empty() {
-        vec![Vec::new(); series.len()]
-    } else {
-        raw_keys(series, features, opts.seasonality.timezone)
     };
     if newest_applies::<S>(opts, &values)
         && let Some(index) = UnionIndex::build(&raw, &values, features.len())
@@ -129,12 +170,12 @@ pub(crate) fn scan<S: Sliding>(
             out.push(unusable(point));
             continue;
         };
-        if let Some(e) = missing_feature(&raw[i], features) {
+        if let Some(e) = missing_feature(key_at(&raw, i), features) {
             out.push(bad_key(point, e));
             continue;
         }
         let lo = starts.at(i);
-        let Some(id) = groups.id(&raw[i]) else {
+        let Some(id) = groups.id(key_at(&raw, i)) else {
             out.push(too_little(point, 0, opts.min_points));
             continue;
         };
