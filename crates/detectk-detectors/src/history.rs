@@ -100,6 +100,18 @@ pub(crate) fn scan<S: Sliding>(
     {
         return out;
     }
+    if !newest_applies::<S>(opts, &values)
+        && let Some((keys, groups)) = Groups::<S>::for_scored(series, first, &values, opts)
+    {
+        // A cron run's few points: only their own streams, found without every key.
+        let starts = WindowStart {
+            series,
+            window: &opts.window,
+            lo: 0,
+        };
+        let keys = (keys.as_slice(), first);
+        return slide_groups(series, first, opts, &values, keys, groups, starts, score);
+    }
     let raw = keys_of(series, opts);
     slide::<S>(series, first, opts, values, raw, score)
 }
@@ -136,7 +148,7 @@ fn slide<S: Sliding>(
     opts: &HistoryOptions,
     values: Vec<Option<f64>>,
     raw: Vec<RawKey>,
-    mut score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
+    score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
 ) -> Vec<Detection> {
     let features = &opts.seasonality.features;
     let mut starts = WindowStart {
@@ -158,11 +170,38 @@ fn slide<S: Sliding>(
             score,
         );
     }
-    let Some(mut groups) =
+    let Some(groups) =
         Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)
     else {
         return scan_unions::<S>(series, first, opts, &values, &raw, &mut starts, score);
     };
+    slide_groups(
+        series,
+        first,
+        opts,
+        &values,
+        (&raw, 0),
+        groups,
+        starts,
+        score,
+    )
+}
+
+/// Slides the streams of `groups` over `series[first..]`; the key of point `i` is
+/// `keys.0[i - keys.1]` (see [`key_at`]).
+#[allow(clippy::too_many_arguments)]
+fn slide_groups<S: Sliding>(
+    series: &[DataPoint],
+    first: usize,
+    opts: &HistoryOptions,
+    values: &[Option<f64>],
+    keys: (&[RawKey], usize),
+    mut groups: Groups<S>,
+    mut starts: WindowStart<'_>,
+    mut score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
+) -> Vec<Detection> {
+    let features = &opts.seasonality.features;
+    let (raw, offset) = keys;
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
         let point = &series[i];
@@ -170,12 +209,12 @@ fn slide<S: Sliding>(
             out.push(unusable(point));
             continue;
         };
-        if let Some(e) = missing_feature(key_at(&raw, i), features) {
+        if let Some(e) = missing_feature(key_at(raw, i - offset), features) {
             out.push(bad_key(point, e));
             continue;
         }
         let lo = starts.at(i);
-        let Some(id) = groups.id(key_at(&raw, i)) else {
+        let Some(id) = groups.id(key_at(raw, i - offset)) else {
             out.push(too_little(point, 0, opts.min_points));
             continue;
         };
@@ -300,6 +339,7 @@ mod tests {
     use crate::seasonal::raw_key;
     use crate::stats::ordered::OrderedWindow;
     use chrono::TimeZone;
+    use proptest::prelude::*;
     use serde_json::{Map, Value};
 
     struct MedianMad(OrderedWindow);
@@ -330,6 +370,101 @@ mod tests {
         d.upper_bound = Some(s.summary.1);
         d.score = Some(s.n as f64);
         d
+    }
+
+    struct MeanStd(crate::stats::moments::Moments);
+
+    impl Sliding for MeanStd {
+        type Summary = (f64, f64);
+        fn new(values: &[f64], decay: Option<f64>) -> Self {
+            Self(crate::stats::moments::Moments::new(values, decay))
+        }
+        fn start_at(&mut self, m: usize) {
+            self.0.start_at(m);
+        }
+        fn push(&mut self) {
+            self.0.push();
+        }
+        fn pop(&mut self) {
+            self.0.pop();
+        }
+        fn summary(&mut self) -> Option<(f64, f64)> {
+            self.0.mean_std()
+        }
+    }
+
+    /// Points with features `a` (sometimes null or absent), `b` and `hour_of_day`
+    /// (from the timestamp), continuous values and missing points.
+    fn keyed_series(seed: u64, len: usize) -> Vec<DataPoint> {
+        let t0 = Utc.with_ymd_and_hms(2024, 3, 30, 0, 0, 0).unwrap();
+        let mut state = seed | 1;
+        (0..len)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let mut ctx = Map::new();
+                match state % 23 {
+                    0 => {}
+                    1 => {
+                        ctx.insert("a".into(), Value::Null);
+                    }
+                    _ => {
+                        ctx.insert("a".into(), Value::from((state >> 8) % 4));
+                    }
+                }
+                ctx.insert("b".into(), Value::from(format!("b{}", (state >> 12) % 3)));
+                let v = ((state >> 11) as f64 / (1u64 << 53) as f64) * 100.0 + (i / 250) as f64;
+                let p = DataPoint::new(t0 + TimeDelta::minutes(20 * i as i64), v);
+                if state.is_multiple_of(17) {
+                    DataPoint::missing(p.timestamp)
+                } else {
+                    p
+                }
+                .with_context(ctx)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(60))]
+
+        /// Fast path equals full computation: a cron run's few points slide only their
+        /// own streams, found by comparing features in place, and get the detections
+        /// of building every stream from every key, to the bit.
+        #[test]
+        fn streams_of_the_scored_points_alone_score_the_same(
+            seed in any::<u64>(),
+            len in 2..1500usize,
+            scored in 1..40usize,
+            decay in prop_oneof![Just(None), (0.01..2.0f64).prop_map(Some)],
+            window in 1..600usize,
+            season in 0..5usize,
+            min_points in 0..4usize,
+        ) {
+            let series = keyed_series(seed, len);
+            let mut seasonality = match season {
+                0 => Seasonality::any_of(["a"]),
+                1 => Seasonality::all_of(["a", "b"]),
+                2 => Seasonality::any_of(["a", "b"]),
+                3 => Seasonality::any_of(["a", "hour_of_day", "b"]),
+                _ => Seasonality::all_of(["hour_of_day", "b"]),
+            };
+            seasonality.timezone = chrono_tz::Tz::Europe__Berlin;
+            let opts = HistoryOptions {
+                window: Window::Points(window),
+                min_points,
+                decay,
+                seasonality,
+            };
+            let first = len.saturating_sub(scored);
+            let a = scan::<MeanStd>(&series, first, &opts, to_detection);
+            let b = scan_streams::<MeanStd>(&series, first, &opts, to_detection);
+            prop_assert_eq!(a, b);
+            let a = scan::<MedianMad>(&series, first, &opts, to_detection);
+            let b = scan_streams::<MedianMad>(&series, first, &opts, to_detection);
+            prop_assert_eq!(a, b);
+        }
     }
 
     /// Union streams and point-by-point gathering give the same results.

@@ -110,21 +110,34 @@ impl<'a> KeyReader<'a> {
     /// `k = self.key(p)`, without building `k`.
     pub(crate) fn complete_and_equal(&mut self, p: &DataPoint, key: &RawKey) -> bool {
         let mut local = None;
-        for ((f, c), want) in self.features.iter().zip(&self.calendar).zip(key) {
-            let Some(Some(want)) = want else { return false };
-            let equal = match (lookup(&p.context, f), c) {
-                (Some(v), _) => value_equals(v, want),
-                (None, Some(c)) => {
-                    let l = *local.get_or_insert_with(|| self.clock.local(p.timestamp));
-                    FeatureValue::number(f64::from(c.of_local(&l))) == *want
-                }
-                (None, None) => false,
-            };
-            if !equal {
-                return false;
+        (0..self.features.len()).all(|f| self.feature_equals(p, f, &key[f], &mut local))
+    }
+
+    /// Whether `p` matches `key` on at least one feature: `matches(k, key, false)` for
+    /// `k = self.key(p)`, without building `k`.
+    pub(crate) fn matches_any(&mut self, p: &DataPoint, key: &RawKey) -> bool {
+        let mut local = None;
+        (0..self.features.len()).any(|f| self.feature_equals(p, f, &key[f], &mut local))
+    }
+
+    /// Whether feature `f` of `p` has a value that equals `want`'s (both usable);
+    /// `local` caches `p`'s local time.
+    fn feature_equals(
+        &mut self,
+        p: &DataPoint,
+        f: usize,
+        want: &Option<Option<FeatureValue>>,
+        local: &mut Option<chrono::NaiveDateTime>,
+    ) -> bool {
+        let Some(Some(want)) = want else { return false };
+        match (lookup(&p.context, &self.features[f]), self.calendar[f]) {
+            (Some(v), _) => value_equals(v, want),
+            (None, Some(c)) => {
+                let l = *local.get_or_insert_with(|| self.clock.local(p.timestamp));
+                FeatureValue::number(f64::from(c.of_local(&l))) == *want
             }
+            (None, None) => false,
         }
-        true
     }
 }
 
@@ -243,6 +256,8 @@ mod tests {
             for (p, k) in points.iter().zip(&keys) {
                 let expected = complete(k) && k == key;
                 assert_eq!(reader.complete_and_equal(p, key), expected, "{k:?} {key:?}");
+                let any = matches(k, key, false);
+                assert_eq!(reader.matches_any(p, key), any, "{k:?} {key:?}");
             }
         }
     }
