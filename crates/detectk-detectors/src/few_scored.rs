@@ -16,6 +16,7 @@ use crate::common::HistoryOptions;
 use crate::history::{Scored, Sliding, WindowStart, bad_key, too_little, unusable};
 use crate::seasonal::{KeyError, KeyReader, missing_feature};
 use crate::stats::ordered::{Newest, Scratch, older_weight_bound};
+use crate::union_index::MAX_FEATURES;
 
 /// Most scored points taken this way: each walks its whole window back.
 const MAX_SCORED: usize = 32;
@@ -27,9 +28,11 @@ const MIN_DECAY: f64 = 0.05;
 const TRIES: [f64; 2] = [8.0, 27.0];
 
 /// Whether `series[first..]` under `opts` is scored this way: few points, a statistic
-/// that can answer from the newest points, a fast enough decay, no seasonality or
-/// partitioning features (one, or all combined), and no `-0.0` value (whose sign the
-/// sliding computation may keep where this one cannot).
+/// that can answer from the newest points, a fast enough decay, no `-0.0` value (whose
+/// sign the sliding computation may keep where this one cannot), and features that
+/// partition the history (none, one, or all combined) or a union that
+/// [`crate::union_scan`] would score from its newest points too (which this path then
+/// reproduces: the same newest points, weights and tries).
 pub(crate) fn few_applies<S: Sliding>(
     opts: &HistoryOptions,
     values: &[Option<f64>],
@@ -39,7 +42,7 @@ pub(crate) fn few_applies<S: Sliding>(
     S::FROM_NEWEST
         && values.len().saturating_sub(first) <= MAX_SCORED
         && opts.decay.is_some_and(|d| d >= MIN_DECAY)
-        && (features.len() <= 1 || opts.seasonality.combined)
+        && (features.len() <= MAX_FEATURES || opts.seasonality.combined)
         && !values
             .iter()
             .flatten()
@@ -70,6 +73,7 @@ pub(crate) fn scan_few<S: Sliding>(
     let features = &opts.seasonality.features;
     // Keys are read for the scored points only; history points are compared in place.
     let mut reader = KeyReader::new(features, opts.seasonality.timezone);
+    let union = features.len() > 1 && !opts.seasonality.combined;
     let decay = opts.decay?;
     let kept = TRIES.map(|e| (e / decay).ceil() as usize);
     let mut starts = WindowStart {
@@ -96,7 +100,12 @@ pub(crate) fn scan_few<S: Sliding>(
         // The history: present points of the window with the point's (complete) key.
         let mut in_history = |j: usize| {
             values[j].is_some()
-                && (features.is_empty() || reader.complete_and_equal(&series[j], &key))
+                && (features.is_empty()
+                    || if union {
+                        reader.matches_any(&series[j], &key)
+                    } else {
+                        reader.complete_and_equal(&series[j], &key)
+                    })
         };
         newest.clear();
         let mut n = 0;
@@ -242,13 +251,14 @@ mod tests {
                 (1..20i64).prop_map(|d| Window::Span(HumanDuration::from_seconds(d * 86_400))),
             ],
             min_points in 0..5usize,
-            season in 0..3usize,
+            season in 0..4usize,
         ) {
             let series = series(seed, len, ties);
             let seasonality = match season {
                 0 => Seasonality::none(),
                 1 => Seasonality::any_of(["f"]),
-                _ => Seasonality::all_of(["f", "g"]),
+                2 => Seasonality::all_of(["f", "g"]),
+                _ => Seasonality::any_of(["f", "g"]),
             };
             let opts = HistoryOptions { window, min_points, decay: Some(decay), seasonality };
             let first = len.saturating_sub(scored);
