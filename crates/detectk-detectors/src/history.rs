@@ -223,8 +223,8 @@ fn slide_groups<S: Sliding>(
     let mut plans = Vec::with_capacity(series.len() - first);
     // The scored points of each stream, ascending.
     let mut by_stream: Vec<Vec<usize>> = Vec::new();
-    for i in first..series.len() {
-        if values[i].is_none() {
+    for (i, value) in values.iter().enumerate().skip(first) {
+        if value.is_none() {
             plans.push(Plan::Unusable);
             continue;
         }
