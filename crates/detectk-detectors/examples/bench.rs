@@ -3,9 +3,10 @@
 //! Run: `cargo run --release -p detectk-detectors --example bench`
 //! (`-- --quick` for a short smoke run, `-- --only TEXT[,TEXT]` for the variants whose
 //! name contains one of them, `-- --name NAME` for the one variant named exactly NAME,
-//! `-- --no-cron` to skip the cron timing). Prints a Markdown table: points per second
-//! for a whole-year backfill of each variant, and the CPU time of a cron run that
-//! scores one new point against its full 30-day history.
+//! `-- --no-cron` to skip the cron timing, `-- --cron-only` to time cron runs only, `-- --cron-runs N` to time N of them).
+//! Prints a Markdown table: points per second for a whole-year backfill of each
+//! variant, and the time (best wall time, mean CPU time) of a cron run that scores one
+//! new point against its full 30-day history.
 
 use std::time::{Duration, Instant};
 
@@ -102,6 +103,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let no_cron = args.iter().any(|a| a == "--no-cron");
+    let cron_only = args.iter().any(|a| a == "--cron-only");
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -111,7 +113,11 @@ fn main() {
         .position(|a| a == "--name")
         .and_then(|i| args.get(i + 1).cloned());
     let runs = if quick { 1 } else { 15 };
-    let cron_runs = if quick { 3 } else { 200 };
+    let cron_runs = args
+        .iter()
+        .position(|a| a == "--cron-runs")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(if quick { 3 } else { 200 });
     let series = year();
     let ctx = DetectionContext {
         execution_time: series[POINTS - 1].timestamp,
@@ -151,6 +157,22 @@ fn main() {
     variants.push((
         "zscore, weighted, any of (hour_of_day, day_of_week)".into(),
         Box::new(ZScoreDetector::new(union(Some(0.1)), 3.0)),
+    ));
+    variants.push((
+        "zscore, unweighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(ZScoreDetector::new(union(None), 3.0)),
+    ));
+    variants.push((
+        "iqr, unweighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(IqrDetector::new(union(None), 1.5)),
+    ));
+    variants.push((
+        "iqr, weighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(IqrDetector::new(union(Some(0.1)), 1.5)),
+    ));
+    variants.push((
+        "mad, unweighted, any of (hour_of_day, day_of_week)".into(),
+        Box::new(MadDetector::new(union(None), 3.0)),
     ));
     variants.push((
         "mad, weighted, any of (hour_of_day, day_of_week)".into(),
@@ -202,9 +224,9 @@ fn main() {
         "One year of 10-minute data ({POINTS} points), 30-day window ({WINDOW_POINTS} points), one core.\n"
     );
     println!(
-        "| detector | backfill points/s | backfill time | backfill points/s of CPU time | cron run time |"
+        "| detector | backfill points/s | backfill time | backfill points/s of CPU time | cron run time | cron run CPU time |"
     );
-    println!("|---|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|");
     let cron_start = POINTS - 1;
     for (name, det) in &variants {
         // What the pipeline loads for a cron run: the detector's window before the point.
@@ -215,7 +237,7 @@ fn main() {
         .clamp(WINDOW_POINTS, cron_start);
         let cron_series = &series[cron_start - history..];
         let mut flagged = 0;
-        let full = best_of(runs, || {
+        let full = best_of(if cron_only { 0 } else { runs }, || {
             flagged = det
                 .detect(&series, 0, &ctx)
                 .iter()
@@ -225,23 +247,39 @@ fn main() {
         let cron = best_of(if no_cron { 0 } else { cron_runs }, || {
             std::hint::black_box(det.detect(cron_series, history, &ctx));
         });
-        let cpu = cpu_time(if quick { 1 } else { 3 }, || {
-            std::hint::black_box(det.detect(&series, 0, &ctx));
-        });
-        let rate = POINTS as f64 / full.as_secs_f64();
-        let cpu_rate = cpu.map_or("n/a".to_string(), |c| {
-            format!("{:.2} M", POINTS as f64 / c.as_secs_f64().max(1e-9) / 1e6)
-        });
-        let cron = if no_cron {
-            "-".to_string()
-        } else {
-            format!("{:.2} µs", cron.as_secs_f64() * 1e6)
-        };
-        println!(
-            "| {name} | {:.2} M | {:.1} ms | {cpu_rate} | {cron} |",
-            rate / 1e6,
-            full.as_secs_f64() * 1e3,
+        let cpu = cpu_time(
+            if cron_only {
+                0
+            } else if quick {
+                1
+            } else {
+                3
+            },
+            || {
+                std::hint::black_box(det.detect(&series, 0, &ctx));
+            },
         );
+        let cron_cpu = cpu_time(if no_cron { 0 } else { cron_runs }, || {
+            std::hint::black_box(det.detect(cron_series, history, &ctx));
+        });
+        let micros = |d: Duration| format!("{:.2} µs", d.as_secs_f64() * 1e6);
+        let (rate, time, cpu_rate) = if cron_only {
+            ("-".to_string(), "-".to_string(), "-".to_string())
+        } else {
+            (
+                format!("{:.2} M", POINTS as f64 / full.as_secs_f64() / 1e6),
+                format!("{:.1} ms", full.as_secs_f64() * 1e3),
+                cpu.map_or("n/a".to_string(), |c| {
+                    format!("{:.2} M", POINTS as f64 / c.as_secs_f64().max(1e-9) / 1e6)
+                }),
+            )
+        };
+        let (cron, cron_cpu) = if no_cron {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (micros(cron), cron_cpu.map_or("n/a".to_string(), micros))
+        };
+        println!("| {name} | {rate} | {time} | {cpu_rate} | {cron} | {cron_cpu} |");
         std::hint::black_box(flagged);
     }
 }

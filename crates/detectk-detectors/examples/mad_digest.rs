@@ -4,6 +4,10 @@
 //! after the change and compare the output.
 //!
 //! Run: `cargo run --release -p detectk-detectors --example mad_digest -- NAB_DIR`
+//!
+//! With `--cron` after the directory it also scores sampled points the way a cron run
+//! does (the point, or the last five points, after the window's history alone) and
+//! prints how many of them differ from the backfill's detections (0 expected).
 
 #[allow(dead_code)]
 #[path = "nab/corpus.rs"]
@@ -64,11 +68,45 @@ fn synthetic() -> Vec<Vec<DataPoint>> {
     out
 }
 
+/// Scores sampled points of `series` as cron runs do (the window's history, then the
+/// last one or five points) and counts those checked and those whose detection differs
+/// from the backfill's `full`.
+fn cron_runs(
+    det: &MadDetector,
+    series: &[DataPoint],
+    full: &[Detection],
+    window: &Window,
+    ctx: &DetectionContext,
+) -> (usize, usize) {
+    let (mut checked, mut differ) = (0, 0);
+    for p in (5..series.len()).step_by(89) {
+        let start = match window {
+            Window::Points(n) => p.saturating_sub(*n + 4),
+            Window::Span(d) => {
+                let from = series[p - 4].timestamp - d.delta();
+                series.partition_point(|x| x.timestamp < from)
+            }
+        };
+        for tail in [1, 5] {
+            let first = p + 1 - tail;
+            let out = det.detect(&series[start..=p], first - start, ctx);
+            checked += out.len();
+            differ += out
+                .iter()
+                .zip(&full[first..=p])
+                .filter(|(a, b)| a != b)
+                .count();
+        }
+    }
+    (checked, differ)
+}
+
 fn main() {
     let dir = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .expect("usage: mad_digest NAB_DIR");
+        .expect("usage: mad_digest NAB_DIR [--cron]");
+    let cron = std::env::args().any(|a| a == "--cron");
     let mut all: Vec<Vec<DataPoint>> = corpus::load(&dir)
         .expect("NAB corpus")
         .into_iter()
@@ -102,10 +140,20 @@ fn main() {
                     3.0,
                 );
                 let mut h = 0xcbf2_9ce4_8422_2325u64;
+                let (mut checked, mut differ) = (0, 0);
                 for series in &all {
-                    digest(&det.detect(series, 0, &ctx), &mut h);
+                    let full = det.detect(series, 0, &ctx);
+                    digest(&full, &mut h);
+                    if cron {
+                        let (c, d) = cron_runs(&det, series, &full, &window, &ctx);
+                        checked += c;
+                        differ += d;
+                    }
                 }
                 println!("decay {decay:?}, season {season}, window {window:?}: {h:016x}");
+                if cron {
+                    println!("  cron runs: {checked} points checked, {differ} differ");
+                }
             }
         }
     }

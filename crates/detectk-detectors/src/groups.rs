@@ -10,7 +10,10 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::seasonal::{FeatureValue, RawKey, complete, missing_feature, usable};
+use detectk_core::DataPoint;
+
+use crate::common::HistoryOptions;
+use crate::seasonal::{FeatureValue, KeyReader, RawKey, complete, missing_feature, usable};
 
 /// FNV-1a: keys are short and not attacker-chosen, so SipHash's cost buys nothing.
 #[derive(Default)]
@@ -66,6 +69,9 @@ pub(crate) struct Groups<S> {
     /// For unions: per feature, the usable history points of each value.
     by_feature: Option<Vec<FastMap<FeatureValue, Vec<usize>>>>,
 }
+
+/// Most scored points whose streams [`Groups::for_scored`] finds point by point.
+const MAX_SCORED: usize = 32;
 
 /// Member entries allowed per series point before unions are scored point by point.
 const UNION_BUDGET_PER_POINT: usize = 48;
@@ -130,6 +136,65 @@ impl<S> Groups<S> {
             groups.by_feature = Some(by_feature);
         }
         Some(groups)
+    }
+
+    /// For a cron run's few scored points (`series[first..]`, at most [`MAX_SCORED`]
+    /// points), the keys of the scored points and the streams of those keys alone, as
+    /// [`Groups::build`] would find them, comparing each history point's features in
+    /// place instead of reading every point's key. `None` without features, for more
+    /// points, or for unions that [`Groups::build`] might refuse (then build them).
+    pub fn for_scored(
+        series: &[DataPoint],
+        first: usize,
+        values: &[Option<f64>],
+        opts: &HistoryOptions,
+    ) -> Option<(Vec<RawKey>, Self)> {
+        let features = &opts.seasonality.features;
+        let union = features.len() > 1 && !opts.seasonality.combined;
+        if features.is_empty() || series.len() - first > MAX_SCORED {
+            return None;
+        }
+        let mut reader = KeyReader::new(features, opts.seasonality.timezone);
+        let keys: Vec<RawKey> = series[first..].iter().map(|p| reader.key(p)).collect();
+        let mut groups = Self {
+            ids: FastMap::default(),
+            list: Vec::new(),
+            by_feature: None,
+        };
+        let scored = keys
+            .iter()
+            .zip(&values[first..])
+            .filter(|(k, v)| v.is_some() && missing_feature(k, features).is_none())
+            .map(|(k, _)| k);
+        let mut distinct: Vec<&RawKey> = Vec::new();
+        for key in scored {
+            if !distinct.contains(&key) {
+                distinct.push(key);
+            }
+        }
+        // `build`'s budget for unions: each stream holds at most one entry per point
+        // and feature.
+        if union && distinct.len() * features.len() > UNION_BUDGET_PER_POINT {
+            return None;
+        }
+        let len = values.len();
+        for key in distinct {
+            let members: Vec<usize> = (0..len.saturating_sub(1))
+                .filter(|&j| {
+                    values[j].is_some()
+                        && if union {
+                            reader.matches_any(&series[j], key)
+                        } else {
+                            reader.complete_and_equal(&series[j], key)
+                        }
+                })
+                .collect();
+            if !members.is_empty() {
+                groups.ids.insert(key.clone(), groups.list.len());
+                groups.list.push(Group::new(members));
+            }
+        }
+        Some((keys, groups))
     }
 
     /// The stream of `key`, created on first use for unions; `None` when it is empty.

@@ -12,8 +12,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use detectk_core::{DataPoint, Detection, Window};
 
 use crate::common::HistoryOptions;
+use crate::few_scored::{few_applies, scan_few};
 use crate::groups::Groups;
-use crate::seasonal::{KeyError, RawKey, matches, missing_feature, raw_keys};
+use crate::seasonal::{KeyError, RawKey, key_at, matches, missing_feature, raw_keys};
 use crate::stats::ordered::{Newest, Scratch};
 use crate::union_index::UnionIndex;
 use crate::union_scan::{newest_applies, scan_newest};
@@ -82,7 +83,10 @@ fn earliest(t: DateTime<Utc>, span: TimeDelta) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// Scores `series[first..]` with a sliding statistic `S`; `score` builds each detection.
+/// Scores `series[first..]` with a statistic `S`; `score` builds each detection.
+///
+/// A cron run's few points are scored from their newest history when that decides
+/// them ([`crate::few_scored`]); otherwise streams slide ([`scan_streams`]).
 pub(crate) fn scan<S: Sliding>(
     series: &[DataPoint],
     first: usize,
@@ -91,17 +95,66 @@ pub(crate) fn scan<S: Sliding>(
 ) -> Vec<Detection> {
     let first = first.min(series.len());
     let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
+    if few_applies::<S>(opts, &values, first)
+        && let Some(out) = scan_few::<S>(series, first, opts, &values, &mut score)
+    {
+        return out;
+    }
+    if !newest_applies::<S>(opts, &values)
+        && let Some((keys, groups)) = Groups::<S>::for_scored(series, first, &values, opts)
+    {
+        // A cron run's few points: only their own streams, found without every key.
+        let starts = WindowStart {
+            series,
+            window: &opts.window,
+            lo: 0,
+        };
+        let keys = (keys.as_slice(), first);
+        return slide_groups(series, first, opts, &values, keys, groups, starts, score);
+    }
+    let raw = keys_of(series, opts);
+    slide::<S>(series, first, opts, values, raw, score)
+}
+
+/// Each point's feature values, read from its context once (none without features:
+/// see [`key_at`]).
+fn keys_of(series: &[DataPoint], opts: &HistoryOptions) -> Vec<RawKey> {
+    let features = &opts.seasonality.features;
+    if features.is_empty() {
+        Vec::new()
+    } else {
+        raw_keys(series, features, opts.seasonality.timezone)
+    }
+}
+
+/// [`scan`] without the few-points path: always slides streams (or walks unions).
+#[cfg(test)]
+pub(crate) fn scan_streams<S: Sliding>(
+    series: &[DataPoint],
+    first: usize,
+    opts: &HistoryOptions,
+    score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
+) -> Vec<Detection> {
+    let first = first.min(series.len());
+    let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
+    let raw = keys_of(series, opts);
+    slide::<S>(series, first, opts, values, raw, score)
+}
+
+/// Scores `series[first..]` by sliding one stream per history (or walking unions).
+fn slide<S: Sliding>(
+    series: &[DataPoint],
+    first: usize,
+    opts: &HistoryOptions,
+    values: Vec<Option<f64>>,
+    raw: Vec<RawKey>,
+    score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
+) -> Vec<Detection> {
     let features = &opts.seasonality.features;
     let mut starts = WindowStart {
         series,
         window: &opts.window,
         lo: 0,
-    };
-    // Each point's feature values, read from its context once.
-    let raw: Vec<RawKey> = if features.is_empty() {
-        vec![Vec::new(); series.len()]
-    } else {
-        raw_keys(series, features, opts.seasonality.timezone)
     };
     if newest_applies::<S>(opts, &values)
         && let Some(index) = UnionIndex::build(&raw, &values, features.len())
@@ -117,59 +170,129 @@ pub(crate) fn scan<S: Sliding>(
             score,
         );
     }
-    let Some(mut groups) =
+    let Some(groups) =
         Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)
     else {
         return scan_unions::<S>(series, first, opts, &values, &raw, &mut starts, score);
     };
-    let mut out = Vec::with_capacity(series.len() - first);
-    for i in first..series.len() {
-        let point = &series[i];
-        let Some(value) = values[i] else {
-            out.push(unusable(point));
+    slide_groups(
+        series,
+        first,
+        opts,
+        &values,
+        (&raw, 0),
+        groups,
+        starts,
+        score,
+    )
+}
+
+/// Where a scored point's history is, or why it has none.
+enum Plan {
+    /// Missing or non-finite value.
+    Unusable,
+    /// Its own key lacks a feature.
+    BadKey(KeyError),
+    /// No stream has its key.
+    NoStream,
+    /// In a stream; the first series index inside its window.
+    Stream(usize),
+}
+
+/// Slides the streams of `groups` over `series[first..]`; the key of point `i` is
+/// `keys.0[i - keys.1]` (see [`key_at`]).
+///
+/// Streams are taken one at a time, each over all of its scored points: a stream's
+/// pushes, pops and queries are those of scoring the points in time order (streams do
+/// not interact), but its data stays in cache instead of being swapped with the other
+/// streams' at every point (a union point belongs to about 30 streams), and a stream's
+/// statistic is dropped once its points are scored.
+#[allow(clippy::too_many_arguments)]
+fn slide_groups<S: Sliding>(
+    series: &[DataPoint],
+    first: usize,
+    opts: &HistoryOptions,
+    values: &[Option<f64>],
+    keys: (&[RawKey], usize),
+    mut groups: Groups<S>,
+    mut starts: WindowStart<'_>,
+    mut score: impl FnMut(Scored<'_, S::Summary>) -> Detection,
+) -> Vec<Detection> {
+    let features = &opts.seasonality.features;
+    let (raw, offset) = keys;
+    let mut plans = Vec::with_capacity(series.len() - first);
+    // The scored points of each stream, ascending.
+    let mut by_stream: Vec<Vec<usize>> = Vec::new();
+    for (i, value) in values.iter().enumerate().skip(first) {
+        if value.is_none() {
+            plans.push(Plan::Unusable);
             continue;
-        };
-        if let Some(e) = missing_feature(&raw[i], features) {
-            out.push(bad_key(point, e));
+        }
+        if let Some(e) = missing_feature(key_at(raw, i - offset), features) {
+            plans.push(Plan::BadKey(e));
             continue;
         }
         let lo = starts.at(i);
-        let Some(id) = groups.id(&raw[i]) else {
-            out.push(too_little(point, 0, opts.min_points));
+        let Some(id) = groups.id(key_at(raw, i - offset)) else {
+            plans.push(Plan::NoStream);
             continue;
         };
+        if by_stream.len() <= id {
+            by_stream.resize_with(id + 1, Vec::new);
+        }
+        by_stream[id].push(i);
+        plans.push(Plan::Stream(lo));
+    }
+    // Each stream point's statistics (when it has enough history) and history size.
+    let mut found: Vec<Option<(Option<S::Summary>, usize)>> =
+        (first..series.len()).map(|_| None).collect();
+    for (id, points) in by_stream.iter().enumerate() {
         let g = &mut groups.list[id];
-        let stat = g.stat.get_or_insert_with(|| {
-            let vals: Vec<f64> = g
-                .members
-                .iter()
-                .map(|&j| values[j].unwrap_or(0.0))
-                .collect();
-            let mut s = S::new(&vals, opts.decay);
-            let m = g.members.partition_point(|&j| j < lo);
-            s.start_at(m);
-            g.head = m;
-            g.tail = m;
-            s
-        });
-        while g.tail < g.members.len() && g.members[g.tail] < i {
-            stat.push();
-            g.tail += 1;
+        for &i in points {
+            let Plan::Stream(lo) = plans[i - first] else {
+                continue;
+            };
+            let stat = g.stat.get_or_insert_with(|| {
+                let vals: Vec<f64> = g
+                    .members
+                    .iter()
+                    .map(|&j| values[j].unwrap_or(0.0))
+                    .collect();
+                let mut s = S::new(&vals, opts.decay);
+                let m = g.members.partition_point(|&j| j < lo);
+                s.start_at(m);
+                g.head = m;
+                g.tail = m;
+                s
+            });
+            while g.tail < g.members.len() && g.members[g.tail] < i {
+                stat.push();
+                g.tail += 1;
+            }
+            while g.head < g.tail && g.members[g.head] < lo {
+                stat.pop();
+                g.head += 1;
+            }
+            let n = g.tail - g.head;
+            let summary = (n >= opts.min_points).then(|| stat.summary()).flatten();
+            found[i - first] = Some((summary, n));
         }
-        while g.head < g.tail && g.members[g.head] < lo {
-            stat.pop();
-            g.head += 1;
-        }
-        let n = g.tail - g.head;
-        match (n >= opts.min_points).then(|| stat.summary()).flatten() {
-            Some(summary) => out.push(score(Scored {
+        g.stat = None;
+    }
+    let mut out = Vec::with_capacity(series.len() - first);
+    for ((point, plan), found) in series[first..].iter().zip(plans).zip(found) {
+        out.push(match (plan, found) {
+            (Plan::Unusable, _) => unusable(point),
+            (Plan::BadKey(e), _) => bad_key(point, e),
+            (Plan::Stream(_), Some((Some(summary), n))) => score(Scored {
                 point,
-                value,
+                value: point.present_value().unwrap_or(0.0),
                 summary,
                 n,
-            })),
-            None => out.push(too_little(point, n, opts.min_points)),
-        }
+            }),
+            (Plan::Stream(_), Some((None, n))) => too_little(point, n, opts.min_points),
+            (Plan::NoStream | Plan::Stream(_), _) => too_little(point, 0, opts.min_points),
+        });
     }
     out
 }
@@ -259,6 +382,7 @@ mod tests {
     use crate::seasonal::raw_key;
     use crate::stats::ordered::OrderedWindow;
     use chrono::TimeZone;
+    use proptest::prelude::*;
     use serde_json::{Map, Value};
 
     struct MedianMad(OrderedWindow);
@@ -289,6 +413,213 @@ mod tests {
         d.upper_bound = Some(s.summary.1);
         d.score = Some(s.n as f64);
         d
+    }
+
+    struct MeanStd(crate::stats::moments::Moments);
+
+    impl Sliding for MeanStd {
+        type Summary = (f64, f64);
+        fn new(values: &[f64], decay: Option<f64>) -> Self {
+            Self(crate::stats::moments::Moments::new(values, decay))
+        }
+        fn start_at(&mut self, m: usize) {
+            self.0.start_at(m);
+        }
+        fn push(&mut self) {
+            self.0.push();
+        }
+        fn pop(&mut self) {
+            self.0.pop();
+        }
+        fn summary(&mut self) -> Option<(f64, f64)> {
+            self.0.mean_std()
+        }
+    }
+
+    /// Points with features `a` (sometimes null or absent), `b` and `hour_of_day`
+    /// (from the timestamp), continuous values and missing points.
+    fn keyed_series(seed: u64, len: usize) -> Vec<DataPoint> {
+        let t0 = Utc.with_ymd_and_hms(2024, 3, 30, 0, 0, 0).unwrap();
+        let mut state = seed | 1;
+        (0..len)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let mut ctx = Map::new();
+                match state % 23 {
+                    0 => {}
+                    1 => {
+                        ctx.insert("a".into(), Value::Null);
+                    }
+                    _ => {
+                        ctx.insert("a".into(), Value::from((state >> 8) % 4));
+                    }
+                }
+                ctx.insert("b".into(), Value::from(format!("b{}", (state >> 12) % 3)));
+                let v = ((state >> 11) as f64 / (1u64 << 53) as f64) * 100.0 + (i / 250) as f64;
+                let p = DataPoint::new(t0 + TimeDelta::minutes(20 * i as i64), v);
+                if state.is_multiple_of(17) {
+                    DataPoint::missing(p.timestamp)
+                } else {
+                    p
+                }
+                .with_context(ctx)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(60))]
+
+        /// Fast path equals full computation: a cron run's few points slide only their
+        /// own streams, found by comparing features in place, and get the detections
+        /// of building every stream from every key, to the bit.
+        #[test]
+        fn streams_of_the_scored_points_alone_score_the_same(
+            seed in any::<u64>(),
+            len in 2..1500usize,
+            scored in 1..40usize,
+            decay in prop_oneof![Just(None), (0.01..2.0f64).prop_map(Some)],
+            window in 1..600usize,
+            season in 0..5usize,
+            min_points in 0..4usize,
+        ) {
+            let series = keyed_series(seed, len);
+            let mut seasonality = match season {
+                0 => Seasonality::any_of(["a"]),
+                1 => Seasonality::all_of(["a", "b"]),
+                2 => Seasonality::any_of(["a", "b"]),
+                3 => Seasonality::any_of(["a", "hour_of_day", "b"]),
+                _ => Seasonality::all_of(["hour_of_day", "b"]),
+            };
+            seasonality.timezone = chrono_tz::Tz::Europe__Berlin;
+            let opts = HistoryOptions {
+                window: Window::Points(window),
+                min_points,
+                decay,
+                seasonality,
+            };
+            let first = len.saturating_sub(scored);
+            let a = scan::<MeanStd>(&series, first, &opts, to_detection);
+            let b = scan_streams::<MeanStd>(&series, first, &opts, to_detection);
+            prop_assert_eq!(a, b);
+            let a = scan::<MedianMad>(&series, first, &opts, to_detection);
+            let b = scan_streams::<MedianMad>(&series, first, &opts, to_detection);
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    /// The streams slid point by point, in time order (what `slide_groups` did before
+    /// it took one stream at a time).
+    fn point_major<S: Sliding>(
+        series: &[DataPoint],
+        first: usize,
+        opts: &HistoryOptions,
+        score: impl Fn(Scored<'_, S::Summary>) -> Detection,
+    ) -> Option<Vec<Detection>> {
+        let features = &opts.seasonality.features;
+        let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
+        let raw = keys_of(series, opts);
+        let mut groups =
+            Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)?;
+        let mut starts = WindowStart {
+            series,
+            window: &opts.window,
+            lo: 0,
+        };
+        let mut out = Vec::new();
+        for i in first..series.len() {
+            let point = &series[i];
+            let Some(value) = values[i] else {
+                out.push(unusable(point));
+                continue;
+            };
+            if let Some(e) = missing_feature(key_at(&raw, i), features) {
+                out.push(bad_key(point, e));
+                continue;
+            }
+            let lo = starts.at(i);
+            let Some(id) = groups.id(key_at(&raw, i)) else {
+                out.push(too_little(point, 0, opts.min_points));
+                continue;
+            };
+            let g = &mut groups.list[id];
+            let stat = g.stat.get_or_insert_with(|| {
+                let vals: Vec<f64> = g
+                    .members
+                    .iter()
+                    .map(|&j| values[j].unwrap_or(0.0))
+                    .collect();
+                let mut s = S::new(&vals, opts.decay);
+                let m = g.members.partition_point(|&j| j < lo);
+                s.start_at(m);
+                g.head = m;
+                g.tail = m;
+                s
+            });
+            while g.tail < g.members.len() && g.members[g.tail] < i {
+                stat.push();
+                g.tail += 1;
+            }
+            while g.head < g.tail && g.members[g.head] < lo {
+                stat.pop();
+                g.head += 1;
+            }
+            let n = g.tail - g.head;
+            out.push(
+                match (n >= opts.min_points).then(|| stat.summary()).flatten() {
+                    Some(summary) => score(Scored {
+                        point,
+                        value,
+                        summary,
+                        n,
+                    }),
+                    None => too_little(point, n, opts.min_points),
+                },
+            );
+        }
+        Some(out)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+
+        /// Taking one stream at a time gives the detections of sliding all streams
+        /// point by point, to the bit (z-score moments and order statistics).
+        #[test]
+        fn one_stream_at_a_time_scores_like_point_by_point(
+            seed in any::<u64>(),
+            len in 2..2000usize,
+            first in 0..200usize,
+            decay in prop_oneof![Just(None), (0.01..2.0f64).prop_map(Some)],
+            window in 1..700usize,
+            season in 0..5usize,
+            min_points in 0..4usize,
+        ) {
+            let series = keyed_series(seed, len);
+            let seasonality = match season {
+                0 => Seasonality::none(),
+                1 => Seasonality::any_of(["a"]),
+                2 => Seasonality::all_of(["a", "b"]),
+                3 => Seasonality::any_of(["a", "b"]),
+                _ => Seasonality::any_of(["a", "hour_of_day", "b"]),
+            };
+            let opts = HistoryOptions { window: Window::Points(window), min_points, decay, seasonality };
+            let first = first.min(len);
+            if let Some(expected) = point_major::<MeanStd>(&series, first, &opts, to_detection) {
+                let got = scan_streams::<MeanStd>(&series, first, &opts, to_detection);
+                for (a, b) in got.iter().zip(&expected) {
+                    prop_assert_eq!(a.lower_bound.map(f64::to_bits), b.lower_bound.map(f64::to_bits));
+                    prop_assert_eq!(a.upper_bound.map(f64::to_bits), b.upper_bound.map(f64::to_bits));
+                }
+                prop_assert_eq!(got, expected);
+            }
+            if let Some(expected) = point_major::<MedianMad>(&series, first, &opts, to_detection) {
+                let got = scan_streams::<MedianMad>(&series, first, &opts, to_detection);
+                prop_assert_eq!(got, expected);
+            }
+        }
     }
 
     /// Union streams and point-by-point gathering give the same results.

@@ -3,6 +3,7 @@
 mod band;
 mod calendar;
 mod common;
+mod few_scored;
 mod groups;
 mod history;
 mod iqr;

@@ -14,7 +14,7 @@ use crate::groups::FastMap;
 use crate::seasonal::{FeatureValue, RawKey, usable};
 
 /// Most features handled (subsets grow as `2^features`); more go the stream way.
-const MAX_FEATURES: usize = 4;
+pub(crate) const MAX_FEATURES: usize = 4;
 
 /// Ascending member indices and two cursors that only move forward.
 struct List {

@@ -3,10 +3,9 @@
 //! Running sums are kept around a shift close to the mean, with a bound on their
 //! accumulated rounding error; when that bound could reach `1e-11` of the variance
 //! (after a level shift, or once a huge outlier has left the window) the sums are
-//! recomputed from the window in two passes. Exactly equal windows are recognised
-//! with sliding minimum and maximum, so they give a standard deviation of exactly 0.
-
-use std::collections::VecDeque;
+//! recomputed from the window in two passes. Exactly equal windows are recognised by
+//! counting neighbouring members with different values (none: all equal), so they
+//! give a standard deviation of exactly 0.
 
 use super::decay::{Decay, weight_of};
 
@@ -27,9 +26,8 @@ pub(crate) struct Moments {
     /// Bounds on the absolute rounding error of `s1` and `s2`.
     err1: f64,
     err2: f64,
-    /// Members whose values are candidates for the window's maximum / minimum.
-    max: VecDeque<usize>,
-    min: VecDeque<usize>,
+    /// Neighbouring member pairs of the window whose values differ (by `!=`).
+    changes: usize,
 }
 
 impl Moments {
@@ -46,8 +44,7 @@ impl Moments {
             s2: 0.0,
             err1: 0.0,
             err2: 0.0,
-            max: VecDeque::new(),
-            min: VecDeque::new(),
+            changes: 0,
         }
     }
 
@@ -69,16 +66,10 @@ impl Moments {
     /// Adds the next member (members enter in stream order).
     pub(crate) fn push(&mut self) {
         let m = self.tail;
+        if m > self.head {
+            self.changes += usize::from(self.values[m - 1] != self.values[m]);
+        }
         self.tail += 1;
-        let x = self.values[m];
-        while self.max.back().is_some_and(|&b| self.values[b] <= x) {
-            self.max.pop_back();
-        }
-        self.max.push_back(m);
-        while self.min.back().is_some_and(|&b| self.values[b] >= x) {
-            self.min.pop_back();
-        }
-        self.min.push_back(m);
         if let Some(d) = &mut self.decay
             && d.needs_rebase(m)
         {
@@ -93,11 +84,8 @@ impl Moments {
     pub(crate) fn pop(&mut self) {
         let m = self.head;
         self.head += 1;
-        if self.max.front() == Some(&m) {
-            self.max.pop_front();
-        }
-        if self.min.front() == Some(&m) {
-            self.min.pop_front();
+        if self.head < self.tail {
+            self.changes -= usize::from(self.values[m] != self.values[m + 1]);
         }
         if self.head == self.tail {
             self.s0 = 0.0;
@@ -157,9 +145,9 @@ impl Moments {
         if self.len() == 0 {
             return None;
         }
-        let (lo, hi) = (self.values[self.min[0]], self.values[self.max[0]]);
-        if lo == hi {
-            return Some((lo, 0.0));
+        if self.changes == 0 {
+            // All equal: the newest value (the one sliding minimum and maximum kept).
+            return Some((self.values[self.tail - 1], 0.0));
         }
         if let Some(r) = self.current(false) {
             return Some(r);
@@ -225,6 +213,27 @@ mod tests {
                 assert!(close(m, dm), "{decay:?} mean at {end}: {m} vs {dm}");
                 if end > 0 {
                     assert!(close(s, ds), "{decay:?} std at {end}: {s} vs {ds}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn equal_windows_are_found_through_pushes_and_pops() {
+        let values = [1.0, 1.0, 0.0, -0.0, 0.0, 2.0, 2.0, 2.0, 3.0, 2.0, 2.0];
+        for width in 1..6 {
+            let mut w = Moments::new(&values, Some(0.3));
+            for end in 0..values.len() {
+                w.push();
+                if end >= width {
+                    w.pop();
+                }
+                let window = &values[end.saturating_sub(width - 1)..=end];
+                let equal = window.iter().all(|v| *v == window[0]);
+                let (mean, std) = w.mean_std().unwrap();
+                assert_eq!(std == 0.0 && equal, equal, "{width} at {end}");
+                if equal {
+                    assert_eq!(mean.to_bits(), values[end].to_bits(), "{width} at {end}");
                 }
             }
         }
