@@ -212,15 +212,10 @@ pub(crate) async fn upsert_points(
         sqlx::query(UPSERT_POINTS)
             .bind(metric)
             .bind(loaded_at)
-            .bind(chunk.iter().map(|p| p.timestamp).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|p| p.value).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|p| p.is_missing).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|p| context_text(&p.context))
-                    .collect::<Vec<_>>(),
-            )
+            .bind(column(chunk, |p| p.timestamp))
+            .bind(column(chunk, |p| p.value))
+            .bind(column(chunk, |p| p.is_missing))
+            .bind(column(chunk, |p| context_text(&p.context)))
             .execute(&mut *conn)
             .await?;
     }
@@ -235,46 +230,30 @@ pub(crate) async fn upsert_detections(
 ) -> Result<(), sqlx::Error> {
     let mut params = ParamsText::default();
     for chunk in records.chunks(CHUNK_ROWS) {
-        let col = |f: &dyn Fn(&DetectionRecord) -> Option<f64>| -> Vec<Option<f64>> {
-            chunk.iter().map(|r| f(r)).collect()
-        };
         sqlx::query(UPSERT_DETECTIONS)
-            .bind(chunk.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| r.detector_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|r| r.detection.timestamp).collect::<Vec<_>>())
-            .bind(col(&|r| r.detection.value))
-            .bind(chunk.iter().map(|r| r.detection.is_anomaly).collect::<Vec<_>>())
-            .bind(col(&|r| r.detection.score))
-            .bind(col(&|r| r.detection.lower_bound))
-            .bind(col(&|r| r.detection.upper_bound))
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| r.detection.direction.map(Direction::as_str))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(col(&|r| r.detection.percent_deviation))
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| r.detector_type.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| params.of(&r.detector_params))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|r| r.alert_sent).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|r| detection_context(r)).collect::<Vec<_>>())
+            .bind(column(chunk, |r| r.metric.as_str()))
+            .bind(column(chunk, |r| r.detector_id.as_str()))
+            .bind(column(chunk, |r| r.detection.timestamp))
+            .bind(column(chunk, |r| r.detection.value))
+            .bind(column(chunk, |r| r.detection.is_anomaly))
+            .bind(column(chunk, |r| r.detection.score))
+            .bind(column(chunk, |r| r.detection.lower_bound))
+            .bind(column(chunk, |r| r.detection.upper_bound))
+            .bind(column(chunk, |r| {
+                r.detection.direction.map(Direction::as_str)
+            }))
+            .bind(column(chunk, |r| r.detection.percent_deviation))
+            .bind(column(chunk, |r| r.detector_type.as_str()))
+            .bind(column(chunk, |r| params.of(&r.detector_params)))
+            .bind(column(chunk, |r| r.alert_sent))
+            .bind(column(chunk, detection_context))
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
+}
+
+/// One column of `rows`, as an array to bind.
+fn column<'a, R, T>(rows: &[&'a R], f: impl FnMut(&'a R) -> T) -> Vec<T> {
+    rows.iter().copied().map(f).collect()
 }

@@ -40,11 +40,16 @@ fn points(first: i64, n: i64, shift: f64) -> Vec<DataPoint> {
             3 => DataPoint::missing(at(i)),
             4 => {
                 let mut p = DataPoint::new(at(i), -2.5 + shift);
-                p.context
-                    .insert("host".into(), json!({"name": "a", "n": [1, 2.5], "s": "é\"\\"}));
+                p.context.insert(
+                    "host".into(),
+                    json!({"name": "a", "n": [1, 2.5], "s": "é\"\\"}),
+                );
                 p
             }
-            5 => DataPoint::new(at(i) + chrono::Duration::nanoseconds(1_250_999), 7.0 + shift),
+            5 => DataPoint::new(
+                at(i) + chrono::Duration::nanoseconds(1_250_999),
+                7.0 + shift,
+            ),
             _ => DataPoint::new(at(i), i as f64 / 3.0 + shift),
         })
         .collect()
@@ -55,7 +60,10 @@ fn detections(first: i64, n: i64, shift: f64) -> Vec<DetectionRecord> {
     let mut out = Vec::new();
     for (detector_id, params) in [
         ("mad_a", json!({"window_size": "30 days", "n_sigma": 3})),
-        ("zscore_b", json!({"window_size": "7 days", "threshold": 2.5})),
+        (
+            "zscore_b",
+            json!({"window_size": "7 days", "threshold": 2.5}),
+        ),
     ] {
         for i in first..first + n {
             let full = i % 3 != 0;
@@ -70,7 +78,10 @@ fn detections(first: i64, n: i64, shift: f64) -> Vec<DetectionRecord> {
                 percent_deviation: full.then_some(-12.5 + shift),
                 skipped: (!full).then(|| "not enough history".into()),
                 stats: if full {
-                    json!({"median": i, "mad": 0.5 + shift}).as_object().cloned().unwrap()
+                    json!({"median": i, "mad": 0.5 + shift})
+                        .as_object()
+                        .cloned()
+                        .unwrap()
                 } else {
                     Default::default()
                 },
@@ -142,21 +153,27 @@ async fn write(
     let loaded_at = Utc::now();
     let mut tx = conn.begin().await.unwrap();
     if bulk {
-        bulk::write_points(&mut tx, "m", &points, loaded_at).await.unwrap();
+        bulk::write_points(&mut tx, "m", &points, loaded_at)
+            .await
+            .unwrap();
         let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
             .fetch_one(&mut *tx)
             .await
             .unwrap();
         assert_eq!(setting, "off");
     } else {
-        upsert_points_chunked::<Pg>(&mut tx, "m", &points, loaded_at).await.unwrap();
+        upsert_points_chunked::<Pg>(&mut tx, "m", &points, loaded_at)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let mut tx = conn.begin().await.unwrap();
     if bulk {
         bulk::write_detections(&mut tx, &records).await.unwrap();
     } else {
-        upsert_detections_chunked::<Pg>(&mut tx, &records).await.unwrap();
+        upsert_detections_chunked::<Pg>(&mut tx, &records)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
 }
@@ -172,7 +189,12 @@ async fn rows(conn: &mut PgConnection) -> (Vec<String>, Vec<String>) {
         "SELECT d::text AS r FROM dtk_detections d ORDER BY metric_name, detector_id, detected_at",
     ] {
         let found = text(sql).fetch_all(&mut *conn).await.unwrap();
-        out.push(found.iter().map(|r| r.get::<String, _>("r")).collect::<Vec<_>>());
+        out.push(
+            found
+                .iter()
+                .map(|r| r.get::<String, _>("r"))
+                .collect::<Vec<_>>(),
+        );
     }
     let detections = out.pop().unwrap();
     (out.pop().unwrap(), detections)
@@ -180,7 +202,11 @@ async fn rows(conn: &mut PgConnection) -> (Vec<String>, Vec<String>) {
 
 #[tokio::test]
 async fn the_bulk_writes_store_the_rows_the_generic_upserts_store() {
-    const SCHEMAS: [&str; 3] = ["dtk_pg_bulk_tests", "dtk_pg_lane_tests", "dtk_pg_generic_tests"];
+    const SCHEMAS: [&str; 3] = [
+        "dtk_pg_bulk_tests",
+        "dtk_pg_lane_tests",
+        "dtk_pg_generic_tests",
+    ];
     let mut copy = fresh(SCHEMAS[0]).await;
     let mut through_lane = fresh(SCHEMAS[1]).await;
     let mut plain = fresh(SCHEMAS[2]).await;
