@@ -1,6 +1,8 @@
 //! PostgreSQL's spelling of the `dtk_*` storage: TIMESTAMPTZ times, JSONB documents,
-//! an advisory lock around migrations, and bulk writes through `UNNEST` arrays (one
-//! statement per 50,000 rows, no bind-parameter limit).
+//! an advisory lock around migrations, and bulk writes of points and detections
+//! (binary `COPY`, or `UNNEST` upserts: see [`super::bulk`]).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use detectk_core::model::{DataPoint, DetectionRecord};
@@ -9,15 +11,16 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Arguments, PgConnection, Postgres, Row};
 
-use crate::records::{ParamsText, context_text, detection_context};
+use super::bulk;
+use super::lane::PgLane;
+use crate::handle::Handle;
+use crate::pool::PoolCache;
 use crate::storage::Dialect;
+use crate::storage::lane::BulkLane;
 
 /// The PostgreSQL dialect.
 #[derive(Debug)]
 pub(crate) struct Pg;
-
-/// Rows per bulk statement: bounds statement size and server memory, not a protocol limit.
-const CHUNK_ROWS: usize = 50_000;
 
 /// Schema version 1: datapoints, detections, checkpoints, alerts.
 const V1: &str = r#"
@@ -129,14 +132,19 @@ impl Dialect for Pg {
         points: &[&DataPoint],
         loaded_at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        write_points(conn, metric, points, loaded_at).await
+        bulk::write_points(conn, metric, points, loaded_at).await
     }
 
     async fn write_detections(
         conn: &mut PgConnection,
         records: &[&DetectionRecord],
     ) -> Result<(), sqlx::Error> {
-        write_detections(conn, records).await
+        bulk::write_detections(conn, records).await
+    }
+
+    /// Every PostgreSQL storage has one: writes that need no transaction skip it.
+    fn bulk_lane(handle: &Handle<Postgres>, _cache: &PoolCache) -> Option<Arc<dyn BulkLane>> {
+        Some(Arc::new(PgLane::new(handle.clone())))
     }
 
     const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2], &[V3]];
@@ -169,131 +177,4 @@ impl Dialect for Pg {
         }
         Ok(Ok(()))
     }
-}
-
-/// The plain bulk insert of points; binds: metric, loaded_at, then one array per column.
-macro_rules! insert_points {
-    () => {
-        "INSERT INTO dtk_datapoints (metric_name, collected_at, value, is_missing, context, loaded_at) \
-         SELECT $1, t.collected_at, t.value, t.is_missing, t.context::jsonb, $2 \
-         FROM UNNEST($3::timestamptz[], $4::float8[], $5::bool[], $6::text[]) \
-         AS t(collected_at, value, is_missing, context)"
-    };
-}
-
-const INSERT_POINTS: &str = insert_points!();
-
-const UPSERT_POINTS: &str = concat!(
-    insert_points!(),
-    " ON CONFLICT (metric_name, collected_at) DO UPDATE SET value = EXCLUDED.value, \
-     is_missing = EXCLUDED.is_missing, context = EXCLUDED.context, loaded_at = EXCLUDED.loaded_at"
-);
-
-/// Upserts points through `UNNEST` arrays. New ranges (first loads, backfills) take
-/// the cheaper plain INSERT; after the first conflict the remaining chunks go straight
-/// to the upsert.
-async fn write_points(
-    conn: &mut PgConnection,
-    metric: &str,
-    points: &[&DataPoint],
-    loaded_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let mut conflicts = false;
-    for chunk in points.chunks(CHUNK_ROWS) {
-        let times: Vec<DateTime<Utc>> = chunk.iter().map(|p| p.timestamp).collect();
-        let values: Vec<Option<f64>> = chunk.iter().map(|p| p.value).collect();
-        let missing: Vec<bool> = chunk.iter().map(|p| p.is_missing).collect();
-        let contexts: Vec<Option<String>> =
-            chunk.iter().map(|p| context_text(&p.context)).collect();
-        let insert = |sql: &'static str| {
-            sqlx::query(sql)
-                .bind(metric)
-                .bind(loaded_at)
-                .bind(times.clone())
-                .bind(values.clone())
-                .bind(missing.clone())
-                .bind(contexts.clone())
-        };
-        if !conflicts {
-            sqlx::query("SAVEPOINT dtk_chunk")
-                .execute(&mut *conn)
-                .await?;
-            match insert(INSERT_POINTS).execute(&mut *conn).await {
-                Ok(_) => {
-                    sqlx::query("RELEASE SAVEPOINT dtk_chunk")
-                        .execute(&mut *conn)
-                        .await?;
-                    continue;
-                }
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    conflicts = true;
-                    sqlx::query("ROLLBACK TO SAVEPOINT dtk_chunk")
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        insert(UPSERT_POINTS).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Upserts detections through `UNNEST` arrays.
-async fn write_detections(
-    conn: &mut PgConnection,
-    records: &[&DetectionRecord],
-) -> Result<(), sqlx::Error> {
-    for chunk in records.chunks(CHUNK_ROWS) {
-        let col = |f: &dyn Fn(&DetectionRecord) -> Option<f64>| -> Vec<Option<f64>> {
-            chunk.iter().map(|r| f(r)).collect()
-        };
-        sqlx::query(
-                "INSERT INTO dtk_detections (metric_name, detector_id, detected_at, value, is_anomaly, \
-                 score, lower_bound, upper_bound, direction, percent_deviation, detector_type, \
-                 detector_params, alert_sent, context) \
-                 SELECT t.metric_name, t.detector_id, t.detected_at, t.value, t.is_anomaly, t.score, \
-                 t.lower_bound, t.upper_bound, t.direction, t.percent_deviation, t.detector_type, \
-                 t.detector_params::jsonb, t.alert_sent, t.context::jsonb \
-                 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::bool[], \
-                 $6::float8[], $7::float8[], $8::float8[], $9::text[], $10::float8[], $11::text[], \
-                 $12::text[], $13::bool[], $14::text[]) AS t(metric_name, detector_id, detected_at, \
-                 value, is_anomaly, score, lower_bound, upper_bound, direction, percent_deviation, \
-                 detector_type, detector_params, alert_sent, context) \
-                 ON CONFLICT (metric_name, detector_id, detected_at) DO UPDATE SET \
-                 value = EXCLUDED.value, is_anomaly = EXCLUDED.is_anomaly, score = EXCLUDED.score, \
-                 lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, \
-                 direction = EXCLUDED.direction, percent_deviation = EXCLUDED.percent_deviation, \
-                 detector_type = EXCLUDED.detector_type, detector_params = EXCLUDED.detector_params, \
-                 alert_sent = EXCLUDED.alert_sent, context = EXCLUDED.context",
-            )
-            .bind(chunk.iter().map(|r| r.metric.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|r| r.detector_id.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|r| r.detection.timestamp).collect::<Vec<_>>())
-            .bind(col(&|r| r.detection.value))
-            .bind(chunk.iter().map(|r| r.detection.is_anomaly).collect::<Vec<_>>())
-            .bind(col(&|r| r.detection.score))
-            .bind(col(&|r| r.detection.lower_bound))
-            .bind(col(&|r| r.detection.upper_bound))
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| r.detection.direction.map(|d| d.as_str().to_string()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(col(&|r| r.detection.percent_deviation))
-            .bind(chunk.iter().map(|r| r.detector_type.clone()).collect::<Vec<_>>())
-            .bind({
-                let mut params = ParamsText::default();
-                chunk
-                    .iter()
-                    .map(|r| params.of(&r.detector_params))
-                    .collect::<Vec<_>>()
-            })
-            .bind(chunk.iter().map(|r| r.alert_sent).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|r| detection_context(r)).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }

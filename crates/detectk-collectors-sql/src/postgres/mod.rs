@@ -1,9 +1,14 @@
 //! PostgreSQL: a collector decoding every common column type by its real type, and a
-//! storage keeping the `dtk_*` tables (TIMESTAMPTZ times, JSONB context, bulk
-//! upserts through `UNNEST` arrays).
+//! storage keeping the `dtk_*` tables (TIMESTAMPTZ times, JSONB context, bulk writes
+//! through binary `COPY` and `UNNEST` upserts).
 
+mod bulk;
+#[cfg(test)]
+mod bulk_equivalence;
+mod copy;
 mod decode;
 mod dialect;
+mod lane;
 
 pub(crate) use dialect::Pg;
 

@@ -1,0 +1,98 @@
+//! PostgreSQL's bulk lane: the storage's writes of points and detections skip the
+//! generic path's explicit transaction when one statement is enough. A cron tick's
+//! batch (one point; one detection per detector) is then one round trip (the generic
+//! path: `BEGIN`, the upsert, `COMMIT`); a history load's batch is copied in one
+//! transaction (see [`super::bulk`]). The history window is read as the generic path
+//! reads it, on the same pool.
+
+use chrono::{DateTime, Utc};
+use detectk_core::async_trait;
+use detectk_core::model::{DataPoint, DetectionRecord};
+use detectk_core::traits::LoadDatapoints;
+use serde_json::Value;
+use sqlx::{Connection, Postgres, Row};
+
+use super::bulk::{self, COPY_MIN_ROWS};
+use crate::handle::Handle;
+use crate::records::context_from_value;
+use crate::storage::lane::BulkLane;
+
+/// [`crate::storage::lane::LOAD_POINTS`] with PostgreSQL's placeholders.
+const LOAD_POINTS: &str = "SELECT collected_at, value, is_missing, context \
+     FROM dtk_datapoints WHERE metric_name = $1 AND collected_at >= $2 AND collected_at < $3 \
+     ORDER BY collected_at";
+
+/// The bulk lane of one PostgreSQL storage (on the storage's own pool).
+#[derive(Debug)]
+pub(crate) struct PgLane {
+    handle: Handle<Postgres>,
+}
+
+impl PgLane {
+    /// A lane on the pool of `handle`. Does not connect.
+    pub(crate) fn new(handle: Handle<Postgres>) -> Self {
+        Self { handle }
+    }
+}
+
+#[async_trait]
+impl BulkLane for PgLane {
+    async fn load_points(&self, op: &LoadDatapoints) -> Result<Vec<DataPoint>, sqlx::Error> {
+        let mut conn = self.handle.acquire().await?;
+        let rows = sqlx::query(LOAD_POINTS)
+            .bind(&op.metric)
+            .bind(op.from)
+            .bind(op.to)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DataPoint {
+                    timestamp: row.try_get("collected_at")?,
+                    value: row.try_get("value")?,
+                    is_missing: row.try_get("is_missing")?,
+                    context: context_from_value(row.try_get::<Option<Value>, _>("context")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn write_points(
+        &self,
+        metric: &str,
+        points: &[&DataPoint],
+        loaded_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.handle.acquire().await?;
+        if points.len() < COPY_MIN_ROWS {
+            // One statement: atomic without a transaction around it.
+            return bulk::upsert_points(&mut conn, metric, points, loaded_at).await;
+        }
+        let mut tx = conn.begin().await?;
+        bulk::write_points(&mut tx, metric, points, loaded_at).await?;
+        tx.commit().await
+    }
+
+    async fn write_detections(&self, records: &[&DetectionRecord]) -> Result<(), sqlx::Error> {
+        let mut conn = self.handle.acquire().await?;
+        if records.len() < COPY_MIN_ROWS {
+            return bulk::upsert_detections(&mut conn, records).await;
+        }
+        let mut tx = conn.begin().await?;
+        bulk::write_detections(&mut tx, records).await?;
+        tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_query_is_the_generic_one() {
+        let generic = ["$1", "$2", "$3"]
+            .iter()
+            .fold(LOAD_POINTS.to_string(), |sql, p| sql.replace(p, "?"));
+        assert_eq!(generic, crate::storage::lane::LOAD_POINTS);
+    }
+}
