@@ -8,7 +8,9 @@
 //! also covers the sliding computation's rounding), so each scored point walks back
 //! from itself to collect its newest history points and count the rest. When a point
 //! is not decided that way, the caller slides as usual: the results are the same
-//! either way, to the bit.
+//! either way, to the bit. Without weights, order statistics (MAD, IQR) are plain
+//! order statistics of the history's values: each scored point gathers them and
+//! selects ([`crate::stats::exact`]) instead of ranking the whole window.
 
 use detectk_core::{DataPoint, Detection};
 
@@ -39,9 +41,10 @@ pub(crate) fn few_applies<S: Sliding>(
     first: usize,
 ) -> bool {
     let features = &opts.seasonality.features;
-    S::FROM_NEWEST
+    let newest = S::FROM_NEWEST && opts.decay.is_some_and(|d| d >= MIN_DECAY);
+    let exact = S::UNWEIGHTED_EXACT && opts.decay.is_none();
+    (newest || exact)
         && values.len().saturating_sub(first) <= MAX_SCORED
-        && opts.decay.is_some_and(|d| d >= MIN_DECAY)
         && (features.len() <= MAX_FEATURES || opts.seasonality.combined)
         && !values
             .iter()
@@ -74,7 +77,10 @@ pub(crate) fn scan_few<S: Sliding>(
     // Keys are read for the scored points only; history points are compared in place.
     let mut reader = KeyReader::new(features, opts.seasonality.timezone);
     let union = features.len() > 1 && !opts.seasonality.combined;
-    let decay = opts.decay?;
+    // Unweighted: every history value, and selection (see `Sliding::of_unweighted`).
+    let exact = opts.decay.is_none();
+    let decay = opts.decay.unwrap_or(MIN_DECAY);
+    let mut deviations = Vec::new();
     let kept = TRIES.map(|e| (e / decay).ceil() as usize);
     let mut starts = WindowStart {
         series,
@@ -110,13 +116,18 @@ pub(crate) fn scan_few<S: Sliding>(
         newest.clear();
         let mut n = 0;
         for j in (lo..i).rev().filter(|&j| in_history(j)) {
-            if newest.len() < kept[1] {
+            if exact || newest.len() < kept[1] {
                 newest.push(values[j].unwrap_or(0.0));
             }
             n += 1;
         }
         if n < opts.min_points || n == 0 {
             outcomes.push(Outcome::TooLittle(n));
+            continue;
+        }
+        if exact {
+            let summary = S::of_unweighted(&mut newest, &mut deviations)?;
+            outcomes.push(Outcome::Scored(value, summary, n));
             continue;
         }
         let mut summary = None;
@@ -175,6 +186,7 @@ mod tests {
     use super::*;
     use crate::common::Seasonality;
     use crate::history::{scan, scan_streams};
+    use crate::iqr::Quartiles;
     use crate::mad::MedianMad;
     use chrono::{TimeDelta, TimeZone, Utc};
     use detectk_core::{HumanDuration, Window};
@@ -244,7 +256,7 @@ mod tests {
             len in 2..3000usize,
             scored in 1..=MAX_SCORED,
             ties in any::<bool>(),
-            decay in prop_oneof![0.05..0.3f64, 0.3..3.0f64],
+            decay in prop_oneof![Just(None), (0.05..0.3f64).prop_map(Some), (0.3..3.0f64).prop_map(Some)],
             window in prop_oneof![
                 (1..60usize).prop_map(Window::Points),
                 (60..2500usize).prop_map(Window::Points),
@@ -260,10 +272,25 @@ mod tests {
                 2 => Seasonality::all_of(["f", "g"]),
                 _ => Seasonality::any_of(["f", "g"]),
             };
-            let opts = HistoryOptions { window, min_points, decay: Some(decay), seasonality };
+            let opts = HistoryOptions { window, min_points, decay, seasonality };
             let first = len.saturating_sub(scored);
             let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
             prop_assert!(few_applies::<MedianMad>(&opts, &values, first));
+            if decay.is_none() {
+                prop_assert!(few_applies::<Quartiles>(&opts, &values, first));
+                let quartiles = |s: Scored<'_, [f64; 3]>| {
+                    let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
+                    d.skipped = None;
+                    d.lower_bound = Some(s.summary[0]);
+                    d.score = Some(s.summary[1]);
+                    d.upper_bound = Some(s.summary[2]);
+                    d.percent_deviation = Some(s.n as f64);
+                    d
+                };
+                let fast = scan::<Quartiles>(&series, first, &opts, quartiles);
+                let sliding = scan_streams::<Quartiles>(&series, first, &opts, quartiles);
+                prop_assert_eq!(fast, sliding);
+            }
             let fast = scan::<MedianMad>(&series, first, &opts, to_detection);
             let sliding = scan_streams::<MedianMad>(&series, first, &opts, to_detection);
             prop_assert_eq!(fast.len(), sliding.len());

@@ -40,6 +40,14 @@ pub(crate) trait Sliding {
     fn from_newest(_newest: &Newest<'_>, _scratch: &mut Scratch) -> Option<Self::Summary> {
         None
     }
+    /// Whether [`Sliding::of_unweighted`] can answer.
+    const UNWEIGHTED_EXACT: bool = false;
+    /// The statistics of an unweighted window from its values alone (in any order,
+    /// reordered; finite, no `-0.0`), exactly the sliding statistic's; `None` when
+    /// empty. `scratch` is reused between calls.
+    fn of_unweighted(_values: &mut [f64], _scratch: &mut Vec<f64>) -> Option<Self::Summary> {
+        None
+    }
 }
 
 /// What a scored point gets: its value and the statistics of its history.

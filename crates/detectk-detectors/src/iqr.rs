@@ -10,6 +10,7 @@ use serde_json::Map;
 use crate::band::{detection, put};
 use crate::common::{HistoryOptions, positive};
 use crate::history::{Scored, Sliding, scan};
+use crate::stats::exact;
 use crate::stats::ordered::OrderedWindow;
 
 /// Flags values outside `[Q1 - multiplier * IQR, Q3 + multiplier * IQR]` of the history.
@@ -82,7 +83,7 @@ impl IqrDetector {
 }
 
 /// Quartiles and median of a sliding window.
-struct Quartiles(OrderedWindow);
+pub(crate) struct Quartiles(OrderedWindow);
 
 impl Sliding for Quartiles {
     type Summary = [f64; 3];
@@ -103,6 +104,14 @@ impl Sliding for Quartiles {
             self.0.quantile(0.25)?,
             self.0.quantile(0.5)?,
             self.0.quantile(0.75)?,
+        ])
+    }
+    const UNWEIGHTED_EXACT: bool = true;
+    fn of_unweighted(values: &mut [f64], _scratch: &mut Vec<f64>) -> Option<[f64; 3]> {
+        Some([
+            exact::quantile(values, 0.25)?,
+            exact::quantile(values, 0.5)?,
+            exact::quantile(values, 0.75)?,
         ])
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Map;
 use crate::band::{put, sigma_band};
 use crate::common::{HistoryOptions, positive};
 use crate::history::{Scored, Sliding, scan};
+use crate::stats::exact;
 use crate::stats::ordered::{Newest, OrderedWindow, Scratch, median_mad_of_newest};
 
 /// Scale making the MAD comparable to a normal standard deviation.
@@ -96,6 +97,10 @@ impl Sliding for MedianMad {
     const FROM_NEWEST: bool = true;
     fn from_newest(newest: &Newest<'_>, scratch: &mut Scratch) -> Option<(f64, f64)> {
         median_mad_of_newest(newest, scratch)
+    }
+    const UNWEIGHTED_EXACT: bool = true;
+    fn of_unweighted(values: &mut [f64], scratch: &mut Vec<f64>) -> Option<(f64, f64)> {
+        exact::median_mad(values, scratch)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Incremental window statistics.
 
 pub(crate) mod decay;
+pub(crate) mod exact;
 pub(crate) mod fenwick;
 pub(crate) mod moments;
 pub(crate) mod ordered;
