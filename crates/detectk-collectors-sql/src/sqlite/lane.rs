@@ -57,6 +57,7 @@ impl LiteLane {
                 keep: keep.max(1),
                 timeout,
                 idle: Mutex::new(Vec::new()),
+                writer: Mutex::new(()),
             }),
             upsert_point: upsert("dtk_datapoints", POINT_COLUMNS, 6, POINT_KEY, POINT_UPDATES),
             upsert_detection: upsert(
@@ -80,6 +81,25 @@ impl LiteLane {
             Err(_) => Err(sqlx::Error::WorkerCrashed),
         }
     }
+
+    /// Runs the write transaction `work` on a connection on a blocking thread, after
+    /// the lane's other writers of this process: SQLite has one writer per file, and a
+    /// writer queued here starts the moment the previous one commits, where one waiting
+    /// in SQLite's busy handler sleeps (1 to 100 ms a try) and polls.
+    async fn writing(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<(), LaneError> + Send + 'static,
+    ) -> Result<(), sqlx::Error> {
+        let conns = Arc::clone(&self.conns);
+        let write = move || {
+            let _turn = conns.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            conns.with(work)
+        };
+        match tokio::task::spawn_blocking(write).await {
+            Ok(done) => done.map_err(sqlx::Error::from),
+            Err(_) => Err(sqlx::Error::WorkerCrashed),
+        }
+    }
 }
 
 #[async_trait]
@@ -99,7 +119,7 @@ impl BulkLane for LiteLane {
         let rows: Vec<PointRow> = points.iter().map(|p| PointRow::of(p)).collect();
         let (metric, loaded_at) = (metric.to_string(), time_text(loaded_at));
         let sql = Arc::clone(&self.upsert_point);
-        self.blocking(move |conn| {
+        self.writing(move |conn| {
             in_write_transaction(conn, &sql, |upsert| {
                 for r in &rows {
                     upsert.execute(params![
@@ -124,7 +144,7 @@ impl BulkLane for LiteLane {
             .map(|r| DetectionRow::of(r, &mut params_text))
             .collect();
         let sql = Arc::clone(&self.upsert_detection);
-        self.blocking(move |conn| {
+        self.writing(move |conn| {
             in_write_transaction(conn, &sql, |upsert| {
                 for r in &rows {
                     upsert.execute(params![
@@ -158,6 +178,8 @@ struct Connections {
     keep: usize,
     timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    /// Held by the lane's writer of the moment (see [`LiteLane::writing`]).
+    writer: Mutex<()>,
 }
 
 impl Connections {
