@@ -83,7 +83,19 @@ impl SqlFactory {
         match settings {
             #[cfg(feature = "sqlite")]
             ConnectionSettings::Sqlite(s) => {
-                Arc::new(SqlCollector::new(sqlite::SqliteHandle::new(s, &self.cache)))
+                let handle = sqlite::SqliteHandle::new(s, &self.cache);
+                match &s.file {
+                    // A file is read through the rusqlite source lane.
+                    crate::settings::SqliteFile::Path(path) => {
+                        Arc::new(sqlite::LiteCollector::new(
+                            handle,
+                            path.clone(),
+                            s.max_connections as usize,
+                            s.timeout,
+                        ))
+                    }
+                    crate::settings::SqliteFile::Memory => Arc::new(SqlCollector::new(handle)),
+                }
             }
             #[cfg(feature = "postgres")]
             ConnectionSettings::Server(s) if s.driver == Driver::Postgres => {

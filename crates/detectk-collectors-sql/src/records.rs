@@ -15,6 +15,10 @@ pub(crate) const SKIPPED_KEY: &str = "skipped";
 /// Points of a batch with one point per timestamp (the last one given wins),
 /// in the order given.
 pub(crate) fn dedupe_points(points: &[DataPoint]) -> Vec<&DataPoint> {
+    // A collected batch is in time order, one point per time: nothing to hash.
+    if points.windows(2).all(|w| w[0].timestamp < w[1].timestamp) {
+        return points.iter().collect();
+    }
     let mut last: HashMap<DateTime<Utc>, usize> = HashMap::with_capacity(points.len());
     for (i, p) in points.iter().enumerate() {
         last.insert(p.timestamp, i);
@@ -36,6 +40,9 @@ pub(crate) fn dedupe_detections(records: &[DetectionRecord]) -> Vec<&DetectionRe
     fn key(r: &DetectionRecord) -> (&str, &str, DateTime<Utc>) {
         (&r.metric, &r.detector_id, r.detection.timestamp)
     }
+    if runs_are_unique(records) {
+        return records.iter().collect();
+    }
     let mut last = HashMap::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         last.insert(key(r), i);
@@ -49,6 +56,31 @@ pub(crate) fn dedupe_detections(records: &[DetectionRecord]) -> Vec<&DetectionRe
         .filter(|(i, r)| last.get(&key(r)) == Some(i))
         .map(|(_, r)| r)
         .collect()
+}
+
+/// Whether `records` are unique by key in the shape a detection batch has: runs of
+/// one (metric, detector) in strictly increasing time, no two runs of the same pair.
+fn runs_are_unique(records: &[DetectionRecord]) -> bool {
+    let same_series = |a: &DetectionRecord, b: &DetectionRecord| {
+        a.detector_id == b.detector_id && a.metric == b.metric
+    };
+    let mut runs: Vec<&DetectionRecord> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        match i.checked_sub(1).map(|p| &records[p]) {
+            Some(prev) if same_series(prev, r) => {
+                if prev.detection.timestamp >= r.detection.timestamp {
+                    return false;
+                }
+            }
+            _ => {
+                if runs.iter().any(|first| same_series(first, r)) {
+                    return false;
+                }
+                runs.push(r);
+            }
+        }
+    }
+    true
 }
 
 /// A point's context as stored: `None` (SQL NULL) when empty.
@@ -170,6 +202,59 @@ mod tests {
         ];
         let kept = dedupe_detections(&repeated);
         assert_eq!(kept, vec![&repeated[1], &repeated[2]]);
+    }
+
+    proptest::proptest! {
+        /// However a batch is shaped, each key keeps its last record, in the order
+        /// given (the shortcut for batches in runs agrees with the hashing).
+        #[test]
+        fn dedupe_keeps_the_last_record_per_key(
+            keys in proptest::collection::vec((0..3usize, 0..2usize, 0..6i64), 0..24),
+        ) {
+            let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+            let records: Vec<DetectionRecord> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, (detector, metric, minute))| DetectionRecord {
+                    metric: format!("m{metric}"),
+                    detector_id: format!("d{detector}"),
+                    detector_type: "mad".into(),
+                    detector_params: json!({}),
+                    detection: Detection::skipped(
+                        t + chrono::Duration::minutes(*minute),
+                        Some(i as f64),
+                        "x",
+                    ),
+                    alert_sent: false,
+                    context: Context::new(),
+                })
+                .collect();
+            let expected: Vec<&DetectionRecord> = records
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| {
+                    !records[i + 1..].iter().any(|later| {
+                        later.metric == r.metric
+                            && later.detector_id == r.detector_id
+                            && later.detection.timestamp == r.detection.timestamp
+                    })
+                })
+                .map(|(_, r)| r)
+                .collect();
+            proptest::prop_assert_eq!(dedupe_detections(&records), expected);
+            let points: Vec<DataPoint> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, minute))| DataPoint::new(t + chrono::Duration::minutes(*minute), i as f64))
+                .collect();
+            let expected: Vec<&DataPoint> = points
+                .iter()
+                .enumerate()
+                .filter(|(i, p)| !points[i + 1..].iter().any(|l| l.timestamp == p.timestamp))
+                .map(|(_, p)| p)
+                .collect();
+            proptest::prop_assert_eq!(dedupe_points(&points), expected);
+        }
     }
 
     #[test]

@@ -44,6 +44,66 @@ fn decode_cell(row: &SqliteRow, i: usize) -> Result<Cell, DecodeFailure> {
     })
 }
 
+/// What of a column's declared type changes how a value decodes: sqlx names the column
+/// `BOOLEAN` for a declared `BOOLEAN`/`BOOL` and `DATETIME` for `DATETIME`/`TIMESTAMP`
+/// (any case); every other declared type (or none: an expression) decodes by the
+/// value's storage class alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Declared {
+    /// `BOOLEAN` or `BOOL`: integers are booleans.
+    Boolean,
+    /// `DATETIME` or `TIMESTAMP`: integers are Unix seconds.
+    Datetime,
+    /// Anything else.
+    Other,
+}
+
+impl Declared {
+    /// The declared type `decl` (SQLite's `sqlite3_column_decltype`), as sqlx reads it.
+    pub(crate) fn of(decl: Option<&str>) -> Self {
+        match decl.map(str::to_ascii_lowercase).as_deref() {
+            Some("boolean" | "bool") => Declared::Boolean,
+            Some("datetime" | "timestamp") => Declared::Datetime,
+            _ => Declared::Other,
+        }
+    }
+}
+
+/// Decodes value `value` of column `i` (rusqlite's view of it) exactly as
+/// [`decode_row`] decodes sqlx's.
+pub(crate) fn decode_value(
+    value: rusqlite::types::ValueRef<'_>,
+    declared: Declared,
+    i: usize,
+) -> Result<Cell, DecodeFailure> {
+    use rusqlite::types::ValueRef;
+    Ok(match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(v) => match declared {
+            Declared::Boolean => Cell::Bool(v != 0),
+            Declared::Datetime => DateTime::<Utc>::from_timestamp(v, 0)
+                .map(Cell::DateTimeUtc)
+                .unwrap_or(Cell::Int(v)),
+            Declared::Other => Cell::Int(v),
+        },
+        ValueRef::Real(v) => Cell::Float(v),
+        ValueRef::Text(bytes) => match parse_naive_exact(bytes) {
+            Some(t) => Cell::DateTime(t),
+            None => match std::str::from_utf8(bytes) {
+                Ok(text) => text_cell(text.to_string()),
+                // sqlx's wording of the same failure.
+                Err(e) => {
+                    return Err(DecodeFailure::new(
+                        i,
+                        format!("error occurred while decoding column {i}: {e}"),
+                    ));
+                }
+            },
+        },
+        ValueRef::Blob(_) => Cell::Other("BLOB".to_string()),
+    })
+}
+
 /// Text in one of SQLite's date/time formats (the common `YYYY-MM-DD HH:MM:SS[.f]`
 /// is read by [`parse_naive_exact`] before this) becomes a date or time (with zone when it
 /// carries `Z` or an offset); any other text stays text.

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use super::Lite;
 use super::lane_error::LaneError;
 use super::time_text::{parse_time_text, time_text};
-use crate::records::{ParamsText, context_from_value, context_text, detection_context};
+use crate::records::{context_from_value, context_text, detection_context};
 use crate::storage::Dialect;
 use crate::storage::detections::{DETECTION_COLUMNS, DETECTION_KEY, DETECTION_UPDATES};
 use crate::storage::lane::{BulkLane, LOAD_POINTS};
@@ -57,6 +57,7 @@ impl LiteLane {
                 keep: keep.max(1),
                 timeout,
                 idle: Mutex::new(Vec::new()),
+                writer: Mutex::new(()),
             }),
             upsert_point: upsert("dtk_datapoints", POINT_COLUMNS, 6, POINT_KEY, POINT_UPDATES),
             upsert_detection: upsert(
@@ -80,6 +81,25 @@ impl LiteLane {
             Err(_) => Err(sqlx::Error::WorkerCrashed),
         }
     }
+
+    /// Runs the write transaction `work` on a connection on a blocking thread, after
+    /// the lane's other writers of this process: SQLite has one writer per file, and a
+    /// writer queued here starts the moment the previous one commits, where one waiting
+    /// in SQLite's busy handler sleeps (1 to 100 ms a try) and polls.
+    async fn writing(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<(), LaneError> + Send + 'static,
+    ) -> Result<(), sqlx::Error> {
+        let conns = Arc::clone(&self.conns);
+        let write = move || {
+            let _turn = conns.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            conns.with(work)
+        };
+        match tokio::task::spawn_blocking(write).await {
+            Ok(done) => done.map_err(sqlx::Error::from),
+            Err(_) => Err(sqlx::Error::WorkerCrashed),
+        }
+    }
 }
 
 #[async_trait]
@@ -99,17 +119,17 @@ impl BulkLane for LiteLane {
         let rows: Vec<PointRow> = points.iter().map(|p| PointRow::of(p)).collect();
         let (metric, loaded_at) = (metric.to_string(), time_text(loaded_at));
         let sql = Arc::clone(&self.upsert_point);
-        self.blocking(move |conn| {
+        self.writing(move |conn| {
             in_write_transaction(conn, &sql, |upsert| {
+                // What every row shares is bound once: SQLite keeps bindings across rows.
+                upsert.raw_bind_parameter(1, &metric)?;
+                upsert.raw_bind_parameter(6, &loaded_at)?;
                 for r in &rows {
-                    upsert.execute(params![
-                        metric,
-                        r.at,
-                        r.value,
-                        r.is_missing,
-                        r.context,
-                        loaded_at
-                    ])?;
+                    upsert.raw_bind_parameter(2, &r.at)?;
+                    upsert.raw_bind_parameter(3, r.value)?;
+                    upsert.raw_bind_parameter(4, r.is_missing)?;
+                    upsert.raw_bind_parameter(5, &r.context)?;
+                    upsert.raw_execute()?;
                 }
                 Ok(())
             })
@@ -118,31 +138,32 @@ impl BulkLane for LiteLane {
     }
 
     async fn write_detections(&self, records: &[&DetectionRecord]) -> Result<(), sqlx::Error> {
-        let mut params_text = ParamsText::default();
-        let rows: Vec<DetectionRow> = records
-            .iter()
-            .map(|r| DetectionRow::of(r, &mut params_text))
-            .collect();
+        let (series, rows) = detection_rows(records);
         let sql = Arc::clone(&self.upsert_detection);
-        self.blocking(move |conn| {
+        self.writing(move |conn| {
             in_write_transaction(conn, &sql, |upsert| {
+                let mut bound = None;
                 for r in &rows {
-                    upsert.execute(params![
-                        r.metric,
-                        r.detector_id,
-                        r.at,
-                        r.value,
-                        r.is_anomaly,
-                        r.score,
-                        r.lower_bound,
-                        r.upper_bound,
-                        r.direction,
-                        r.percent_deviation,
-                        r.detector_type,
-                        r.detector_params,
-                        r.alert_sent,
-                        r.context
-                    ])?;
+                    // A detector's columns are bound when its run of rows starts.
+                    if bound != Some(r.series) {
+                        let s = &series[r.series];
+                        upsert.raw_bind_parameter(1, &s.metric)?;
+                        upsert.raw_bind_parameter(2, &s.detector_id)?;
+                        upsert.raw_bind_parameter(11, &s.detector_type)?;
+                        upsert.raw_bind_parameter(12, &s.detector_params)?;
+                        bound = Some(r.series);
+                    }
+                    upsert.raw_bind_parameter(3, &r.at)?;
+                    upsert.raw_bind_parameter(4, r.value)?;
+                    upsert.raw_bind_parameter(5, r.is_anomaly)?;
+                    upsert.raw_bind_parameter(6, r.score)?;
+                    upsert.raw_bind_parameter(7, r.lower_bound)?;
+                    upsert.raw_bind_parameter(8, r.upper_bound)?;
+                    upsert.raw_bind_parameter(9, r.direction)?;
+                    upsert.raw_bind_parameter(10, r.percent_deviation)?;
+                    upsert.raw_bind_parameter(13, r.alert_sent)?;
+                    upsert.raw_bind_parameter(14, &r.context)?;
+                    upsert.raw_execute()?;
                 }
                 Ok(())
             })
@@ -158,6 +179,8 @@ struct Connections {
     keep: usize,
     timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    /// Held by the lane's writer of the moment (see [`LiteLane::writing`]).
+    writer: Mutex<()>,
 }
 
 impl Connections {
@@ -278,10 +301,18 @@ impl PointRow {
     }
 }
 
-/// A detection's bound values, as the sqlx path binds them.
-struct DetectionRow {
+/// The columns a detector's run of detections shares, as the sqlx path binds them.
+struct DetectionSeries {
     metric: String,
     detector_id: String,
+    detector_type: String,
+    detector_params: String,
+}
+
+/// A detection's own bound values, as the sqlx path binds them; `series` indexes its
+/// [`DetectionSeries`].
+struct DetectionRow {
+    series: usize,
     at: String,
     value: Option<f64>,
     is_anomaly: bool,
@@ -290,18 +321,34 @@ struct DetectionRow {
     upper_bound: Option<f64>,
     direction: Option<&'static str>,
     percent_deviation: Option<f64>,
-    detector_type: String,
-    detector_params: String,
     alert_sent: bool,
     context: Option<String>,
 }
 
-impl DetectionRow {
-    fn of<'a>(r: &'a DetectionRecord, params_text: &mut ParamsText<'a>) -> Self {
+/// The rows of `records`, each run of records of one detector sharing one series.
+fn detection_rows(records: &[&DetectionRecord]) -> (Vec<DetectionSeries>, Vec<DetectionRow>) {
+    let same_series = |a: &DetectionRecord, b: &DetectionRecord| {
+        a.metric == b.metric
+            && a.detector_id == b.detector_id
+            && a.detector_type == b.detector_type
+            && a.detector_params == b.detector_params
+    };
+    let mut series: Vec<DetectionSeries> = Vec::new();
+    let mut rows = Vec::with_capacity(records.len());
+    let mut previous: Option<&DetectionRecord> = None;
+    for &r in records {
+        if !previous.is_some_and(|p| same_series(p, r)) {
+            series.push(DetectionSeries {
+                metric: r.metric.clone(),
+                detector_id: r.detector_id.clone(),
+                detector_type: r.detector_type.clone(),
+                detector_params: r.detector_params.to_string(),
+            });
+        }
+        previous = Some(r);
         let d = &r.detection;
-        Self {
-            metric: r.metric.clone(),
-            detector_id: r.detector_id.clone(),
+        rows.push(DetectionRow {
+            series: series.len() - 1,
             at: time_text(d.timestamp),
             value: d.value,
             is_anomaly: d.is_anomaly,
@@ -310,10 +357,9 @@ impl DetectionRow {
             upper_bound: d.upper_bound,
             direction: d.direction.map(Direction::as_str),
             percent_deviation: d.percent_deviation,
-            detector_type: r.detector_type.clone(),
-            detector_params: params_text.of(&r.detector_params),
             alert_sent: r.alert_sent,
             context: detection_context(r),
-        }
+        });
     }
+    (series, rows)
 }

@@ -7,9 +7,13 @@ mod lane;
 #[cfg(test)]
 mod lane_equivalence;
 mod lane_error;
+mod source;
+#[cfg(test)]
+mod source_equivalence;
 mod time_text;
 
 pub(crate) use dialect::Lite;
+pub(crate) use source::LiteCollector;
 
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};

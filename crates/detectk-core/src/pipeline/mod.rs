@@ -1,6 +1,7 @@
 //! The pipeline: build a metric's parts, then `run` or `backfill` it.
 
 mod align;
+mod carry;
 mod compile;
 mod cpu;
 mod grid;

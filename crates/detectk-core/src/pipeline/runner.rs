@@ -13,6 +13,7 @@ use crate::error::{BackendError, ConfigError, ConfigIssue, Error};
 use crate::layers::DryRunStorage;
 use crate::model::{DataPoint, DetectionRecord};
 use crate::pipeline::align::{align, notes as align_notes};
+use crate::pipeline::carry::{Carried, history_start};
 use crate::pipeline::grid::{
     batch_size, batches, floor_to_interval, neg, newest_complete_end, shifted,
 };
@@ -493,6 +494,20 @@ impl Runner {
             return Ok(report);
         }
         let total = plan_batches.len();
+        let detecting = options.detect && !plan.detectors.is_empty();
+        // Each batch's series stands in for the next batch's stored history when
+        // nothing of the range was stored before this backfill (see `Carried`).
+        let carrying = detecting
+            && match storage.last_datapoint_time(metric).await {
+                Ok(last) => last.is_none_or(|last| last < from),
+                Err(_) => false,
+            };
+        let spans: Vec<TimeDelta> = plan
+            .detectors
+            .iter()
+            .map(|d| history_span(&d.detector.window(), interval))
+            .collect();
+        let mut carried: Option<Carried> = None;
         for (index, (from, to)) in plan_batches.into_iter().enumerate() {
             let (points, notes) = self.collect(plan, from, to, options.execution_time).await?;
             storage
@@ -507,11 +522,23 @@ impl Runner {
                 notes,
                 ..RangeReport::default()
             };
-            if options.detect && !plan.detectors.is_empty() {
+            if detecting {
                 let detect_from = vec![from; plan.detectors.len()];
-                let records = self
-                    .detect(plan, &points, from, &detect_from, options.execution_time)
+                let (records, scored) = self
+                    .detect_series(
+                        plan,
+                        &points,
+                        from,
+                        &detect_from,
+                        options.execution_time,
+                        carried.take(),
+                    )
                     .await?;
+                if carrying {
+                    carried = history_start(to, spans.iter().copied()).and_then(|keep| {
+                        Carried::after_batch(scored.history_from, to, scored.series, &points, keep)
+                    });
+                }
                 if !records.is_empty() {
                     storage
                         .upsert_detections(&records)
@@ -629,6 +656,29 @@ impl Runner {
         detect_from: &[DateTime<Utc>],
         execution_time: DateTime<Utc>,
     ) -> Result<Vec<DetectionRecord>, Error> {
+        self.detect_series(
+            plan,
+            new_points,
+            new_from,
+            detect_from,
+            execution_time,
+            None,
+        )
+        .await
+        .map(|(records, _)| records)
+    }
+
+    /// [`Runner::detect`], taking the stored history from `carried` when it covers the
+    /// window (else from storage), and giving back the series it scored.
+    async fn detect_series(
+        &self,
+        plan: &MetricPlan,
+        new_points: &[DataPoint],
+        new_from: DateTime<Utc>,
+        detect_from: &[DateTime<Utc>],
+        execution_time: DateTime<Utc>,
+        carried: Option<Carried>,
+    ) -> Result<(Vec<DetectionRecord>, Scored), Error> {
         let metric = plan.config.name.as_str();
         let interval = plan.config.schedule.interval.delta();
         let mut window_starts = Vec::with_capacity(plan.detectors.len());
@@ -642,14 +692,17 @@ impl Runner {
             )?);
         }
         let history_from = window_starts.iter().copied().min().unwrap_or(new_from);
-        let mut series: Vec<DataPoint> = if history_from < new_from {
-            let op = LoadDatapoints::new(metric, history_from, new_from);
-            plan.storage
-                .load_datapoints(&op)
-                .await
-                .map_err(|s| storage_error(metric, s))?
-        } else {
-            Vec::new()
+        let carried = carried.and_then(|c| c.history(history_from, new_from));
+        let mut series: Vec<DataPoint> = match carried {
+            Some(history) => history,
+            None if history_from < new_from => {
+                let op = LoadDatapoints::new(metric, history_from, new_from);
+                plan.storage
+                    .load_datapoints(&op)
+                    .await
+                    .map_err(|s| storage_error(metric, s))?
+            }
+            None => Vec::new(),
         };
         series.retain(|p| p.timestamp < new_from);
         series.extend_from_slice(new_points);
@@ -660,9 +713,10 @@ impl Runner {
         };
         // Detection is CPU work: a big job (a backfill batch) leaves the async worker.
         let cost = plan.detectors.len() * series.len();
-        let series = &series;
+        let scoring = &series;
         let records = crate::pipeline::cpu::off_async(cost, || {
-            let mut records = Vec::new();
+            let series = scoring;
+            let mut records = Vec::with_capacity(plan.detectors.len() * new_points.len());
             for ((d, from), window_start) in
                 plan.detectors.iter().zip(detect_from).zip(window_starts)
             {
@@ -697,8 +751,21 @@ impl Runner {
             }
             Ok::<_, Error>(records)
         })?;
-        Ok(records)
+        Ok((
+            records,
+            Scored {
+                history_from: history_from.min(new_from),
+                series,
+            },
+        ))
     }
+}
+
+/// The series a detection scored: the stored points from `history_from` on, then the
+/// new points.
+struct Scored {
+    history_from: DateTime<Utc>,
+    series: Vec<DataPoint>,
 }
 
 /// Whether a detector must score stored points (those before `start`, the first new
