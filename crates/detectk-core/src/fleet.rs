@@ -293,17 +293,7 @@ impl Fleet {
         let concurrency = options.concurrency.max(1);
         if options.lease && !run.dry_run {
             // A chunk at a time under batched run leases (see `chunk`).
-            let chunks = futures::stream::iter(self.plans.chunks(chunk::CHUNK))
-                .then(move |plans| {
-                    let bounds = bounds.clone();
-                    // Boxed: the stream stays `Unpin`, as callers expect.
-                    Box::pin(async move {
-                        self.run_chunk(plans, run, concurrency, options.timeout, &bounds)
-                            .await
-                    })
-                })
-                .flat_map(futures::stream::iter);
-            return futures::future::Either::Left(chunks);
+            return futures::future::Either::Left(self.run_leased(run, options, bounds));
         }
         let each = futures::stream::iter(self.plans.iter())
             .map(move |plan| {

@@ -1,22 +1,23 @@
 //! A fleet's leased run, a chunk of metrics at a time: per storage, one statement takes
 //! the run leases of the chunk's metrics, one reads their newest points and one their
 //! newest detections (under the leases, so no other worker changes them meanwhile);
-//! the metrics then run (each with its own bounds and timeout) while the leases are
-//! renewed together, and one statement releases them.
+//! the metrics then run (each with its own bounds and timeout) while one task renews
+//! every unfinished metric's lease, and finished metrics' leases are released in one
+//! statement per storage as the next chunk starts (and at the end).
 //!
 //! The semantics are those of one lease per metric (see `run_lease`): a metric is
 //! processed by at most one worker at a time; a metric whose lease another worker holds
 //! is skipped; a dead worker stops renewing and its leases expire after the TTL.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 
-use super::run_lease::{HELD_ELSEWHERE, run_lease_key, run_lease_ttl};
-use super::{Bounds, Fleet, MetricOutcome, TEST_HOLD_ENV, isolated, limited};
+use super::run_lease::{HELD_ELSEWHERE, RUN_LEASE_TTL_ENV, run_lease_key, run_lease_ttl};
+use super::{Bounds, Fleet, FleetOptions, MetricOutcome, TEST_HOLD_ENV, isolated, limited};
 use crate::alert::unique_token;
 use crate::error::{BackendError, BackendErrorKind, Error};
 use crate::pipeline::{Known, MetricPlan, RunOptions, RunReport};
@@ -35,29 +36,187 @@ enum Start {
     Failed(Error),
 }
 
-/// The run leases one storage gave this chunk.
+/// The run leases one storage gave one chunk (one token).
 struct Leased {
     storage: Arc<dyn Storage>,
     token: String,
-    keys: Vec<String>,
+    /// Keys of metrics not finished yet: renewed.
+    held: HashSet<String>,
+    /// Keys of finished metrics, not yet released (no longer renewed).
+    done: Vec<String>,
+}
+
+/// Every run lease this process holds, renewed together and released in batches.
+#[derive(Default)]
+struct LeaseBook {
+    leases: Mutex<Vec<Leased>>,
+}
+
+impl LeaseBook {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Leased>> {
+        self.leases.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a storage's leases of a chunk; returns their slot.
+    fn add(&self, leased: Leased) -> usize {
+        let mut leases = self.lock();
+        leases.push(leased);
+        leases.len() - 1
+    }
+
+    /// The metric of `key` in `slot` is finished: stop renewing, release soon.
+    fn finish(&self, slot: usize, key: String) {
+        if let Some(l) = self.lock().get_mut(slot)
+            && l.held.remove(&key)
+        {
+            l.done.push(key);
+        }
+    }
+
+    /// What to renew: (storage, token, keys) of every slot with unfinished metrics.
+    fn to_renew(&self) -> Vec<(Arc<dyn Storage>, String, Vec<String>)> {
+        self.lock()
+            .iter()
+            .filter(|l| !l.held.is_empty())
+            .map(|l| {
+                let keys = l.held.iter().cloned().collect();
+                (Arc::clone(&l.storage), l.token.clone(), keys)
+            })
+            .collect()
+    }
+
+    /// Takes the finished keys to release, per slot.
+    fn take_done(&self) -> Vec<(Arc<dyn Storage>, String, Vec<String>)> {
+        self.lock()
+            .iter_mut()
+            .filter(|l| !l.done.is_empty())
+            .map(|l| {
+                let keys = std::mem::take(&mut l.done);
+                (Arc::clone(&l.storage), l.token.clone(), keys)
+            })
+            .collect()
+    }
+
+    /// Releases the finished metrics' leases (a failure is logged: they expire).
+    async fn flush(&self, ttl: Duration) {
+        for (storage, token, keys) in self.take_done() {
+            if let Err(e) = storage.release_alert_leases(&keys, &token).await {
+                tracing::warn!(
+                    storage = storage.describe(),
+                    "could not release {} run lease(s) (they expire in {}s): {e}",
+                    keys.len(),
+                    ttl.as_secs()
+                );
+            }
+        }
+    }
+}
+
+/// Marks a metric finished in the book when dropped (done, failed, timed out or panicked).
+struct Finish {
+    book: Arc<LeaseBook>,
+    lease: Option<(usize, String)>,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if let Some((slot, key)) = self.lease.take() {
+            self.book.finish(slot, key);
+        }
+    }
+}
+
+/// The renewal task of a leased run; stopped when the run's stream is dropped.
+#[derive(Default)]
+struct Renewer {
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Renewer {
+    /// Starts renewing `book`'s leases every third of `ttl`, once.
+    fn start(&self, book: &Arc<LeaseBook>, ttl: Duration) {
+        let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if task.is_none() {
+            *task = Some(tokio::spawn(renew(Arc::clone(book), ttl)));
+        }
+    }
+}
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// Renews every unfinished metric's lease each third of `ttl`; a renewal that fails,
+/// or finds a lease taken over, is logged (the runs go on).
+async fn renew(book: Arc<LeaseBook>, ttl: Duration) {
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        for (storage, token, keys) in book.to_renew() {
+            let now = Utc::now();
+            let expires_at = now + TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(60));
+            let request = AlertLeases::new(keys, token, now, expires_at);
+            match storage.acquire_alert_leases(&request).await {
+                Ok(held) if held.len() == request.keys.len() => {}
+                Ok(held) => tracing::warn!(
+                    storage = storage.describe(),
+                    "{} run lease(s) were taken over by another worker (this run outlived \
+                     {}s without renewing; see {RUN_LEASE_TTL_ENV})",
+                    request.keys.len() - held.len(),
+                    ttl.as_secs()
+                ),
+                Err(e) => tracing::warn!(
+                    storage = storage.describe(),
+                    "could not renew {} run lease(s): {e}",
+                    request.keys.len()
+                ),
+            }
+        }
+    }
 }
 
 impl Fleet {
-    /// Runs `chunk` under batched run leases; outcomes in the chunk's order.
-    pub(super) async fn run_chunk(
+    /// Runs every metric under run leases taken a chunk at a time; outcomes in the
+    /// fleet's order. The next chunk starts as the previous one's last metrics run (no
+    /// barrier: a slow metric holds only its own slot).
+    pub(super) fn run_leased(
         &self,
-        chunk: &[MetricPlan],
         run: RunOptions,
-        concurrency: usize,
-        timeout: Option<Duration>,
-        bounds: &Bounds,
-    ) -> Vec<MetricOutcome<RunReport>> {
+        options: FleetOptions,
+        bounds: Bounds,
+    ) -> impl Stream<Item = MetricOutcome<RunReport>> + Unpin + '_ {
         let ttl = run_lease_ttl();
-        let (starts, leased) = self.start_chunk(chunk, ttl).await;
-        let work = futures::stream::iter(chunk.iter().zip(starts))
-            .map(|(plan, start)| {
+        let book = Arc::new(LeaseBook::default());
+        let renewer = Arc::new(Renewer::default());
+        let (chunk_book, run_book, end_book) = (Arc::clone(&book), Arc::clone(&book), book);
+        let end_renewer = Arc::clone(&renewer);
+        let work = futures::stream::iter(self.plans.chunks(CHUNK))
+            .then(move |chunk| {
+                let (book, renewer) = (Arc::clone(&chunk_book), Arc::clone(&renewer));
+                Box::pin(async move {
+                    renewer.start(&book, ttl);
+                    book.flush(ttl).await;
+                    let starts = self.start_chunk(chunk, ttl, &book).await;
+                    chunk.iter().zip(starts).collect::<Vec<_>>()
+                })
+            })
+            .flat_map(futures::stream::iter)
+            .map(move |(plan, (start, lease))| {
                 let bounds = bounds.clone();
+                let finish = Finish {
+                    book: Arc::clone(&run_book),
+                    lease,
+                };
                 let work = async move {
+                    let _finish = finish;
                     let metric = plan.config.name.as_str();
                     let known = match start {
                         Start::Run(known) => known,
@@ -78,32 +237,26 @@ impl Fleet {
                         }
                         self.runner.run_known(plan, run, known).await
                     };
-                    limited(plan, timeout, work).await
+                    limited(plan, options.timeout, work).await
                 };
                 isolated(plan, work)
             })
-            .buffered(concurrency.max(1))
-            .collect::<Vec<_>>();
-        let outcomes = while_renewed(&leased, ttl, work).await;
-        for lease in &leased {
-            if let Err(e) = lease
-                .storage
-                .release_alert_leases(&lease.keys, &lease.token)
-                .await
-            {
-                tracing::warn!(
-                    storage = lease.storage.describe(),
-                    "could not release {} run lease(s) (they expire in {}s): {e}",
-                    lease.keys.len(),
-                    ttl.as_secs()
-                );
-            }
-        }
-        outcomes
+            .buffered(options.concurrency.max(1));
+        let end = futures::stream::once(Box::pin(async move {
+            end_book.flush(ttl).await;
+            drop(end_renewer);
+        }))
+        .filter_map(|()| futures::future::ready(None));
+        work.chain(end)
     }
 
     /// Per storage of the chunk: migrate, take the run leases, read what the runs need.
-    async fn start_chunk(&self, chunk: &[MetricPlan], ttl: Duration) -> (Vec<Start>, Vec<Leased>) {
+    async fn start_chunk(
+        &self,
+        chunk: &[MetricPlan],
+        ttl: Duration,
+        book: &LeaseBook,
+    ) -> Vec<(Start, Option<(usize, String)>)> {
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, plan) in chunk.iter().enumerate() {
             let key = plan.storage.describe();
@@ -112,40 +265,42 @@ impl Fleet {
                 None => groups.push((key, vec![i])),
             }
         }
-        let mut starts: Vec<Option<Start>> = (0..chunk.len()).map(|_| None).collect();
-        let mut leased = Vec::new();
+        let mut starts: Vec<Option<(Start, Option<(usize, String)>)>> =
+            (0..chunk.len()).map(|_| None).collect();
         for (_, members) in groups {
             let first = &chunk[members[0]];
             let storage = Arc::clone(&first.storage);
             if !storage.keeps_alert_state() {
                 // No compare-and-set (ClickHouse without a `state:` storage): unleased.
                 for i in members {
-                    starts[i] = Some(Start::Run(None));
+                    starts[i] = Some((Start::Run(None), None));
                 }
                 continue;
             }
             match self.lease_group(chunk, &members, &storage, ttl).await {
                 Ok((group_starts, lease)) => {
+                    let slot = book.add(lease);
                     for (i, start) in members.into_iter().zip(group_starts) {
-                        starts[i] = Some(start);
+                        let held = matches!(start, Start::Run(_))
+                            .then(|| (slot, run_lease_key(&chunk[i].config.name)));
+                        starts[i] = Some((start, held));
                     }
-                    leased.push(lease);
                 }
                 Err(e) => {
                     for i in members {
-                        starts[i] = Some(Start::Failed(Error::Storage {
+                        let failed = Start::Failed(Error::Storage {
                             metric: chunk[i].config.name.clone(),
                             source: Box::new(copy_error(&e)),
-                        }));
+                        });
+                        starts[i] = Some((failed, None));
                     }
                 }
             }
         }
-        let starts = starts
+        starts
             .into_iter()
-            .map(|s| s.unwrap_or(Start::Run(None)))
-            .collect();
-        (starts, leased)
+            .map(|s| s.unwrap_or((Start::Run(None), None)))
+            .collect()
     }
 
     /// Takes the run leases of `members` (indices into `chunk`) in `storage`, then
@@ -184,11 +339,12 @@ impl Fleet {
         let leased = Leased {
             storage: Arc::clone(storage),
             token,
-            keys: request
+            held: request
                 .keys
                 .into_iter()
                 .filter(|k| held.contains(k))
                 .collect(),
+            done: Vec::new(),
         };
         let mut taken = HashSet::new();
         let runs: Vec<bool> = members
@@ -291,43 +447,5 @@ fn copy_error(e: &BackendError) -> BackendError {
         hint: e.hint.clone(),
         transient: e.transient,
         source: None,
-    }
-}
-
-/// Runs `work` while renewing every lease of `leased` each third of `ttl`; a renewal
-/// that fails, or finds a lease taken over, is logged (the work goes on).
-async fn while_renewed<F: Future>(leased: &[Leased], ttl: Duration, work: F) -> F::Output {
-    let renew = async {
-        loop {
-            tokio::time::sleep(ttl / 3).await;
-            for lease in leased.iter().filter(|l| !l.keys.is_empty()) {
-                let now = Utc::now();
-                let expires_at = now + TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(60));
-                let request =
-                    AlertLeases::new(lease.keys.clone(), lease.token.clone(), now, expires_at);
-                match lease.storage.acquire_alert_leases(&request).await {
-                    Ok(held) if held.len() == lease.keys.len() => {}
-                    Ok(held) => tracing::warn!(
-                        storage = lease.storage.describe(),
-                        "{} run lease(s) were taken over by another worker (this run \
-                         outlived {}s without renewing)",
-                        lease.keys.len() - held.len(),
-                        ttl.as_secs()
-                    ),
-                    Err(e) => tracing::warn!(
-                        storage = lease.storage.describe(),
-                        "could not renew {} run lease(s): {e}",
-                        lease.keys.len()
-                    ),
-                }
-            }
-        }
-    };
-    tokio::pin!(work);
-    tokio::pin!(renew);
-    tokio::select! {
-        biased;
-        out = &mut work => out,
-        () = &mut renew => unreachable!("the renewal loop never ends"),
     }
 }
