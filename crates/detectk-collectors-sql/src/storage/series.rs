@@ -115,9 +115,10 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
     }
 }
 
-/// Keys per statement of the fleet-wide reads: SQLite allows at most 500 terms in a
-/// compound `SELECT` (see [`keys_table`]).
-pub(crate) const KEYS_PER_QUERY: usize = 400;
+/// Keys per statement of the fleet-wide reads and batched leases: SQLite allows at
+/// most 500 terms in a compound `SELECT` (see [`keys_table`]), and every statement
+/// stays prepared in each connection's cache (small ones keep the tick's memory low).
+pub(crate) const KEYS_PER_QUERY: usize = 64;
 
 /// A derived table of `rows` rows of bound parameters named `columns`:
 /// `SELECT ? AS a, ? AS b UNION ALL SELECT ?, ? ...`, portable to every dialect.

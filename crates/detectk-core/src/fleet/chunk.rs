@@ -26,6 +26,9 @@ use crate::traits::{AlertLeases, Storage};
 /// Metrics per chunk: leases are taken, renewed and released for this many at once.
 pub(super) const CHUNK: usize = 256;
 
+/// A metric's run lease: its slot in the [`LeaseBook`] and its key.
+type LeaseSlot = Option<(usize, String)>;
+
 /// What the chunk start decided for one metric.
 enum Start {
     /// Run it (leased when its storage keeps alert state), knowing what was read.
@@ -115,7 +118,7 @@ impl LeaseBook {
 /// Marks a metric finished in the book when dropped (done, failed, timed out or panicked).
 struct Finish {
     book: Arc<LeaseBook>,
-    lease: Option<(usize, String)>,
+    lease: LeaseSlot,
 }
 
 impl Drop for Finish {
@@ -256,7 +259,7 @@ impl Fleet {
         chunk: &[MetricPlan],
         ttl: Duration,
         book: &LeaseBook,
-    ) -> Vec<(Start, Option<(usize, String)>)> {
+    ) -> Vec<(Start, LeaseSlot)> {
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, plan) in chunk.iter().enumerate() {
             let key = plan.storage.describe();
@@ -265,8 +268,7 @@ impl Fleet {
                 None => groups.push((key, vec![i])),
             }
         }
-        let mut starts: Vec<Option<(Start, Option<(usize, String)>)>> =
-            (0..chunk.len()).map(|_| None).collect();
+        let mut starts: Vec<Option<(Start, LeaseSlot)>> = (0..chunk.len()).map(|_| None).collect();
         for (_, members) in groups {
             let first = &chunk[members[0]];
             let storage = Arc::clone(&first.storage);
