@@ -32,6 +32,7 @@
 //! # }
 //! ```
 
+mod chunk;
 mod run_lease;
 mod shard;
 
@@ -53,7 +54,6 @@ use crate::pipeline::{
 };
 use crate::registry::Registry;
 
-use run_lease::try_acquire_run_lease;
 pub use run_lease::{
     DEFAULT_RUN_LEASE_TTL, HELD_ELSEWHERE, RUN_LEASE_TTL_ENV, run_lease_key, run_lease_ttl,
 };
@@ -290,55 +290,22 @@ impl Fleet {
         options: FleetOptions,
     ) -> impl Stream<Item = MetricOutcome<RunReport>> + '_ {
         let bounds = Bounds::new(&self.plans, &options);
-        let lease = options.lease && !run.dry_run;
-        futures::stream::iter(self.plans.iter())
+        let concurrency = options.concurrency.max(1);
+        if options.lease && !run.dry_run {
+            // A chunk at a time under batched run leases (see `chunk`).
+            return futures::future::Either::Left(self.run_leased(run, options, bounds));
+        }
+        let each = futures::stream::iter(self.plans.iter())
             .map(move |plan| {
                 let bounds = bounds.clone();
                 let work = async move {
                     let _permits = bounds.acquire(plan).await;
-                    if lease {
-                        self.run_leased(plan, run, options.timeout).await
-                    } else {
-                        limited(plan, options.timeout, self.runner.run(plan, run)).await
-                    }
+                    limited(plan, options.timeout, self.runner.run(plan, run)).await
                 };
                 isolated(plan, work)
             })
-            .buffered(options.concurrency.max(1))
-    }
-
-    /// One metric under its run lease.
-    async fn run_leased(
-        &self,
-        plan: &MetricPlan,
-        run: RunOptions,
-        timeout: Option<Duration>,
-    ) -> Result<RunReport, Error> {
-        let metric = plan.config.name.as_str();
-        let storage = plan.storage.as_ref();
-        if !storage.keeps_alert_state() {
-            // No compare-and-set (ClickHouse without a `state:` storage): run unleased.
-            return limited(plan, timeout, self.runner.run(plan, run)).await;
-        }
-        // The lease lives in the storage's tables.
-        self.runner.migrate(metric, storage).await?;
-        let Some(lease) = try_acquire_run_lease(storage, metric).await? else {
-            tracing::info!(metric, "skipped: {HELD_ELSEWHERE}");
-            return Ok(RunReport::skipped(
-                metric,
-                run.execution_time,
-                HELD_ELSEWHERE,
-            ));
-        };
-        let work = async {
-            if std::env::var(TEST_HOLD_ENV).is_ok_and(|m| m == metric) {
-                std::future::pending::<()>().await;
-            }
-            self.runner.run(plan, run).await
-        };
-        let result = lease.while_held(limited(plan, timeout, work)).await;
-        lease.release().await;
-        result
+            .buffered(concurrency);
+        futures::future::Either::Right(each)
     }
 
     /// Runs every metric and collects the outcomes; see [`Fleet::run_each`].

@@ -2,7 +2,7 @@
 //! state (claims, the alert lease) in another: ClickHouse datapoints with alert state
 //! in PostgreSQL, MySQL or SQLite, which can compare-and-set.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{DataPoint, DetectionRecord};
 use crate::traits::{
-    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore,
-    DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints, LoadDetections,
-    MarkAlertSent, SeriesStore, Storage, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLeases, AlertLedger, AlertRecord,
+    CheckpointStore, DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints,
+    LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// `data` for datapoints, detections, checkpoints and retention; `state` for alert
@@ -77,6 +77,13 @@ impl DetectionStore for SplitStorage {
         self.data.last_detection_times(metric).await
     }
 
+    async fn last_detection_times_of(
+        &self,
+        pairs: &[(String, String)],
+    ) -> StorageResult<HashMap<(String, String), DateTime<Utc>>> {
+        self.data.last_detection_times_of(pairs).await
+    }
+
     async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
         self.data.mark_alert_sent(op).await
     }
@@ -112,6 +119,14 @@ impl CheckpointStore for SplitStorage {
 
     async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
         self.state.release_alert_lease(metric, token).await
+    }
+
+    async fn acquire_alert_leases(&self, leases: &AlertLeases) -> StorageResult<HashSet<String>> {
+        self.state.acquire_alert_leases(leases).await
+    }
+
+    async fn release_alert_leases(&self, keys: &[String], token: &str) -> StorageResult<()> {
+        self.state.release_alert_leases(keys, token).await
     }
 }
 

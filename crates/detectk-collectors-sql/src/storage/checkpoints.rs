@@ -1,11 +1,14 @@
 //! Named progress markers (`dtk_checkpoints`) and the per-metric alert lease
 //! (`dtk_alert_leases`): the checkpoint part of the storage.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use detectk_core::async_trait;
-use detectk_core::traits::{AlertLease, CheckpointStore, StorageResult};
+use detectk_core::traits::{AlertLease, AlertLeases, CheckpointStore, StorageResult};
 
 use super::db::SqlDb;
+use super::series::KEYS_PER_QUERY;
 use super::{Dialect, SqlStorage, Stmt, retry_transient};
 
 #[async_trait]
@@ -82,6 +85,77 @@ impl<D: Dialect> CheckpointStore for SqlStorage<D> {
         .await
         .map_err(err)?;
         Ok(changed == 1)
+    }
+
+    /// With a conditional upsert: one multi-row upsert per [`KEYS_PER_QUERY`] keys,
+    /// whose `RETURNING` names the keys taken or renewed (a row the `WHERE` refuses is
+    /// neither changed nor returned). Without one (MySQL): key by key.
+    async fn acquire_alert_leases(&self, leases: &AlertLeases) -> StorageResult<HashSet<String>> {
+        let err = self.err("acquiring run leases");
+        let mut held = HashSet::with_capacity(leases.keys.len());
+        if !D::CONDITIONAL_UPSERT {
+            for key in &leases.keys {
+                let lease = AlertLease::new(
+                    key.clone(),
+                    leases.token.clone(),
+                    leases.now,
+                    leases.expires_at,
+                );
+                if retry_transient::<D, _, _>(|| self.try_lease(&lease))
+                    .await
+                    .map_err(&err)?
+                {
+                    held.insert(key.clone());
+                }
+            }
+            return Ok(held);
+        }
+        let mut conn = self.handle.connect().await?;
+        for chunk in leases.keys.chunks(KEYS_PER_QUERY) {
+            let sql = format!(
+                "INSERT INTO dtk_alert_leases (metric_name, token, expires_at) VALUES {} \
+                 ON CONFLICT (metric_name) DO UPDATE SET token = excluded.token, \
+                 expires_at = excluded.expires_at WHERE dtk_alert_leases.token = excluded.token \
+                 OR dtk_alert_leases.expires_at <= ? RETURNING metric_name",
+                vec!["(?, ?, ?)"; chunk.len()].join(", ")
+            );
+            let mut stmt = Stmt::<D>::new(&sql);
+            for key in chunk {
+                stmt = stmt.text(key).text(&leases.token).time(leases.expires_at);
+            }
+            let rows = stmt
+                .time(leases.now)
+                .fetch(&mut *conn)
+                .await
+                .map_err(&err)?;
+            for row in &rows {
+                if let Some(key) = D::DB::text(row, "metric_name").map_err(&err)? {
+                    held.insert(key);
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    /// One `DELETE` per [`KEYS_PER_QUERY`] keys.
+    async fn release_alert_leases(&self, keys: &[String], token: &str) -> StorageResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let err = self.err("releasing run leases");
+        let mut conn = self.handle.connect().await?;
+        for chunk in keys.chunks(KEYS_PER_QUERY) {
+            let sql = format!(
+                "DELETE FROM dtk_alert_leases WHERE token = ? AND metric_name IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut stmt = Stmt::<D>::new(&sql).text(token);
+            for key in chunk {
+                stmt = stmt.text(key);
+            }
+            stmt.execute(&mut *conn).await.map_err(&err)?;
+        }
+        Ok(())
     }
 
     async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {

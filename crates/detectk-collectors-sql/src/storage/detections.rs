@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::db::{Conn, SqlDb};
 use super::dialect::RowOf;
-use super::series::values_template;
+use super::series::{KEYS_PER_QUERY, keys_table, values_template};
 use super::{Dialect, SqlStorage, Stmt, begin_write};
 use crate::records::{
     ParamsText, context_from_value, dedupe_detections, detection_context, split_detection_context,
@@ -117,6 +117,40 @@ impl<D: Dialect> DetectionStore for SqlStorage<D> {
             let time = D::time(row, "last_time").map_err(&err)?;
             if let (Some(id), Some(time)) = (id, time) {
                 last.insert(id, time);
+            }
+        }
+        Ok(last)
+    }
+
+    /// One query per [`KEYS_PER_QUERY`] pairs: a primary-key seek per pair.
+    async fn last_detection_times_of(
+        &self,
+        pairs: &[(String, String)],
+    ) -> StorageResult<HashMap<(String, String), DateTime<Utc>>> {
+        let err = self.err("reading the last detection times");
+        let mut last = HashMap::with_capacity(pairs.len());
+        if pairs.is_empty() {
+            return Ok(last);
+        }
+        let mut conn = self.handle.connect().await?;
+        for chunk in pairs.chunks(KEYS_PER_QUERY) {
+            let sql = format!(
+                "SELECT k.m AS metric_name, k.d AS detector_id, \
+                 (SELECT MAX(x.detected_at) FROM dtk_detections x \
+                  WHERE x.metric_name = k.m AND x.detector_id = k.d) AS last_time FROM ({}) k",
+                keys_table(&["m", "d"], chunk.len())
+            );
+            let mut stmt = Stmt::<D>::new(&sql);
+            for (metric, detector_id) in chunk {
+                stmt = stmt.text(metric).text(detector_id);
+            }
+            for row in stmt.fetch(&mut *conn).await.map_err(&err)? {
+                let metric = D::DB::text(&row, "metric_name").map_err(&err)?;
+                let id = D::DB::text(&row, "detector_id").map_err(&err)?;
+                let time = D::time(&row, "last_time").map_err(&err)?;
+                if let (Some(metric), Some(id), Some(time)) = (metric, id, time) {
+                    last.insert((metric, id), time);
+                }
             }
         }
         Ok(last)

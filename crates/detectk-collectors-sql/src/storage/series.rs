@@ -80,7 +80,8 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
             .map(Option::flatten)
     }
 
-    /// One query per `MAX_BINDS` metrics.
+    /// One query per [`KEYS_PER_QUERY`] metrics: a primary-key seek per metric for
+    /// its newest point (a `GROUP BY` would read every stored point of the metrics).
     async fn last_datapoint_times(
         &self,
         metrics: &[String],
@@ -92,11 +93,11 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
             return Ok(last);
         }
         let mut conn = self.handle.connect().await?;
-        for chunk in metrics.chunks(D::MAX_BINDS.max(1)) {
+        for chunk in metrics.chunks(KEYS_PER_QUERY) {
             let sql = format!(
-                "SELECT metric_name, MAX(collected_at) AS last_time FROM dtk_datapoints \
-                 WHERE metric_name IN ({}) GROUP BY metric_name",
-                vec!["?"; chunk.len()].join(", ")
+                "SELECT k.m AS metric_name, (SELECT MAX(x.collected_at) FROM dtk_datapoints x \
+                 WHERE x.metric_name = k.m) AS last_time FROM ({}) k",
+                keys_table(&["m"], chunk.len())
             );
             let mut stmt = Stmt::<D>::new(&sql);
             for metric in chunk {
@@ -112,6 +113,24 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
         }
         Ok(last)
     }
+}
+
+/// Keys per statement of the fleet-wide reads and batched leases: SQLite allows at
+/// most 500 terms in a compound `SELECT` (see [`keys_table`]), and every statement
+/// stays prepared in each connection's cache (small ones keep the tick's memory low).
+pub(crate) const KEYS_PER_QUERY: usize = 64;
+
+/// A derived table of `rows` rows of bound parameters named `columns`:
+/// `SELECT ? AS a, ? AS b UNION ALL SELECT ?, ? ...`, portable to every dialect.
+pub(crate) fn keys_table(columns: &[&str], rows: usize) -> String {
+    let first: Vec<String> = columns.iter().map(|c| format!("? AS {c}")).collect();
+    let next = vec!["?"; columns.len()].join(", ");
+    let mut sql = format!("SELECT {}", first.join(", "));
+    for _ in 1..rows {
+        sql.push_str(" UNION ALL SELECT ");
+        sql.push_str(&next);
+    }
+    sql
 }
 
 /// `INSERT INTO <table> (<columns>) VALUES (row), (row), ... <tail>` for `rows` rows,

@@ -33,9 +33,9 @@ pub use delivery::{AttemptFailure, HttpReply, deliver, deliver_scrubbing, scrub_
 pub use digest::{DigestItem, DigestOutcome, digest_message, send_digests};
 #[cfg(feature = "webhook")]
 pub use http::{HttpBody, HttpRequest, HttpSender};
-pub(crate) use lease::HeldLease;
 #[doc(hidden)]
 pub use lease::LEASE_TTL_ENV;
+pub(crate) use lease::unique_token;
 pub use message::{DetectorInfo, build_message, build_message_with_link, sample_message};
 pub use on_error::{ErrorAlertReport, MetricRunResult, ON_ERROR_STATE_DIR, alert_errors};
 pub(crate) use policy::{Decision, PolicyInput, decide, lookback_points};

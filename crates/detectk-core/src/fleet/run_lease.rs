@@ -3,24 +3,21 @@
 //! Workers with overlapping shards, a retry started while the first attempt still
 //! runs, or a cron tick that overlaps the previous one would otherwise process the
 //! same metric twice at once. Before running a metric the fleet takes its run lease
-//! by compare-and-set in the metric's storage; a worker that finds it held by another
-//! skips the metric ("skipped: held by another worker"). The holder renews the lease
-//! every third of its lifetime while the metric runs and releases it at the end; a
+//! by compare-and-set in the metric's storage (for a chunk of metrics at once, see
+//! `chunk`); a worker that finds it held by another skips the metric ("skipped: held
+//! by another worker"). The holder renews the lease every third of its lifetime while
+//! the metric (its chunk) runs and releases it at the end; a
 //! worker that dies stops renewing, and its lease expires after the TTL
 //! ([`RUN_LEASE_TTL_ENV`]) so the next run takes the metric over.
 //!
 //! The run lease is kept in the alert-lease table (`dtk_alert_leases`) under the key
-//! `run:<metric>` ([`run_lease_key`]) through [`CheckpointStore::acquire_alert_lease`](crate::traits::CheckpointStore::acquire_alert_lease):
+//! `run:<metric>` ([`run_lease_key`]) through [`CheckpointStore::acquire_alert_leases`](crate::traits::CheckpointStore::acquire_alert_leases):
 //! metric names never contain `:`, so it cannot meet a metric's alert lease, and every
 //! storage that keeps alert state (SQL, or a ClickHouse metric's `state:` storage)
 //! keeps run leases too, with no new table. A storage that keeps no alert state (a
 //! ClickHouse metric without `state:`) cannot lease: such metrics run unleased.
 
 use std::time::Duration;
-
-use crate::alert::HeldLease;
-use crate::error::Error;
-use crate::traits::Storage;
 
 /// How long a run lease lasts unless renewed.
 pub const DEFAULT_RUN_LEASE_TTL: Duration = Duration::from_secs(60);
@@ -52,33 +49,6 @@ pub fn run_lease_key(metric: &str) -> String {
         format!("run:{metric}")
     } else {
         format!("run:~{:016x}", super::fnv1a_64(metric.as_bytes()))
-    }
-}
-
-/// Takes the run lease of `metric` if no other worker holds it: `Ok(None)` when one
-/// does. Does not wait. The holder runs the metric under
-/// [`HeldLease::while_held`] and then releases it.
-pub(crate) async fn try_acquire_run_lease<'a>(
-    storage: &'a dyn Storage,
-    metric: &'a str,
-) -> Result<Option<HeldLease<'a>>, Error> {
-    let ttl = run_lease_ttl();
-    let lease = HeldLease::new(
-        storage,
-        metric,
-        run_lease_key(metric),
-        ttl,
-        "run",
-        format!(
-            "the run lease was taken over by another worker (this run outlived {}s \
-             without renewing; see {RUN_LEASE_TTL_ENV})",
-            ttl.as_secs()
-        ),
-    );
-    match lease.try_take().await {
-        Ok(true) => Ok(Some(lease)),
-        Ok(false) => Ok(None),
-        Err(source) => Err(lease.error(source)),
     }
 }
 

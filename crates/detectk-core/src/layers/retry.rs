@@ -6,7 +6,7 @@
 //! leases recognise their own token, so a retry whose first attempt succeeded (but
 //! whose answer was lost) succeeds again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,9 +16,9 @@ use super::backoff::with_retry;
 use crate::error::BackendError;
 use crate::model::{DataPoint, DetectionRecord, Table};
 use crate::traits::{
-    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLedger, AlertRecord, CheckpointStore,
-    Collector, DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints, LoadDetections,
-    MarkAlertSent, SeriesStore, Storage, StorageResult,
+    AlertClaim, AlertHold, AlertKind, AlertLease, AlertLeases, AlertLedger, AlertRecord,
+    CheckpointStore, Collector, DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints,
+    LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
 };
 
 /// A storage whose every call is retried on transient errors.
@@ -89,6 +89,13 @@ impl DetectionStore for RetryStorage {
         with_retry("detections", || self.inner.last_detection_times(metric)).await
     }
 
+    async fn last_detection_times_of(
+        &self,
+        pairs: &[(String, String)],
+    ) -> StorageResult<HashMap<(String, String), DateTime<Utc>>> {
+        with_retry("detections", || self.inner.last_detection_times_of(pairs)).await
+    }
+
     async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {
         with_retry("mark detections alerted", || self.inner.mark_alert_sent(op)).await
     }
@@ -130,6 +137,20 @@ impl CheckpointStore for RetryStorage {
     async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()> {
         with_retry("release the alert lease", || {
             self.inner.release_alert_lease(metric, token)
+        })
+        .await
+    }
+
+    async fn acquire_alert_leases(&self, leases: &AlertLeases) -> StorageResult<HashSet<String>> {
+        with_retry("acquire run leases", || {
+            self.inner.acquire_alert_leases(leases)
+        })
+        .await
+    }
+
+    async fn release_alert_leases(&self, keys: &[String], token: &str) -> StorageResult<()> {
+        with_retry("release run leases", || {
+            self.inner.release_alert_leases(keys, token)
         })
         .await
     }

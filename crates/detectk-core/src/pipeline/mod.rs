@@ -15,7 +15,7 @@ pub use compile::{CompileStart, CompiledQuery, CompiledRun, compile_next_run};
 pub use grid::floor_to_interval;
 pub(crate) use grid::{batches, newest_complete_end};
 pub use plan::{AlertPlan, MetricPlan, PlannedDetector, build_partial, build_plan};
-pub(crate) use runner::history_span;
 pub use runner::{
     BackfillOptions, BackfillReport, BatchProgress, RangeReport, RunOptions, RunReport, Runner,
 };
+pub(crate) use runner::{Known, history_span};

@@ -1,6 +1,6 @@
 //! `run` and `backfill`: one code path that collects a range, stores it, and detects it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -156,6 +156,16 @@ pub struct BackfillReport {
     pub dry_run: bool,
 }
 
+/// What a fleet already read for one metric under its run lease, so that the run
+/// does not ask again: its newest stored point and its detectors' newest detections.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Known {
+    /// The newest stored point (missing ones included), if any.
+    pub(crate) last_point: Option<DateTime<Utc>>,
+    /// Newest detection time per detector ID (detectors without one are absent).
+    pub(crate) last_detections: HashMap<String, DateTime<Utc>>,
+}
+
 /// Runs metrics; remembers which storages were migrated in this process.
 #[derive(Debug, Default)]
 pub struct Runner {
@@ -203,6 +213,18 @@ impl Runner {
     /// `dtk run` for one metric: collect from the checkpoint to the newest complete
     /// interval, store, detect every new point, and decide on the alert.
     pub async fn run(&self, plan: &MetricPlan, options: RunOptions) -> Result<RunReport, Error> {
+        self.run_known(plan, options, None).await
+    }
+
+    /// [`Runner::run`] with the newest point and detections already read (`known`,
+    /// read under the metric's run lease; ignored by a dry run).
+    pub(crate) async fn run_known(
+        &self,
+        plan: &MetricPlan,
+        options: RunOptions,
+        known: Option<Known>,
+    ) -> Result<RunReport, Error> {
+        let known = known.filter(|_| !options.dry_run);
         let config = &plan.config;
         let metric = config.name.as_str();
         let interval = config.schedule.interval.delta();
@@ -233,10 +255,13 @@ impl Runner {
             plan.storage.as_ref()
         };
         self.migrate(metric, storage).await?;
-        let last = storage
-            .last_datapoint_time(metric)
-            .await
-            .map_err(|s| storage_error(metric, s))?;
+        let last = match &known {
+            Some(known) => known.last_point,
+            None => storage
+                .last_datapoint_time(metric)
+                .await
+                .map_err(|s| storage_error(metric, s))?,
+        };
         let start = match last {
             Some(last) => shifted(
                 metric,
@@ -258,6 +283,8 @@ impl Runner {
         // the newest stored point at once, so the run can alert on it.
         let last_detections = if plan.detectors.is_empty() {
             Default::default()
+        } else if let Some(known) = known {
+            known.last_detections
         } else {
             storage
                 .last_detection_times(metric)

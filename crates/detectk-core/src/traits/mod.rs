@@ -12,7 +12,7 @@ pub use alerter::{AlertKind, AlertMessage, Alerter};
 pub use collector::Collector;
 pub use detector::{DetectionContext, Detector};
 pub use storage::{
-    AlertClaim, AlertHold, AlertLease, AlertLedger, AlertOutcome, AlertRecord, AlertStatus,
-    CheckpointStore, DetectionStore, FinishAlert, HoldKind, LoadAlerts, LoadDatapoints,
-    LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
+    AlertClaim, AlertHold, AlertLease, AlertLeases, AlertLedger, AlertOutcome, AlertRecord,
+    AlertStatus, CheckpointStore, DetectionStore, FinishAlert, HoldKind, LoadAlerts,
+    LoadDatapoints, LoadDetections, MarkAlertSent, SeriesStore, Storage, StorageResult,
 };

@@ -89,6 +89,62 @@ pub async fn storage_last_detection_times(t: &StorageTarget<'_>) -> CheckResult 
     Ok(())
 }
 
+/// `last_detection_times_of` gives the newest detection of each asked `(metric,
+/// detector)` pair across metrics, leaves out pairs without detections, agrees with
+/// `last_detection_times`, and answers an empty list with an empty map.
+pub async fn storage_last_detection_times_of(t: &StorageTarget<'_>) -> CheckResult {
+    let a = unique_metric("detof_a");
+    let b = unique_metric("detof_b");
+    let none = unique_metric("detof_none");
+    let records = vec![
+        sample_detection(&a, "aaaa0001", at(0)),
+        sample_detection(&a, "aaaa0001", at(30)),
+        sample_detection(&a, "bbbb0002", at(10)),
+        sample_detection(&b, "aaaa0001", at(90)),
+        sample_detection(&b, "cccc0003", at(50)),
+    ];
+    t.storage.upsert_detections(&records).await?;
+    let pair = |m: &str, d: &str| (m.to_string(), d.to_string());
+    let asked = vec![
+        pair(&a, "aaaa0001"),
+        pair(&a, "bbbb0002"),
+        pair(&a, "cccc0003"),
+        pair(&b, "aaaa0001"),
+        pair(&none, "aaaa0001"),
+    ];
+    let expected = HashMap::from([
+        (pair(&a, "aaaa0001"), at(30)),
+        (pair(&a, "bbbb0002"), at(10)),
+        (pair(&b, "aaaa0001"), at(90)),
+    ]);
+    ensure_eq!(
+        t.storage.last_detection_times_of(&asked).await?,
+        expected,
+        "newest detection time of each asked pair, across metrics"
+    );
+    ensure_eq!(
+        t.peer.last_detection_times_of(&asked).await?,
+        expected,
+        "newest detection times through the peer handle"
+    );
+    let one = t.storage.last_detection_times(&a).await?;
+    for ((metric, id), time) in &expected {
+        if *metric == a {
+            ensure_eq!(
+                one.get(id).copied(),
+                Some(*time),
+                "last_detection_times of {metric} agrees on {id}"
+            );
+        }
+    }
+    ensure_eq!(
+        t.storage.last_detection_times_of(&[]).await?,
+        HashMap::new(),
+        "newest detection times of no pairs"
+    );
+    Ok(())
+}
+
 /// `load_alerts` returns the rows of `[from, to)` of one metric, any status, sorted by
 /// timestamp then key.
 pub async fn storage_load_alerts(t: &StorageTarget<'_>) -> CheckResult {

@@ -84,9 +84,11 @@ macro_rules! __dtk_storage_checks {
             (alert_lease_exclusive, storage_alert_lease_exclusive),
             (alert_lease_one_winner, storage_alert_lease_one_winner),
             (run_lease_beside_alert_lease, storage_run_lease_beside_alert_lease),
+            (run_leases_in_batch, storage_run_leases_in_batch),
             (retention, storage_retention),
             (last_datapoint_times, storage_last_datapoint_times),
             (last_detection_times, storage_last_detection_times),
+            (last_detection_times_of, storage_last_detection_times_of),
             (load_alerts, storage_load_alerts),
             (alert_holds_round_trip, storage_alert_holds_round_trip),
         }

@@ -1,10 +1,12 @@
 //! Named progress markers (`dtk_checkpoints`) and the per-metric alert lease
 //! (`dtk_alert_leases`).
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{AlertLease, StorageResult};
+use super::{AlertLease, AlertLeases, StorageResult};
 
 /// Named progress markers and the per-metric alert lease.
 #[async_trait]
@@ -36,4 +38,32 @@ pub trait CheckpointStore: Send + Sync + std::fmt::Debug {
 
     /// Releases the lease of `metric` if `token` holds it (otherwise does nothing).
     async fn release_alert_lease(&self, metric: &str, token: &str) -> StorageResult<()>;
+
+    /// Acquires (or renews) the lease of every key of `leases` for `leases.token`,
+    /// each exactly as [`CheckpointStore::acquire_alert_lease`] would; returns the keys
+    /// the token holds afterwards. Storages that can do it in one statement or
+    /// transaction override this (the default asks key by key).
+    async fn acquire_alert_leases(&self, leases: &AlertLeases) -> StorageResult<HashSet<String>> {
+        let mut held = HashSet::with_capacity(leases.keys.len());
+        for key in &leases.keys {
+            let lease = AlertLease::new(
+                key.clone(),
+                leases.token.clone(),
+                leases.now,
+                leases.expires_at,
+            );
+            if self.acquire_alert_lease(&lease).await? {
+                held.insert(key.clone());
+            }
+        }
+        Ok(held)
+    }
+
+    /// Releases the lease of each of `keys` that `token` holds (others are left alone).
+    async fn release_alert_leases(&self, keys: &[String], token: &str) -> StorageResult<()> {
+        for key in keys {
+            self.release_alert_lease(key, token).await?;
+        }
+        Ok(())
+    }
 }

@@ -32,6 +32,28 @@ pub trait DetectionStore: Send + Sync + std::fmt::Debug {
         metric: &str,
     ) -> StorageResult<HashMap<String, DateTime<Utc>>>;
 
+    /// Newest detection time of each `(metric, detector_id)` of `pairs`, in as few
+    /// queries as the storage can (a fleet's tick asks once for all its metrics);
+    /// pairs without detections are absent from the map. The default asks
+    /// [`DetectionStore::last_detection_times`] metric by metric.
+    async fn last_detection_times_of(
+        &self,
+        pairs: &[(String, String)],
+    ) -> StorageResult<HashMap<(String, String), DateTime<Utc>>> {
+        let mut last = HashMap::with_capacity(pairs.len());
+        let mut asked: HashMap<&str, HashMap<String, DateTime<Utc>>> = HashMap::new();
+        for (metric, detector_id) in pairs {
+            if !asked.contains_key(metric.as_str()) {
+                let times = self.last_detection_times(metric).await?;
+                asked.insert(metric, times);
+            }
+            if let Some(t) = asked.get(metric.as_str()).and_then(|m| m.get(detector_id)) {
+                last.insert((metric.clone(), detector_id.clone()), *t);
+            }
+        }
+        Ok(last)
+    }
+
     /// Sets `alert_sent = true` on the detections of `op.metric` at `op.timestamp` by
     /// `op.detector_ids`.
     async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()>;

@@ -23,8 +23,8 @@ pub use checkpoints::CheckpointStore;
 pub use detections::DetectionStore;
 pub use holds::{AlertHold, HoldKind};
 pub use ops::{
-    AlertClaim, AlertLease, AlertOutcome, FinishAlert, LoadAlerts, LoadDatapoints, LoadDetections,
-    MarkAlertSent,
+    AlertClaim, AlertLease, AlertLeases, AlertOutcome, FinishAlert, LoadAlerts, LoadDatapoints,
+    LoadDetections, MarkAlertSent,
 };
 pub use records::{AlertRecord, AlertStatus};
 pub use series::SeriesStore;

@@ -180,6 +180,38 @@ impl AlertLease {
     }
 }
 
+/// A request to hold many leases at once for one token (see
+/// [`CheckpointStore::acquire_alert_leases`](super::CheckpointStore::acquire_alert_leases)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct AlertLeases {
+    /// Lease keys (`dtk_alert_leases.metric_name`), each at most once.
+    pub keys: Vec<String>,
+    /// Token identifying the holder (the same for every renewal).
+    pub token: String,
+    /// The caller's clock now: a lease with `expires_at <= now` is free.
+    pub now: DateTime<Utc>,
+    /// Until when the leases are held unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl AlertLeases {
+    /// `token` asks to hold the leases of `keys` from `now` until `expires_at`.
+    pub fn new(
+        keys: Vec<String>,
+        token: impl Into<String>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            keys,
+            token: token.into(),
+            now,
+            expires_at,
+        }
+    }
+}
+
 /// A request to own the sending of one alert.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
