@@ -326,10 +326,6 @@ impl Runner {
             range.notes.extend(notes);
             range.points += points.len();
             range.missing += points.iter().filter(|p| p.is_missing).count();
-            storage
-                .upsert_datapoints(metric, &points)
-                .await
-                .map_err(|s| storage_error(metric, s))?;
             new_points.extend(points);
         }
         if start < end {
@@ -358,6 +354,18 @@ impl Runner {
                 .anomalies
                 .extend(records.iter().filter(|r| r.detection.is_anomaly).cloned());
             fresh = records;
+        }
+        // The new points are stored after their detections: the newest stored point is
+        // what the next run resumes from, so a run killed in between (or failing in
+        // detection) leaves no points without their detections, and the next run
+        // collects and scores them again exactly as this one would have. (Points first
+        // would make an interrupted first run look like detectors added to a metric with
+        // history, which score only the newest point.)
+        if !new_points.is_empty() {
+            storage
+                .upsert_datapoints(metric, &new_points)
+                .await
+                .map_err(|s| storage_error(metric, s))?;
         }
 
         let mut alert_failure = None;
