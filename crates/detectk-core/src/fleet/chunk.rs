@@ -53,6 +53,11 @@ struct Leased {
 #[derive(Default)]
 struct LeaseBook {
     leases: Mutex<Vec<Leased>>,
+    /// Held by a renewal round and by a release: a renewal re-takes the leases it
+    /// listed, so a release between its listing and its statement would be undone
+    /// (the finished metric's lease taken again, blocking other workers until it
+    /// expired).
+    io: tokio::sync::Mutex<()>,
 }
 
 impl LeaseBook {
@@ -102,6 +107,7 @@ impl LeaseBook {
 
     /// Releases the finished metrics' leases (a failure is logged: they expire).
     async fn flush(&self, ttl: Duration) {
+        let _no_renewal = self.io.lock().await;
         for (storage, token, keys) in self.take_done() {
             if let Err(e) = storage.release_alert_leases(&keys, &token).await {
                 tracing::warn!(
@@ -163,6 +169,7 @@ impl Drop for Renewer {
 async fn renew(book: Arc<LeaseBook>, ttl: Duration) {
     loop {
         tokio::time::sleep(ttl / 3).await;
+        let _no_release = book.io.lock().await;
         for (storage, token, keys) in book.to_renew() {
             let now = Utc::now();
             let expires_at = now + TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(60));
