@@ -87,12 +87,15 @@ impl SqlFactory {
                 match &s.file {
                     // A file is read through the rusqlite source lane.
                     crate::settings::SqliteFile::Path(path) => {
-                        Arc::new(sqlite::LiteCollector::new(
-                            handle,
-                            path.clone(),
-                            s.max_connections as usize,
-                            s.timeout,
-                        ))
+                        let key = format!("{} source lane", settings.pool_key());
+                        let conns = self.lanes.get_or_insert(key, || {
+                            sqlite::SourceConnections::new(
+                                path.clone(),
+                                s.max_connections as usize,
+                                s.timeout,
+                            )
+                        });
+                        Arc::new(sqlite::LiteCollector::new(handle, conns))
                     }
                     crate::settings::SqliteFile::Memory => Arc::new(SqlCollector::new(handle)),
                 }

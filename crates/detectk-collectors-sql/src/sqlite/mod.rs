@@ -13,7 +13,7 @@ mod source_equivalence;
 mod time_text;
 
 pub(crate) use dialect::Lite;
-pub(crate) use source::LiteCollector;
+pub(crate) use source::{LiteCollector, SourceConnections};
 
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};

@@ -45,18 +45,13 @@ impl std::fmt::Debug for LiteCollector {
 }
 
 impl LiteCollector {
-    /// A collector on the file `path` behind `handle`, keeping up to `keep` idle
-    /// connections that wait up to `timeout` for a lock. Does not connect.
-    pub(crate) fn new(handle: SqliteHandle, path: PathBuf, keep: usize, timeout: Duration) -> Self {
+    /// A collector on the file `path` behind `handle`, reading through `conns`.
+    /// Does not connect.
+    pub(crate) fn new(handle: SqliteHandle, conns: Arc<SourceConnections>) -> Self {
         Self {
             sqlx: SqlCollector::new(handle.clone()),
             handle,
-            conns: Arc::new(SourceConnections {
-                path,
-                keep: keep.max(1),
-                timeout,
-                idle: Mutex::new(Vec::new()),
-            }),
+            conns,
         }
     }
 }
@@ -149,9 +144,10 @@ impl Drop for CancelOnDrop {
 }
 
 /// The lane's read connections to one source file: opened on demand, at most `keep`
-/// kept idle.
+/// kept idle. Shared by every collector on the file (like the sqlx pool), so a fleet
+/// of metrics on one source opens a few connections, not one per metric.
 #[derive(Debug)]
-struct SourceConnections {
+pub(crate) struct SourceConnections {
     path: PathBuf,
     keep: usize,
     timeout: Duration,
@@ -159,6 +155,17 @@ struct SourceConnections {
 }
 
 impl SourceConnections {
+    /// Connections to `path`, keeping up to `keep` idle, each waiting up to `timeout`
+    /// for a lock. Does not connect.
+    pub(crate) fn new(path: PathBuf, keep: usize, timeout: Duration) -> Self {
+        Self {
+            path,
+            keep: keep.max(1),
+            timeout,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Runs `query` on an idle (or new) connection, publishing its interrupt handle in
     /// `cancel` while it runs; keeps the connection unless the caller gave up.
     fn run(&self, query: &str, cancel: &Cancel) -> Ran {

@@ -3,13 +3,14 @@
 //! expression columns included) and the same errors (kind, message, hint, retry).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use detectk_core::model::Table;
 use detectk_core::{BackendError, Collector};
 use tempfile::TempDir;
 
-use super::{LiteCollector, SqliteHandle};
+use super::{LiteCollector, SourceConnections, SqliteHandle};
 use crate::collector::SqlCollector;
 use crate::pool::PoolCache;
 use crate::settings::{Role, SqliteFile, SqliteSettings};
@@ -55,7 +56,8 @@ fn collectors(path: &Path, timeout: Duration) -> (SqlCollector<sqlx::Sqlite>, Li
     let s = settings(path, timeout);
     let handle = SqliteHandle::new(&s, &PoolCache::default());
     let sqlx = SqlCollector::new(handle.clone());
-    let lane = LiteCollector::new(handle, path.to_path_buf(), 2, timeout);
+    let conns = Arc::new(SourceConnections::new(path.to_path_buf(), 2, timeout));
+    let lane = LiteCollector::new(handle, conns);
     (sqlx, lane)
 }
 
