@@ -9,7 +9,7 @@
 //! waits for a concurrent one instead of failing. An in-memory storage has no lane
 //! (two libraries cannot share one in-memory database).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use detectk_core::traits::LoadDatapoints;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use super::Lite;
+use super::idle::IdleConnections;
 use super::lane_error::LaneError;
 use super::time_text::{parse_time_text, time_text};
 use crate::records::{context_from_value, context_text, detection_context};
@@ -53,10 +54,7 @@ impl LiteLane {
         };
         Self {
             conns: Arc::new(Connections {
-                path,
-                keep: keep.max(1),
-                timeout,
-                idle: Mutex::new(Vec::new()),
+                pool: IdleConnections::new(path, keep, timeout, open_storage),
                 writer: Mutex::new(()),
             }),
             upsert_point: upsert("dtk_datapoints", POINT_COLUMNS, 6, POINT_KEY, POINT_UPDATES),
@@ -175,10 +173,7 @@ impl BulkLane for LiteLane {
 /// The lane's connections to one file: opened on demand, at most `keep` kept idle.
 #[derive(Debug)]
 struct Connections {
-    path: PathBuf,
-    keep: usize,
-    timeout: Duration,
-    idle: Mutex<Vec<Connection>>,
+    pool: IdleConnections,
     /// Held by the lane's writer of the moment (see [`LiteLane::writing`]).
     writer: Mutex<()>,
 }
@@ -190,36 +185,23 @@ impl Connections {
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, LaneError>,
     ) -> Result<T, LaneError> {
-        let idle = self.lock().pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
+        let mut conn = self.pool.take()?;
         let done = work(&mut conn);
-        if conn.is_autocommit() {
-            let mut idle = self.lock();
-            if idle.len() < self.keep {
-                idle.push(conn);
-            }
-        }
+        self.pool.give_back(conn);
         done
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A read-write connection with the storage pool's PRAGMAs.
-    fn open(&self) -> Result<Connection, LaneError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags)?;
-        conn.busy_timeout(self.timeout)?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(conn)
-    }
+/// A read-write connection with the storage pool's PRAGMAs.
+fn open_storage(path: &Path, timeout: Duration) -> Result<Connection, LaneError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(timeout)?;
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
 }
 
 /// The points of `metric` in `[from, to)` (stored time texts), in time order.

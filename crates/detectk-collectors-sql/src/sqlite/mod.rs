@@ -3,6 +3,7 @@
 
 mod decode;
 mod dialect;
+mod idle;
 mod lane;
 #[cfg(test)]
 mod lane_equivalence;

@@ -12,7 +12,7 @@
 //! expires (or the query's future is dropped) the running statement is interrupted.
 //! An in-memory source has no lane (its database lives in sqlx's pool).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,6 +24,7 @@ use sqlx::Sqlite;
 
 use super::SqliteHandle;
 use super::decode::{Declared, decode_value};
+use super::idle::IdleConnections;
 use super::lane_error::LaneError;
 use crate::collect::{Decoded, QueryFailure, collect, name_column};
 use crate::collector::SqlCollector;
@@ -60,7 +61,7 @@ impl LiteCollector {
 impl LiteCollector {
     /// The lane's idle connections (a query that ran in the lane leaves one).
     pub(crate) fn idle_connections(&self) -> usize {
-        self.conns.lock().len()
+        self.conns.pool.idle()
     }
 }
 
@@ -148,10 +149,7 @@ impl Drop for CancelOnDrop {
 /// of metrics on one source opens a few connections, not one per metric.
 #[derive(Debug)]
 pub(crate) struct SourceConnections {
-    path: PathBuf,
-    keep: usize,
-    timeout: Duration,
-    idle: Mutex<Vec<Connection>>,
+    pool: IdleConnections,
 }
 
 impl SourceConnections {
@@ -159,23 +157,16 @@ impl SourceConnections {
     /// for a lock. Does not connect.
     pub(crate) fn new(path: PathBuf, keep: usize, timeout: Duration) -> Self {
         Self {
-            path,
-            keep: keep.max(1),
-            timeout,
-            idle: Mutex::new(Vec::new()),
+            pool: IdleConnections::new(path, keep, timeout, open_source),
         }
     }
 
     /// Runs `query` on an idle (or new) connection, publishing its interrupt handle in
     /// `cancel` while it runs; keeps the connection unless the caller gave up.
     fn run(&self, query: &str, cancel: &Cancel) -> Ran {
-        let idle = self.lock().pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => match self.open() {
-                Ok(conn) => conn,
-                Err(e) => return Ran::Unprepared(e),
-            },
+        let conn = match self.pool.take() {
+            Ok(conn) => conn,
+            Err(e) => return Ran::Unprepared(e),
         };
         *cancel.slot() = Some(conn.get_interrupt_handle());
         let ran = if cancel.cancelled.load(Ordering::Relaxed) {
@@ -184,30 +175,23 @@ impl SourceConnections {
             fetch(&conn, query)
         };
         cancel.slot().take();
-        if !cancel.cancelled.load(Ordering::Relaxed) && conn.is_autocommit() {
-            let mut idle = self.lock();
-            if idle.len() < self.keep {
-                idle.push(conn);
-            }
+        if !cancel.cancelled.load(Ordering::Relaxed) {
+            self.pool.give_back(conn);
         }
         ran
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A connection opened as sqlx opens a collector's: read-write, never creating the
-    /// file, never changing its journal mode, with the busy timeout.
-    fn open(&self) -> Result<Connection, LaneError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags)?;
-        conn.busy_timeout(self.timeout)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(conn)
-    }
+/// A connection opened as sqlx opens a collector's: read-write, never creating the
+/// file, never changing its journal mode, with the busy timeout.
+fn open_source(path: &Path, timeout: Duration) -> Result<Connection, LaneError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(timeout)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
 }
 
 /// Prepares `query`, steps through every row and decodes it; a decoding failure names
