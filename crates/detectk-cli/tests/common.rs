@@ -129,6 +129,20 @@ pub fn write_series_source(dir: &Path, values: &[f64]) {
     sqlite_exec(&dir.join("source.db"), &refs);
 }
 
+/// Values for [`write_series_source`] with two incidents over threshold 300: 100 every
+/// 10 minutes from 00:00, 500 from 02:00 to 02:30, 100 at 02:40 and 500 again at 02:50.
+pub fn two_incidents() -> Vec<f64> {
+    (0..=17)
+        .map(|i| {
+            if (12..=15).contains(&i) || i == 17 {
+                500.0
+            } else {
+                100.0
+            }
+        })
+        .collect()
+}
+
 /// Metric `orders` over [`write_series_source`]'s table, threshold 300, every 10
 /// minutes, with these extra top-level YAML lines (`storage:`, `alerter:` ...).
 pub fn series_metric_yaml(extra: &str) -> String {

@@ -8,23 +8,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{dtk, series_metric_yaml, stderr, stdout, write_series_source};
+use common::{dtk, series_metric_yaml, stderr, stdout, two_incidents, write_series_source};
 use detectk_core::testkit::webhook_server::WebhookServer;
 
-/// 100 every 10 minutes from 00:00, 500 from 02:00 to 02:30, 100 at 02:40 and 500
-/// again at 02:50 (threshold 300).
+/// A project over [`two_incidents`] (threshold 300).
 fn project(server: &WebhookServer) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let values: Vec<f64> = (0..=17)
-        .map(|i| {
-            if (12..=15).contains(&i) || i == 17 {
-                500.0
-            } else {
-                100.0
-            }
-        })
-        .collect();
-    write_series_source(dir.path(), &values);
+    write_series_source(dir.path(), &two_incidents());
     let yaml = series_metric_yaml(&format!(
         "storage: {{type: sqlite, params: {{connection_string: \"sqlite:///store.db\"}}}}\n\
          alerter: {{type: pagerduty, params: {{routing_key: PDsecretKEY, url: \"{}\", max_retries: 0}}, \
