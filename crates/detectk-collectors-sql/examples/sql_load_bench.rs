@@ -17,12 +17,10 @@ mod bench_common;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use detectk_collectors_sql::{Role, SqlFactory};
 use detectk_core::Storage;
-use detectk_core::config::Params;
 use detectk_core::model::{Context, DataPoint};
 use detectk_core::traits::LoadDatapoints;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 fn points(rows: usize, with_context: bool) -> Vec<DataPoint> {
     let start = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
@@ -50,14 +48,7 @@ async fn bench(
     params: Value,
     points: &[DataPoint],
 ) -> Result<(Duration, Duration), String> {
-    let factory = SqlFactory::new();
-    let map: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
-    let mut p = Params::new(&map, "storage.params");
-    let settings = factory.settings(type_name, Role::Storage, &mut p);
-    let report = p.finish();
-    let settings = settings.ok_or_else(|| format!("{name}: bad settings: {:?}", report.issues))?;
-    let storage = factory.storage_for(&settings);
-    storage.migrate().await.map_err(|e| e.to_string())?;
+    let storage = bench_common::migrated_storage(name, type_name, params).await?;
     let metric = format!(
         "bench_{}_{}",
         std::process::id(),

@@ -18,12 +18,10 @@ mod bench_common;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use detectk_collectors_sql::{Role, SqlFactory};
 use detectk_core::Storage;
-use detectk_core::config::Params;
 use detectk_core::model::DataPoint;
 use detectk_core::traits::LoadDatapoints;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// 30 days of 10-minute points, plus the point the tick adds.
 const WINDOW_POINTS: usize = 30 * 144 + 1;
@@ -46,14 +44,7 @@ async fn bench(
     params: Value,
     (metrics, rounds): (usize, usize),
 ) -> Result<(Duration, Duration), String> {
-    let factory = SqlFactory::new();
-    let map: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
-    let mut p = Params::new(&map, "storage.params");
-    let settings = factory.settings(type_name, Role::Storage, &mut p);
-    let report = p.finish();
-    let settings = settings.ok_or_else(|| format!("{name}: bad settings: {:?}", report.issues))?;
-    let storage = factory.storage_for(&settings);
-    storage.migrate().await.map_err(|e| e.to_string())?;
+    let storage = bench_common::migrated_storage(name, type_name, params).await?;
     let data = points();
     let prefix = format!("readbench_{}_", std::process::id());
     let names: Vec<String> = (0..metrics).map(|i| format!("{prefix}{i}")).collect();

@@ -3,8 +3,12 @@
 //! defaults), each only when its feature is on.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use serde_json::{Value, json};
+use detectk_collectors_sql::{Role, SqlFactory};
+use detectk_core::Storage;
+use detectk_core::config::Params;
+use serde_json::{Map, Value, json};
 
 /// One benchmark target: its display name, storage type and params.
 pub type Target = (&'static str, &'static str, Value);
@@ -35,4 +39,21 @@ pub fn bench_targets(dir: &Path) -> Vec<Target> {
         targets.push(("MariaDB/MySQL", "sql", json!({"connection_string": url})));
     }
     targets
+}
+
+/// The storage of target `name` (type `type_name`, `params`), its tables created.
+pub async fn migrated_storage(
+    name: &str,
+    type_name: &str,
+    params: Value,
+) -> Result<Arc<dyn Storage>, String> {
+    let factory = SqlFactory::new();
+    let map: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
+    let mut p = Params::new(&map, "storage.params");
+    let settings = factory.settings(type_name, Role::Storage, &mut p);
+    let report = p.finish();
+    let settings = settings.ok_or_else(|| format!("{name}: bad settings: {:?}", report.issues))?;
+    let storage = factory.storage_for(&settings);
+    storage.migrate().await.map_err(|e| e.to_string())?;
+    Ok(storage)
 }
