@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod configs;
 pub mod error;
+pub mod floor;
 pub mod generate;
 pub mod manifest;
 pub mod measure;

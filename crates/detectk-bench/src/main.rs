@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use detectk_bench::bench::{FleetResult, RunOptions, run_fleet};
+use detectk_bench::floor::measure_floor;
 use detectk_bench::generate::{self, DEFAULT_END, GenerateOptions};
 use detectk_bench::measure::measure_child;
 use detectk_bench::table;
-use detectk_bench::{AlerterChoice, BenchError, StorageChoice};
+use detectk_bench::{AlerterChoice, BenchError, Manifest, StorageChoice};
 
 /// The fleet benchmark of DetectK.
 ///
@@ -184,6 +185,18 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// The storage engine's floor under the fleet's history load: copy its stored points
+    /// and detections into fresh tables of the same schema inside the same engine
+    /// (`INSERT ... SELECT`, one transaction), and print what that cost. Needs a loaded
+    /// history; the copy is deleted afterwards.
+    ///
+    /// Every insert and index update of a load, without parsing, binding or detection:
+    /// no history load can be faster than this on the same engine and machine.
+    Floor {
+        /// The fleet directory (history loaded).
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// (internal) Run CMD as the only child and print its usage as one JSON line.
     #[command(hide = true)]
     Measure {
@@ -267,6 +280,14 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             }
             println!();
             print_cases(&results)?;
+        }
+        Command::Floor { dir } => {
+            let manifest = Manifest::load(&dir)?;
+            let floor = measure_floor(&dir, &manifest.storage).await?;
+            println!("{}: {}", manifest.metrics, table::machine_line());
+            println!();
+            println!("{}", table::FLOOR_HEADER);
+            println!("{}", table::floor_row(&manifest, &floor));
         }
         Command::Measure { stderr, command } => {
             let (program, args) = command.split_first().expect("clap requires a command");

@@ -23,7 +23,7 @@ pub struct StoredRows {
 }
 
 /// Checks a schema name: it goes into DDL, so letters, digits and `_` only.
-fn checked_schema(schema: &str) -> Result<&str, BenchError> {
+pub(crate) fn checked_schema(schema: &str) -> Result<&str, BenchError> {
     let ok = !schema.is_empty()
         && schema.len() <= 63
         && schema

@@ -1,6 +1,8 @@
 //! Markdown tables of measured fleets, as `docs/benchmarks-fleet.md` shows them.
 
+use crate::Manifest;
 use crate::bench::{FleetResult, storage_label};
+use crate::floor::Floor;
 use crate::measure::Usage;
 
 /// Header of [`case_rows`].
@@ -8,6 +10,24 @@ pub const CASE_HEADER: &str = "| metrics | storage | case | wall s | CPU s (user
 
 /// Header of [`curve_row`].
 pub const CURVE_HEADER: &str = "| metrics | storage | tick wall s | tick CPU s | tick CPU ms/metric | idle tick CPU ms/metric | tick peak RSS MiB | load wall s | load points/s | load peak RSS MiB |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+/// Header of [`floor_row`].
+pub const FLOOR_HEADER: &str = "| metrics | storage | rows copied | wall s | engine CPU s | wall µs/row |\n|---:|---|---:|---:|---:|---:|";
+
+/// The markdown row of a fleet's storage floor (`fleet-bench floor`).
+pub fn floor_row(manifest: &Manifest, floor: &Floor) -> String {
+    let cpu = floor
+        .engine_cpu_s
+        .map_or_else(|| "n/a".to_string(), |s| format!("{s:.2}"));
+    format!(
+        "| {} | {} | {} | {:.2} | {cpu} | {:.2} |",
+        thousands(i64::from(manifest.metrics)),
+        storage_label(&manifest.storage),
+        thousands(floor.rows),
+        floor.wall_s,
+        floor.wall_us_per_row()
+    )
+}
 
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: i64) -> String {

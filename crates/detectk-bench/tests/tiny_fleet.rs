@@ -1,7 +1,8 @@
 //! A tiny generated fleet through `dtk` (debug build) end to end: the history load stores
 //! every interval of every series and scores it with both detectors, the injected spikes
-//! are flagged, a tick after `advance` stores one point per metric, an idle tick stores
-//! nothing, and `fleet-bench run` measures it all and checks the rows itself.
+//! are flagged, `floor` copies the loaded rows inside the engine and removes the copy, a
+//! tick after `advance` stores one point per metric, an idle tick stores nothing, and
+//! `fleet-bench run` measures it all and checks the rows itself.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -136,6 +137,22 @@ async fn a_tiny_fleet_runs_through_dtk() {
             "spike of {metric} at {at} not flagged by mad; flagged: {flagged:?}"
         );
     }
+
+    // The engine's floor: the loaded rows copied inside SQLite, the copy removed.
+    let floor = fleet_bench(&["floor", "--dir", dir_arg]);
+    let row = floor
+        .lines()
+        .find(|l| l.starts_with("| 5 | SQLite |"))
+        .unwrap_or_else(|| panic!("no floor row: {floor}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(
+        cells[3],
+        detectk_bench::table::thousands(3 * points),
+        "{floor}"
+    );
+    assert!(cells[5].parse::<f64>().is_ok(), "engine CPU: {floor}");
+    assert!(!dir.join(detectk_bench::floor::FLOOR_FILE).exists());
+    assert_eq!(count(&dir, &manifest.storage).await.unwrap(), loaded);
 
     // A real tick, then an idle one.
     let at = fleet_bench(&["advance", "--dir", dir_arg, "--intervals", "1"]);
