@@ -83,7 +83,7 @@ fn series(rng: &mut Rng) -> Vec<DataPoint> {
             },
             2 => DataPoint::new(at, f64::NAN),
             3 => DataPoint::new(at, f64::NEG_INFINITY),
-            _ => DataPoint::new(at, f64::from_bits(rng.next() >> 2) - 1.0),
+            _ => DataPoint::new(at, rng.next() as i64 as f64 / 1e12),
         };
         if rng.chance(20) {
             p.context
