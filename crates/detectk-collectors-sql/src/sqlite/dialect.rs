@@ -102,16 +102,14 @@ CREATE TABLE IF NOT EXISTS dtk_alert_holds (
 "#;
 
 /// Schema version 4: the day blocks of the points (see `sqlite::window`), dropped by
-/// triggers whenever any writer changes a row of their day. A rowid table: a block
-/// (about 1.2 KB for a day of 10-minute points) stays on its page, where a
-/// `WITHOUT ROWID` row that long spills into an overflow page of its own.
+/// triggers whenever any writer changes a row of their day.
 const V4: &str = r#"
 CREATE TABLE IF NOT EXISTS dtk_datapoint_days (
     metric_name TEXT NOT NULL,
     day         TEXT NOT NULL,
     block       BLOB NOT NULL,
     PRIMARY KEY (metric_name, day)
-);
+) WITHOUT ROWID;
 
 CREATE TRIGGER IF NOT EXISTS dtk_datapoints_day_insert AFTER INSERT ON dtk_datapoints
 BEGIN

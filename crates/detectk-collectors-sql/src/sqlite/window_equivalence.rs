@@ -64,8 +64,10 @@ fn open(path: &Path) -> Both {
 }
 
 /// Four days of 10-minute points with gaps, missing points, NULL, NaN and infinite
-/// values, contexts and a few times off the grid (sub-second ones too).
+/// values, contexts and a few times off the grid (sub-second ones too); every other
+/// series has values with four decimals and no infinite ones (kept as scaled integers).
 fn series(rng: &mut Rng) -> Vec<DataPoint> {
+    let decimal = rng.chance(2);
     let mut points = Vec::new();
     for i in 0..(4 * 144) {
         if rng.chance(9) {
@@ -82,7 +84,11 @@ fn series(rng: &mut Rng) -> Vec<DataPoint> {
                 ..DataPoint::new(at, 0.0)
             },
             2 => DataPoint::new(at, f64::NAN),
-            3 => DataPoint::new(at, f64::NEG_INFINITY),
+            3 if !decimal => DataPoint::new(at, f64::NEG_INFINITY),
+            _ if decimal => DataPoint::new(
+                at,
+                (rng.below(2_000_000_000) as i64 - 10_i64.pow(9)) as f64 / 1e4,
+            ),
             _ => DataPoint::new(at, rng.next() as i64 as f64 / 1e12),
         };
         if rng.chance(20) {
