@@ -59,12 +59,9 @@ pub(crate) fn read_window(
         return Ok(points);
     };
     let tx = conn.transaction()?;
-    let blocks = match read_blocks(&tx, metric, from, to, from_t, to_t) {
-        Ok(blocks) => blocks,
-        // No block table (a storage not migrated to V4): the rows alone, which fail as
-        // the row read does when there are no tables at all.
-        Err(_) => Blocks::default(),
-    };
+    // No block table (a storage not migrated to V4) reads as no blocks: the rows alone,
+    // which fail as the row read does when there are no tables at all.
+    let blocks = read_blocks(&tx, metric, from, to, from_t, to_t).unwrap_or_default();
     // The stretches of [from, to) no block covers, each with where its rows go.
     let mut gaps = Vec::new();
     let mut cursor = from.to_string();
