@@ -8,6 +8,10 @@
 //! PRAGMAs as the pool's (WAL, `synchronous = NORMAL`, the busy timeout), so a writer
 //! waits for a concurrent one instead of failing. An in-memory storage has no lane
 //! (two libraries cannot share one in-memory database).
+//!
+//! The window comes from the points' day blocks where they exist (see `sqlite::window`:
+//! the same points as the row query); a write of points rebuilds, in its transaction,
+//! the blocks of the days it wrote into and of those reads found without one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
