@@ -176,7 +176,7 @@ async fn storage_creates_the_file_in_wal_mode_with_a_schema_version() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'dtk_%' ORDER BY name",
     )
@@ -190,6 +190,7 @@ async fn storage_creates_the_file_in_wal_mode_with_a_schema_version() {
             "dtk_alert_leases",
             "dtk_alerts",
             "dtk_checkpoints",
+            "dtk_datapoint_days",
             "dtk_datapoints",
             "dtk_detections",
             "dtk_schema_version"

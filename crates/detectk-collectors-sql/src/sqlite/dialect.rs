@@ -101,6 +101,37 @@ CREATE TABLE IF NOT EXISTS dtk_alert_holds (
 ) WITHOUT ROWID;
 "#;
 
+/// Schema version 4: the day blocks of the points (see `sqlite::window`), dropped by
+/// triggers whenever any writer changes a row of their day.
+const V4: &str = r#"
+CREATE TABLE IF NOT EXISTS dtk_datapoint_days (
+    metric_name TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    block       BLOB NOT NULL,
+    PRIMARY KEY (metric_name, day)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS dtk_datapoints_day_insert AFTER INSERT ON dtk_datapoints
+BEGIN
+    DELETE FROM dtk_datapoint_days
+    WHERE metric_name = NEW.metric_name AND day = substr(NEW.collected_at, 1, 10);
+END;
+
+CREATE TRIGGER IF NOT EXISTS dtk_datapoints_day_update AFTER UPDATE ON dtk_datapoints
+BEGIN
+    DELETE FROM dtk_datapoint_days
+    WHERE metric_name = OLD.metric_name AND day = substr(OLD.collected_at, 1, 10);
+    DELETE FROM dtk_datapoint_days
+    WHERE metric_name = NEW.metric_name AND day = substr(NEW.collected_at, 1, 10);
+END;
+
+CREATE TRIGGER IF NOT EXISTS dtk_datapoints_day_delete AFTER DELETE ON dtk_datapoints
+BEGIN
+    DELETE FROM dtk_datapoint_days
+    WHERE metric_name = OLD.metric_name AND day = substr(OLD.collected_at, 1, 10);
+END;
+"#;
+
 impl Dialect for Lite {
     async fn write_points(
         conn: &mut crate::storage::db::Conn<Self::DB>,
@@ -169,7 +200,7 @@ impl Dialect for Lite {
     /// SQLite allows 32,766 bind parameters per statement.
     const MAX_BINDS: usize = 32_000;
 
-    const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2], &[V3]];
+    const MIGRATIONS: &'static [&'static [&'static str]] = &[&[V1], &[V2], &[V3], &[V4]];
 
     const VERSION_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS dtk_schema_version \
         (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";

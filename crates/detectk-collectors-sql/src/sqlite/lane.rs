@@ -8,6 +8,10 @@
 //! PRAGMAs as the pool's (WAL, `synchronous = NORMAL`, the busy timeout), so a writer
 //! waits for a concurrent one instead of failing. An in-memory storage has no lane
 //! (two libraries cannot share one in-memory database).
+//!
+//! The window comes from the points' day blocks where they exist (see `sqlite::window`:
+//! the same points as the row query); a write of points rebuilds, in its transaction,
+//! the blocks of the days it wrote into and of those reads found without one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,16 +21,17 @@ use chrono::{DateTime, Utc};
 use detectk_core::async_trait;
 use detectk_core::model::{DataPoint, DetectionRecord, Direction};
 use detectk_core::traits::LoadDatapoints;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::Lite;
 use super::idle::IdleConnections;
 use super::lane_error::LaneError;
-use super::time_text::{parse_time_text, time_text};
-use crate::records::{context_from_value, context_text, detection_context};
+use super::time_text::time_text;
+use super::window::{StaleDays, day_of, read_window, rebuild_day};
+use crate::records::{context_text, detection_context};
 use crate::storage::Dialect;
 use crate::storage::detections::{DETECTION_COLUMNS, DETECTION_KEY, DETECTION_UPDATES};
-use crate::storage::lane::{BulkLane, LOAD_POINTS};
+use crate::storage::lane::BulkLane;
 use crate::storage::series::{POINT_COLUMNS, POINT_KEY, POINT_UPDATES, values_template};
 
 /// The bulk lane of one SQLite storage file (shared by every storage on the file).
@@ -37,6 +42,8 @@ pub(crate) struct LiteLane {
     upsert_point: Arc<str>,
     /// The single-row upsert of a detection.
     upsert_detection: Arc<str>,
+    /// Days window reads found without a block, rebuilt by the metric's next write.
+    stale: Arc<StaleDays>,
 }
 
 impl LiteLane {
@@ -65,6 +72,7 @@ impl LiteLane {
                 DETECTION_KEY,
                 DETECTION_UPDATES,
             ),
+            stale: Arc::default(),
         }
     }
 
@@ -104,7 +112,8 @@ impl LiteLane {
 impl BulkLane for LiteLane {
     async fn load_points(&self, op: &LoadDatapoints) -> Result<Vec<DataPoint>, sqlx::Error> {
         let (metric, from, to) = (op.metric.clone(), time_text(op.from), time_text(op.to));
-        self.blocking(move |conn| read_points(conn, &metric, &from, &to))
+        let stale = Arc::clone(&self.stale);
+        self.blocking(move |conn| read_window(conn, &metric, &from, &to, &stale))
             .await
     }
 
@@ -115,10 +124,18 @@ impl BulkLane for LiteLane {
         loaded_at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         let rows: Vec<PointRow> = points.iter().map(|p| PointRow::of(p)).collect();
+        // The days whose blocks the write rebuilds: those it writes into, and those
+        // reads found without a block.
+        let mut days = self.stale.take(metric);
+        days.extend(
+            rows.iter()
+                .filter_map(|r| day_of(&r.at))
+                .map(str::to_string),
+        );
         let (metric, loaded_at) = (metric.to_string(), time_text(loaded_at));
         let sql = Arc::clone(&self.upsert_point);
         self.writing(move |conn| {
-            in_write_transaction(conn, &sql, |upsert| {
+            in_write_transaction(conn, &sql, |tx, upsert| {
                 // What every row shares is bound once: SQLite keeps bindings across rows.
                 upsert.raw_bind_parameter(1, &metric)?;
                 upsert.raw_bind_parameter(6, &loaded_at)?;
@@ -128,6 +145,9 @@ impl BulkLane for LiteLane {
                     upsert.raw_bind_parameter(4, r.is_missing)?;
                     upsert.raw_bind_parameter(5, &r.context)?;
                     upsert.raw_execute()?;
+                }
+                for day in &days {
+                    rebuild_day(tx, &metric, day)?;
                 }
                 Ok(())
             })
@@ -139,7 +159,7 @@ impl BulkLane for LiteLane {
         let (series, rows) = detection_rows(records);
         let sql = Arc::clone(&self.upsert_detection);
         self.writing(move |conn| {
-            in_write_transaction(conn, &sql, |upsert| {
+            in_write_transaction(conn, &sql, |_, upsert| {
                 let mut bound = None;
                 for r in &rows {
                     // A detector's columns are bound when its run of rows starts.
@@ -204,61 +224,17 @@ fn open_storage(path: &Path, timeout: Duration) -> Result<Connection, LaneError>
     Ok(conn)
 }
 
-/// The points of `metric` in `[from, to)` (stored time texts), in time order.
-fn read_points(
-    conn: &Connection,
-    metric: &str,
-    from: &str,
-    to: &str,
-) -> Result<Vec<DataPoint>, LaneError> {
-    let mut query = conn.prepare_cached(LOAD_POINTS)?;
-    let mut rows = query.query(params![metric, from, to])?;
-    let mut points = Vec::new();
-    while let Some(row) = rows.next()? {
-        let timestamp = match text_or_null(row, 0, "collected_at")? {
-            Some(text) => parse_time_text(text).ok_or_else(|| {
-                LaneError::Decode("collected_at", format!("{text:?} is not a time"))
-            })?,
-            None => {
-                return Err(LaneError::Decode(
-                    "collected_at",
-                    "NULL, not a time".to_string(),
-                ));
-            }
-        };
-        let context = text_or_null(row, 3, "context")?.and_then(|t| serde_json::from_str(t).ok());
-        points.push(DataPoint {
-            timestamp,
-            value: row.get(1)?,
-            is_missing: row.get(2)?,
-            context: context_from_value(context),
-        });
-    }
-    Ok(points)
-}
-
-/// Text column `index` (`column`) of `row`, borrowed; `None` for NULL.
-fn text_or_null<'r>(
-    row: &'r rusqlite::Row<'_>,
-    index: usize,
-    column: &'static str,
-) -> Result<Option<&'r str>, LaneError> {
-    row.get_ref(index)?
-        .as_str_or_null()
-        .map_err(|e| LaneError::Decode(column, e.to_string()))
-}
-
-/// Runs `write` with the cached statement `sql` in one `BEGIN IMMEDIATE` transaction
-/// (rolled back when it fails).
+/// Runs `write` with the transaction's connection and the cached statement `sql` in one
+/// `BEGIN IMMEDIATE` transaction (rolled back when it fails).
 fn in_write_transaction(
     conn: &mut Connection,
     sql: &str,
-    write: impl FnOnce(&mut rusqlite::CachedStatement<'_>) -> Result<(), LaneError>,
+    write: impl FnOnce(&Connection, &mut rusqlite::CachedStatement<'_>) -> Result<(), LaneError>,
 ) -> Result<(), LaneError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut statement = tx.prepare_cached(sql)?;
-        write(&mut statement)?;
+        write(&tx, &mut statement)?;
     }
     tx.commit()?;
     Ok(())

@@ -1,6 +1,7 @@
 //! SQLite: the embedded default. A collector over a user's database file and a
 //! storage keeping the `dtk_*` tables in a file (WAL mode).
 
+mod day_block;
 mod decode;
 mod dialect;
 mod idle;
@@ -12,6 +13,9 @@ mod source;
 #[cfg(test)]
 mod source_equivalence;
 mod time_text;
+mod window;
+#[cfg(test)]
+mod window_equivalence;
 
 pub(crate) use dialect::Lite;
 pub(crate) use source::{LiteCollector, SourceConnections};

@@ -1,0 +1,481 @@
+//! The compact form of one metric's points of one UTC day (`dtk_datapoint_days.block`):
+//! exactly the points the row read of `dtk_datapoints` gives for that day, so a tick
+//! decodes a day from one small blob instead of stepping through up to 144 rows and
+//! parsing their time texts.
+//!
+//! Layout (version 1; every integer is a LEB128 varint, `i64`s zigzag-encoded):
+//!
+//! | field | content |
+//! |---|---|
+//! | version | one byte, [`VERSION`] |
+//! | n | number of points, at least 1 |
+//! | first | the first point's time, Unix microseconds (`i64`) |
+//! | times | `0` then the step (evenly spaced times: the regular grid), or `1` then the n-1 gaps |
+//! | flags | `0` then one flags byte shared by every point, or `1` then n flags bytes |
+//! | values | their length in bytes, the scale byte, then each value of a point with one |
+//! | contexts | length and UTF-8 JSON text of each point with a context |
+//!
+//! The scale byte is [`RAW`] (each value is its f64 bits, 8 bytes little-endian) or a
+//! `k` of 0 to 6: each value is an integer `m` (an `i64` varint) and the value is
+//! `m as f64 / 10^k`, which the encoder chose only when that gives back every value's
+//! exact bits (a value with up to `k` decimals usually does). A day of 144 values with
+//! four decimals then takes about 750 bytes, and its row stays on its b-tree page
+//! (SQLite moves the tail of a `WITHOUT ROWID` row longer than about 1,000 bytes of a
+//! 4 KiB page to an overflow page).
+//!
+//! A flags byte holds [`HAS_VALUE`], [`MISSING`] and [`HAS_CONTEXT`]. [`decode`] refuses
+//! (gives `None` for) anything else: an unknown version, a truncated or overlong blob,
+//! times out of order or outside the day. The caller then reads the day's rows.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use detectk_core::model::{Context, DataPoint};
+
+use crate::records::context_from_value;
+
+/// The block format this build writes and reads.
+pub(crate) const VERSION: u8 = 1;
+
+/// Flag: the point has a value (the `value` column is not NULL).
+const HAS_VALUE: u8 = 1;
+/// Flag: the point is missing (`is_missing` is true).
+const MISSING: u8 = 2;
+/// Flag: the point has a context (the `context` column is not NULL).
+const HAS_CONTEXT: u8 = 4;
+
+/// The scale byte of values kept as their f64 bits.
+const RAW: u8 = 0xff;
+
+/// `10^k` for the decimal scales `k` (each exact in an f64).
+const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+
+/// Integers up to this magnitude are exact in an f64.
+const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// Microseconds in a day.
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// One stored point as the block keeps it: the row's values, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BlockPoint {
+    /// `collected_at`, Unix microseconds.
+    pub(crate) micros: i64,
+    /// `value`.
+    pub(crate) value: Option<f64>,
+    /// `is_missing`.
+    pub(crate) is_missing: bool,
+    /// `context`, the stored JSON text.
+    pub(crate) context: Option<String>,
+}
+
+impl BlockPoint {
+    fn flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.value.is_some() {
+            flags |= HAS_VALUE;
+        }
+        if self.is_missing {
+            flags |= MISSING;
+        }
+        if self.context.is_some() {
+            flags |= HAS_CONTEXT;
+        }
+        flags
+    }
+}
+
+/// The block of `points` (in strictly increasing time order, at least one).
+pub(crate) fn encode(points: &[BlockPoint]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + points.len() * 9);
+    out.push(VERSION);
+    put_varint(&mut out, points.len() as u64);
+    let first = points.first().map_or(0, |p| p.micros);
+    put_varint(&mut out, zigzag(first));
+    let gaps: Vec<u64> = points
+        .windows(2)
+        .map(|w| w[1].micros.wrapping_sub(w[0].micros) as u64)
+        .collect();
+    match gaps.first() {
+        Some(&step) if gaps.iter().all(|&g| g == step) => {
+            out.push(0);
+            put_varint(&mut out, step);
+        }
+        None => {
+            out.push(0);
+            put_varint(&mut out, 0);
+        }
+        Some(_) => {
+            out.push(1);
+            for g in gaps {
+                put_varint(&mut out, g);
+            }
+        }
+    }
+    let first_flags = points.first().map_or(0, BlockPoint::flags);
+    if points.iter().all(|p| p.flags() == first_flags) {
+        out.push(0);
+        out.push(first_flags);
+    } else {
+        out.push(1);
+        out.extend(points.iter().map(BlockPoint::flags));
+    }
+    let values: Vec<f64> = points.iter().filter_map(|p| p.value).collect();
+    let mut section = Vec::with_capacity(1 + values.len() * 8);
+    match decimal_scale(&values) {
+        Some(k) => {
+            section.push(k as u8);
+            for v in &values {
+                put_varint(&mut section, zigzag((v * POW10[k]).round() as i64));
+            }
+        }
+        None => {
+            section.push(RAW);
+            for v in &values {
+                section.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+    }
+    put_varint(&mut out, section.len() as u64);
+    out.extend_from_slice(&section);
+    for c in points.iter().filter_map(|p| p.context.as_deref()) {
+        put_varint(&mut out, c.len() as u64);
+        out.extend_from_slice(c.as_bytes());
+    }
+    out
+}
+
+/// The smallest decimal scale `k` at which every value is `m / 10^k` exactly.
+fn decimal_scale(values: &[f64]) -> Option<usize> {
+    (0..POW10.len()).find(|&k| {
+        values.iter().all(|&v| {
+            let m = (v * POW10[k]).round();
+            m.abs() < EXACT_INT && ((m as i64) as f64 / POW10[k]).to_bits() == v.to_bits()
+        })
+    })
+}
+
+/// Appends to `out` the points of `block` in `[from, to)`, in time order, as the row
+/// read decodes them; `day_start` is the block's day (its UTC midnight). `None` (and
+/// `out` unchanged) when the block is not a valid block of that day.
+pub(crate) fn decode(
+    block: &[u8],
+    day_start: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    out: &mut Vec<DataPoint>,
+) -> Option<()> {
+    let start = out.len();
+    let done = decode_into(block, day_start, from, to, out);
+    if done.is_none() {
+        out.truncate(start);
+    }
+    done
+}
+
+/// [`decode`], leaving what it appended when it fails.
+fn decode_into(
+    block: &[u8],
+    day_start: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    out: &mut Vec<DataPoint>,
+) -> Option<()> {
+    let mut r = Reader { rest: block };
+    if r.byte()? != VERSION {
+        return None;
+    }
+    let n = usize::try_from(r.varint()?).ok().filter(|&n| n > 0)?;
+    let first = unzigzag(r.varint()?);
+    let day = day_start.timestamp_micros();
+    let day_end = day.checked_add(DAY_MICROS)?;
+    // Times: every one checked inside the day and increasing.
+    let mut times = Vec::with_capacity(n.min(block.len()));
+    let mut t = first;
+    match r.byte()? {
+        0 => {
+            let step = i64::try_from(r.varint()?).ok()?;
+            for i in 0..n {
+                if i > 0 {
+                    t = t.checked_add(step).filter(|_| step > 0)?;
+                }
+                times.push(t);
+            }
+        }
+        1 => {
+            times.push(t);
+            for _ in 1..n {
+                let gap = i64::try_from(r.varint()?).ok().filter(|&g| g > 0)?;
+                t = t.checked_add(gap)?;
+                times.push(t);
+            }
+        }
+        _ => return None,
+    }
+    if first < day || t >= day_end {
+        return None;
+    }
+    let flags: Flags = match r.byte()? {
+        0 => Flags::Uniform(r.byte()?),
+        1 => Flags::Each(r.take(n)?),
+        _ => return None,
+    };
+    if (0..n).any(|i| flags.of(i) & !(HAS_VALUE | MISSING | HAS_CONTEXT) != 0) {
+        return None;
+    }
+    let values_len = usize::try_from(r.varint()?).ok()?;
+    let mut values = Reader {
+        rest: r.take(values_len)?,
+    };
+    let scale = match values.byte()? {
+        RAW => None,
+        k => Some(*POW10.get(usize::from(k))?),
+    };
+    let date = day_start.date_naive();
+    for (i, &micros) in times.iter().enumerate() {
+        let f = flags.of(i);
+        let value = if f & HAS_VALUE != 0 {
+            Some(match scale {
+                Some(p) => unzigzag(values.varint()?) as f64 / p,
+                None => {
+                    let bytes: [u8; 8] = values.take(8)?.try_into().ok()?;
+                    f64::from_bits(u64::from_le_bytes(bytes))
+                }
+            })
+        } else {
+            None
+        };
+        let context = if f & HAS_CONTEXT != 0 {
+            let len = usize::try_from(r.varint()?).ok()?;
+            Some(std::str::from_utf8(r.take(len)?).ok()?)
+        } else {
+            None
+        };
+        // Within the day (checked above): the day's date and the time of day.
+        let of_day = micros - day;
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(
+            u32::try_from(of_day / 1_000_000).ok()?,
+            u32::try_from(of_day % 1_000_000 * 1000).ok()?,
+        )?;
+        let timestamp = date.and_time(time).and_utc();
+        if timestamp < from || timestamp >= to {
+            continue;
+        }
+        out.push(DataPoint {
+            timestamp,
+            value,
+            is_missing: f & MISSING != 0,
+            context: match context {
+                Some(text) => context_from_value(serde_json::from_str(text).ok()),
+                None => Context::new(),
+            },
+        });
+    }
+    (r.rest.is_empty() && values.rest.is_empty()).then_some(())
+}
+
+/// The flags of a block's points.
+enum Flags<'b> {
+    /// One byte for every point.
+    Uniform(u8),
+    /// One byte per point.
+    Each(&'b [u8]),
+}
+
+impl Flags<'_> {
+    fn of(&self, i: usize) -> u8 {
+        match self {
+            Flags::Uniform(f) => *f,
+            Flags::Each(each) => each[i],
+        }
+    }
+}
+
+/// Reads a block front to back; every read is `None` past the end.
+struct Reader<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Reader<'b> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        Some(b)
+    }
+
+    fn take(&mut self, len: usize) -> Option<&'b [u8]> {
+        if len > self.rest.len() {
+            return None;
+        }
+        let (taken, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(taken)
+    }
+
+    /// A LEB128 varint of at most 10 bytes that fits in a `u64`.
+    fn varint(&mut self) -> Option<u64> {
+        let mut v: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let b = self.byte()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return None;
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn day() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 2, 29, 0, 0, 0).unwrap()
+    }
+
+    fn point(minutes: i64, value: Option<f64>) -> BlockPoint {
+        BlockPoint {
+            micros: day().timestamp_micros() + minutes * 60_000_000,
+            value,
+            is_missing: false,
+            context: None,
+        }
+    }
+
+    fn all(block: &[u8]) -> Option<Vec<DataPoint>> {
+        let mut out = Vec::new();
+        let (from, to) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        decode(block, day(), from, to, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn a_regular_day_is_a_header_and_its_values() {
+        let points: Vec<_> = (0..144).map(|i| point(i * 10, Some(i as f64))).collect();
+        let block = encode(&points);
+        // version, n (2 bytes), first (~8), grid + step (~5), uniform flags, then the
+        // values as small integers (scale 0).
+        assert!(block.len() < 144 * 2 + 24, "{}", block.len());
+        let read = all(&block).unwrap();
+        assert_eq!(read.len(), 144);
+        assert_eq!(read[143].value, Some(143.0));
+        assert_eq!(read[143].timestamp.timestamp_micros(), points[143].micros);
+    }
+
+    #[test]
+    fn values_with_decimals_are_small_and_exact() {
+        let points: Vec<_> = (0..144)
+            .map(|i| {
+                let text = format!("{}.{:04}", 90_000 + i * 37, (i * 7919) % 10_000);
+                point(i * 10, Some(text.parse().unwrap()))
+            })
+            .collect();
+        let block = encode(&points);
+        // Fits a 4 KiB page's b-tree cell of a WITHOUT ROWID table (about 1,000 bytes).
+        assert!(block.len() < 1000, "{}", block.len());
+        let read = all(&block).unwrap();
+        for (r, p) in read.iter().zip(&points) {
+            assert_eq!(r.value.map(f64::to_bits), p.value.map(f64::to_bits));
+        }
+        // One value that no scale gives back exactly: every value is kept as its bits.
+        let mut odd = points.clone();
+        odd[70].value = Some(0.1 + 0.2);
+        let block = encode(&odd);
+        assert!(block.len() > 144 * 8, "{}", block.len());
+        let read = all(&block).unwrap();
+        assert_eq!(read[70].value, Some(0.1 + 0.2));
+        assert_eq!(read[71].value, odd[71].value);
+    }
+
+    #[test]
+    fn every_kind_of_point_comes_back_exactly() {
+        let mut odd = point(7, Some(f64::from_bits(0x7ff0_0000_0000_0001)));
+        odd.micros += 1;
+        odd.context = Some(r#"{"host":"a","n":[1,2.5]}"#.into());
+        let points = vec![
+            point(0, Some(-0.0)),
+            point(3, None),
+            BlockPoint {
+                is_missing: true,
+                ..point(5, None)
+            },
+            odd,
+            point(1439, Some(f64::INFINITY)),
+        ];
+        let read = all(&encode(&points)).unwrap();
+        assert_eq!(read.len(), points.len());
+        for (r, p) in read.iter().zip(&points) {
+            assert_eq!(r.timestamp.timestamp_micros(), p.micros);
+            assert_eq!(r.value.map(f64::to_bits), p.value.map(f64::to_bits));
+            assert_eq!(r.is_missing, p.is_missing);
+        }
+        assert_eq!(read[3].context["n"][1], 2.5);
+    }
+
+    #[test]
+    fn decoding_clips_to_the_range() {
+        let points: Vec<_> = (0..10).map(|i| point(i, Some(1.0))).collect();
+        let mut out = Vec::new();
+        let from = day() + chrono::Duration::minutes(2);
+        let to = day() + chrono::Duration::minutes(5);
+        decode(&encode(&points), day(), from, to, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].timestamp, from);
+    }
+
+    #[test]
+    fn anything_but_a_valid_block_of_the_day_is_refused() {
+        let points: Vec<_> = (0..4).map(|i| point(i * 7, Some(2.0))).collect();
+        let good = encode(&points);
+        assert!(all(&good).is_some());
+        let mut unknown_version = good.clone();
+        unknown_version[0] = 2;
+        assert!(all(&unknown_version).is_none());
+        for cut in 0..good.len() {
+            assert!(all(&good[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(all(&longer).is_none());
+        let mut other_day = Vec::new();
+        let next = day() + chrono::Duration::days(1);
+        let (from, to) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        assert!(decode(&good, next, from, to, &mut other_day).is_none());
+        assert!(all(&[]).is_none());
+        assert!(all(&[VERSION, 0xff, 0xff, 0xff]).is_none());
+    }
+
+    proptest::proptest! {
+        /// No byte string makes decoding panic, and what decodes lies in the day.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let mut block = vec![VERSION];
+            block.extend(bytes);
+            if let Some(points) = all(&block) {
+                for p in points {
+                    proptest::prop_assert!(p.timestamp >= day());
+                    proptest::prop_assert!(p.timestamp < day() + chrono::Duration::days(1));
+                }
+            }
+        }
+    }
+}
