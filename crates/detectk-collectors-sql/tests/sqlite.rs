@@ -242,3 +242,64 @@ async fn python_detectk_tables_are_kept_aside_and_replaced() {
     assert_eq!(kept, 1);
     s.migrate().await.unwrap();
 }
+
+/// A SQLite file stores a run's detections and points in one transaction: when the
+/// points cannot be written (a trigger refuses them), the detections written before
+/// them in the same call are rolled back too, and a later call stores both.
+#[tokio::test]
+async fn scored_detections_and_points_commit_together() {
+    use detectk_core::model::{DataPoint, Detection, DetectionRecord};
+    use detectk_core::traits::{LoadDatapoints, LoadDetections};
+
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("scored.db");
+    let p = params(json!({"path": path.to_str().unwrap()}));
+    let s = storage(&SqlFactory::new(), "sqlite", &p).await;
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TRIGGER refuse_points BEFORE INSERT ON dtk_datapoints \
+         BEGIN SELECT RAISE(ABORT, 'points refused'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let points = vec![DataPoint::new(t0, 1.5)];
+    let records = vec![DetectionRecord {
+        metric: "m".into(),
+        detector_id: "a1b2c3d4".into(),
+        detector_type: "zscore".into(),
+        detector_params: json!({}),
+        detection: Detection::skipped(t0, Some(1.5), "too little history"),
+        alert_sent: false,
+        context: Default::default(),
+    }];
+    let far = t0 + chrono::TimeDelta::days(1);
+    let stored = |s: Arc<dyn detectk_core::Storage>| async move {
+        let detections = s
+            .load_detections(&LoadDetections::new("m", t0, far))
+            .await
+            .unwrap();
+        let points = s
+            .load_datapoints(&LoadDatapoints::new("m", t0, far))
+            .await
+            .unwrap();
+        (detections.len(), points.len())
+    };
+
+    let err = s.store_scored("m", &points, &records).await.unwrap_err();
+    assert!(err.message.contains("points refused"), "{err}");
+    assert_eq!(stored(Arc::clone(&s)).await, (0, 0), "nothing of the run is stored");
+
+    sqlx::raw_sql("DROP TRIGGER refuse_points")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    s.store_scored("m", &points, &records).await.unwrap();
+    assert_eq!(stored(Arc::clone(&s)).await, (1, 1));
+}

@@ -195,4 +195,13 @@ impl Storage for SplitStorage {
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
         self.data.apply_retention(metric, before).await
     }
+
+    async fn store_scored(
+        &self,
+        metric: &str,
+        points: &[DataPoint],
+        records: &[DetectionRecord],
+    ) -> StorageResult<()> {
+        self.data.store_scored(metric, points, records).await
+    }
 }

@@ -13,6 +13,7 @@
 //! the same points as the row query); a write of points rebuilds, in its transaction,
 //! the blocks of the days it wrote into and of those reads found without one.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -123,70 +124,67 @@ impl BulkLane for LiteLane {
         points: &[&DataPoint],
         loaded_at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        let batch = self.point_batch(metric, points, loaded_at);
+        let sql = Arc::clone(&self.upsert_point);
+        self.writing(move |conn| in_write_transaction(conn, |tx| batch.upsert(tx, &sql)))
+            .await
+    }
+
+    async fn write_detections(&self, records: &[&DetectionRecord]) -> Result<(), sqlx::Error> {
+        let batch = DetectionBatch::of(records);
+        let sql = Arc::clone(&self.upsert_detection);
+        self.writing(move |conn| in_write_transaction(conn, |tx| batch.upsert(tx, &sql)))
+            .await
+    }
+
+    async fn write_scored(
+        &self,
+        metric: &str,
+        points: &[&DataPoint],
+        records: &[&DetectionRecord],
+        loaded_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let detections = DetectionBatch::of(records);
+        let points = (!points.is_empty()).then(|| self.point_batch(metric, points, loaded_at));
+        let (detection_sql, point_sql) = (
+            Arc::clone(&self.upsert_detection),
+            Arc::clone(&self.upsert_point),
+        );
+        self.writing(move |conn| {
+            in_write_transaction(conn, |tx| {
+                detections.upsert(tx, &detection_sql)?;
+                match &points {
+                    Some(points) => points.upsert(tx, &point_sql),
+                    None => Ok(()),
+                }
+            })
+        })
+        .await
+    }
+}
+
+impl LiteLane {
+    /// `points` of `metric` ready to write, with the days whose blocks the write
+    /// rebuilds: those it writes into, and those reads found without a block.
+    fn point_batch(
+        &self,
+        metric: &str,
+        points: &[&DataPoint],
+        loaded_at: DateTime<Utc>,
+    ) -> PointBatch {
         let rows: Vec<PointRow> = points.iter().map(|p| PointRow::of(p)).collect();
-        // The days whose blocks the write rebuilds: those it writes into, and those
-        // reads found without a block.
         let mut days = self.stale.take(metric);
         days.extend(
             rows.iter()
                 .filter_map(|r| day_of(&r.at))
                 .map(str::to_string),
         );
-        let (metric, loaded_at) = (metric.to_string(), time_text(loaded_at));
-        let sql = Arc::clone(&self.upsert_point);
-        self.writing(move |conn| {
-            in_write_transaction(conn, &sql, |tx, upsert| {
-                // What every row shares is bound once: SQLite keeps bindings across rows.
-                upsert.raw_bind_parameter(1, &metric)?;
-                upsert.raw_bind_parameter(6, &loaded_at)?;
-                for r in &rows {
-                    upsert.raw_bind_parameter(2, &r.at)?;
-                    upsert.raw_bind_parameter(3, r.value)?;
-                    upsert.raw_bind_parameter(4, r.is_missing)?;
-                    upsert.raw_bind_parameter(5, &r.context)?;
-                    upsert.raw_execute()?;
-                }
-                for day in &days {
-                    rebuild_day(tx, &metric, day)?;
-                }
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    async fn write_detections(&self, records: &[&DetectionRecord]) -> Result<(), sqlx::Error> {
-        let (series, rows) = detection_rows(records);
-        let sql = Arc::clone(&self.upsert_detection);
-        self.writing(move |conn| {
-            in_write_transaction(conn, &sql, |_, upsert| {
-                let mut bound = None;
-                for r in &rows {
-                    // A detector's columns are bound when its run of rows starts.
-                    if bound != Some(r.series) {
-                        let s = &series[r.series];
-                        upsert.raw_bind_parameter(1, &s.metric)?;
-                        upsert.raw_bind_parameter(2, &s.detector_id)?;
-                        upsert.raw_bind_parameter(11, &s.detector_type)?;
-                        upsert.raw_bind_parameter(12, &s.detector_params)?;
-                        bound = Some(r.series);
-                    }
-                    upsert.raw_bind_parameter(3, &r.at)?;
-                    upsert.raw_bind_parameter(4, r.value)?;
-                    upsert.raw_bind_parameter(5, r.is_anomaly)?;
-                    upsert.raw_bind_parameter(6, r.score)?;
-                    upsert.raw_bind_parameter(7, r.lower_bound)?;
-                    upsert.raw_bind_parameter(8, r.upper_bound)?;
-                    upsert.raw_bind_parameter(9, r.direction)?;
-                    upsert.raw_bind_parameter(10, r.percent_deviation)?;
-                    upsert.raw_bind_parameter(13, r.alert_sent)?;
-                    upsert.raw_bind_parameter(14, &r.context)?;
-                    upsert.raw_execute()?;
-                }
-                Ok(())
-            })
-        })
-        .await
+        PointBatch {
+            metric: metric.to_string(),
+            loaded_at: time_text(loaded_at),
+            rows,
+            days,
+        }
     }
 }
 
@@ -224,20 +222,91 @@ fn open_storage(path: &Path, timeout: Duration) -> Result<Connection, LaneError>
     Ok(conn)
 }
 
-/// Runs `write` with the transaction's connection and the cached statement `sql` in one
-/// `BEGIN IMMEDIATE` transaction (rolled back when it fails).
+/// Runs `write` on the connection in one `BEGIN IMMEDIATE` transaction (rolled back
+/// when it fails).
 fn in_write_transaction(
     conn: &mut Connection,
-    sql: &str,
-    write: impl FnOnce(&Connection, &mut rusqlite::CachedStatement<'_>) -> Result<(), LaneError>,
+    write: impl FnOnce(&Connection) -> Result<(), LaneError>,
 ) -> Result<(), LaneError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut statement = tx.prepare_cached(sql)?;
-        write(&tx, &mut statement)?;
-    }
+    write(&tx)?;
     tx.commit()?;
     Ok(())
+}
+
+/// The points of one metric to upsert, and the days whose blocks the write rebuilds.
+struct PointBatch {
+    metric: String,
+    loaded_at: String,
+    rows: Vec<PointRow>,
+    days: BTreeSet<String>,
+}
+
+impl PointBatch {
+    /// Upserts the points with the statement `sql`, then rebuilds the days' blocks,
+    /// inside the caller's transaction.
+    fn upsert(&self, tx: &Connection, sql: &str) -> Result<(), LaneError> {
+        let mut upsert = tx.prepare_cached(sql)?;
+        // What every row shares is bound once: SQLite keeps bindings across rows.
+        upsert.raw_bind_parameter(1, &self.metric)?;
+        upsert.raw_bind_parameter(6, &self.loaded_at)?;
+        for r in &self.rows {
+            upsert.raw_bind_parameter(2, &r.at)?;
+            upsert.raw_bind_parameter(3, r.value)?;
+            upsert.raw_bind_parameter(4, r.is_missing)?;
+            upsert.raw_bind_parameter(5, &r.context)?;
+            upsert.raw_execute()?;
+        }
+        for day in &self.days {
+            rebuild_day(tx, &self.metric, day)?;
+        }
+        Ok(())
+    }
+}
+
+/// Detections to upsert: each detector's shared columns and the rows.
+struct DetectionBatch {
+    series: Vec<DetectionSeries>,
+    rows: Vec<DetectionRow>,
+}
+
+impl DetectionBatch {
+    fn of(records: &[&DetectionRecord]) -> Self {
+        let (series, rows) = detection_rows(records);
+        Self { series, rows }
+    }
+
+    /// Upserts the detections with the statement `sql` inside the caller's transaction.
+    fn upsert(&self, tx: &Connection, sql: &str) -> Result<(), LaneError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut upsert = tx.prepare_cached(sql)?;
+        let mut bound = None;
+        for r in &self.rows {
+            // A detector's columns are bound when its run of rows starts.
+            if bound != Some(r.series) {
+                let s = &self.series[r.series];
+                upsert.raw_bind_parameter(1, &s.metric)?;
+                upsert.raw_bind_parameter(2, &s.detector_id)?;
+                upsert.raw_bind_parameter(11, &s.detector_type)?;
+                upsert.raw_bind_parameter(12, &s.detector_params)?;
+                bound = Some(r.series);
+            }
+            upsert.raw_bind_parameter(3, &r.at)?;
+            upsert.raw_bind_parameter(4, r.value)?;
+            upsert.raw_bind_parameter(5, r.is_anomaly)?;
+            upsert.raw_bind_parameter(6, r.score)?;
+            upsert.raw_bind_parameter(7, r.lower_bound)?;
+            upsert.raw_bind_parameter(8, r.upper_bound)?;
+            upsert.raw_bind_parameter(9, r.direction)?;
+            upsert.raw_bind_parameter(10, r.percent_deviation)?;
+            upsert.raw_bind_parameter(13, r.alert_sent)?;
+            upsert.raw_bind_parameter(14, &r.context)?;
+            upsert.raw_execute()?;
+        }
+        Ok(())
+    }
 }
 
 /// A point's bound values, as the sqlx path binds them.

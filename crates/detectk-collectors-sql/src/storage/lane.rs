@@ -36,4 +36,23 @@ pub(crate) trait BulkLane: Send + Sync + std::fmt::Debug {
 
     /// Upserts the (de-duplicated) detections in one write transaction.
     async fn write_detections(&self, records: &[&DetectionRecord]) -> Result<(), sqlx::Error>;
+
+    /// Upserts a run's (de-duplicated) detections, then its points of `metric`. The
+    /// default writes them in two transactions, detections first; a lane that can
+    /// writes both in one.
+    async fn write_scored(
+        &self,
+        metric: &str,
+        points: &[&DataPoint],
+        records: &[&DetectionRecord],
+        loaded_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        if !records.is_empty() {
+            self.write_detections(records).await?;
+        }
+        if !points.is_empty() {
+            self.write_points(metric, points, loaded_at).await?;
+        }
+        Ok(())
+    }
 }

@@ -21,6 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::StorageResult;
 use detectk_core::{BackendError, BackendErrorKind, Storage, async_trait};
 use sqlx::{Connection, Transaction};
@@ -33,6 +34,7 @@ pub(crate) use stmt::Stmt;
 use crate::error::is_transient;
 use crate::handle::{Backend, Handle};
 use crate::pool::PoolCache;
+use crate::records::{dedupe_detections, dedupe_points};
 use crate::stored::migration_result;
 use db::Conn;
 use lane::BulkLane;
@@ -160,5 +162,39 @@ impl<D: Dialect> Storage for SqlStorage<D> {
         }
         tx.commit().await.map_err(&err)?;
         Ok(removed)
+    }
+
+    /// Detections, then points, in one write transaction (the lane's, or sqlx's).
+    async fn store_scored(
+        &self,
+        metric: &str,
+        points: &[DataPoint],
+        records: &[DetectionRecord],
+    ) -> StorageResult<()> {
+        let (points, records) = (dedupe_points(points), dedupe_detections(records));
+        if points.is_empty() && records.is_empty() {
+            return Ok(());
+        }
+        let what = "storing detections and datapoints";
+        let err = self.err(what);
+        if let Some(lane) = &self.lane {
+            return lane
+                .write_scored(metric, &points, &records, Utc::now())
+                .await
+                .map_err(&err);
+        }
+        let mut conn = self.conn(what).await?;
+        let mut tx = begin_write::<D>(&mut conn).await.map_err(&err)?;
+        if !records.is_empty() {
+            D::write_detections(&mut *tx, &records)
+                .await
+                .map_err(&err)?;
+        }
+        if !points.is_empty() {
+            D::write_points(&mut *tx, metric, &points, Utc::now())
+                .await
+                .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
     }
 }

@@ -229,6 +229,18 @@ impl Storage for RetryStorage {
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
         with_retry("retention", || self.inner.apply_retention(metric, before)).await
     }
+
+    async fn store_scored(
+        &self,
+        metric: &str,
+        points: &[DataPoint],
+        records: &[DetectionRecord],
+    ) -> StorageResult<()> {
+        with_retry("store detections and points", || {
+            self.inner.store_scored(metric, points, records)
+        })
+        .await
+    }
 }
 
 /// A collector whose queries are retried on transient errors (`check` is not).

@@ -343,30 +343,22 @@ impl Runner {
                     options.execution_time,
                 )
                 .await?;
-            if !records.is_empty() {
-                storage
-                    .upsert_detections(&records)
-                    .await
-                    .map_err(|s| storage_error(metric, s))?;
-            }
             range.detections += records.len();
             range
                 .anomalies
                 .extend(records.iter().filter(|r| r.detection.is_anomaly).cloned());
             fresh = records;
         }
-        // The new points are stored after their detections: the newest stored point is
-        // what the next run resumes from, so a run killed in between (or failing in
-        // detection) leaves no points without their detections, and the next run
-        // collects and scores them again exactly as this one would have. (Points first
-        // would make an interrupted first run look like detectors added to a metric with
-        // history, which score only the newest point.)
-        if !new_points.is_empty() {
-            storage
-                .upsert_datapoints(metric, &new_points)
-                .await
-                .map_err(|s| storage_error(metric, s))?;
-        }
+        // The new points are stored after their detections (one transaction where the
+        // storage can): the newest stored point is what the next run resumes from, so a
+        // run killed in between (or failing in detection) leaves no points without their
+        // detections, and the next run collects and scores them again exactly as this
+        // one would have. (Points first would make an interrupted first run look like
+        // detectors added to a metric with history, which score only the newest point.)
+        storage
+            .store_scored(metric, &new_points, &fresh)
+            .await
+            .map_err(|s| storage_error(metric, s))?;
 
         let mut alert_failure = None;
         let enabled: Vec<_> = plan.alerts.iter().filter(|a| a.settings.enabled).collect();

@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::StorageTarget;
-use crate::model::{Detection, DetectionRecord, Direction};
+use crate::model::{DataPoint, Detection, DetectionRecord, Direction};
 use crate::testkit::report::{ensure, ensure_eq};
 use crate::testkit::samples::at;
 use crate::testkit::{CheckResult, sample_detection, unique_metric};
-use crate::traits::{LoadDetections, MarkAlertSent};
+use crate::traits::{LoadDatapoints, LoadDetections, MarkAlertSent};
 
 fn far() -> (DateTime<Utc>, DateTime<Utc>) {
     (at(-1_000_000), at(10_000_000))
@@ -206,6 +206,74 @@ pub async fn storage_mark_alert_sent(t: &StorageTarget<'_>) -> CheckResult {
             ("det00001".to_string(), at(10), false),
         ],
         "alert_sent flags"
+    );
+    Ok(())
+}
+
+/// `store_scored` stores a run's detections and points together: both read back, a
+/// second call with the same rows leaves one copy, detections without points (and
+/// points without detections) are stored, and an empty call writes nothing.
+pub async fn storage_scored_writes(t: &StorageTarget<'_>) -> CheckResult {
+    let metric = unique_metric("scored");
+    let points: Vec<DataPoint> = (0..3)
+        .map(|i| DataPoint::new(at(i * 10), 10.0 + i as f64 * 0.25))
+        .collect();
+    let records: Vec<DetectionRecord> = [0, 20]
+        .iter()
+        .flat_map(|&s| {
+            [
+                sample_detection(&metric, "a1b2c3d4", at(s)),
+                skipped_record(&metric, "e5f6a7b8", at(s)),
+            ]
+        })
+        .collect();
+    t.storage.store_scored(&metric, &points, &records).await?;
+    t.storage.store_scored(&metric, &points, &records).await?;
+    t.storage.store_scored(&metric, &[], &[]).await?;
+    let (from, to) = far();
+    let mut expected = records.clone();
+    expected.sort_by(|a, b| {
+        (a.detection.timestamp, &a.detector_id).cmp(&(b.detection.timestamp, &b.detector_id))
+    });
+    ensure_eq!(
+        t.peer
+            .load_detections(&LoadDetections::new(&metric, from, to))
+            .await?,
+        expected,
+        "detections read back once"
+    );
+    ensure_eq!(
+        t.peer
+            .load_datapoints(&LoadDatapoints::new(&metric, from, to))
+            .await?,
+        points,
+        "points read back once"
+    );
+
+    // One half alone.
+    let later = vec![DataPoint::new(at(30), 11.0)];
+    t.storage.store_scored(&metric, &later, &[]).await?;
+    let only_detection = vec![sample_detection(&metric, "a1b2c3d4", at(40))];
+    t.storage.store_scored(&metric, &[], &only_detection).await?;
+    ensure_eq!(
+        t.peer.last_datapoint_time(&metric).await?,
+        Some(at(30)),
+        "points without detections"
+    );
+    ensure_eq!(
+        t.peer
+            .load_detections(&LoadDetections::new(&metric, at(40), to))
+            .await?,
+        only_detection,
+        "detections without points"
+    );
+
+    let empty = unique_metric("scoredempty");
+    t.storage.store_scored(&empty, &[], &[]).await?;
+    ensure_eq!(
+        t.peer.last_datapoint_time(&empty).await?,
+        None,
+        "an empty call stores nothing"
     );
     Ok(())
 }

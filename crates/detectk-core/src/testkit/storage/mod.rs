@@ -72,6 +72,7 @@ macro_rules! __dtk_storage_checks {
             (detections_null_fields, storage_detections_null_fields),
             (detections_sorted_and_filtered, storage_detections_sorted_and_filtered),
             (detection_upsert_is_idempotent, storage_detection_upsert_is_idempotent),
+            (scored_writes, storage_scored_writes),
             (mark_alert_sent, storage_mark_alert_sent),
             (checkpoints, storage_checkpoints),
             (claim_alert_lifecycle, storage_claim_alert_lifecycle),

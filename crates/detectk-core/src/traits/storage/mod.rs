@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::BackendError;
+use crate::model::{DataPoint, DetectionRecord};
 
 pub use alerts::AlertLedger;
 pub use checkpoints::CheckpointStore;
@@ -60,4 +61,25 @@ pub trait Storage: SeriesStore + DetectionStore + CheckpointStore + AlertLedger 
     /// Deletes datapoints and detections of `metric` older than `before`; returns rows removed
     /// (backends that cannot count return 0).
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64>;
+
+    /// Stores what one run of `metric` scored: its detections `records`, then its new
+    /// `points`. The points go last because the newest stored point is where the next
+    /// run resumes: a run that fails in between leaves no point without its detections.
+    ///
+    /// The default makes the two writes one after the other; a storage that can makes
+    /// them one transaction (SQLite files do).
+    async fn store_scored(
+        &self,
+        metric: &str,
+        points: &[DataPoint],
+        records: &[DetectionRecord],
+    ) -> StorageResult<()> {
+        if !records.is_empty() {
+            self.upsert_detections(records).await?;
+        }
+        if !points.is_empty() {
+            self.upsert_datapoints(metric, points).await?;
+        }
+        Ok(())
+    }
 }
