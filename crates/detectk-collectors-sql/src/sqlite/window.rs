@@ -245,8 +245,10 @@ pub(crate) fn read_rows(
             }
         };
         if let (Some(noted), Some(text)) = (noted.as_deref_mut(), text) {
-            let day = text.get(..10).filter(|d| day_start(d).is_some());
-            if let Some(day) = day.filter(|d| noted.last().is_none_or(|l| l != d)) {
+            let day = text
+                .get(..10)
+                .filter(|d| noted.last().is_none_or(|l| l != d));
+            if let Some(day) = day.filter(|d| day_start(d).is_some()) {
                 noted.push(day.to_string());
             }
         }
