@@ -5,6 +5,7 @@
 //! through a Fenwick tree, instead of sorting the window for every point.
 
 mod ball;
+mod bits;
 mod mad;
 mod newest;
 mod recent;
@@ -13,6 +14,7 @@ use super::decay::{Decay, weight_of};
 use super::fenwick::Fenwick;
 use super::python_median::python_median_position;
 use ball::Ball;
+use bits::Bits;
 use recent::Recent;
 
 pub(crate) use newest::{Newest, Scratch, median_mad_of_newest, older_weight_bound};
@@ -38,6 +40,8 @@ pub(crate) struct OrderedWindow {
     member_weight: Vec<f64>,
     /// The newest members apart, for fast weighted MAD queries ([`Self::for_mad`]).
     recent: Option<Recent>,
+    /// The occupied ranks of an unweighted window, for the MAD ball search.
+    occupied: Option<Bits>,
 }
 
 impl OrderedWindow {
@@ -62,6 +66,7 @@ impl OrderedWindow {
                 Vec::new()
             },
             recent: None,
+            occupied: decay.is_none().then(|| Bits::new(n)),
         }
     }
 
@@ -138,6 +143,9 @@ impl OrderedWindow {
             if let Some(rc) = &mut self.recent {
                 rc.ball = None;
             }
+            if let Some(bits) = &mut self.occupied {
+                bits.clear();
+            }
         }
     }
 
@@ -146,6 +154,14 @@ impl OrderedWindow {
         let r = self.rank[m] as usize;
         self.weight[r] += w;
         self.tree.add(r, w);
+        if let Some(bits) = &mut self.occupied {
+            // Unweighted: the weight is an exact count.
+            if self.weight[r] == 0.0 {
+                bits.unset(r);
+            } else {
+                bits.set(r);
+            }
+        }
         Ball::note(&mut self.ball, r, w);
         self.total += w;
         self.ops += 1;
