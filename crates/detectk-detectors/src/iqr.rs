@@ -12,6 +12,7 @@ use crate::common::{HistoryOptions, positive};
 use crate::history::{Scored, Sliding, scan};
 use crate::stats::exact;
 use crate::stats::ordered::OrderedWindow;
+use crate::stats::rank_union::{Parts, RankSelect};
 
 /// Flags values outside `[Q1 - multiplier * IQR, Q3 + multiplier * IQR]` of the history.
 ///
@@ -112,6 +113,14 @@ impl Sliding for Quartiles {
             exact::quantile(values, 0.25)?,
             exact::quantile(values, 0.5)?,
             exact::quantile(values, 0.75)?,
+        ])
+    }
+    const FROM_RANKS: bool = true;
+    fn of_ranks(select: &mut RankSelect<'_>, parts: &Parts<'_>) -> Option<[f64; 3]> {
+        Some([
+            select.quantile(parts, 0.25, 1)?,
+            select.quantile(parts, 0.5, 2)?,
+            select.quantile(parts, 0.75, 3)?,
         ])
     }
 }

@@ -14,6 +14,7 @@ mod seasonal;
 mod stats;
 mod threshold;
 mod union_index;
+mod union_ranks;
 mod union_scan;
 mod zscore;
 

@@ -240,7 +240,7 @@ impl OrderedWindow {
 
 /// The distinct values of `values` ascending (values equal by `==` are one), and the
 /// rank of each value among them: one sort of (value, position) pairs.
-fn ranked(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
+pub(crate) fn ranked(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
     let mut order: Vec<(f64, u32)> = values.iter().zip(0..).map(|(&v, i)| (v, i)).collect();
     order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut vals: Vec<f64> = Vec::with_capacity(values.len());
