@@ -9,6 +9,7 @@ mod history;
 mod iqr;
 mod mad;
 mod missing_data;
+mod newest_sorted;
 mod robust_seasonal;
 mod seasonal;
 mod stats;

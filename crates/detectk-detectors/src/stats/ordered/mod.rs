@@ -17,7 +17,9 @@ use ball::Ball;
 use bits::Bits;
 use recent::Recent;
 
-pub(crate) use newest::{Newest, Scratch, median_mad_of_newest, older_weight_bound};
+pub(crate) use newest::{
+    Newest, Scratch, median_mad_of_newest, older_weight_bound, quartiles_of_newest,
+};
 
 /// Weighted order statistics over a contiguous range of a stream's members.
 #[derive(Debug, Clone)]
