@@ -14,17 +14,40 @@ pub(crate) struct NewestSorted {
     top: u64,
     /// (value, weight) pairs of the last [`NewestSorted::pairs`] call.
     pairs: Vec<(f64, f64)>,
+    /// Scratch for [`NewestSorted::reset`]'s sort.
+    packed: Vec<u128>,
+}
+
+/// An integer with the order of `f64::total_cmp`.
+fn order_key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 { !b } else { b | 1 << 63 }
+}
+
+/// The value of an [`order_key`].
+fn value_of(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
 impl NewestSorted {
     /// Starts over from `newest` (values, newest first).
     pub(crate) fn reset(&mut self, newest: impl Iterator<Item = f64>) {
-        self.items.clear();
         self.top = self.top.wrapping_add(1 << 32);
         let top = self.top;
-        self.items
-            .extend(newest.zip(0..).map(|(v, p): (f64, u64)| (v, top - p)));
-        self.items.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        // Sort (order key, sequence) as integers: the key orders like `total_cmp`.
+        self.packed.clear();
+        self.packed.extend(
+            newest
+                .zip(0..)
+                .map(|(v, p): (f64, u64)| (u128::from(order_key(v)) << 64) | u128::from(top - p)),
+        );
+        self.packed.sort_unstable();
+        self.items.clear();
+        self.items.extend(
+            self.packed
+                .iter()
+                .map(|&x| (value_of((x >> 64) as u64), x as u64)),
+        );
     }
 
     /// Number of points kept.
@@ -73,6 +96,15 @@ impl NewestSorted {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The order key sorts like `total_cmp` and gives the value back, bit for bit.
+        #[test]
+        fn order_keys_sort_like_total_cmp(a in any::<f64>(), b in any::<f64>()) {
+            prop_assert_eq!(order_key(a).cmp(&order_key(b)), a.total_cmp(&b));
+            prop_assert_eq!(value_of(order_key(a)).to_bits(), a.to_bits());
+        }
+    }
 
     proptest! {
         /// Fast path equals full computation: after any sequence of new points in front

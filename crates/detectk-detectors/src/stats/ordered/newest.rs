@@ -45,19 +45,7 @@ pub(crate) fn median_mad_of_newest(
     newest: &Newest<'_>,
     scratch: &mut Scratch,
 ) -> Option<(f64, f64)> {
-    let Scratch {
-        items: scratch,
-        band,
-    } = scratch;
-    scratch.clear();
-    scratch.extend(
-        newest
-            .values
-            .iter()
-            .copied()
-            .zip(newest.weights.iter().copied()),
-    );
-    if scratch.is_empty() {
+    if newest.values.is_empty() {
         return None;
     }
     let total = newest.total;
@@ -74,6 +62,18 @@ pub(crate) fn median_mad_of_newest(
         let mad = select_deviation(sorted, median.key, half_low);
         return decided(mad).then_some((median.key, mad.key));
     }
+    let Scratch {
+        items: scratch,
+        band,
+    } = scratch;
+    scratch.clear();
+    scratch.extend(
+        newest
+            .values
+            .iter()
+            .copied()
+            .zip(newest.weights.iter().copied()),
+    );
     let median = select_banded(scratch, band, total, half_low);
     if !decided(median) {
         return None;
@@ -108,20 +108,28 @@ pub(crate) fn quartiles_of_newest(newest: &Newest<'_>, scratch: &mut Scratch) ->
     let rest = newest.rest;
     let slack = 2.0 * ROUNDING_SLACK * (total + rest);
     let mut out = [0.0; 3];
+    // Sorted: each quartile's pass resumes at the previous one's group.
+    let mut from = (0, 0.0);
     for (q, p) in out.iter_mut().zip([0.25, 0.5, 0.75]) {
-        scratch.clear();
-        scratch.extend(
-            newest
-                .values
-                .iter()
-                .copied()
-                .zip(newest.weights.iter().copied()),
-        );
         let low = p * total;
         let high = p * (total + rest);
         let s = match newest.sorted {
-            Some(sorted) => select_sorted(sorted, low),
-            None => select_banded(scratch, band, total, low),
+            Some(sorted) => {
+                let (s, at) = select_sorted_from(sorted, from, low);
+                from = at;
+                s
+            }
+            None => {
+                scratch.clear();
+                scratch.extend(
+                    newest
+                        .values
+                        .iter()
+                        .copied()
+                        .zip(newest.weights.iter().copied()),
+                );
+                select_banded(scratch, band, total, low)
+            }
         };
         if !(s.upto >= high + slack && s.below + rest + slack < low) {
             return None;
@@ -205,25 +213,40 @@ fn select_banded(
 
 /// [`select`] over items sorted by key, in one pass.
 fn select_sorted(items: &[(f64, f64)], target: f64) -> Selected {
-    let mut cum = 0.0;
-    let mut g = 0;
-    let mut last = Selected {
-        key: f64::NAN,
-        below: 0.0,
-        upto: 0.0,
-    };
+    select_sorted_from(items, (0, 0.0), target).0
+}
+
+/// [`select_sorted`] from the group starting at `from.0` with weight `from.1` below
+/// it (a smaller target's answer); also returns where the answer's group starts.
+fn select_sorted_from(
+    items: &[(f64, f64)],
+    from: (usize, f64),
+    target: f64,
+) -> (Selected, (usize, f64)) {
+    let (mut g, mut cum) = from;
+    let mut last = (
+        Selected {
+            key: f64::NAN,
+            below: cum,
+            upto: cum,
+        },
+        from,
+    );
     while g < items.len() {
         let key = items[g].0;
-        let below = cum;
+        let start = (g, cum);
         while g < items.len() && items[g].0 == key {
             cum += items[g].1;
             g += 1;
         }
-        last = Selected {
-            key,
-            below,
-            upto: cum,
-        };
+        last = (
+            Selected {
+                key,
+                below: start.1,
+                upto: cum,
+            },
+            start,
+        );
         if cum >= target {
             break;
         }
