@@ -8,6 +8,8 @@
 //! With `--cron` after the directory it also scores sampled points the way a cron run
 //! does (the point, or the last five points, after the window's history alone) and
 //! prints how many of them differ from the backfill's detections (0 expected).
+//! With `--iqr` it digests the `iqr` detector (multiplier 1.5) instead, for the same
+//! settings.
 
 #[allow(dead_code)]
 #[path = "nab/corpus.rs"]
@@ -17,7 +19,7 @@ use std::path::PathBuf;
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use detectk_core::{DataPoint, Detection, DetectionContext, Detector, HumanDuration, Window};
-use detectk_detectors::{HistoryOptions, MadDetector, Seasonality};
+use detectk_detectors::{HistoryOptions, IqrDetector, MadDetector, Seasonality};
 
 /// FNV-1a over the bits of what a detection reports.
 fn digest(out: &[Detection], h: &mut u64) {
@@ -72,7 +74,7 @@ fn synthetic() -> Vec<Vec<DataPoint>> {
 /// last one or five points) and counts those checked and those whose detection differs
 /// from the backfill's `full`.
 fn cron_runs(
-    det: &MadDetector,
+    det: &dyn Detector,
     series: &[DataPoint],
     full: &[Detection],
     window: &Window,
@@ -107,6 +109,7 @@ fn main() {
         .map(PathBuf::from)
         .expect("usage: mad_digest NAB_DIR [--cron]");
     let cron = std::env::args().any(|a| a == "--cron");
+    let iqr = std::env::args().any(|a| a == "--iqr");
     let mut all: Vec<Vec<DataPoint>> = corpus::load(&dir)
         .expect("NAB corpus")
         .into_iter()
@@ -130,27 +133,30 @@ fn main() {
                 if season == &"any" && !matches!(window, Window::Points(_)) && decay != Some(0.1) {
                     continue; // slow before the change; one span setting is enough
                 }
-                let det = MadDetector::new(
-                    HistoryOptions {
-                        window: window.clone(),
-                        decay,
-                        seasonality: seasonality.clone(),
-                        ..HistoryOptions::default()
-                    },
-                    3.0,
-                );
+                let history = HistoryOptions {
+                    window: window.clone(),
+                    decay,
+                    seasonality: seasonality.clone(),
+                    ..HistoryOptions::default()
+                };
+                let det: Box<dyn Detector> = if iqr {
+                    Box::new(IqrDetector::new(history, 1.5))
+                } else {
+                    Box::new(MadDetector::new(history, 3.0))
+                };
                 let mut h = 0xcbf2_9ce4_8422_2325u64;
                 let (mut checked, mut differ) = (0, 0);
                 for series in &all {
                     let full = det.detect(series, 0, &ctx);
                     digest(&full, &mut h);
                     if cron {
-                        let (c, d) = cron_runs(&det, series, &full, &window, &ctx);
+                        let (c, d) = cron_runs(det.as_ref(), series, &full, &window, &ctx);
                         checked += c;
                         differ += d;
                     }
                 }
-                println!("decay {decay:?}, season {season}, window {window:?}: {h:016x}");
+                let name = if iqr { "iqr, " } else { "" };
+                println!("{name}decay {decay:?}, season {season}, window {window:?}: {h:016x}");
                 if cron {
                     println!("  cron runs: {checked} points checked, {differ} differ");
                 }

@@ -144,6 +144,7 @@ pub(crate) fn scan_few<S: Sliding>(
                 weights: &weights[..k],
                 total: totals[k],
                 rest,
+                sorted: None,
             };
             summary = S::from_newest(&part, &mut scratch);
             if summary.is_some() || k == n {
@@ -276,7 +277,7 @@ mod tests {
             let first = len.saturating_sub(scored);
             let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
             prop_assert!(few_applies::<MedianMad>(&opts, &values, first));
-            if decay.is_none() {
+            {
                 prop_assert!(few_applies::<Quartiles>(&opts, &values, first));
                 let quartiles = |s: Scored<'_, [f64; 3]>| {
                     let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");

@@ -16,7 +16,9 @@ use crate::few_scored::{few_applies, scan_few};
 use crate::groups::Groups;
 use crate::seasonal::{KeyError, RawKey, key_at, matches, missing_feature, raw_keys};
 use crate::stats::ordered::{Newest, Scratch};
+use crate::stats::rank_union::{Parts, RankSelect};
 use crate::union_index::UnionIndex;
+use crate::union_ranks::{ranks_apply, scan_ranks};
 use crate::union_scan::{newest_applies, scan_newest};
 
 /// A window statistic that slides over a stream of history values.
@@ -46,6 +48,13 @@ pub(crate) trait Sliding {
     /// reordered; finite, no `-0.0`), exactly the sliding statistic's; `None` when
     /// empty. `scratch` is reused between calls.
     fn of_unweighted(_values: &mut [f64], _scratch: &mut Vec<f64>) -> Option<Self::Summary> {
+        None
+    }
+    /// Whether [`Sliding::of_ranks`] can answer.
+    const FROM_RANKS: bool = false;
+    /// The statistics of an unweighted, non-empty history given as signed sorted rank
+    /// lists, exactly the sliding statistic's.
+    fn of_ranks(_select: &mut RankSelect<'_>, _parts: &Parts<'_>) -> Option<Self::Summary> {
         None
     }
 }
@@ -168,6 +177,20 @@ fn slide<S: Sliding>(
         && let Some(index) = UnionIndex::build(&raw, &values, features.len())
     {
         return scan_newest::<S>(
+            series,
+            first,
+            opts,
+            &values,
+            &raw,
+            index,
+            &mut starts,
+            score,
+        );
+    }
+    if ranks_apply::<S>(opts, &values)
+        && let Some(index) = UnionIndex::build(&raw, &values, features.len())
+    {
+        return scan_ranks::<S>(
             series,
             first,
             opts,

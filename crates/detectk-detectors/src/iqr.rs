@@ -11,7 +11,8 @@ use crate::band::{detection, put};
 use crate::common::{HistoryOptions, positive};
 use crate::history::{Scored, Sliding, scan};
 use crate::stats::exact;
-use crate::stats::ordered::OrderedWindow;
+use crate::stats::ordered::{Newest, OrderedWindow, Scratch, quartiles_of_newest};
+use crate::stats::rank_union::{Parts, RankSelect};
 
 /// Flags values outside `[Q1 - multiplier * IQR, Q3 + multiplier * IQR]` of the history.
 ///
@@ -106,12 +107,24 @@ impl Sliding for Quartiles {
             self.0.quantile(0.75)?,
         ])
     }
+    const FROM_NEWEST: bool = true;
+    fn from_newest(newest: &Newest<'_>, scratch: &mut Scratch) -> Option<[f64; 3]> {
+        quartiles_of_newest(newest, scratch)
+    }
     const UNWEIGHTED_EXACT: bool = true;
     fn of_unweighted(values: &mut [f64], _scratch: &mut Vec<f64>) -> Option<[f64; 3]> {
         Some([
             exact::quantile(values, 0.25)?,
             exact::quantile(values, 0.5)?,
             exact::quantile(values, 0.75)?,
+        ])
+    }
+    const FROM_RANKS: bool = true;
+    fn of_ranks(select: &mut RankSelect<'_>, parts: &Parts<'_>) -> Option<[f64; 3]> {
+        Some([
+            select.quantile(parts, 0.25, 1)?,
+            select.quantile(parts, 0.5, 2)?,
+            select.quantile(parts, 0.75, 3)?,
         ])
     }
 }

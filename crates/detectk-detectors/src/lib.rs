@@ -9,11 +9,13 @@ mod history;
 mod iqr;
 mod mad;
 mod missing_data;
+mod newest_sorted;
 mod robust_seasonal;
 mod seasonal;
 mod stats;
 mod threshold;
 mod union_index;
+mod union_ranks;
 mod union_scan;
 mod zscore;
 

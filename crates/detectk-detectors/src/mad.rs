@@ -12,6 +12,7 @@ use crate::common::{HistoryOptions, positive};
 use crate::history::{Scored, Sliding, scan};
 use crate::stats::exact;
 use crate::stats::ordered::{Newest, OrderedWindow, Scratch, median_mad_of_newest};
+use crate::stats::rank_union::{Parts, RankSelect};
 
 /// Scale making the MAD comparable to a normal standard deviation.
 pub const MAD_SCALE: f64 = 1.4826;
@@ -101,6 +102,10 @@ impl Sliding for MedianMad {
     const UNWEIGHTED_EXACT: bool = true;
     fn of_unweighted(values: &mut [f64], scratch: &mut Vec<f64>) -> Option<(f64, f64)> {
         exact::median_mad(values, scratch)
+    }
+    const FROM_RANKS: bool = true;
+    fn of_ranks(select: &mut RankSelect<'_>, parts: &Parts<'_>) -> Option<(f64, f64)> {
+        select.median_mad(parts)
     }
 }
 

@@ -12,6 +12,7 @@ use std::collections::hash_map::Entry;
 
 use crate::groups::FastMap;
 use crate::seasonal::{FeatureValue, RawKey, usable};
+use crate::stats::rank_union::{MAX_PARTS, Parts};
 
 /// Most features handled (subsets grow as `2^features`); more go the stream way.
 pub(crate) const MAX_FEATURES: usize = 4;
@@ -23,15 +24,29 @@ struct List {
     start: usize,
     /// First member at or after the scored point.
     end: usize,
+    /// With ranks tracked ([`UnionIndex::track_ranks`]): the ranks of the members
+    /// `start..end`, ascending.
+    sorted: Vec<u32>,
 }
 
 impl List {
-    /// Moves the cursors to the window `lo..i` (both never move back).
-    fn slide(&mut self, lo: usize, i: usize) {
+    /// Moves the cursors to the window `lo..i` (both never move back), keeping
+    /// `sorted` when `ranks` (per series index) are given.
+    fn slide(&mut self, lo: usize, i: usize, ranks: Option<&[u32]>) {
         while self.end < self.members.len() && self.members[self.end] < i {
+            if let Some(ranks) = ranks {
+                let r = ranks[self.members[self.end]];
+                let at = self.sorted.partition_point(|&x| x <= r);
+                self.sorted.insert(at, r);
+            }
             self.end += 1;
         }
         while self.start < self.end && self.members[self.start] < lo {
+            if let Some(ranks) = ranks {
+                let r = ranks[self.members[self.start]];
+                let at = self.sorted.partition_point(|&x| x < r);
+                self.sorted.remove(at);
+            }
             self.start += 1;
         }
     }
@@ -48,6 +63,8 @@ pub(crate) struct UnionIndex {
     /// Per key seen, the list of each subset (mask - 1), `None` where the key has no
     /// usable value on some feature of the subset.
     resolved: Vec<Vec<Option<usize>>>,
+    /// Per series index, the rank of its value, when lists keep their ranks sorted.
+    ranks: Option<Vec<u32>>,
 }
 
 impl UnionIndex {
@@ -65,6 +82,7 @@ impl UnionIndex {
                 .collect(),
             keys: FastMap::default(),
             resolved: Vec::new(),
+            ranks: None,
         };
         // Neighbours often share their key: compare with the last one before hashing.
         let mut last: Option<(&RawKey, usize)> = None;
@@ -103,6 +121,7 @@ impl UnionIndex {
                             members: Vec::new(),
                             start: 0,
                             end: 0,
+                            sorted: Vec::new(),
                         });
                         *e.insert(self.lists.len() - 1)
                     }
@@ -114,36 +133,70 @@ impl UnionIndex {
         self.resolved.len() - 1
     }
 
-    /// The history of `key` in the window `lo..i` (`lo` and `i` never decrease from
-    /// call to call): its size, and a walk over its points from the newest back.
-    pub(crate) fn window(&mut self, key: &RawKey, lo: usize, i: usize) -> (usize, Walk<'_>) {
-        let k = self.key_of(key);
+    /// Makes every list keep the ranks of its window members sorted (`ranks`: per
+    /// series index, the rank of its value), for [`Self::ranked_window`]; before any
+    /// window is taken.
+    pub(crate) fn track_ranks(&mut self, ranks: Vec<u32>) {
+        self.ranks = Some(ranks);
+    }
+
+    /// Slides the lists of key entry `k` to the window `lo..i`; the history's size.
+    fn slide_key(&mut self, k: usize, lo: usize, i: usize) -> usize {
         let mut n: isize = 0;
-        let mut singles = [usize::MAX; MAX_FEATURES];
         for (mask, id) in (1..1usize << self.features).zip(&self.resolved[k]) {
             let &Some(id) = id else { continue };
             let list = &mut self.lists[id];
-            list.slide(lo, i);
+            list.slide(lo, i, self.ranks.as_deref());
             let count = (list.end - list.start) as isize;
             if mask.count_ones() % 2 == 1 {
                 n += count;
             } else {
                 n -= count;
             }
-            if mask.count_ones() == 1 {
-                singles[mask.trailing_zeros() as usize] = id;
-            }
         }
+        n.max(0) as usize
+    }
+
+    /// The history of `key` in the window `lo..i` (`lo` and `i` never decrease from
+    /// call to call): its size, and a walk over its points from the newest back.
+    pub(crate) fn window(&mut self, key: &RawKey, lo: usize, i: usize) -> (usize, Walk<'_>) {
+        let k = self.key_of(key);
+        let n = self.slide_key(k, lo, i);
         let mut walk = Walk {
             lists: [&[]; MAX_FEATURES],
             len: 0,
         };
-        for id in singles.into_iter().filter(|&id| id != usize::MAX) {
-            let list = &self.lists[id];
-            walk.lists[walk.len] = &list.members[list.start..list.end];
-            walk.len += 1;
+        for f in 0..self.features {
+            if let Some(id) = self.resolved[k][(1 << f) - 1] {
+                let list = &self.lists[id];
+                walk.lists[walk.len] = &list.members[list.start..list.end];
+                walk.len += 1;
+            }
         }
-        (n.max(0) as usize, walk)
+        (n, walk)
+    }
+
+    /// The history of `key` in the window `lo..i` (as [`Self::window`]) as sorted rank
+    /// lists with inclusion-exclusion signs; needs [`Self::track_ranks`].
+    pub(crate) fn ranked_window(
+        &mut self,
+        key: &RawKey,
+        lo: usize,
+        i: usize,
+    ) -> (usize, Parts<'_>) {
+        let k = self.key_of(key);
+        let n = self.slide_key(k, lo, i);
+        let mut parts = Parts::default();
+        let mut masks: [usize; MAX_PARTS] = std::array::from_fn(|m| m + 1);
+        let masks = &mut masks[..(1 << self.features) - 1];
+        // One-feature lists first: their union holds every history rank.
+        masks.sort_by_key(|m| m.count_ones());
+        for &mask in masks.iter() {
+            if let Some(id) = self.resolved[k][mask - 1] {
+                parts.push(&self.lists[id].sorted, mask.count_ones());
+            }
+        }
+        (n, parts)
     }
 }
 

@@ -13,6 +13,7 @@ use detectk_core::{DataPoint, Detection};
 
 use crate::common::HistoryOptions;
 use crate::history::{Scored, Sliding, WindowStart, bad_key, too_little, unusable};
+use crate::newest_sorted::NewestSorted;
 use crate::seasonal::{RawKey, missing_feature};
 use crate::stats::ordered::{Newest, Scratch, older_weight_bound};
 use crate::union_index::{UnionIndex, Walk};
@@ -69,6 +70,8 @@ pub(crate) fn scan_newest<S: Sliding>(
     // with the same key has the same history plus that point.
     let mut recent: Vec<usize> = Vec::with_capacity(kept[1] + 1);
     let mut recent_of: Option<usize> = None;
+    // The newest `kept[0]` (or fewer) of `recent`, sorted by value.
+    let mut sorted = NewestSorted::default();
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
         let point = &series[i];
@@ -87,9 +90,12 @@ pub(crate) fn scan_newest<S: Sliding>(
             continue;
         }
         let previous = i.checked_sub(1);
-        if previous.is_some() && recent_of == previous && raw[i - 1] == raw[i] {
+        let first_k = kept[0].min(n);
+        let reused = previous.is_some() && recent_of == previous && raw[i - 1] == raw[i];
+        if reused {
             // The previous point was scored (its value is present) with this key.
             recent.insert(0, i - 1);
+            sorted.push_newest(dense[i - 1]);
         } else {
             recent.clear();
         }
@@ -99,6 +105,17 @@ pub(crate) fn scan_newest<S: Sliding>(
             walked: 0,
             recent: &mut recent,
         };
+        newer.fill(first_k);
+        if reused {
+            while sorted.len() > first_k {
+                sorted.pop_oldest(dense[newer.recent[sorted.len() - 1]]);
+            }
+            while sorted.len() < first_k {
+                sorted.push_oldest(dense[newer.recent[sorted.len()]]);
+            }
+        } else {
+            sorted.reset(newer.recent[..first_k].iter().map(|&j| dense[j]));
+        }
         let mut summary = None;
         for k in kept {
             let k = k.min(n);
@@ -115,6 +132,7 @@ pub(crate) fn scan_newest<S: Sliding>(
                 weights: &weights[..k],
                 total: totals[k],
                 rest,
+                sorted: (k == first_k).then(|| sorted.pairs(&weights)),
             };
             summary = S::from_newest(&part, &mut scratch);
             if summary.is_some() || k == n {
@@ -176,6 +194,7 @@ mod tests {
     use super::*;
     use crate::common::Seasonality;
     use crate::history::{scan, scan_unions};
+    use crate::iqr::Quartiles;
     use crate::mad::MedianMad;
     use crate::seasonal::raw_key;
     use chrono::{TimeDelta, TimeZone, Utc};
@@ -240,8 +259,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(40))]
 
         /// Fast union equals the reference computation: scoring union histories from
-        /// their newest points gives every detection of gathering each point's whole
-        /// history and scoring it afresh, to the bit.
+        /// their newest points gives every detection (median and MAD; quartiles) of
+        /// gathering each point's whole history and scoring it afresh, to the bit.
         #[test]
         fn newest_points_score_like_gathered_histories(
             seed in any::<u64>(),
@@ -271,6 +290,25 @@ mod tests {
             for (i, (a, b)) in fast.iter().zip(&gathered).enumerate() {
                 prop_assert_eq!(a.lower_bound.map(f64::to_bits), b.lower_bound.map(f64::to_bits), "median at {}", i);
                 prop_assert_eq!(a.upper_bound.map(f64::to_bits), b.upper_bound.map(f64::to_bits), "mad at {}", i);
+                prop_assert_eq!(a, b, "at {}", i);
+            }
+            prop_assert!(newest_applies::<Quartiles>(&opts, &values));
+            let quartiles = |s: Scored<'_, [f64; 3]>| {
+                let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
+                d.skipped = None;
+                d.lower_bound = Some(s.summary[0]);
+                d.percent_deviation = Some(s.summary[1]);
+                d.upper_bound = Some(s.summary[2]);
+                d.score = Some(s.n as f64);
+                d
+            };
+            let bits = |d: &Detection| [d.lower_bound, d.percent_deviation, d.upper_bound].map(|x| x.map(f64::to_bits));
+            let fast = scan::<Quartiles>(&series, 10, &opts, quartiles);
+            let mut starts = WindowStart { series: &series, window: &opts.window, lo: 0 };
+            let gathered = scan_unions::<Quartiles>(&series, 10, &opts, &values, &raw, &mut starts, quartiles);
+            prop_assert_eq!(fast.len(), gathered.len());
+            for (i, (a, b)) in fast.iter().zip(&gathered).enumerate() {
+                prop_assert_eq!(bits(a), bits(b), "quartiles at {}", i);
                 prop_assert_eq!(a, b, "at {}", i);
             }
         }

@@ -4,6 +4,8 @@
 //! `d` hold half the weight. The search moves the previous answer's "ball" of ranks
 //! until it is the smallest closed ball holding half the weight.
 
+use super::bits::Bits;
+
 /// Ranks `lo..hi` around the median and their total weight.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ball {
@@ -66,6 +68,27 @@ impl Layer for Dense<'_> {
             r += 1;
         }
         None
+    }
+}
+
+/// Per-rank weights with a bitset of the occupied ranks: each occupied rank found
+/// costs one unit of budget, however many empty ranks lie before it.
+pub(super) struct Sparse<'a> {
+    /// Weight per rank.
+    pub(super) weight: &'a [f64],
+    /// The ranks whose weight is not zero.
+    pub(super) bits: &'a Bits,
+}
+
+impl Layer for Sparse<'_> {
+    fn weight(&self, r: usize) -> f64 {
+        self.weight[r]
+    }
+    fn below(&self, from: usize, limit: usize, budget: &mut usize) -> Option<usize> {
+        self.bits.below(from, limit, budget)
+    }
+    fn above(&self, from: usize, limit: usize, budget: &mut usize) -> Option<usize> {
+        self.bits.above(from, limit, budget)
     }
 }
 

@@ -7,7 +7,7 @@
 //! would take too many steps.
 
 use super::OrderedWindow;
-use super::ball::{Ball, Dense, search};
+use super::ball::{Ball, Dense, Sparse, search};
 
 /// Moves of the MAD search from the previous answer before it falls back to bisection.
 const MAX_BALL_STEPS: usize = 96;
@@ -57,15 +57,24 @@ impl OrderedWindow {
     /// when that takes more than [`MAX_BALL_STEPS`] steps (the caller then bisects).
     fn mad_from_ball(&mut self, rm: usize, m: f64) -> Option<f64> {
         let half = self.median_target();
-        let (found, ball) = search(
-            &Dense(&self.weight),
-            &self.vals,
-            self.ball,
-            rm,
-            m,
-            half,
-            MAX_BALL_STEPS,
-        );
+        let (found, ball) = match &self.occupied {
+            Some(bits) => {
+                let layer = Sparse {
+                    weight: &self.weight,
+                    bits,
+                };
+                search(&layer, &self.vals, self.ball, rm, m, half, MAX_BALL_STEPS)
+            }
+            None => search(
+                &Dense(&self.weight),
+                &self.vals,
+                self.ball,
+                rm,
+                m,
+                half,
+                MAX_BALL_STEPS,
+            ),
+        };
         self.ball = found.map(|_| ball);
         found.map(|f| f.mad)
     }

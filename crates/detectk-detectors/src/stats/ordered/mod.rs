@@ -5,6 +5,7 @@
 //! through a Fenwick tree, instead of sorting the window for every point.
 
 mod ball;
+mod bits;
 mod mad;
 mod newest;
 mod recent;
@@ -13,9 +14,12 @@ use super::decay::{Decay, weight_of};
 use super::fenwick::Fenwick;
 use super::python_median::python_median_position;
 use ball::Ball;
+use bits::Bits;
 use recent::Recent;
 
-pub(crate) use newest::{Newest, Scratch, median_mad_of_newest, older_weight_bound};
+pub(crate) use newest::{
+    Newest, Scratch, median_mad_of_newest, older_weight_bound, quartiles_of_newest,
+};
 
 /// Weighted order statistics over a contiguous range of a stream's members.
 #[derive(Debug, Clone)]
@@ -38,6 +42,8 @@ pub(crate) struct OrderedWindow {
     member_weight: Vec<f64>,
     /// The newest members apart, for fast weighted MAD queries ([`Self::for_mad`]).
     recent: Option<Recent>,
+    /// The occupied ranks of an unweighted window, for the MAD ball search.
+    occupied: Option<Bits>,
 }
 
 impl OrderedWindow {
@@ -62,6 +68,7 @@ impl OrderedWindow {
                 Vec::new()
             },
             recent: None,
+            occupied: decay.is_none().then(|| Bits::new(n)),
         }
     }
 
@@ -138,6 +145,9 @@ impl OrderedWindow {
             if let Some(rc) = &mut self.recent {
                 rc.ball = None;
             }
+            if let Some(bits) = &mut self.occupied {
+                bits.clear();
+            }
         }
     }
 
@@ -146,6 +156,14 @@ impl OrderedWindow {
         let r = self.rank[m] as usize;
         self.weight[r] += w;
         self.tree.add(r, w);
+        if let Some(bits) = &mut self.occupied {
+            // Unweighted: the weight is an exact count.
+            if self.weight[r] == 0.0 {
+                bits.unset(r);
+            } else {
+                bits.set(r);
+            }
+        }
         Ball::note(&mut self.ball, r, w);
         self.total += w;
         self.ops += 1;
@@ -224,7 +242,7 @@ impl OrderedWindow {
 
 /// The distinct values of `values` ascending (values equal by `==` are one), and the
 /// rank of each value among them: one sort of (value, position) pairs.
-fn ranked(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
+pub(crate) fn ranked(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
     let mut order: Vec<(f64, u32)> = values.iter().zip(0..).map(|(&v, i)| (v, i)).collect();
     order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut vals: Vec<f64> = Vec::with_capacity(values.len());

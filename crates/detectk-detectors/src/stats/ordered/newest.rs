@@ -28,6 +28,9 @@ pub(crate) struct Newest<'a> {
     pub total: f64,
     /// Bound of the weight of the window's older members (0 when there are none).
     pub rest: f64,
+    /// The same members as (value, weight) pairs sorted by value, when the caller
+    /// keeps them so: each selection is then one pass instead of a quickselect.
+    pub sorted: Option<&'a [(f64, f64)]>,
 }
 
 /// The weight bound of all members older than the newest `kept` under `decay`.
@@ -42,6 +45,23 @@ pub(crate) fn median_mad_of_newest(
     newest: &Newest<'_>,
     scratch: &mut Scratch,
 ) -> Option<(f64, f64)> {
+    if newest.values.is_empty() {
+        return None;
+    }
+    let total = newest.total;
+    let rest = newest.rest;
+    let slack = 2.0 * ROUNDING_SLACK * (total + rest);
+    let half_low = 0.5 * total;
+    let half_high = 0.5 * (total + rest);
+    let decided = |s: Selected| s.upto >= half_high + slack && s.below + rest + slack < half_low;
+    if let Some(sorted) = newest.sorted {
+        let median = select_sorted(sorted, half_low);
+        if !decided(median) {
+            return None;
+        }
+        let mad = select_deviation(sorted, median.key, half_low);
+        return decided(mad).then_some((median.key, mad.key));
+    }
     let Scratch {
         items: scratch,
         band,
@@ -54,15 +74,6 @@ pub(crate) fn median_mad_of_newest(
             .copied()
             .zip(newest.weights.iter().copied()),
     );
-    if scratch.is_empty() {
-        return None;
-    }
-    let total = newest.total;
-    let rest = newest.rest;
-    let slack = 2.0 * ROUNDING_SLACK * (total + rest);
-    let half_low = 0.5 * total;
-    let half_high = 0.5 * (total + rest);
-    let decided = |s: Selected| s.upto >= half_high + slack && s.below + rest + slack < half_low;
     let median = select_banded(scratch, band, total, half_low);
     if !decided(median) {
         return None;
@@ -78,6 +89,54 @@ pub(crate) fn median_mad_of_newest(
     );
     let mad = select_banded(scratch, band, total, half_low);
     decided(mad).then_some((m, mad.key))
+}
+
+/// Weighted quartiles and median (`p` = 0.25, 0.5, 0.75: the first value whose
+/// cumulative weight reaches `p` of the total, as `OrderedWindow::quantile` finds it)
+/// of the window whose newest members are `newest`, or `None` when the older members or
+/// rounding could change one of them: the median's argument of the module comment with
+/// `p` in place of one half. `scratch` is reused between calls.
+pub(crate) fn quartiles_of_newest(newest: &Newest<'_>, scratch: &mut Scratch) -> Option<[f64; 3]> {
+    let Scratch {
+        items: scratch,
+        band,
+    } = scratch;
+    if newest.values.is_empty() {
+        return None;
+    }
+    let total = newest.total;
+    let rest = newest.rest;
+    let slack = 2.0 * ROUNDING_SLACK * (total + rest);
+    let mut out = [0.0; 3];
+    // Sorted: each quartile's pass resumes at the previous one's group.
+    let mut from = (0, 0.0);
+    for (q, p) in out.iter_mut().zip([0.25, 0.5, 0.75]) {
+        let low = p * total;
+        let high = p * (total + rest);
+        let s = match newest.sorted {
+            Some(sorted) => {
+                let (s, at) = select_sorted_from(sorted, from, low);
+                from = at;
+                s
+            }
+            None => {
+                scratch.clear();
+                scratch.extend(
+                    newest
+                        .values
+                        .iter()
+                        .copied()
+                        .zip(newest.weights.iter().copied()),
+                );
+                select_banded(scratch, band, total, low)
+            }
+        };
+        if !(s.upto >= high + slack && s.below + rest + slack < low) {
+            return None;
+        }
+        *q = s.key;
+    }
+    Some(out)
 }
 
 /// Buffers reused by [`median_mad_of_newest`] from call to call.
@@ -149,6 +208,91 @@ fn select_banded(
         key: s.key,
         below: below + s.below,
         upto: below + s.upto,
+    }
+}
+
+/// [`select`] over items sorted by key, in one pass.
+fn select_sorted(items: &[(f64, f64)], target: f64) -> Selected {
+    select_sorted_from(items, (0, 0.0), target).0
+}
+
+/// [`select_sorted`] from the group starting at `from.0` with weight `from.1` below
+/// it (a smaller target's answer); also returns where the answer's group starts.
+fn select_sorted_from(
+    items: &[(f64, f64)],
+    from: (usize, f64),
+    target: f64,
+) -> (Selected, (usize, f64)) {
+    let (mut g, mut cum) = from;
+    let mut last = (
+        Selected {
+            key: f64::NAN,
+            below: cum,
+            upto: cum,
+        },
+        from,
+    );
+    while g < items.len() {
+        let key = items[g].0;
+        let start = (g, cum);
+        while g < items.len() && items[g].0 == key {
+            cum += items[g].1;
+            g += 1;
+        }
+        last = (
+            Selected {
+                key,
+                below: start.1,
+                upto: cum,
+            },
+            start,
+        );
+        if cum >= target {
+            break;
+        }
+    }
+    last
+}
+
+/// [`select`] over the deviations `|v - m|` of items sorted by key `v`, in one pass
+/// outwards from `m` (deviations grow both ways from it).
+fn select_deviation(items: &[(f64, f64)], m: f64, target: f64) -> Selected {
+    let split = items.partition_point(|x| x.0 < m);
+    // Left: items[..l] not taken yet (deviation m - v, growing leftwards); right:
+    // items[r..] not taken yet (deviation v - m).
+    let (mut l, mut r) = (split, split);
+    let mut cum = 0.0;
+    let mut last = Selected {
+        key: f64::NAN,
+        below: 0.0,
+        upto: 0.0,
+    };
+    loop {
+        let dl = (l > 0).then(|| m - items[l - 1].0);
+        let dr = items.get(r).map(|x| x.0 - m);
+        let d = match (dl, dr) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return last,
+        };
+        let below = cum;
+        while l > 0 && m - items[l - 1].0 == d {
+            cum += items[l - 1].1;
+            l -= 1;
+        }
+        while r < items.len() && items[r].0 - m == d {
+            cum += items[r].1;
+            r += 1;
+        }
+        last = Selected {
+            key: d,
+            below,
+            upto: cum,
+        };
+        if cum >= target {
+            return last;
+        }
     }
 }
 
@@ -260,6 +404,25 @@ mod tests {
         w.median_mad().unwrap()
     }
 
+    /// The newest members as (value, weight) pairs sorted by value.
+    fn sorted_pairs(newest: &Newest<'_>) -> Vec<(f64, f64)> {
+        let mut pairs: Vec<(f64, f64)> = newest
+            .values
+            .iter()
+            .copied()
+            .zip(newest.weights.iter().copied())
+            .collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        pairs
+    }
+
+    /// Whether the values have ties (a close call at one half can then be refused).
+    fn ties_at_half(vals: &[f64]) -> bool {
+        let mut v = vals.to_vec();
+        v.sort_by(f64::total_cmp);
+        v.windows(2).any(|w| w[0] == w[1])
+    }
+
     fn values() -> impl Strategy<Value = Vec<f64>> {
         prop_oneof![
             prop::collection::vec(-1e3..1e3f64, 1..1500),
@@ -288,11 +451,64 @@ mod tests {
                 weights: &weights,
                 total: weights.iter().sum(),
                 rest,
+                sorted: None,
             };
             let mut scratch = Scratch::default();
             if let Some((fm, fmad)) = median_mad_of_newest(&newest, &mut scratch) {
                 prop_assert_eq!(fm.to_bits(), m.to_bits());
                 prop_assert_eq!(fmad.to_bits(), mad.to_bits());
+            }
+            // The same members sorted by value: the one-pass selections.
+            let pairs = sorted_pairs(&newest);
+            let sorted = Newest { sorted: Some(&pairs), ..newest };
+            if let Some((fm, fmad)) = median_mad_of_newest(&sorted, &mut scratch) {
+                prop_assert_eq!(fm.to_bits(), m.to_bits());
+                prop_assert_eq!(fmad.to_bits(), mad.to_bits());
+            }
+            // With every member kept nothing is left to chance: both answer.
+            if rest == 0.0 && vals.len() < 200 {
+                prop_assert!(median_mad_of_newest(&sorted, &mut scratch).is_some() || ties_at_half(&vals));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whenever the newest members answer, their quartiles are the whole window's
+        /// (`OrderedWindow::quantile`), to the bit; with all members kept they answer.
+        #[test]
+        fn newest_members_give_the_whole_windows_quartiles(
+            vals in values(),
+            decay in prop_oneof![0.05..0.2f64, 0.2..3.0f64],
+            kept in 1..400usize,
+        ) {
+            let mut w = OrderedWindow::new(&vals, Some(decay));
+            for _ in &vals {
+                w.push();
+            }
+            let kept = kept.min(vals.len());
+            let newest_first: Vec<f64> = vals.iter().rev().copied().collect();
+            let weights: Vec<f64> = (0..kept).map(|k| (-decay * k as f64).exp()).collect();
+            let rest = if kept == vals.len() { 0.0 } else { older_weight_bound(decay, kept) };
+            let newest = Newest {
+                values: &newest_first[..kept],
+                weights: &weights,
+                total: weights.iter().sum(),
+                rest,
+                sorted: None,
+            };
+            if let Some(q) = quartiles_of_newest(&newest, &mut Scratch::default()) {
+                for (got, p) in q.iter().zip([0.25, 0.5, 0.75]) {
+                    prop_assert_eq!(Some(got.to_bits()), w.quantile(p).map(f64::to_bits), "p {}", p);
+                }
+            }
+            let pairs = sorted_pairs(&newest);
+            let sorted = Newest { sorted: Some(&pairs), ..newest };
+            if let Some(q) = quartiles_of_newest(&sorted, &mut Scratch::default()) {
+                for (got, p) in q.iter().zip([0.25, 0.5, 0.75]) {
+                    prop_assert_eq!(Some(got.to_bits()), w.quantile(p).map(f64::to_bits), "p {}", p);
+                }
             }
         }
     }
@@ -326,6 +542,7 @@ mod tests {
             weights: &[1.0, 0.5, 0.25],
             total: 1.75,
             rest: 0.0,
+            sorted: None,
         };
         assert_eq!(median_mad_of_newest(&clear, &mut scratch), Some((9.0, 0.0)));
         // two equal weights: the first reaches exactly half, older members could tip it
@@ -334,6 +551,7 @@ mod tests {
             weights: &[1.0, 1.0],
             total: 2.0,
             rest: 1e-3,
+            sorted: None,
         };
         assert_eq!(median_mad_of_newest(&close, &mut scratch), None);
     }

@@ -10,6 +10,7 @@
 
 use super::super::fenwick::Fenwick;
 use super::ball::{Ball, Layer};
+use super::bits::Bits;
 
 /// Smallest decay factor for which the newest members are kept apart: below it the
 /// kept part would be most of the window and the rounding bound grows.
@@ -33,7 +34,7 @@ pub(super) struct Recent {
     /// Prefix sums of `weight`, for the weight of a ball in `O(log n)`.
     tree: Fenwick,
     count: Vec<u32>,
-    bits: Vec<u64>,
+    bits: Bits,
 }
 
 impl Recent {
@@ -52,7 +53,7 @@ impl Recent {
             weight: vec![0.0; ranks],
             tree: Fenwick::new(ranks),
             count: vec![0; ranks],
-            bits: vec![0; ranks.div_ceil(64)],
+            bits: Bits::new(ranks),
         })
     }
 
@@ -61,7 +62,7 @@ impl Recent {
         self.weight[r] += w;
         self.tree.add(r, w);
         self.count[r] += 1;
-        self.bits[r / 64] |= 1 << (r % 64);
+        self.bits.set(r);
         Ball::note(&mut self.ball, r, w);
     }
 
@@ -71,7 +72,7 @@ impl Recent {
         self.tree.add(r, -w);
         if self.count[r] == 0 {
             self.weight[r] = 0.0;
-            self.bits[r / 64] &= !(1 << (r % 64));
+            self.bits.unset(r);
         } else {
             self.weight[r] -= w;
         }
@@ -84,7 +85,7 @@ impl Recent {
         for r in ranks {
             self.weight[r] = 0.0;
             self.count[r] = 0;
-            self.bits[r / 64] = 0;
+            self.bits.clear_word_of(r);
         }
         self.tree.rebuild(&self.weight);
         self.first = first;
@@ -108,44 +109,11 @@ impl Layer for Recent {
 
     /// One unit of budget per occupied rank found, however far.
     fn below(&self, from: usize, limit: usize, budget: &mut usize) -> Option<usize> {
-        if from <= limit || *budget == 0 {
-            return None;
-        }
-        *budget -= 1;
-        let i = from - 1;
-        let mut word = i / 64;
-        let mut bits = self.bits[word] & (u64::MAX >> (63 - i % 64));
-        loop {
-            if bits != 0 {
-                let r = word * 64 + 63 - bits.leading_zeros() as usize;
-                return (r >= limit).then_some(r);
-            }
-            if word == 0 || word * 64 <= limit {
-                return None;
-            }
-            word -= 1;
-            bits = self.bits[word];
-        }
+        self.bits.below(from, limit, budget)
     }
 
     fn above(&self, from: usize, limit: usize, budget: &mut usize) -> Option<usize> {
-        if from >= limit || *budget == 0 {
-            return None;
-        }
-        *budget -= 1;
-        let mut word = from / 64;
-        let mut bits = self.bits[word] & (u64::MAX << (from % 64));
-        loop {
-            if bits != 0 {
-                let r = word * 64 + bits.trailing_zeros() as usize;
-                return (r < limit).then_some(r);
-            }
-            word += 1;
-            if word * 64 >= limit {
-                return None;
-            }
-            bits = self.bits[word];
-        }
+        self.bits.above(from, limit, budget)
     }
 }
 
