@@ -294,7 +294,11 @@ async fn scored_detections_and_points_commit_together() {
 
     let err = s.store_scored("m", &points, &records).await.unwrap_err();
     assert!(err.message.contains("points refused"), "{err}");
-    assert_eq!(stored(Arc::clone(&s)).await, (0, 0), "nothing of the run is stored");
+    assert_eq!(
+        stored(Arc::clone(&s)).await,
+        (0, 0),
+        "nothing of the run is stored"
+    );
 
     sqlx::raw_sql("DROP TRIGGER refuse_points")
         .execute(&mut conn)

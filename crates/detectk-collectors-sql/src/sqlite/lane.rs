@@ -5,9 +5,9 @@
 //!
 //! The rows, columns, upserts and `BEGIN IMMEDIATE` transactions are the sqlx path's
 //! (see `storage::series` and `storage::detections`); the connections get the same
-//! PRAGMAs as the pool's (WAL, `synchronous = NORMAL`, the busy timeout), so a writer
-//! waits for a concurrent one instead of failing. An in-memory storage has no lane
-//! (two libraries cannot share one in-memory database).
+//! PRAGMAs as the pool's (WAL, `synchronous = NORMAL`, the checkpoint interval, the busy
+//! timeout), so a writer waits for a concurrent one instead of failing. An in-memory
+//! storage has no lane (two libraries cannot share one in-memory database).
 //!
 //! The window comes from the points' day blocks where they exist (see `sqlite::window`:
 //! the same points as the row query); a write of points rebuilds, in its transaction,
@@ -219,6 +219,7 @@ fn open_storage(path: &Path, timeout: Duration) -> Result<Connection, LaneError>
     conn.busy_timeout(timeout)?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", super::WAL_AUTOCHECKPOINT_PAGES)?;
     Ok(conn)
 }
 

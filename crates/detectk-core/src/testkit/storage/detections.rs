@@ -254,7 +254,9 @@ pub async fn storage_scored_writes(t: &StorageTarget<'_>) -> CheckResult {
     let later = vec![DataPoint::new(at(30), 11.0)];
     t.storage.store_scored(&metric, &later, &[]).await?;
     let only_detection = vec![sample_detection(&metric, "a1b2c3d4", at(40))];
-    t.storage.store_scored(&metric, &[], &only_detection).await?;
+    t.storage
+        .store_scored(&metric, &[], &only_detection)
+        .await?;
     ensure_eq!(
         t.peer.last_datapoint_time(&metric).await?,
         Some(at(30)),
