@@ -86,6 +86,18 @@ pub enum Command {
     Snoozes(crate::commands::holds::SnoozesArgs),
 }
 
+impl Command {
+    /// The command's `--concurrency`, when it has one.
+    pub fn concurrency(&self) -> Option<usize> {
+        match self {
+            Command::Run(a) => Some(a.concurrency),
+            Command::Backfill(a) => Some(a.concurrency),
+            Command::Report(a) => Some(a.concurrency),
+            _ => None,
+        }
+    }
+}
+
 /// Arguments of `dtk report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {

@@ -10,6 +10,7 @@ pub mod output;
 pub mod progress;
 pub mod project;
 pub mod render;
+pub mod runtime;
 #[cfg(feature = "sqlite")]
 pub mod sample_data;
 pub mod select;

@@ -35,10 +35,7 @@ fn main() -> ExitCode {
     detectk_cli::output::set_quiet(cli.quiet);
     detectk_cli::project::set_project_dir(cli.project_dir.clone());
     let registry = detectk_cli::registry();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match detectk_cli::runtime::for_command(&cli.command) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
