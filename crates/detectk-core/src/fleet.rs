@@ -430,10 +430,15 @@ impl Bounds {
     /// that order, so two metrics never wait on each other).
     async fn acquire(&self, plan: &MetricPlan) -> Vec<OwnedSemaphorePermit> {
         let mut permits = Vec::new();
-        if let Some(s) = self.storages.get(&plan.storage.describe()) {
+        // Without a bound (the default) the descriptions are not even written out.
+        if !self.storages.is_empty()
+            && let Some(s) = self.storages.get(&plan.storage.describe())
+        {
             permits.extend(s.clone().acquire_owned().await.ok());
         }
-        if let Some(s) = self.sources.get(&plan.collector.describe()) {
+        if !self.sources.is_empty()
+            && let Some(s) = self.sources.get(&plan.collector.describe())
+        {
             permits.extend(s.clone().acquire_owned().await.ok());
         }
         permits

@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 /// How a YAML `.nan` is kept in the parsed document.
@@ -97,11 +98,9 @@ pub fn parse_document(text: &str) -> Result<Document, YamlError> {
     depth::check(text)?;
     let found = RefCell::new(Vec::new());
     let deserializer = serde_yaml::Deserializer::from_str(text);
-    let seed = ValueSeed {
-        path: String::new(),
-        duplicates: &found,
-    };
-    let value = seed.deserialize(deserializer).map_err(yaml_error)?;
+    let value = ValueSeed::root(&found)
+        .deserialize(deserializer)
+        .map_err(yaml_error)?;
     let duplicates = found
         .into_inner()
         .into_iter()
@@ -133,17 +132,50 @@ pub fn to_string(value: &Value) -> String {
     serde_yaml::to_string(value).unwrap_or_default()
 }
 
-/// Builds a JSON value, remembering the path so duplicate keys can be named.
-struct ValueSeed<'a> {
-    path: String,
-    duplicates: &'a RefCell<Vec<String>>,
+/// Builds a JSON value, remembering where it is so duplicate keys can be named. The
+/// path is a chain of borrowed segments up to the root, joined into a string only when
+/// a duplicate is found (most documents have none).
+struct ValueSeed<'p> {
+    parent: Option<&'p ValueSeed<'p>>,
+    segment: Segment<'p>,
+    duplicates: &'p RefCell<Vec<String>>,
 }
 
-impl ValueSeed<'_> {
-    fn child(&self, segment: &str) -> Self {
+/// One step of a [`ValueSeed`]'s path.
+#[derive(Clone, Copy)]
+enum Segment<'p> {
+    /// The document itself.
+    Root,
+    /// A mapping's key.
+    Key(&'p str),
+    /// A sequence's item.
+    Index(usize),
+}
+
+impl<'p> ValueSeed<'p> {
+    fn root(duplicates: &'p RefCell<Vec<String>>) -> Self {
         Self {
-            path: crate::error::join_path(&self.path, segment),
+            parent: None,
+            segment: Segment::Root,
+            duplicates,
+        }
+    }
+
+    fn child<'c>(&'c self, segment: Segment<'c>) -> ValueSeed<'c> {
+        ValueSeed {
+            parent: Some(self),
+            segment,
             duplicates: self.duplicates,
+        }
+    }
+
+    /// The dotted path (`a.b[2].c`), as [`crate::error::join_path`] joins it.
+    fn path(&self) -> String {
+        let prefix = self.parent.map(ValueSeed::path).unwrap_or_default();
+        match self.segment {
+            Segment::Root => prefix,
+            Segment::Key(key) => crate::error::join_path(&prefix, key),
+            Segment::Index(i) => crate::error::join_path(&prefix, &format!("[{i}]")),
         }
     }
 }
@@ -216,7 +248,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(self.child(&format!("[{}]", items.len())))? {
+        while let Some(item) = seq.next_element_seed(self.child(Segment::Index(items.len())))? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -225,11 +257,16 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            let child = self.child(&key);
-            let path = child.path.clone();
-            let value = access.next_value_seed(child)?;
-            if map.insert(key, value).is_some() {
-                self.duplicates.borrow_mut().push(path);
+            let value = access.next_value_seed(self.child(Segment::Key(&key)))?;
+            match map.entry(key) {
+                Entry::Occupied(mut given) => {
+                    let path = self.child(Segment::Key(given.key())).path();
+                    self.duplicates.borrow_mut().push(path);
+                    given.insert(value);
+                }
+                Entry::Vacant(new) => {
+                    new.insert(value);
+                }
             }
         }
         Ok(Value::Object(map))

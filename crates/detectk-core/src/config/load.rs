@@ -220,7 +220,11 @@ pub fn parse_config_partial(
         return failed(issues);
     };
     render_config_strings(&mut doc, "", &options.execution_time, &mut issues);
-    let mut map = doc.as_object().cloned().unwrap_or_default();
+    // Checked to be a mapping above; rendering replaces strings only.
+    let mut map = match doc {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
     options.defaults.apply(&mut map);
     let base = file.and_then(base_dir_of);
     let project_dir = options

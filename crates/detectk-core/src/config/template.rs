@@ -1,18 +1,25 @@
 //! minijinja rendering of config strings (not the query) and of query templates.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
-use minijinja::{Environment, UndefinedBehavior, Value as JinjaValue};
+use minijinja::{Environment, Template, UndefinedBehavior, Value as JinjaValue};
 use serde_json::Value;
 
-use crate::error::{ConfigIssue, join_path};
+use crate::error::ConfigIssue;
 
 /// Keys whose values are templates rendered later, never at load time.
 const DEFERRED_KEYS: &[&str] = &["query", "message_template"];
 
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env
+/// The one environment every config string and query renders in (strict undefined
+/// variables, nothing registered): built once, not per config or per query.
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env
+    })
 }
 
 /// Formats a time as the templates see it: `YYYY-MM-DD HH:MM:SS`.
@@ -28,38 +35,45 @@ pub fn render_config_strings(
     execution_time: &DateTime<Utc>,
     issues: &mut Vec<ConfigIssue>,
 ) {
-    let env = environment();
     let ctx = minijinja::context! { execution_time => format_time(execution_time) };
-    render_value(&env, &ctx, value, path, issues);
+    let mut path = path.to_string();
+    render_value(environment(), &ctx, value, &mut path, issues);
 }
 
+/// Renders the templates in `value`, whose dotted path is `path` (a buffer that each
+/// level extends and restores, so paths are only written out for an issue).
 fn render_value(
     env: &Environment<'_>,
     ctx: &JinjaValue,
     value: &mut Value,
-    path: &str,
+    path: &mut String,
     issues: &mut Vec<ConfigIssue>,
 ) {
     match value {
         Value::String(s) if s.contains("{{") || s.contains("{%") => {
-            if let Some(problem) = unknown_variable(env, s, CONFIG_VARIABLES) {
-                issues.push(
-                    ConfigIssue::new(path, format!("template error: {problem}"))
+            let rendered = env.template_from_str(s).and_then(|parsed| {
+                if let Some(problem) = unknown_variable(&parsed, CONFIG_VARIABLES) {
+                    return Ok(Err(problem));
+                }
+                parsed.render(ctx.clone()).map(Ok)
+            });
+            match rendered {
+                Ok(Ok(rendered)) => *s = rendered,
+                Ok(Err(problem)) => issues.push(
+                    ConfigIssue::new(path.as_str(), format!("template error: {problem}"))
                         .with_hint("config strings may use {{ execution_time }}; the query has its own variables"),
-                );
-                return;
-            }
-            match env.render_str(s, ctx.clone()) {
-                Ok(rendered) => *s = rendered,
+                ),
                 Err(e) => issues.push(ConfigIssue::new(
-                    path,
+                    path.as_str(),
                     format!("template error: {}", describe_error(&e)),
                 )),
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                render_value(env, ctx, item, &format!("{path}[{i}]"), issues);
+                let len = push_segment(path, &format!("[{i}]"));
+                render_value(env, ctx, item, path, issues);
+                path.truncate(len);
             }
         }
         Value::Object(map) => {
@@ -67,21 +81,34 @@ fn render_value(
                 if DEFERRED_KEYS.contains(&key.as_str()) {
                     continue;
                 }
-                render_value(env, ctx, item, &join_path(path, key), issues);
+                let len = push_segment(path, key);
+                render_value(env, ctx, item, path, issues);
+                path.truncate(len);
             }
         }
         _ => {}
     }
 }
 
+/// Appends `segment` to `path` as [`crate::error::join_path`] joins them; returns the
+/// length to truncate back to.
+fn push_segment(path: &mut String, segment: &str) -> usize {
+    let len = path.len();
+    if path.is_empty() || segment.starts_with('[') {
+        path.push_str(segment);
+    } else if !segment.is_empty() {
+        path.push('.');
+        path.push_str(segment);
+    }
+    len
+}
+
 /// Names config strings (other than the query and message templates) may use.
 pub const CONFIG_VARIABLES: &[&str] = &["execution_time"];
 
-/// `unknown variable `x`; did you mean `y`?` for the first variable of `template` that
-/// is not in `known`; `None` when all are known or the template does not parse (the
-/// render that follows reports syntax errors).
-fn unknown_variable(env: &Environment<'_>, template: &str, known: &[&str]) -> Option<String> {
-    let parsed = env.template_from_str(template).ok()?;
+/// `unknown variable `x`; did you mean `y`?` for the first variable of the parsed
+/// template that is not in `known`; `None` when all are known.
+fn unknown_variable(parsed: &Template<'_, '_>, known: &[&str]) -> Option<String> {
     let mut unknown: Vec<String> = parsed
         .undeclared_variables(false)
         .into_iter()
@@ -155,10 +182,10 @@ pub const QUERY_VARIABLES: &[&str] = &[
 /// Checks a query template at load time: syntax, unknown variables, and that it renders
 /// with sample values.
 pub fn check_query(template: &str) -> Result<(), String> {
-    let env = environment();
-    env.template_from_str(template)
+    let parsed = environment()
+        .template_from_str(template)
         .map_err(|e| describe_error(&e))?;
-    if let Some(problem) = unknown_variable(&env, template, QUERY_VARIABLES) {
+    if let Some(problem) = unknown_variable(&parsed, QUERY_VARIABLES) {
         return Err(problem);
     }
     let sample = QueryVars {
@@ -169,7 +196,10 @@ pub fn check_query(template: &str) -> Result<(), String> {
         metric_name: "metric".into(),
         execution_time: "2024-01-01 00:10:00".into(),
     };
-    render_query(template, &sample).map(|_| ())
+    parsed
+        .render(&sample)
+        .map(|_| ())
+        .map_err(|e| describe_error(&e))
 }
 
 #[cfg(test)]
