@@ -98,25 +98,28 @@ pub async fn after_run(
     if targets.dry_run {
         return problems;
     }
-    let previous = targets
-        .metrics_file
-        .as_deref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|text| exposition::Previous::parse(&text))
-        .unwrap_or_default();
-    let text = render(outcomes, totals, &previous);
-    if let Some(path) = &targets.metrics_file
-        && let Err(e) = write_atomically(path, &text)
-    {
-        problems.push(Problem::fatal(format!(
-            "--metrics-file: cannot write {}: {e}",
-            path.display()
-        )));
-    }
-    if let Some(url) = &targets.pushgateway
-        && let Err(e) = push::push(url, &text).await
-    {
-        problems.push(Problem::fatal(format!("--pushgateway: {e}")));
+    // The exposition is rendered only for a target that takes it.
+    if targets.metrics_file.is_some() || targets.pushgateway.is_some() {
+        let previous = targets
+            .metrics_file
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|text| exposition::Previous::parse(&text))
+            .unwrap_or_default();
+        let text = render(outcomes, totals, &previous);
+        if let Some(path) = &targets.metrics_file
+            && let Err(e) = write_atomically(path, &text)
+        {
+            problems.push(Problem::fatal(format!(
+                "--metrics-file: cannot write {}: {e}",
+                path.display()
+            )));
+        }
+        if let Some(url) = &targets.pushgateway
+            && let Err(e) = push::push(url, &text).await
+        {
+            problems.push(Problem::fatal(format!("--pushgateway: {e}")));
+        }
     }
     problems
         .extend(heartbeat::ping_all(targets.project_heartbeat.as_ref(), outcomes, totals).await);
