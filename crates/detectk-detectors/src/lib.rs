@@ -13,6 +13,8 @@ mod newest_sorted;
 mod robust_seasonal;
 mod seasonal;
 mod stats;
+#[cfg(test)]
+mod test_series;
 mod threshold;
 mod union_index;
 mod union_ranks;

@@ -94,10 +94,9 @@ mod tests {
     use crate::iqr::Quartiles;
     use crate::mad::MedianMad;
     use crate::seasonal::raw_key;
-    use chrono::{TimeDelta, TimeZone, Utc};
+    use crate::test_series::featured_series;
     use detectk_core::Window;
     use proptest::prelude::*;
-    use serde_json::{Map, Value};
 
     fn to_detection<const N: usize>(s: Scored<'_, [f64; N]>) -> Detection {
         let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
@@ -107,50 +106,6 @@ mod tests {
         d.percent_deviation = Some(s.summary[N / 2]);
         d.score = Some(s.n as f64);
         d
-    }
-
-    /// A series with two to four features (some null or absent) kept for runs of `run`
-    /// points, missing points, and continuous or tied values.
-    fn series(seed: u64, len: usize, features: usize, ties: bool, run: usize) -> Vec<DataPoint> {
-        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut ctx = Map::new();
-        (0..len)
-            .map(|i| {
-                if i % run == 0 {
-                    ctx = Map::new();
-                    for f in 0..features {
-                        let r = next();
-                        let v = match r % 23 {
-                            0 => Value::Null,
-                            _ => Value::from((r >> 8) % (3 + 2 * f as u64)),
-                        };
-                        if r % 41 != 0 {
-                            ctx.insert(format!("f{f}"), v);
-                        }
-                    }
-                }
-                let r = next();
-                let v = if ties {
-                    ((r >> 16) % 9) as f64
-                } else {
-                    ((r >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 100.0 + (i / 300) as f64 * 50.0
-                };
-                let ts = t0 + TimeDelta::minutes(10 * i as i64);
-                if r % 17 == 0 {
-                    DataPoint::missing(ts)
-                } else {
-                    DataPoint::new(ts, v)
-                }
-                .with_context(ctx.clone())
-            })
-            .collect()
     }
 
     proptest! {
@@ -170,7 +125,7 @@ mod tests {
             run in 1..8usize,
             first in 0..50usize,
         ) {
-            let series = series(seed, len, features, ties, run);
+            let series = featured_series(seed, len, features, ties, run);
             let names: Vec<String> = (0..features).map(|f| format!("f{f}")).collect();
             let opts = HistoryOptions {
                 window,
