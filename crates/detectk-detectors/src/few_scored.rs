@@ -189,31 +189,17 @@ mod tests {
     use crate::history::{scan, scan_streams};
     use crate::iqr::Quartiles;
     use crate::mad::MedianMad;
+    use crate::test_series::{pair_detection, xorshift};
     use chrono::{TimeDelta, TimeZone, Utc};
     use detectk_core::{HumanDuration, Window};
     use proptest::prelude::*;
     use serde_json::{Map, Value};
 
-    fn to_detection(s: Scored<'_, (f64, f64)>) -> Detection {
-        let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
-        d.skipped = None;
-        d.lower_bound = Some(s.summary.0);
-        d.upper_bound = Some(s.summary.1);
-        d.score = Some(s.n as f64);
-        d
-    }
-
     /// Continuous or tied values with level shifts and spikes, missing points, and
     /// a feature `f` (sometimes null or absent) and `g`.
     fn series(seed: u64, len: usize, ties: bool) -> Vec<DataPoint> {
         let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(seed);
         (0..len)
             .map(|i| {
                 let r = next();
@@ -230,13 +216,13 @@ mod tests {
                 ctx.insert("g".into(), Value::from((i / 6) % 2));
                 let v = if ties {
                     ((r >> 16) % 7) as f64
-                } else if r % 97 == 0 {
+                } else if r.is_multiple_of(97) {
                     1e6
                 } else {
                     ((r >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 100.0 + (i / 400) as f64 * 80.0
                 };
                 let ts = t0 + TimeDelta::minutes(10 * i as i64);
-                if r % 19 == 0 {
+                if r.is_multiple_of(19) {
                     DataPoint::missing(ts)
                 } else {
                     DataPoint::new(ts, v)
@@ -292,8 +278,8 @@ mod tests {
                 let sliding = scan_streams::<Quartiles>(&series, first, &opts, quartiles);
                 prop_assert_eq!(fast, sliding);
             }
-            let fast = scan::<MedianMad>(&series, first, &opts, to_detection);
-            let sliding = scan_streams::<MedianMad>(&series, first, &opts, to_detection);
+            let fast = scan::<MedianMad>(&series, first, &opts, pair_detection);
+            let sliding = scan_streams::<MedianMad>(&series, first, &opts, pair_detection);
             prop_assert_eq!(fast.len(), sliding.len());
             for (i, (a, b)) in fast.iter().zip(&sliding).enumerate() {
                 prop_assert_eq!(a.lower_bound.map(f64::to_bits), b.lower_bound.map(f64::to_bits), "median at {}", i);
@@ -311,7 +297,7 @@ mod tests {
             ..HistoryOptions::default()
         };
         let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
-        let out = scan_few::<MedianMad>(&series, 4320, &opts, &values, to_detection);
+        let out = scan_few::<MedianMad>(&series, 4320, &opts, &values, pair_detection);
         assert!(out.is_some_and(|o| o.len() == 1));
     }
 }

@@ -412,6 +412,7 @@ mod tests {
     use crate::common::Seasonality;
     use crate::seasonal::raw_key;
     use crate::stats::ordered::OrderedWindow;
+    use crate::test_series::pair_detection;
     use chrono::TimeZone;
     use proptest::prelude::*;
     use serde_json::{Map, Value};
@@ -435,15 +436,6 @@ mod tests {
         fn summary(&mut self) -> Option<(f64, f64)> {
             self.0.median_mad()
         }
-    }
-
-    fn to_detection(s: Scored<'_, (f64, f64)>) -> Detection {
-        let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
-        d.skipped = None;
-        d.lower_bound = Some(s.summary.0);
-        d.upper_bound = Some(s.summary.1);
-        d.score = Some(s.n as f64);
-        d
     }
 
     struct MeanStd(crate::stats::moments::Moments);
@@ -532,11 +524,11 @@ mod tests {
                 seasonality,
             };
             let first = len.saturating_sub(scored);
-            let a = scan::<MeanStd>(&series, first, &opts, to_detection);
-            let b = scan_streams::<MeanStd>(&series, first, &opts, to_detection);
+            let a = scan::<MeanStd>(&series, first, &opts, pair_detection);
+            let b = scan_streams::<MeanStd>(&series, first, &opts, pair_detection);
             prop_assert_eq!(a, b);
-            let a = scan::<MedianMad>(&series, first, &opts, to_detection);
-            let b = scan_streams::<MedianMad>(&series, first, &opts, to_detection);
+            let a = scan::<MedianMad>(&series, first, &opts, pair_detection);
+            let b = scan_streams::<MedianMad>(&series, first, &opts, pair_detection);
             prop_assert_eq!(a, b);
         }
     }
@@ -638,16 +630,16 @@ mod tests {
             };
             let opts = HistoryOptions { window: Window::Points(window), min_points, decay, seasonality };
             let first = first.min(len);
-            if let Some(expected) = point_major::<MeanStd>(&series, first, &opts, to_detection) {
-                let got = scan_streams::<MeanStd>(&series, first, &opts, to_detection);
+            if let Some(expected) = point_major::<MeanStd>(&series, first, &opts, pair_detection) {
+                let got = scan_streams::<MeanStd>(&series, first, &opts, pair_detection);
                 for (a, b) in got.iter().zip(&expected) {
                     prop_assert_eq!(a.lower_bound.map(f64::to_bits), b.lower_bound.map(f64::to_bits));
                     prop_assert_eq!(a.upper_bound.map(f64::to_bits), b.upper_bound.map(f64::to_bits));
                 }
                 prop_assert_eq!(got, expected);
             }
-            if let Some(expected) = point_major::<MedianMad>(&series, first, &opts, to_detection) {
-                let got = scan_streams::<MedianMad>(&series, first, &opts, to_detection);
+            if let Some(expected) = point_major::<MedianMad>(&series, first, &opts, pair_detection) {
+                let got = scan_streams::<MedianMad>(&series, first, &opts, pair_detection);
                 prop_assert_eq!(got, expected);
             }
         }
@@ -688,7 +680,7 @@ mod tests {
                     decay,
                     seasonality: Seasonality::any_of(["a", "b"]),
                 };
-                let sliding = scan::<MedianMad>(&series, 50, &opts, to_detection);
+                let sliding = scan::<MedianMad>(&series, 50, &opts, pair_detection);
                 let mut starts = WindowStart {
                     series: &series,
                     window: &opts.window,
@@ -706,7 +698,7 @@ mod tests {
                     &values,
                     &raw,
                     &mut starts,
-                    to_detection,
+                    pair_detection,
                 );
                 assert_eq!(sliding, gathered, "{decay:?}");
             }

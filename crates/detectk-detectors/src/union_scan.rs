@@ -197,18 +197,9 @@ mod tests {
     use crate::iqr::Quartiles;
     use crate::mad::MedianMad;
     use crate::seasonal::raw_key;
-    use crate::test_series::featured_series;
+    use crate::test_series::{featured_series, pair_detection};
     use detectk_core::Window;
     use proptest::prelude::*;
-
-    fn to_detection(s: Scored<'_, (f64, f64)>) -> Detection {
-        let mut d = Detection::skipped(s.point.timestamp, Some(s.value), "");
-        d.skipped = None;
-        d.lower_bound = Some(s.summary.0);
-        d.upper_bound = Some(s.summary.1);
-        d.score = Some(s.n as f64);
-        d
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(40))]
@@ -237,10 +228,10 @@ mod tests {
             };
             let values: Vec<Option<f64>> = series.iter().map(DataPoint::present_value).collect();
             prop_assert!(newest_applies::<MedianMad>(&opts, &values));
-            let fast = scan::<MedianMad>(&series, 10, &opts, to_detection);
+            let fast = scan::<MedianMad>(&series, 10, &opts, pair_detection);
             let raw: Vec<RawKey> = series.iter().map(|p| raw_key(&p.context, &names)).collect();
             let mut starts = WindowStart { series: &series, window: &opts.window, lo: 0 };
-            let gathered = scan_unions::<MedianMad>(&series, 10, &opts, &values, &raw, &mut starts, to_detection);
+            let gathered = scan_unions::<MedianMad>(&series, 10, &opts, &values, &raw, &mut starts, pair_detection);
             prop_assert_eq!(fast.len(), gathered.len());
             for (i, (a, b)) in fast.iter().zip(&gathered).enumerate() {
                 prop_assert_eq!(a.lower_bound.map(f64::to_bits), b.lower_bound.map(f64::to_bits), "median at {}", i);

@@ -405,6 +405,40 @@ mod tests {
     }
 
     /// The newest members as (value, weight) pairs sorted by value.
+    /// The newest `kept` of `vals` (newest first), their decay weights and the bound on
+    /// the older members' weight: what a [`Newest`] borrows.
+    struct Kept {
+        values: Vec<f64>,
+        weights: Vec<f64>,
+        rest: f64,
+    }
+
+    impl Kept {
+        fn of(vals: &[f64], decay: f64, kept: usize) -> Self {
+            let kept = kept.min(vals.len());
+            let rest = if kept == vals.len() {
+                0.0
+            } else {
+                older_weight_bound(decay, kept)
+            };
+            Self {
+                values: vals.iter().rev().take(kept).copied().collect(),
+                weights: (0..kept).map(|k| (-decay * k as f64).exp()).collect(),
+                rest,
+            }
+        }
+
+        fn newest(&self) -> Newest<'_> {
+            Newest {
+                values: &self.values,
+                weights: &self.weights,
+                total: self.weights.iter().sum(),
+                rest: self.rest,
+                sorted: None,
+            }
+        }
+    }
+
     fn sorted_pairs(newest: &Newest<'_>) -> Vec<(f64, f64)> {
         let mut pairs: Vec<(f64, f64)> = newest
             .values
@@ -442,17 +476,8 @@ mod tests {
             kept in 1..400usize,
         ) {
             let (m, mad) = full(&vals, decay);
-            let kept = kept.min(vals.len());
-            let newest_first: Vec<f64> = vals.iter().rev().copied().collect();
-            let weights: Vec<f64> = (0..kept).map(|k| (-decay * k as f64).exp()).collect();
-            let rest = if kept == vals.len() { 0.0 } else { older_weight_bound(decay, kept) };
-            let newest = Newest {
-                values: &newest_first[..kept],
-                weights: &weights,
-                total: weights.iter().sum(),
-                rest,
-                sorted: None,
-            };
+            let kept = Kept::of(&vals, decay, kept);
+            let newest = kept.newest();
             let mut scratch = Scratch::default();
             if let Some((fm, fmad)) = median_mad_of_newest(&newest, &mut scratch) {
                 prop_assert_eq!(fm.to_bits(), m.to_bits());
@@ -466,7 +491,7 @@ mod tests {
                 prop_assert_eq!(fmad.to_bits(), mad.to_bits());
             }
             // With every member kept nothing is left to chance: both answer.
-            if rest == 0.0 && vals.len() < 200 {
+            if kept.rest == 0.0 && vals.len() < 200 {
                 prop_assert!(median_mad_of_newest(&sorted, &mut scratch).is_some() || ties_at_half(&vals));
             }
         }
@@ -487,17 +512,8 @@ mod tests {
             for _ in &vals {
                 w.push();
             }
-            let kept = kept.min(vals.len());
-            let newest_first: Vec<f64> = vals.iter().rev().copied().collect();
-            let weights: Vec<f64> = (0..kept).map(|k| (-decay * k as f64).exp()).collect();
-            let rest = if kept == vals.len() { 0.0 } else { older_weight_bound(decay, kept) };
-            let newest = Newest {
-                values: &newest_first[..kept],
-                weights: &weights,
-                total: weights.iter().sum(),
-                rest,
-                sorted: None,
-            };
+            let kept = Kept::of(&vals, decay, kept);
+            let newest = kept.newest();
             if let Some(q) = quartiles_of_newest(&newest, &mut Scratch::default()) {
                 for (got, p) in q.iter().zip([0.25, 0.5, 0.75]) {
                     prop_assert_eq!(Some(got.to_bits()), w.quantile(p).map(f64::to_bits), "p {}", p);
