@@ -28,7 +28,8 @@ use sqlx::{Connection, SqliteConnection};
 
 use crate::error::BenchError;
 use crate::manifest::{STORAGE_FILE, StorageChoice};
-use crate::storage::checked_schema;
+use crate::measure::seconds;
+use crate::storage::{checked_schema, remove_sqlite_database};
 
 /// The file the SQLite floor is measured into (inside the fleet directory; deleted).
 pub const FLOOR_FILE: &str = "floor.db";
@@ -67,25 +68,10 @@ pub async fn measure_floor(dir: &Path, storage: &StorageChoice) -> Result<Floor,
     }
 }
 
-/// Removes `path` and its WAL files; a missing file is fine.
-fn remove_database(path: &Path) -> Result<(), BenchError> {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        match std::fs::remove_file(&name) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(BenchError::io(Path::new(&name), e)),
-        }
-    }
-    Ok(())
-}
-
 /// This process's user plus system CPU seconds.
 fn own_cpu_s() -> Result<f64, BenchError> {
     let usage = getrusage(UsageWho::RUSAGE_SELF)
         .map_err(|e| BenchError::Usage(format!("getrusage: {e}")))?;
-    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1_000_000.0;
     Ok(seconds(usage.user_time()) + seconds(usage.system_time()))
 }
 
@@ -98,7 +84,7 @@ async fn sqlite_floor(dir: &Path) -> Result<Floor, BenchError> {
         )));
     }
     let floor = dir.join(FLOOR_FILE);
-    remove_database(&floor)?;
+    remove_sqlite_database(&floor)?;
     let what = |step: &str| format!("{}: {step}", floor.display());
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", floor.display()))
         .map_err(BenchError::db(what("open")))?
@@ -151,7 +137,7 @@ async fn sqlite_floor(dir: &Path) -> Result<Floor, BenchError> {
     let engine_cpu_s = Some(own_cpu_s()? - cpu_before);
 
     conn.close().await.map_err(BenchError::db(what("close")))?;
-    remove_database(&floor)?;
+    remove_sqlite_database(&floor)?;
     Ok(Floor {
         rows,
         wall_s,

@@ -42,6 +42,11 @@ impl Usage {
     }
 }
 
+/// Seconds of a `getrusage` time.
+pub(crate) fn seconds(t: nix::sys::time::TimeVal) -> f64 {
+    t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6
+}
+
 /// Runs `program args` as this process's only child (stdout discarded, stderr to
 /// `stderr_file`), waits, and reports its usage. Used by `fleet-bench measure`.
 pub fn measure_child(
@@ -66,7 +71,6 @@ pub fn measure_child(
         command: "getrusage".into(),
         message: e.to_string(),
     })?;
-    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
     Ok(Usage {
         wall_s,
         user_s: seconds(usage.user_time()),

@@ -39,20 +39,26 @@ pub(crate) fn checked_schema(schema: &str) -> Result<&str, BenchError> {
     }
 }
 
+/// Deletes the SQLite database `path` with its journal and WAL files; a missing file is
+/// fine.
+pub(crate) fn remove_sqlite_database(path: &Path) -> Result<(), BenchError> {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        match std::fs::remove_file(file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(BenchError::io(file, e)),
+        }
+    }
+    Ok(())
+}
+
 /// Empties the storage: deletes `detectk.db`, or drops the PostgreSQL schema.
 pub async fn reset(dir: &Path, storage: &StorageChoice) -> Result<(), BenchError> {
     match storage {
-        StorageChoice::Sqlite => {
-            for suffix in ["", "-journal", "-wal", "-shm"] {
-                let file = dir.join(format!("{STORAGE_FILE}{suffix}"));
-                match std::fs::remove_file(&file) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(BenchError::io(&file, e)),
-                }
-            }
-            Ok(())
-        }
+        StorageChoice::Sqlite => remove_sqlite_database(&dir.join(STORAGE_FILE)),
         StorageChoice::Postgres { url, schema } => {
             let schema = checked_schema(schema)?;
             let what = format!("postgres schema {schema}: drop");
