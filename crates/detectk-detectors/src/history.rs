@@ -413,6 +413,7 @@ mod tests {
     use crate::seasonal::raw_key;
     use crate::stats::ordered::OrderedWindow;
     use crate::test_series::pair_detection;
+    use crate::zscore::MeanStd;
     use chrono::TimeZone;
     use proptest::prelude::*;
     use serde_json::{Map, Value};
@@ -435,27 +436,6 @@ mod tests {
         }
         fn summary(&mut self) -> Option<(f64, f64)> {
             self.0.median_mad()
-        }
-    }
-
-    struct MeanStd(crate::stats::moments::Moments);
-
-    impl Sliding for MeanStd {
-        type Summary = (f64, f64);
-        fn new(values: &[f64], decay: Option<f64>) -> Self {
-            Self(crate::stats::moments::Moments::new(values, decay))
-        }
-        fn start_at(&mut self, m: usize) {
-            self.0.start_at(m);
-        }
-        fn push(&mut self) {
-            self.0.push();
-        }
-        fn pop(&mut self) {
-            self.0.pop();
-        }
-        fn summary(&mut self) -> Option<(f64, f64)> {
-            self.0.mean_std()
         }
     }
 

@@ -72,7 +72,7 @@ impl ZScoreDetector {
 }
 
 /// Mean and standard deviation of a sliding window.
-struct MeanStd(Moments);
+pub(crate) struct MeanStd(Moments);
 
 impl Sliding for MeanStd {
     type Summary = (f64, f64);
