@@ -13,6 +13,7 @@
 //! [`super::exact`]), so these give the sliding window's answers to the bit (ranks
 //! require no `-0.0` among the values: `-0.0` and `0.0` would share a rank).
 
+use super::ordered::smallest_deviation;
 use super::python_median::python_median_position;
 
 /// Most lists of a history (the non-empty subsets of four features).
@@ -309,16 +310,7 @@ impl<'v> RankSelect<'v> {
             Cursor::at(parts, hi).count - Cursor::at(parts, lo).count >= t
         };
         let rm = self.vals.partition_point(|&v| v < m);
-        let right = &self.vals[rm..];
-        let i = right.partition_point(|&v| !ok(v - m));
-        let mut best = right.get(i).map(|&v| v - m);
-        let left = &self.vals[..rm];
-        let j = left.partition_point(|&v| ok(m - v));
-        if j > 0 {
-            let d = m - left[j - 1];
-            best = Some(best.map_or(d, |b| b.min(d)));
-        }
-        best.unwrap_or(f64::INFINITY)
+        smallest_deviation(self.vals, rm, m, ok)
     }
 }
 

@@ -142,21 +142,28 @@ impl OrderedWindow {
     /// `d` of `m` hold half the weight: the weighted median of `|v - m|`.
     pub(super) fn mad_around(&self, rm: usize, m: f64) -> f64 {
         let half = self.median_target();
-        let ok = |d: f64| self.within(m, d) >= half;
         // Candidates are deviations of all stream values (a superset of the window's):
         // the smallest satisfying candidate is a window value's deviation.
-        let right = &self.vals[rm..];
-        let i = right.partition_point(|&v| !ok(v - m));
-        let mut best = right.get(i).map(|&v| v - m);
-        let left = &self.vals[..rm];
-        // Left deviations shrink as the rank grows: find the last rank that still satisfies.
-        let j = left.partition_point(|&v| ok(m - v));
-        if j > 0 {
-            let d = m - left[j - 1];
-            best = Some(best.map_or(d, |b| b.min(d)));
-        }
-        best.unwrap_or(f64::INFINITY)
+        smallest_deviation(&self.vals, rm, m, |d| self.within(m, d) >= half)
     }
+}
+
+/// The smallest deviation `|v - m|` over the sorted `vals` that satisfies `ok`, a
+/// predicate monotone in the deviation (false, then true); `rm` is the rank of the first
+/// value not below `m`. Infinity when none does. Both sides are bisected: right of `m`
+/// deviations grow with the rank, left of it they shrink.
+pub(crate) fn smallest_deviation(vals: &[f64], rm: usize, m: f64, ok: impl Fn(f64) -> bool) -> f64 {
+    let right = &vals[rm..];
+    let i = right.partition_point(|&v| !ok(v - m));
+    let mut best = right.get(i).map(|&v| v - m);
+    let left = &vals[..rm];
+    // The last rank on the left that still satisfies.
+    let j = left.partition_point(|&v| ok(m - v));
+    if j > 0 {
+        let d = m - left[j - 1];
+        best = Some(best.map_or(d, |b| b.min(d)));
+    }
+    best.unwrap_or(f64::INFINITY)
 }
 
 #[cfg(test)]

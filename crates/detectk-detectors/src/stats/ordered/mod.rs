@@ -17,6 +17,7 @@ use ball::Ball;
 use bits::Bits;
 use recent::Recent;
 
+pub(crate) use mad::smallest_deviation;
 pub(crate) use newest::{
     Newest, Scratch, median_mad_of_newest, older_weight_bound, quartiles_of_newest,
 };
