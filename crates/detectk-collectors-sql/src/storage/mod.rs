@@ -147,6 +147,26 @@ impl<D: Dialect> Storage for SqlStorage<D> {
     async fn apply_retention(&self, metric: &str, before: DateTime<Utc>) -> StorageResult<u64> {
         let err = self.err("applying retention");
         let mut conn = self.conn("applying retention").await?;
+        // Most runs find nothing old enough: two index seeks answer that without a
+        // write transaction (which would queue behind, and hold up, the run's writers).
+        let oldest = Stmt::<D>::new(
+            "SELECT (SELECT MIN(collected_at) FROM dtk_datapoints WHERE metric_name = ?) \
+             AS oldest_point, \
+             (SELECT MIN(detected_at) FROM dtk_detections WHERE metric_name = ?) \
+             AS oldest_detection",
+        )
+        .text(metric)
+        .text(metric)
+        .fetch_first(&mut *conn)
+        .await
+        .map_err(&err)?;
+        if let Some(row) = oldest {
+            let point = D::time(&row, "oldest_point").map_err(&err)?;
+            let detection = D::time(&row, "oldest_detection").map_err(&err)?;
+            if point.is_none_or(|t| t >= before) && detection.is_none_or(|t| t >= before) {
+                return Ok(0);
+            }
+        }
         let mut tx = begin_write::<D>(&mut conn).await.map_err(&err)?;
         let mut removed = 0;
         for sql in [

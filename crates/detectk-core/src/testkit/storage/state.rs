@@ -94,5 +94,25 @@ pub async fn storage_retention(t: &StorageTarget<'_>) -> CheckResult {
         10,
         "points of another metric"
     );
+    let again = t.storage.apply_retention(&metric, at(40)).await?;
+    ensure_eq!(
+        again,
+        0,
+        "rows removed by a second retention with nothing older"
+    );
+    // Old detections of a metric whose points are all recent (or gone) still go.
+    let lone = unique_metric("retention_lone");
+    let old: Vec<_> = (0..3)
+        .map(|i| sample_detection(&lone, "ret00002", at(i * 10)))
+        .collect();
+    t.storage.upsert_detections(&old).await?;
+    t.storage.apply_retention(&lone, at(15)).await?;
+    ensure_eq!(
+        t.storage
+            .load_detections(&LoadDetections::new(&lone, from, to))
+            .await?,
+        old[2..].to_vec(),
+        "detections kept of a metric without points"
+    );
     Ok(())
 }
