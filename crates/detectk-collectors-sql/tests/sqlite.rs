@@ -307,3 +307,49 @@ async fn scored_detections_and_points_commit_together() {
     s.store_scored("m", &points, &records).await.unwrap();
     assert_eq!(stored(Arc::clone(&s)).await, (1, 1));
 }
+
+/// The SQL storage acts on the `anomalies_only_before` hint: before the point it reads
+/// only anomalous detections (the alert step's lookback skips the normal rows).
+#[tokio::test]
+async fn normal_detections_before_the_hint_are_not_read() {
+    use detectk_core::testkit::sample_detection;
+    use detectk_core::traits::LoadDetections;
+
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("hint.db");
+    let s = storage(
+        &SqlFactory::new(),
+        "sqlite",
+        &params(json!({"path": path.to_str().unwrap()})),
+    )
+    .await;
+    s.migrate().await.unwrap();
+    let t = |minute: i64| {
+        chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc()
+            + chrono::TimeDelta::minutes(minute)
+    };
+    let mut records = Vec::new();
+    for minute in [0, 10, 20, 30] {
+        let mut r = sample_detection("m", "a1b2c3d4", t(minute));
+        r.detection.is_anomaly = minute == 10;
+        records.push(r);
+    }
+    s.upsert_detections(&records).await.unwrap();
+    for op in [
+        LoadDetections::new("m", t(0), t(40)).anomalies_only_before(t(20)),
+        LoadDetections::new("m", t(0), t(40))
+            .detector("a1b2c3d4")
+            .anomalies_only_before(t(20)),
+    ] {
+        let read: Vec<_> = s
+            .load_detections(&op)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.detection.timestamp)
+            .collect();
+        assert_eq!(read, vec![t(10), t(20), t(30)], "{op:?}");
+    }
+}

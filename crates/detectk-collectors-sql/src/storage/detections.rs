@@ -46,21 +46,30 @@ impl<D: Dialect> DetectionStore for SqlStorage<D> {
     }
 
     async fn load_detections(&self, op: &LoadDetections) -> StorageResult<Vec<DetectionRecord>> {
-        let detector_id = op.detector_id.as_deref();
         let err = self.err("loading detections");
-        let rows = Stmt::<D>::new(
-            "SELECT * FROM dtk_detections WHERE metric_name = ? \
-             AND (? IS NULL OR detector_id = ?) AND detected_at >= ? AND detected_at < ? \
-             ORDER BY detected_at, detector_id",
-        )
-        .text(&op.metric)
-        .opt_text(detector_id)
-        .opt_text(detector_id)
-        .time(op.from)
-        .time(op.to)
-        .fetch(&mut *self.conn("loading detections").await?)
-        .await
-        .map_err(&err)?;
+        // One detector: its primary-key range, read in key order (the time index would
+        // look each row up); all detectors: the time index.
+        let mut sql = String::from("SELECT * FROM dtk_detections WHERE metric_name = ?");
+        if op.detector_id.is_some() {
+            sql.push_str(" AND detector_id = ?");
+        }
+        sql.push_str(" AND detected_at >= ? AND detected_at < ?");
+        if op.anomalies_only_before.is_some() {
+            sql.push_str(" AND (is_anomaly = ? OR detected_at >= ?)");
+        }
+        sql.push_str(" ORDER BY detected_at, detector_id");
+        let mut stmt = Stmt::<D>::new(&sql).text(&op.metric);
+        if let Some(id) = &op.detector_id {
+            stmt = stmt.text(id);
+        }
+        stmt = stmt.time(op.from).time(op.to);
+        if let Some(t) = op.anomalies_only_before {
+            stmt = stmt.boolean(true).time(t);
+        }
+        let rows = stmt
+            .fetch(&mut *self.conn("loading detections").await?)
+            .await
+            .map_err(&err)?;
         rows.iter().map(|row| self.detection(row)).collect()
     }
 

@@ -374,15 +374,26 @@ async fn gather(
     let to = at
         .checked_add_signed(TimeDelta::seconds(1))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let stored = job
-        .storage
-        .load_detections(&LoadDetections::new(job.metric, from, to))
-        .await?;
-    let mut merged: BTreeMap<(DateTime<Utc>, String), DetectionRecord> = stored
-        .into_iter()
-        .filter(|r| r.detection.timestamp <= at)
-        .map(|r| ((r.detection.timestamp, r.detector_id.clone()), r))
-        .collect();
+    // The policy reads every detection of the point `at` but, of earlier points, only
+    // anomalous ones (they make runs, shares and incidents): the normal rows of the
+    // lookback are not read. One query per detector reads its rows in key order.
+    let all = LoadDetections::new(job.metric, from, to).anomalies_only_before(at);
+    let ops: Vec<LoadDetections> = if job.detectors.is_empty() {
+        vec![all]
+    } else {
+        job.detectors
+            .iter()
+            .map(|d| all.clone().detector(d.id.as_str()))
+            .collect()
+    };
+    let mut merged: BTreeMap<(DateTime<Utc>, String), DetectionRecord> = BTreeMap::new();
+    for op in &ops {
+        for r in job.storage.load_detections(op).await? {
+            if r.detection.timestamp <= at {
+                merged.insert((r.detection.timestamp, r.detector_id.clone()), r);
+            }
+        }
+    }
     for r in job.fresh {
         let t = r.detection.timestamp;
         if t >= from && t <= at {

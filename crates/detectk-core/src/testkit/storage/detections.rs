@@ -141,6 +141,63 @@ pub async fn storage_detections_sorted_and_filtered(t: &StorageTarget<'_>) -> Ch
     Ok(())
 }
 
+/// With `anomalies_only_before(t)`, every detection at or after `t` and every anomalous
+/// one before it are read, in order, in range, unchanged (normal ones before `t` may be
+/// left out: the option is a hint), for all detectors and for one.
+pub async fn storage_detections_anomalies_only_before(t: &StorageTarget<'_>) -> CheckResult {
+    let metric = unique_metric("detanom");
+    let normal = |id: &str, minute: i64| {
+        let mut r = sample_detection(&metric, id, at(minute));
+        r.detection.is_anomaly = false;
+        r
+    };
+    let records = vec![
+        normal("aaaa0000", 0),
+        sample_detection(&metric, "bbbb0000", at(0)),
+        normal("bbbb0000", 10),
+        sample_detection(&metric, "aaaa0000", at(10)),
+        normal("aaaa0000", 20),
+        normal("bbbb0000", 20),
+        sample_detection(&metric, "aaaa0000", at(30)),
+        normal("aaaa0000", 40),
+    ];
+    t.storage.upsert_detections(&records).await?;
+    let key = |r: &crate::model::DetectionRecord| (r.detection.timestamp, r.detector_id.clone());
+    for detector in [None, Some("aaaa0000")] {
+        let mut op = LoadDetections::new(&metric, at(0), at(40)).anomalies_only_before(at(20));
+        if let Some(id) = detector {
+            op = op.detector(id);
+        }
+        let loaded = t.storage.load_detections(&op).await?;
+        let in_scope = |r: &&crate::model::DetectionRecord| {
+            detector.is_none_or(|id| r.detector_id == id) && r.detection.timestamp < at(40)
+        };
+        let required: Vec<_> = records
+            .iter()
+            .filter(in_scope)
+            .filter(|r| r.detection.is_anomaly || r.detection.timestamp >= at(20))
+            .map(key)
+            .collect();
+        let got: Vec<_> = loaded.iter().map(key).collect();
+        for k in &required {
+            ensure!(
+                got.contains(k),
+                "detector {detector:?}: {k:?} is missing from {got:?}"
+            );
+        }
+        let mut sorted = got.clone();
+        sorted.sort();
+        ensure_eq!(got, sorted, "detector {detector:?}: order");
+        for r in &loaded {
+            ensure!(
+                records.iter().filter(in_scope).any(|x| x == r),
+                "detector {detector:?}: read a record that is not stored in range: {r:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Writing detections twice keeps one copy; writing changed ones replaces them.
 pub async fn storage_detection_upsert_is_idempotent(t: &StorageTarget<'_>) -> CheckResult {
     let metric = unique_metric("detupsert");

@@ -71,6 +71,7 @@ macro_rules! __dtk_storage_checks {
             (detections_round_trip, storage_detections_round_trip),
             (detections_null_fields, storage_detections_null_fields),
             (detections_sorted_and_filtered, storage_detections_sorted_and_filtered),
+            (detections_anomalies_only_before, storage_detections_anomalies_only_before),
             (detection_upsert_is_idempotent, storage_detection_upsert_is_idempotent),
             (scored_writes, storage_scored_writes),
             (mark_alert_sent, storage_mark_alert_sent),

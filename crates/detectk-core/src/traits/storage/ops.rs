@@ -44,6 +44,10 @@ pub struct LoadDetections {
     pub from: DateTime<Utc>,
     /// Range end (exclusive).
     pub to: DateTime<Utc>,
+    /// Before this time only anomalous detections are wanted (from it on, all are). A
+    /// hint: a storage may return the others too, so callers must not rely on their
+    /// absence; it saves reading and decoding the normal rows.
+    pub anomalies_only_before: Option<DateTime<Utc>>,
 }
 
 impl LoadDetections {
@@ -54,12 +58,29 @@ impl LoadDetections {
             detector_id: None,
             from,
             to,
+            anomalies_only_before: None,
         }
     }
 
     /// Only the detections of detector `id`.
     pub fn detector(mut self, id: impl Into<String>) -> Self {
         self.detector_id = Some(id.into());
+        self
+    }
+
+    /// Only anomalous detections are wanted before `t` (see
+    /// [`LoadDetections::anomalies_only_before`]).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use detectk_core::traits::LoadDetections;
+    ///
+    /// let (from, at) = (Utc.timestamp_opt(0, 0).unwrap(), Utc.timestamp_opt(600, 0).unwrap());
+    /// let op = LoadDetections::new("orders", from, at).anomalies_only_before(at);
+    /// assert_eq!(op.anomalies_only_before, Some(at));
+    /// ```
+    pub fn anomalies_only_before(mut self, t: DateTime<Utc>) -> Self {
+        self.anomalies_only_before = Some(t);
         self
     }
 }
