@@ -1,8 +1,9 @@
 //! The alert step takes the metric's alert lease only when there is something to
 //! decide (`alert/process/quiet.rs`). With the lease held elsewhere, a tick whose newest
 //! point is normal and whose metric never alerted still finishes and says why nothing
-//! was sent; a tick with points flagged since the metric's last alert still waits for
-//! the lease (and, with a one-second lease, gives up after ten lifetimes), as before.
+//! was sent, and so does a tick whose flagged points are not yet an alert; with
+//! `notify_recovery`, a tick with points flagged since the metric's last alert still
+//! waits for the lease (and, with a one-second lease, gives up after ten lifetimes).
 
 mod common;
 
@@ -18,8 +19,15 @@ const RUN_AT: &str = "2024-03-01 01:00:00";
 
 /// A source with six 10-minute points (values 0 to 50) and a metric `name` over it
 /// whose threshold detector flags values above `threshold` and whose console alerter
-/// needs `consecutive` anomalies in a row; returns the config path.
-fn write_metric(dir: &Path, name: &str, threshold: u32, consecutive: u32) -> std::path::PathBuf {
+/// needs `consecutive` anomalies in a row (and sends recoveries when `recovery`);
+/// returns the config path.
+fn write_metric(
+    dir: &Path,
+    name: &str,
+    threshold: u32,
+    consecutive: u32,
+    recovery: bool,
+) -> std::path::PathBuf {
     let source = dir.join("source.db");
     if !source.exists() {
         let mut statements = vec!["CREATE TABLE series (ts TEXT, value REAL)".to_string()];
@@ -53,6 +61,7 @@ alerter:
   type: console
   conditions:
     consecutive_anomalies: {consecutive}
+    notify_recovery: {recovery}
 schedule:
   interval: 10 minutes
 "#,
@@ -102,7 +111,7 @@ fn hold_alert_lease(file: &Path, name: &str) {
 #[test]
 fn a_quiet_tick_does_not_wait_for_the_alert_lease() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write_metric(dir.path(), "quiet_tick", 1000, 1);
+    let file = write_metric(dir.path(), "quiet_tick", 1000, 1, false);
     let (code, first, err) = run(dir.path(), &file);
     assert_eq!(code, Some(0), "first run: {first} {err}");
     hold_alert_lease(&file, "quiet_tick");
@@ -121,11 +130,34 @@ fn a_quiet_tick_does_not_wait_for_the_alert_lease() {
 }
 
 #[test]
-fn a_tick_with_flagged_points_still_takes_the_alert_lease() {
+fn flagged_points_short_of_an_alert_do_not_wait_for_the_alert_lease() {
     let dir = tempfile::tempdir().unwrap();
     // The first run scores two points (the threshold detector needs one of history),
     // both flagged; ten in a row are needed: flagged, but no alert yet.
-    let file = write_metric(dir.path(), "flagged_tick", 5, 10);
+    let file = write_metric(dir.path(), "short_run", 5, 10, false);
+    let (code, first, err) = run(dir.path(), &file);
+    assert_eq!(code, Some(0), "first run: {first} {err}");
+    hold_alert_lease(&file, "short_run");
+    // No recovery can be owed: whatever another run decides under the lease, this
+    // one holds back, and says why without waiting for the lease.
+    let (code, again, err) = run(dir.path(), &file);
+    assert_eq!(
+        code,
+        Some(0),
+        "idle run with the lease held elsewhere: {again} {err}"
+    );
+    assert_eq!(
+        again["report"]["alert"]["held_back"], "2 of 10 consecutive anomalous points",
+        "{again}"
+    );
+}
+
+#[test]
+fn with_recoveries_a_tick_with_flagged_points_still_takes_the_alert_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    // As above, with recoveries on: a flagged point newer than the last alert may be
+    // another run's alert in the making, which this run would owe a recovery.
+    let file = write_metric(dir.path(), "flagged_tick", 5, 10, true);
     let (code, first, err) = run(dir.path(), &file);
     assert_eq!(code, Some(0), "first run: {first} {err}");
     assert_eq!(

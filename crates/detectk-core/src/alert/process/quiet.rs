@@ -3,8 +3,8 @@
 //! (two write transactions per metric and tick saved on a quiet fleet).
 //!
 //! The step is quiet when, read in this order, the newest anomaly alert of the state
-//! key is absent or sent, no point the policy looks at newer than that alert is
-//! flagged anomalous, the sent-alert state agrees with the alert (a run that recorded an
+//! key is absent or sent, (with `notify_recovery`) no point the policy looks at newer
+//! than that alert is flagged anomalous, the sent-alert state agrees with the alert (a run that recorded an
 //! alert between the two reads sends the step down the leased path; with the newest
 //! anomaly alert sent, no earlier one waits for delivery), the policy holds for the
 //! newest point, and no snooze or ack is in force. Anything else takes the lease and decides there, exactly as before. The
@@ -38,11 +38,16 @@ pub(super) async fn quiet_report(
         // Failed or pending (the leased path may deliver it): not quiet.
         Some(_) => return Ok(None),
     };
-    // A flagged point newer than the last anomaly alert may be another run's alert
-    // in the making (or a recovery this run owes after it): decide under the lease.
-    let flagged = detections
-        .iter()
-        .any(|r| r.detection.is_anomaly && latest_sent.is_none_or(|t| r.detection.timestamp > t));
+    // With recoveries on, a flagged point newer than the last anomaly alert may be
+    // another run's alert in the making, after which this run owes a recovery: decide
+    // under the lease. Without them no earlier point changes what this run sends (an
+    // alert of its own newest point is not a `Hold` below; a failed or pending one was
+    // answered above), so a fleet after a backfill, whose lookbacks hold anomalies that
+    // were never alerted on, stays off the lease.
+    let flagged = job.settings.notify_recovery
+        && detections.iter().any(|r| {
+            r.detection.is_anomaly && latest_sent.is_none_or(|t| r.detection.timestamp > t)
+        });
     if flagged {
         return Ok(None);
     }
