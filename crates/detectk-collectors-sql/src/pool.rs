@@ -60,9 +60,13 @@ impl<DB: Database> LazyPool<DB> {
                 max_connections = self.max_connections,
                 "opening a connection pool"
             );
+            // A pooled server connection is pinged before use (the server may have
+            // dropped it); a file's cannot go stale, and for SQLite the ping is a round
+            // trip to the connection's worker thread on every statement.
             let mut options = PoolOptions::<DB>::new()
                 .max_connections(self.max_connections)
-                .acquire_timeout(self.timeout.max(self.connect_timeout));
+                .acquire_timeout(self.timeout.max(self.connect_timeout))
+                .test_before_acquire(self.tcp_target.is_some());
             if self.keep_connections {
                 options = options.idle_timeout(None).max_lifetime(None);
             }
