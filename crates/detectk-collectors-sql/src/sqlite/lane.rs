@@ -220,6 +220,7 @@ fn open_storage(path: &Path, timeout: Duration) -> Result<Connection, LaneError>
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "wal_autocheckpoint", super::WAL_AUTOCHECKPOINT_PAGES)?;
+    conn.pragma_update(None, "cache_size", super::STORAGE_CACHE_SIZE)?;
     Ok(conn)
 }
 
