@@ -108,48 +108,53 @@ fn hold_alert_lease(file: &Path, name: &str) {
     assert!(taken, "the test takes the lease first");
 }
 
-#[test]
-fn a_quiet_tick_does_not_wait_for_the_alert_lease() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_metric(dir.path(), "quiet_tick", 1000, 1, false);
-    let (code, first, err) = run(dir.path(), &file);
+/// Runs `file` once (it must succeed), takes the alert lease of `name` for another run,
+/// and runs it again: the first run's entry, then the second's exit code, entry and
+/// stderr.
+fn rerun_with_the_lease_held(
+    dir: &Path,
+    file: &Path,
+    name: &str,
+) -> (Value, (Option<i32>, Value, String)) {
+    let (code, first, err) = run(dir, file);
     assert_eq!(code, Some(0), "first run: {first} {err}");
-    hold_alert_lease(&file, "quiet_tick");
-    // Nothing new, nothing flagged, no alert ever sent: nothing to decide.
-    let (code, again, err) = run(dir.path(), &file);
+    hold_alert_lease(file, name);
+    (first, run(dir, file))
+}
+
+/// The run finished without the lease and held the alert back for `reason`.
+fn assert_held_back_without_the_lease(
+    (code, again, err): (Option<i32>, Value, String),
+    reason: &str,
+) {
     assert_eq!(
         code,
         Some(0),
         "idle run with the lease held elsewhere: {again} {err}"
     );
     assert_eq!(again["status"], "ok", "{again}");
-    assert_eq!(
-        again["report"]["alert"]["held_back"], "the newest point is normal",
-        "{again}"
-    );
+    assert_eq!(again["report"]["alert"]["held_back"], reason, "{again}");
+}
+
+#[test]
+fn a_quiet_tick_does_not_wait_for_the_alert_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_metric(dir.path(), "quiet_tick", 1000, 1, false);
+    // Nothing new, nothing flagged, no alert ever sent: nothing to decide.
+    let (_, again) = rerun_with_the_lease_held(dir.path(), &file, "quiet_tick");
+    assert_held_back_without_the_lease(again, "the newest point is normal");
 }
 
 #[test]
 fn flagged_points_short_of_an_alert_do_not_wait_for_the_alert_lease() {
     let dir = tempfile::tempdir().unwrap();
     // The first run scores two points (the threshold detector needs one of history),
-    // both flagged; ten in a row are needed: flagged, but no alert yet.
+    // both flagged; ten in a row are needed: flagged, but no alert yet. No recovery
+    // can be owed: whatever another run decides under the lease, this one holds back,
+    // and says why without waiting for the lease.
     let file = write_metric(dir.path(), "short_run", 5, 10, false);
-    let (code, first, err) = run(dir.path(), &file);
-    assert_eq!(code, Some(0), "first run: {first} {err}");
-    hold_alert_lease(&file, "short_run");
-    // No recovery can be owed: whatever another run decides under the lease, this
-    // one holds back, and says why without waiting for the lease.
-    let (code, again, err) = run(dir.path(), &file);
-    assert_eq!(
-        code,
-        Some(0),
-        "idle run with the lease held elsewhere: {again} {err}"
-    );
-    assert_eq!(
-        again["report"]["alert"]["held_back"], "2 of 10 consecutive anomalous points",
-        "{again}"
-    );
+    let (_, again) = rerun_with_the_lease_held(dir.path(), &file, "short_run");
+    assert_held_back_without_the_lease(again, "2 of 10 consecutive anomalous points");
 }
 
 #[test]
@@ -158,16 +163,13 @@ fn with_recoveries_a_tick_with_flagged_points_still_takes_the_alert_lease() {
     // As above, with recoveries on: a flagged point newer than the last alert may be
     // another run's alert in the making, which this run would owe a recovery.
     let file = write_metric(dir.path(), "flagged_tick", 5, 10, true);
-    let (code, first, err) = run(dir.path(), &file);
-    assert_eq!(code, Some(0), "first run: {first} {err}");
+    let (first, (code, again, err)) = rerun_with_the_lease_held(dir.path(), &file, "flagged_tick");
     assert_eq!(
         first["report"]["alert"]["held_back"], "2 of 10 consecutive anomalous points",
         "{first}"
     );
-    hold_alert_lease(&file, "flagged_tick");
     // Points flagged since the last alert (none): the step decides under the lease,
     // which another run holds.
-    let (code, again, err) = run(dir.path(), &file);
     assert_eq!(
         code,
         Some(1),
