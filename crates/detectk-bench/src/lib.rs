@@ -9,6 +9,7 @@ pub mod floor;
 pub mod generate;
 pub mod manifest;
 pub mod measure;
+pub mod receive;
 pub mod series;
 pub mod source;
 pub mod storage;

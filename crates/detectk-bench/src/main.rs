@@ -197,6 +197,17 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Serve the HTTP endpoint the fleet's webhook alerters post to (`generate --alerter
+    /// webhook`): answer every request at once and append each body as a line to --out.
+    /// Prints `listening on http://ADDR`, then runs until stopped.
+    Receive {
+        /// Address to listen on (`127.0.0.1:0`: any free port).
+        #[arg(long, default_value = "127.0.0.1:18099")]
+        addr: String,
+        /// File the request bodies are appended to, one per line.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// (internal) Run CMD as the only child and print its usage as one JSON line.
     #[command(hide = true)]
     Measure {
@@ -288,6 +299,9 @@ async fn run(cli: Cli) -> Result<(), BenchError> {
             println!();
             println!("{}", table::FLOOR_HEADER);
             println!("{}", table::floor_row(&manifest, &floor));
+        }
+        Command::Receive { addr, out } => {
+            detectk_bench::receive::receive(&addr, out.as_deref()).await?;
         }
         Command::Measure { stderr, command } => {
             let (program, args) = command.split_first().expect("clap requires a command");
