@@ -343,14 +343,13 @@ pub(crate) fn scan_unions<S: Sliding>(
     let mut history = Vec::new();
     for i in first..series.len() {
         let point = &series[i];
-        let Some(value) = values[i] else {
-            out.push(unusable(point));
-            continue;
+        let value = match scorable(point, values[i], &raw[i], features) {
+            Ok(value) => value,
+            Err(skipped) => {
+                out.push(skipped);
+                continue;
+            }
         };
-        if let Some(e) = missing_feature(&raw[i], features) {
-            out.push(bad_key(point, e));
-            continue;
-        }
         let lo = starts.at(i);
         history.clear();
         history
@@ -371,6 +370,27 @@ pub(crate) fn scan_unions<S: Sliding>(
         }
     }
     out
+}
+
+/// A point's value when it can be scored, else the detection that says why not: it has
+/// no usable value ([`unusable`]) or its key lacks a seasonal feature ([`bad_key`]).
+// Inlined into the scans, which move the skip straight into their output: boxing it
+// would allocate for every missing point.
+#[allow(clippy::result_large_err)]
+#[inline]
+pub(crate) fn scorable(
+    point: &DataPoint,
+    value: Option<f64>,
+    key: &RawKey,
+    features: &[String],
+) -> Result<f64, Detection> {
+    let Some(value) = value else {
+        return Err(unusable(point));
+    };
+    match missing_feature(key, features) {
+        Some(e) => Err(bad_key(point, e)),
+        None => Ok(value),
+    }
 }
 
 /// The result for a missing or non-finite point.
@@ -534,14 +554,13 @@ mod tests {
         let mut out = Vec::new();
         for i in first..series.len() {
             let point = &series[i];
-            let Some(value) = values[i] else {
-                out.push(unusable(point));
-                continue;
+            let value = match scorable(point, values[i], key_at(&raw, i), features) {
+                Ok(value) => value,
+                Err(skipped) => {
+                    out.push(skipped);
+                    continue;
+                }
             };
-            if let Some(e) = missing_feature(key_at(&raw, i), features) {
-                out.push(bad_key(point, e));
-                continue;
-            }
             let lo = starts.at(i);
             let Some(id) = groups.id(key_at(&raw, i)) else {
                 out.push(too_little(point, 0, opts.min_points));

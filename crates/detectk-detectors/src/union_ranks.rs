@@ -11,8 +11,8 @@
 use detectk_core::{DataPoint, Detection};
 
 use crate::common::HistoryOptions;
-use crate::history::{Scored, Sliding, WindowStart, bad_key, too_little, unusable};
-use crate::seasonal::{RawKey, missing_feature};
+use crate::history::{Scored, Sliding, WindowStart, scorable, too_little};
+use crate::seasonal::RawKey;
 use crate::stats::ordered::ranked;
 use crate::stats::rank_union::RankSelect;
 use crate::union_index::UnionIndex;
@@ -58,14 +58,13 @@ pub(crate) fn scan_ranks<S: Sliding>(
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
         let point = &series[i];
-        let Some(value) = values[i] else {
-            out.push(unusable(point));
-            continue;
+        let value = match scorable(point, values[i], &raw[i], features) {
+            Ok(value) => value,
+            Err(skipped) => {
+                out.push(skipped);
+                continue;
+            }
         };
-        if let Some(e) = missing_feature(&raw[i], features) {
-            out.push(bad_key(point, e));
-            continue;
-        }
         let lo = starts.at(i);
         let (n, parts) = index.ranked_window(&raw[i], lo, i);
         let summary = if n < opts.min_points || n == 0 {

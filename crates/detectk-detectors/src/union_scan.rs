@@ -12,9 +12,9 @@
 use detectk_core::{DataPoint, Detection};
 
 use crate::common::HistoryOptions;
-use crate::history::{Scored, Sliding, WindowStart, bad_key, too_little, unusable};
+use crate::history::{Scored, Sliding, WindowStart, scorable, too_little};
 use crate::newest_sorted::NewestSorted;
-use crate::seasonal::{RawKey, missing_feature};
+use crate::seasonal::RawKey;
 use crate::stats::ordered::{Newest, Scratch, older_weight_bound};
 use crate::union_index::{UnionIndex, Walk};
 
@@ -75,14 +75,13 @@ pub(crate) fn scan_newest<S: Sliding>(
     let mut out = Vec::with_capacity(series.len() - first);
     for i in first..series.len() {
         let point = &series[i];
-        let Some(value) = values[i] else {
-            out.push(unusable(point));
-            continue;
+        let value = match scorable(point, values[i], &raw[i], features) {
+            Ok(value) => value,
+            Err(skipped) => {
+                out.push(skipped);
+                continue;
+            }
         };
-        if let Some(e) = missing_feature(&raw[i], features) {
-            out.push(bad_key(point, e));
-            continue;
-        }
         let lo = starts.at(i);
         let (n, walk) = index.window(&raw[i], lo, i);
         if n < opts.min_points || n == 0 {

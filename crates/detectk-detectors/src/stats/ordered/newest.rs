@@ -33,6 +33,16 @@ pub(crate) struct Newest<'a> {
     pub sorted: Option<&'a [(f64, f64)]>,
 }
 
+impl Newest<'_> {
+    /// The members as (value, weight) pairs, newest first.
+    fn pairs(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.values
+            .iter()
+            .copied()
+            .zip(self.weights.iter().copied())
+    }
+}
+
 /// The weight bound of all members older than the newest `kept` under `decay`.
 pub(crate) fn older_weight_bound(decay: f64, kept: usize) -> f64 {
     (-decay * kept as f64).exp() / (1.0 - (-decay).exp())
@@ -67,26 +77,14 @@ pub(crate) fn median_mad_of_newest(
         band,
     } = scratch;
     scratch.clear();
-    scratch.extend(
-        newest
-            .values
-            .iter()
-            .copied()
-            .zip(newest.weights.iter().copied()),
-    );
+    scratch.extend(newest.pairs());
     let median = select_banded(scratch, band, total, half_low);
     if !decided(median) {
         return None;
     }
     let m = median.key;
     scratch.clear();
-    scratch.extend(
-        newest
-            .values
-            .iter()
-            .zip(newest.weights)
-            .map(|(&v, &w)| ((v - m).abs(), w)),
-    );
+    scratch.extend(newest.pairs().map(|(v, w)| ((v - m).abs(), w)));
     let mad = select_banded(scratch, band, total, half_low);
     decided(mad).then_some((m, mad.key))
 }
@@ -121,13 +119,7 @@ pub(crate) fn quartiles_of_newest(newest: &Newest<'_>, scratch: &mut Scratch) ->
             }
             None => {
                 scratch.clear();
-                scratch.extend(
-                    newest
-                        .values
-                        .iter()
-                        .copied()
-                        .zip(newest.weights.iter().copied()),
-                );
+                scratch.extend(newest.pairs());
                 select_banded(scratch, band, total, low)
             }
         };
