@@ -173,33 +173,16 @@ fn slide<S: Sliding>(
         window: &opts.window,
         lo: 0,
     };
-    if newest_applies::<S>(opts, &values)
+    let newest = newest_applies::<S>(opts, &values);
+    if (newest || ranks_apply::<S>(opts, &values))
         && let Some(index) = UnionIndex::build(&raw, &values, features.len())
     {
-        return scan_newest::<S>(
-            series,
-            first,
-            opts,
-            &values,
-            &raw,
-            index,
-            &mut starts,
-            score,
-        );
-    }
-    if ranks_apply::<S>(opts, &values)
-        && let Some(index) = UnionIndex::build(&raw, &values, features.len())
-    {
-        return scan_ranks::<S>(
-            series,
-            first,
-            opts,
-            &values,
-            &raw,
-            index,
-            &mut starts,
-            score,
-        );
+        let (values, raw, starts) = (&values, &raw, &mut starts);
+        return if newest {
+            scan_newest::<S>(series, first, opts, values, raw, index, starts, score)
+        } else {
+            scan_ranks::<S>(series, first, opts, values, raw, index, starts, score)
+        };
     }
     let Some(groups) =
         Groups::<S>::build(&raw, &values, features, opts.seasonality.combined, first)
