@@ -17,7 +17,9 @@ use detectk_core::alert::{
 use detectk_core::config::Params;
 use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
 use detectk_core::traits::{AlertKind, AlertStatus, LoadDetections};
-use detectk_core::{Detection, DetectionRecord, Direction, Error, Registry, Secret, Storage};
+use detectk_core::{
+    Context, Detection, DetectionRecord, Direction, Error, Registry, Secret, Storage,
+};
 use serde_json::{Map, Value, json};
 
 const METRIC: &str = "sessions_10min";
@@ -56,7 +58,7 @@ fn detection(i: i32, anomalous: bool) -> DetectionRecord {
             stats: Map::new(),
         },
         alert_sent: false,
-        context: Map::new(),
+        context: Context::new(),
     }
 }
 

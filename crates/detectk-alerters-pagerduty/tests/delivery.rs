@@ -11,7 +11,8 @@ use detectk_core::config::Params;
 use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
 use detectk_core::traits::AlertKind;
 use detectk_core::{
-    AlertErrorKind, AlertMessage, Alerter, Detection, DetectionRecord, Direction, Registry, Secret,
+    AlertErrorKind, AlertMessage, Alerter, Context, Detection, DetectionRecord, Direction,
+    Registry, Secret,
 };
 use serde_json::{Map, Value, json};
 
@@ -37,7 +38,7 @@ fn record(score: f64) -> DetectionRecord {
             stats: Map::new(),
         },
         alert_sent: false,
-        context: Map::new(),
+        context: Context::new(),
     }
 }
 

@@ -8,7 +8,7 @@ use detectk_core::alert::{MessageInput, RetryPolicy, WebhookParams, build_messag
 use detectk_core::testkit::webhook_server::{Reply, WebhookServer};
 use detectk_core::traits::AlertKind;
 use detectk_core::{
-    AlertErrorKind, AlertMessage, Alerter, Detection, DetectionRecord, Direction, Secret,
+    AlertErrorKind, AlertMessage, Alerter, Context, Detection, DetectionRecord, Direction, Secret,
 };
 use serde_json::{Map, json};
 
@@ -46,7 +46,7 @@ fn record(id: &str, kind: &str, params: serde_json::Value, score: f64) -> Detect
             stats: Map::new(),
         },
         alert_sent: false,
-        context: Map::new(),
+        context: Context::new(),
     }
 }
 

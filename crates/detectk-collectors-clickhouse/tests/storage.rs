@@ -167,7 +167,7 @@ async fn detection_context_column_holds_stats_and_skipped() {
         detector_params: json!({"window_size": "30 days"}),
         detection,
         alert_sent: false,
-        context: serde_json::Map::from_iter([("hour_of_day".to_string(), json!(0))]),
+        context: detectk_core::Context::from_iter([("hour_of_day".to_string(), json!(0))]),
     };
     s.upsert_detections(std::slice::from_ref(&record))
         .await

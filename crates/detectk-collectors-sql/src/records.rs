@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use detectk_core::model::{Context, DataPoint, DetectionRecord};
+use rustc_hash::FxHashMap;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// Key of `dtk_detections.context` holding `Detection::stats`.
@@ -85,36 +87,98 @@ fn runs_are_unique(records: &[DetectionRecord]) -> bool {
 
 /// A point's context as stored: `None` (SQL NULL) when empty.
 pub(crate) fn context_text(context: &Context) -> Option<String> {
-    (!context.is_empty()).then(|| Value::Object(context.clone()).to_string())
+    (!context.is_empty()).then(|| json_text(&**context))
+}
+
+/// Compact JSON text of `value` (what `Value::to_string` gives for the same JSON).
+fn json_text(value: &impl Serialize) -> String {
+    // Serializing maps of JSON values into a string cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// A stored JSON value back into a map (NULL or a non-object gives an empty map).
 pub(crate) fn context_from_value(value: Option<Value>) -> Context {
     match value {
-        Some(Value::Object(map)) => map,
+        Some(Value::Object(map)) => Context::from(map),
         _ => Context::new(),
+    }
+}
+
+/// Most distinct contexts a [`Contexts`] keeps (a read whose every point has a context
+/// of its own parses each once, as without it).
+const MAX_SHARED_CONTEXTS: usize = 1024;
+
+/// The contexts one read has parsed, by their stored text: the points of a window that
+/// repeat a context (an `hour_of_day` column repeats 24 of them) share one, parsed once.
+#[derive(Default)]
+pub(crate) struct Contexts {
+    parsed: FxHashMap<Box<[u8]>, Context>,
+}
+
+impl Contexts {
+    /// The context stored as `text` (text that is not a JSON object gives an empty one,
+    /// as [`context_from_value`]); `None` when `text` is not UTF-8.
+    pub(crate) fn parse(&mut self, text: &[u8]) -> Option<Context> {
+        if let Some(context) = self.parsed.get(text) {
+            return Some(context.clone());
+        }
+        let json = std::str::from_utf8(text).ok()?;
+        let context = context_from_value(serde_json::from_str(json).ok());
+        if self.parsed.len() < MAX_SHARED_CONTEXTS {
+            self.parsed.insert(text.into(), context.clone());
+        }
+        Some(context)
     }
 }
 
 /// The `context` JSON of a detection: the point's context plus `stats` and `skipped`.
 pub(crate) fn detection_context(record: &DetectionRecord) -> Option<String> {
-    let mut map = record.context.clone();
-    if !record.detection.stats.is_empty() {
-        map.insert(
-            STATS_KEY.into(),
-            Value::Object(record.detection.stats.clone()),
-        );
+    let (context, detection) = (&record.context, &record.detection);
+    if context.contains_key(STATS_KEY) || context.contains_key(SKIPPED_KEY) {
+        // A point context with a column of those names: the detection's replace it in
+        // place (the map's insert keeps the key's position).
+        let mut map = context.clone().into_map();
+        if !detection.stats.is_empty() {
+            map.insert(STATS_KEY.into(), Value::Object(detection.stats.clone()));
+        }
+        if let Some(reason) = &detection.skipped {
+            map.insert(SKIPPED_KEY.into(), Value::String(reason.clone()));
+        }
+        return (!map.is_empty()).then(|| json_text(&map));
     }
-    if let Some(reason) = &record.detection.skipped {
-        map.insert(SKIPPED_KEY.into(), Value::String(reason.clone()));
+    let empty = context.is_empty() && detection.stats.is_empty() && detection.skipped.is_none();
+    (!empty).then(|| json_text(&DetectionContext(record)))
+}
+
+/// Serializes as the detection's `context` JSON without building it: the point's
+/// context, then `stats` (when not empty) and `skipped` (when set).
+struct DetectionContext<'a>(&'a DetectionRecord);
+
+impl Serialize for DetectionContext<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (context, detection) = (&self.0.context, &self.0.detection);
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in context.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        if !detection.stats.is_empty() {
+            map.serialize_entry(STATS_KEY, &detection.stats)?;
+        }
+        if let Some(reason) = &detection.skipped {
+            map.serialize_entry(SKIPPED_KEY, reason)?;
+        }
+        map.end()
     }
-    context_text(&map)
 }
 
 /// Splits a stored detection context into (point context, stats, skip reason).
 pub(crate) fn split_detection_context(
-    mut map: Context,
+    context: Context,
 ) -> (Context, Map<String, Value>, Option<String>) {
+    if !context.contains_key(STATS_KEY) && !context.contains_key(SKIPPED_KEY) {
+        return (context, Map::new(), None);
+    }
+    let mut map = context.into_map();
     let stats = match map.shift_remove(STATS_KEY) {
         Some(Value::Object(s)) => s,
         _ => Map::new(),
@@ -123,7 +187,7 @@ pub(crate) fn split_detection_context(
         Some(Value::String(s)) => Some(s),
         _ => None,
     };
-    (map, stats, skipped)
+    (Context::from(map), stats, skipped)
 }
 
 /// The `detector_params` JSON text of detections, serialized once per detector: the
@@ -166,6 +230,35 @@ mod tests {
     use chrono::TimeZone;
     use detectk_core::model::Detection;
     use serde_json::json;
+
+    #[test]
+    fn a_read_parses_each_distinct_context_once() {
+        let mut contexts = Contexts::default();
+        let a = contexts.parse(br#"{"hour_of_day":3}"#).unwrap();
+        let b = contexts.parse(br#"{"hour_of_day":3}"#).unwrap();
+        assert_eq!(a["hour_of_day"], 3);
+        assert!(
+            std::ptr::eq(&*a, &*b),
+            "the same text gives the same shared map"
+        );
+        let other = contexts.parse(br#"{"hour_of_day":4}"#).unwrap();
+        assert_eq!(other["hour_of_day"], 4);
+        // As the stored column reads without the cache: not an object, or not JSON, is
+        // an empty context; bytes that are not UTF-8 are not a context at all.
+        assert!(contexts.parse(b"[1,2]").unwrap().is_empty());
+        assert!(contexts.parse(b"{not json").unwrap().is_empty());
+        assert!(contexts.parse(b"{\"k\":\"\xff\"}").is_none());
+    }
+
+    #[test]
+    fn contexts_past_the_cap_are_parsed_but_not_kept() {
+        let mut contexts = Contexts::default();
+        for i in 0..MAX_SHARED_CONTEXTS + 10 {
+            let text = format!(r#"{{"id":{i}}}"#);
+            assert_eq!(contexts.parse(text.as_bytes()).unwrap()["id"], i);
+        }
+        assert_eq!(contexts.parsed.len(), MAX_SHARED_CONTEXTS);
+    }
 
     #[test]
     fn batches_keep_the_last_point_per_timestamp() {
@@ -264,6 +357,52 @@ mod tests {
         for params in [&a, &a, &b, &a] {
             assert_eq!(texts.of(params), params.to_string());
         }
+    }
+
+    #[test]
+    fn detection_context_is_the_point_context_with_stats_and_skip_reason_added() {
+        // The map the text stands for, built the plain way.
+        fn built(r: &DetectionRecord) -> Option<String> {
+            let mut map = r.context.clone().into_map();
+            if !r.detection.stats.is_empty() {
+                map.insert(STATS_KEY.into(), Value::Object(r.detection.stats.clone()));
+            }
+            if let Some(reason) = &r.detection.skipped {
+                map.insert(SKIPPED_KEY.into(), json!(reason));
+            }
+            (!map.is_empty()).then(|| Value::Object(map).to_string())
+        }
+        let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let contexts = [
+            json!({}),
+            json!({"hour": 3, "host": "a\"b"}),
+            json!({"stats": 1, "hour": 2}),
+            json!({"skipped": "old", "x": [1.5, null]}),
+        ];
+        let stats = [json!({}), json!({"median": 1.5, "mad": 0.1, "n": 4320})];
+        let mut seen = 0;
+        for context in &contexts {
+            for stat in &stats {
+                for skipped in [None, Some("too little history")] {
+                    let mut detection = Detection::skipped(t, Some(1.0), "x");
+                    detection.skipped = skipped.map(String::from);
+                    detection.stats = stat.as_object().unwrap().clone();
+                    let record = DetectionRecord {
+                        metric: "m".into(),
+                        detector_id: "d".into(),
+                        detector_type: "mad".into(),
+                        detector_params: json!({}),
+                        detection,
+                        alert_sent: false,
+                        context: context.as_object().unwrap().clone().into(),
+                    };
+                    let text = detection_context(&record);
+                    assert_eq!(text, built(&record), "{record:?}");
+                    seen += usize::from(text.is_some());
+                }
+            }
+        }
+        assert_eq!(seen, 15, "only the all-empty case stores NULL");
     }
 
     #[test]

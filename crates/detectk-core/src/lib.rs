@@ -4,6 +4,7 @@ pub mod alert;
 pub mod backtest;
 mod builtins;
 pub mod config;
+mod context;
 mod detector_id;
 mod duration;
 mod error;

@@ -4,8 +4,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// JSON object used for a point's context (seasonal features, extra columns).
-pub type Context = Map<String, Value>;
+pub use crate::context::Context;
 
 /// One interval of a metric's time series, as stored in `dtk_datapoints`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,8 +41,8 @@ impl DataPoint {
     }
 
     /// Adds context to the point (builder style).
-    pub fn with_context(mut self, context: Context) -> Self {
-        self.context = context;
+    pub fn with_context(mut self, context: impl Into<Context>) -> Self {
+        self.context = context.into();
         self
     }
 

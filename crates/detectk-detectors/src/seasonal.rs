@@ -58,7 +58,7 @@ pub(crate) fn key_at(raw: &[RawKey], i: usize) -> &RawKey {
 
 /// Reads `features` from `context`.
 #[cfg(test)]
-pub(crate) fn raw_key(context: &detectk_core::Context, features: &[String]) -> RawKey {
+pub(crate) fn raw_key(context: &serde_json::Map<String, Value>, features: &[String]) -> RawKey {
     features
         .iter()
         .map(|f| context.get(f).map(FeatureValue::of))

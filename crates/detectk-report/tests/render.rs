@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use detectk_core::alert::AlertSettings;
-use detectk_core::{DataPoint, Detection, DetectionRecord, Direction};
+use detectk_core::{Context, DataPoint, Detection, DetectionRecord, Direction};
 use detectk_report::plot::{DEFAULT_SIZE, render_chart};
 use detectk_report::{AlertOutcome, MetricData, MetricEntry, Period, Status, analyze};
 use serde_json::{Map, json};
@@ -52,7 +52,7 @@ fn metric(name: &str, n: usize, spikes: &[usize], sent: &[usize]) -> MetricData 
                 stats: Map::new(),
             },
             alert_sent: sent.contains(&i),
-            context: Map::new(),
+            context: Context::new(),
         });
     }
     data.last_point = data.points.last().map(|p| p.timestamp);

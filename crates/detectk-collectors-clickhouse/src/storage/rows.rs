@@ -125,7 +125,7 @@ impl DetectionRow {
 
     /// The stored record.
     pub fn into_record(self) -> Result<DetectionRecord, String> {
-        let mut context = parse_context(&self.context)?;
+        let mut context = parse_context(&self.context)?.into_map();
         let stats = match context.remove("stats") {
             Some(Value::Object(map)) => map,
             Some(Value::Null) | None => Default::default(),
@@ -162,7 +162,7 @@ impl DetectionRow {
                 stats,
             },
             alert_sent: self.alert_sent != 0,
-            context,
+            context: Context::from(context),
         })
     }
 }
@@ -191,7 +191,7 @@ fn parse_context(text: &str) -> Result<Context, String> {
         return Ok(Context::new());
     }
     match serde_json::from_str(text) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => Ok(Context::from(map)),
         Ok(other) => Err(format!("context is not a JSON object: {other}")),
         Err(e) => Err(format!("context is not JSON: {e}")),
     }

@@ -94,7 +94,7 @@ fn detections(first: i64, n: i64, shift: f64) -> Vec<DetectionRecord> {
                 detection,
                 alert_sent: i % 4 == 0,
                 context: if i % 2 == 0 {
-                    json!({"k": "v"}).as_object().cloned().unwrap()
+                    json!({"k": "v"}).as_object().cloned().unwrap().into()
                 } else {
                     Default::default()
                 },

@@ -30,7 +30,7 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use detectk_core::model::{Context, DataPoint};
 
-use crate::records::context_from_value;
+use crate::records::Contexts;
 
 /// The block format this build writes and reads.
 pub(crate) const VERSION: u8 = 1;
@@ -162,9 +162,10 @@ pub(crate) fn decode(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     out: &mut Vec<DataPoint>,
+    contexts: &mut Contexts,
 ) -> Option<()> {
     let start = out.len();
-    let done = decode_into(block, day_start, from, to, out);
+    let done = decode_into(block, day_start, from, to, out, contexts);
     if done.is_none() {
         out.truncate(start);
     }
@@ -178,6 +179,7 @@ fn decode_into(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     out: &mut Vec<DataPoint>,
+    contexts: &mut Contexts,
 ) -> Option<()> {
     let mut r = Reader { rest: block };
     if r.byte()? != VERSION {
@@ -245,9 +247,9 @@ fn decode_into(
         };
         let context = if f & HAS_CONTEXT != 0 {
             let len = usize::try_from(r.varint()?).ok()?;
-            Some(std::str::from_utf8(r.take(len)?).ok()?)
+            contexts.parse(r.take(len)?)?
         } else {
-            None
+            Context::new()
         };
         // Within the day (checked above): the day's date and the time of day.
         let of_day = micros - day;
@@ -263,10 +265,7 @@ fn decode_into(
             timestamp,
             value,
             is_missing: f & MISSING != 0,
-            context: match context {
-                Some(text) => context_from_value(serde_json::from_str(text).ok()),
-                None => Context::new(),
-            },
+            context,
         });
     }
     (r.rest.is_empty() && values.rest.is_empty()).then_some(())
@@ -365,7 +364,7 @@ mod tests {
     fn all(block: &[u8]) -> Option<Vec<DataPoint>> {
         let mut out = Vec::new();
         let (from, to) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
-        decode(block, day(), from, to, &mut out).map(|()| out)
+        decode(block, day(), from, to, &mut out, &mut Contexts::default()).map(|()| out)
     }
 
     #[test]
@@ -437,7 +436,15 @@ mod tests {
         let mut out = Vec::new();
         let from = day() + chrono::Duration::minutes(2);
         let to = day() + chrono::Duration::minutes(5);
-        decode(&encode(&points), day(), from, to, &mut out).unwrap();
+        decode(
+            &encode(&points),
+            day(),
+            from,
+            to,
+            &mut out,
+            &mut Contexts::default(),
+        )
+        .unwrap();
         assert_eq!(out.len(), 3);
         assert_eq!(out[0].timestamp, from);
     }
@@ -459,7 +466,17 @@ mod tests {
         let mut other_day = Vec::new();
         let next = day() + chrono::Duration::days(1);
         let (from, to) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
-        assert!(decode(&good, next, from, to, &mut other_day).is_none());
+        assert!(
+            decode(
+                &good,
+                next,
+                from,
+                to,
+                &mut other_day,
+                &mut Contexts::default()
+            )
+            .is_none()
+        );
         assert!(all(&[]).is_none());
         assert!(all(&[VERSION, 0xff, 0xff, 0xff]).is_none());
     }

@@ -73,7 +73,7 @@ fn detections() -> Vec<DetectionRecord> {
         detector_params: json!({"window_size": "30 days", "n_sigma": 3}),
         detection,
         alert_sent,
-        context: json!({"k": "v"}).as_object().cloned().unwrap(),
+        context: json!({"k": "v"}).as_object().cloned().unwrap().into(),
     };
     let empty = Detection {
         timestamp: at(1),

@@ -21,13 +21,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use detectk_core::model::DataPoint;
+use detectk_core::model::{Context, DataPoint};
 use rusqlite::{Connection, params};
 
 use super::day_block::{self, BlockPoint};
 use super::lane_error::LaneError;
 use super::time_text::{parse_naive_exact, parse_time_text, time_text};
-use crate::records::context_from_value;
+use crate::records::Contexts;
 use crate::storage::lane::LOAD_POINTS;
 
 /// The blocks of a metric overlapping a window: `(metric, first day, to)`.
@@ -55,13 +55,23 @@ pub(crate) fn read_window(
 ) -> Result<Vec<DataPoint>, LaneError> {
     let (Some(from_t), Some(to_t)) = (canonical(from), canonical(to)) else {
         let mut points = Vec::new();
-        read_rows(conn, metric, from, to, &mut points, None)?;
+        read_rows(
+            conn,
+            metric,
+            from,
+            to,
+            &mut points,
+            None,
+            &mut Contexts::default(),
+        )?;
         return Ok(points);
     };
     let tx = conn.transaction()?;
     // No block table (a storage not migrated to V4) reads as no blocks: the rows alone,
     // which fail as the row read does when there are no tables at all.
-    let blocks = read_blocks(&tx, metric, from, to, from_t, to_t).unwrap_or_default();
+    let mut contexts = Contexts::default();
+    let blocks =
+        read_blocks(&tx, metric, from, to, from_t, to_t, &mut contexts).unwrap_or_default();
     // The stretches of [from, to) no block covers, each with where its rows go.
     let mut gaps = Vec::new();
     let mut cursor = from.to_string();
@@ -81,7 +91,15 @@ pub(crate) fn read_window(
     let mut gap_points: Vec<(usize, Vec<DataPoint>)> = Vec::new();
     for (lo, hi, at) in gaps {
         let mut points = Vec::new();
-        read_rows(&tx, metric, &lo, &hi, &mut points, Some(&mut noted))?;
+        read_rows(
+            &tx,
+            metric,
+            &lo,
+            &hi,
+            &mut points,
+            Some(&mut noted),
+            &mut contexts,
+        )?;
         if !points.is_empty() {
             gap_points.push((at, points));
         }
@@ -122,6 +140,7 @@ fn read_blocks(
     to: &str,
     from_t: DateTime<Utc>,
     to_t: DateTime<Utc>,
+    contexts: &mut Contexts,
 ) -> Result<Blocks, LaneError> {
     let mut query = conn.prepare_cached(LOAD_BLOCKS)?;
     let mut rows = query.query(params![metric, &from[..10], to])?;
@@ -134,7 +153,7 @@ fn read_blocks(
             continue;
         };
         let at = blocks.points.len();
-        if day_block::decode(block, start, from_t, to_t, &mut blocks.points).is_some() {
+        if day_block::decode(block, start, from_t, to_t, &mut blocks.points, contexts).is_some() {
             blocks.days.push((day.to_string(), at));
         }
     }
@@ -228,6 +247,7 @@ pub(crate) fn read_rows(
     to: &str,
     points: &mut Vec<DataPoint>,
     mut noted: Option<&mut Vec<String>>,
+    contexts: &mut Contexts,
 ) -> Result<(), LaneError> {
     let mut query = conn.prepare_cached(LOAD_POINTS)?;
     let mut rows = query.query(params![metric, from, to])?;
@@ -252,12 +272,15 @@ pub(crate) fn read_rows(
                 noted.push(day.to_string());
             }
         }
-        let context = text_or_null(row, 3, "context")?.and_then(|t| serde_json::from_str(t).ok());
+        let context = match text_or_null(row, 3, "context")? {
+            Some(text) => contexts.parse(text.as_bytes()).unwrap_or_default(),
+            None => Context::new(),
+        };
         points.push(DataPoint {
             timestamp,
             value: row.get(1)?,
             is_missing: row.get(2)?,
-            context: context_from_value(context),
+            context,
         });
     }
     Ok(())

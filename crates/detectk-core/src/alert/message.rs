@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::alert::settings::AlertSettings;
 use crate::alert::template;
 use crate::alert::text::{MessageInput, default_text, sample_detection, title};
-use crate::model::DetectionRecord;
+use crate::model::{Context, DetectionRecord};
 use crate::traits::{AlertKind, AlertMessage};
 
 /// A configured detector as alerts describe it.
@@ -95,7 +95,7 @@ pub fn sample_message(
             detector_params: d.params.clone(),
             detection: sample_detection(now),
             alert_sent: false,
-            context: Map::new(),
+            context: Context::new(),
         })
         .collect();
     let input = MessageInput {

@@ -10,7 +10,7 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Map;
 
 use crate::alert::text::{MessageInput, default_text, point_value, sample_detection, title};
-use crate::model::DetectionRecord;
+use crate::model::{Context, DetectionRecord};
 use crate::traits::AlertKind;
 
 /// The variables a `message_template` can use.
@@ -209,7 +209,7 @@ pub fn validate_template(source: &str) -> Result<(), String> {
         detector_params: serde_json::json!({"window_size": "30 days", "n_sigma": 3.0}),
         detection: sample_detection(at),
         alert_sent: false,
-        context: Map::new(),
+        context: Context::new(),
     }];
     for (kind, recovered_from) in [(AlertKind::Anomaly, None), (AlertKind::Recovery, Some(at))] {
         let input = MessageInput {

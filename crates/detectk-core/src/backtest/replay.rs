@@ -184,7 +184,7 @@ mod tests {
     use chrono::TimeZone;
     use serde_json::{Map, json};
 
-    use crate::model::Direction;
+    use crate::model::{Context, Direction};
 
     const STEP: TimeDelta = TimeDelta::minutes(10);
 
@@ -211,7 +211,7 @@ mod tests {
                 stats: Map::new(),
             },
             alert_sent: false,
-            context: Map::new(),
+            context: Context::new(),
         }
     }
 

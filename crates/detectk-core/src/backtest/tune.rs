@@ -19,7 +19,7 @@ use crate::backtest::labels::IncidentWindow;
 use crate::backtest::replay::{detect_range, replay_policy};
 use crate::backtest::score::{Scores, Tally, score_series};
 use crate::config::Params;
-use crate::model::{DataPoint, DetectionRecord};
+use crate::model::{Context, DataPoint, DetectionRecord};
 use crate::registry::Registry;
 use crate::traits::{AlertKind, DetectionContext, Detector};
 
@@ -342,7 +342,7 @@ fn score_detector(
                 detector_params: params.clone(),
                 detection,
                 alert_sent: false,
-                context: Map::new(),
+                context: Context::new(),
             })
             .collect();
         let weeks = (input.to - input.from).num_seconds() as f64 / (7.0 * 86_400.0);

@@ -4,7 +4,7 @@ use serde_json::{Map, json};
 use super::*;
 use crate::alert::text::*;
 use crate::alert::validate_template;
-use crate::model::{Detection, DetectionRecord, Direction};
+use crate::model::{Context, Detection, DetectionRecord, Direction};
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 11, 2, 14, 30, 0).unwrap()
@@ -18,7 +18,7 @@ fn record(id: &str, kind: &str, params: serde_json::Value, d: Detection) -> Dete
         detector_params: params,
         detection: d,
         alert_sent: false,
-        context: Map::new(),
+        context: Context::new(),
     }
 }
 

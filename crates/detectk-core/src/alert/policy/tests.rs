@@ -3,7 +3,7 @@ use serde_json::{Map, json};
 
 use super::*;
 use crate::alert::settings::{Agreement, AlertSettings, AnomalyShare, DirectionFilter};
-use crate::model::{Detection, DetectionRecord, Direction};
+use crate::model::{Context, Detection, DetectionRecord, Direction};
 
 const STEP: TimeDelta = TimeDelta::minutes(10);
 
@@ -36,7 +36,7 @@ fn det(id: &str, i: i32, dev: f64) -> DetectionRecord {
             stats: Map::new(),
         },
         alert_sent: false,
-        context: Map::new(),
+        context: Context::new(),
     }
 }
 
