@@ -119,15 +119,28 @@ impl Contexts {
     /// The context stored as `text` (text that is not a JSON object gives an empty one,
     /// as [`context_from_value`]); `None` when `text` is not UTF-8.
     pub(crate) fn parse(&mut self, text: &[u8]) -> Option<Context> {
+        self.parse_with(text, |text| {
+            let json = std::str::from_utf8(text).map_err(|_| ())?;
+            Ok::<_, ()>(context_from_value(serde_json::from_str(json).ok()))
+        })
+        .ok()
+    }
+
+    /// The context stored as `text`, parsed by `parse` when this read has not seen the
+    /// same text yet (a failure is not kept).
+    pub(crate) fn parse_with<E>(
+        &mut self,
+        text: &[u8],
+        parse: impl FnOnce(&[u8]) -> Result<Context, E>,
+    ) -> Result<Context, E> {
         if let Some(context) = self.parsed.get(text) {
-            return Some(context.clone());
+            return Ok(context.clone());
         }
-        let json = std::str::from_utf8(text).ok()?;
-        let context = context_from_value(serde_json::from_str(json).ok());
+        let context = parse(text)?;
         if self.parsed.len() < MAX_SHARED_CONTEXTS {
             self.parsed.insert(text.into(), context.clone());
         }
-        Some(context)
+        Ok(context)
     }
 }
 

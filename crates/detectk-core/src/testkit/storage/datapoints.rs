@@ -107,11 +107,17 @@ pub async fn storage_context_json(t: &StorageTarget<'_>) -> CheckResult {
     rich.insert("nothing".into(), json!(null));
     rich.insert("list".into(), json!([1, "two", [3.5], {"k": false}]));
     rich.insert("nested".into(), json!({"a": {"b": {"c": "deep"}}}));
+    let hour = |h: i64| Context::from_iter([("hour_of_day".to_string(), json!(h))]);
+    // Points repeating a context (storages may decode each distinct one once) and
+    // points between them with other contexts or none.
     let points = vec![
-        DataPoint::new(at(0), 1.0).with_context(rich),
+        DataPoint::new(at(0), 1.0).with_context(rich.clone()),
         DataPoint::new(at(10), 2.0),
-        DataPoint::missing(at(20))
-            .with_context(Context::from_iter([("hour_of_day".to_string(), json!(0))])),
+        DataPoint::missing(at(20)).with_context(hour(0)),
+        DataPoint::new(at(30), 3.0).with_context(hour(1)),
+        DataPoint::new(at(40), 4.0).with_context(hour(0)),
+        DataPoint::new(at(50), 5.0).with_context(rich),
+        DataPoint::new(at(60), 6.0).with_context(hour(1)),
     ];
     t.storage.upsert_datapoints(&metric, &points).await?;
     let (from, to) = far();
