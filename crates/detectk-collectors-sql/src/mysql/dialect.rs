@@ -5,11 +5,13 @@
 //! under a named server lock (MySQL DDL is not transactional).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use detectk_core::model::Context;
 use serde_json::Value;
 use sqlx::error::BoxDynError;
 use sqlx::mysql::{MySqlArguments, MySqlRow};
 use sqlx::{Arguments, MySql, MySqlConnection, Row};
 
+use crate::records::Contexts;
 use crate::storage::Dialect;
 
 /// The MySQL/MariaDB dialect.
@@ -149,6 +151,17 @@ impl Dialect for Mysql {
         // MariaDB's JSON is LONGTEXT on the wire, MySQL's its own type: read the text.
         let text: Option<&str> = row.try_get_unchecked(column)?;
         Ok(text.and_then(|t| serde_json::from_str(t).ok()))
+    }
+
+    fn context(
+        row: &MySqlRow,
+        column: &str,
+        contexts: &mut Contexts,
+    ) -> Result<Context, sqlx::Error> {
+        let text: Option<&str> = row.try_get_unchecked(column)?;
+        Ok(text
+            .and_then(|t| contexts.parse(t.as_bytes()))
+            .unwrap_or_default())
     }
 
     const NOW: Option<&'static str> = Some("UTC_TIMESTAMP(6)");

@@ -5,16 +5,17 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use detectk_core::model::{DataPoint, DetectionRecord};
+use detectk_core::model::{Context, DataPoint, DetectionRecord};
 use serde_json::Value;
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{Arguments, PgConnection, Postgres, Row};
+use sqlx::postgres::{PgArguments, PgRow, PgValueFormat};
+use sqlx::{Arguments, PgConnection, Postgres, Row, TypeInfo, ValueRef};
 
 use super::bulk;
 use super::lane::PgLane;
 use crate::handle::Handle;
 use crate::pool::PoolCache;
+use crate::records::{Contexts, context_from_value};
 use crate::storage::Dialect;
 use crate::storage::lane::BulkLane;
 
@@ -120,6 +121,30 @@ impl Dialect for Pg {
 
     fn json(row: &PgRow, column: &str) -> Result<Option<Value>, sqlx::Error> {
         row.try_get(column)
+    }
+
+    fn context(row: &PgRow, column: &str, contexts: &mut Contexts) -> Result<Context, sqlx::Error> {
+        let raw = row.try_get_raw(column)?;
+        if raw.is_null() {
+            return Ok(Context::new());
+        }
+        let decode_error = |source: BoxDynError| sqlx::Error::ColumnDecode {
+            index: format!("{column:?}"),
+            source,
+        };
+        let mut bytes = raw.as_bytes().map_err(decode_error)?;
+        if raw.format() == PgValueFormat::Binary && raw.type_info().name() == "JSONB" {
+            // Binary JSONB is a version byte, then the JSON text.
+            bytes = match bytes.split_first() {
+                Some((1, text)) => text,
+                _ => return Err(decode_error("unsupported JSONB format version".into())),
+            };
+        }
+        contexts.parse_with(bytes, |text| {
+            serde_json::from_slice::<Value>(text)
+                .map(|value| context_from_value(Some(value)))
+                .map_err(|e| decode_error(e.into()))
+        })
     }
 
     const NOW: Option<&'static str> = Some("now()");

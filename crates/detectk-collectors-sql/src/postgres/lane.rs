@@ -6,50 +6,22 @@
 //! reads it, on the same pool.
 
 use chrono::{DateTime, Utc};
-use detectk_core::Context;
 use detectk_core::async_trait;
 use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::LoadDatapoints;
-use serde_json::Value;
-use sqlx::postgres::{PgRow, PgValueFormat};
-use sqlx::{Connection, Postgres, Row, TypeInfo, ValueRef};
+use sqlx::{Connection, Postgres, Row};
 
 use super::bulk::{self, COPY_MIN_ROWS};
+use super::dialect::Pg;
 use crate::handle::Handle;
-use crate::records::{Contexts, context_from_value};
+use crate::records::Contexts;
+use crate::storage::Dialect;
 use crate::storage::lane::BulkLane;
 
 /// [`crate::storage::lane::LOAD_POINTS`] with PostgreSQL's placeholders.
 const LOAD_POINTS: &str = "SELECT collected_at, value, is_missing, context \
      FROM dtk_datapoints WHERE metric_name = $1 AND collected_at >= $2 AND collected_at < $3 \
      ORDER BY collected_at";
-
-/// The `context` of a stored point, as decoding it to a JSON value gives it (NULL and
-/// non-objects: empty); the points of one read that store the same JSON share one
-/// context, decoded once.
-fn stored_context(row: &PgRow, contexts: &mut Contexts) -> Result<Context, sqlx::Error> {
-    let raw = row.try_get_raw("context")?;
-    if raw.is_null() {
-        return Ok(Context::new());
-    }
-    let decode_error = |source: sqlx::error::BoxDynError| sqlx::Error::ColumnDecode {
-        index: "\"context\"".into(),
-        source,
-    };
-    let mut bytes = raw.as_bytes().map_err(decode_error)?;
-    if raw.format() == PgValueFormat::Binary && raw.type_info().name() == "JSONB" {
-        // Binary JSONB is a version byte, then the JSON text.
-        bytes = match bytes.split_first() {
-            Some((1, text)) => text,
-            _ => return Err(decode_error("unsupported JSONB format version".into())),
-        };
-    }
-    contexts.parse_with(bytes, |text| {
-        serde_json::from_slice::<Value>(text)
-            .map(|value| context_from_value(Some(value)))
-            .map_err(|e| decode_error(e.into()))
-    })
-}
 
 /// The bulk lane of one PostgreSQL storage (on the storage's own pool).
 #[derive(Debug)]
@@ -81,7 +53,7 @@ impl BulkLane for PgLane {
                     timestamp: row.try_get("collected_at")?,
                     value: row.try_get("value")?,
                     is_missing: row.try_get("is_missing")?,
-                    context: stored_context(row, &mut contexts)?,
+                    context: Pg::context(row, "context", &mut contexts)?,
                 })
             })
             .collect()

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use detectk_core::model::Context;
 use serde_json::Value;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -15,6 +16,7 @@ use super::lane::LiteLane;
 use super::time_text::{parse_time_text, time_text};
 use crate::handle::Handle;
 use crate::pool::PoolCache;
+use crate::records::Contexts;
 use crate::settings::{ConnectionSettings, Role, SqliteFile};
 use crate::storage::Dialect;
 use crate::storage::lane::BulkLane;
@@ -193,6 +195,17 @@ impl Dialect for Lite {
     fn json(row: &SqliteRow, column: &str) -> Result<Option<Value>, sqlx::Error> {
         let text: Option<&str> = row.try_get(column)?;
         Ok(text.and_then(|t| serde_json::from_str(t).ok()))
+    }
+
+    fn context(
+        row: &SqliteRow,
+        column: &str,
+        contexts: &mut Contexts,
+    ) -> Result<Context, sqlx::Error> {
+        let text: Option<&str> = row.try_get(column)?;
+        Ok(text
+            .and_then(|t| contexts.parse(t.as_bytes()))
+            .unwrap_or_default())
     }
 
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use detectk_core::model::{DataPoint, DetectionRecord};
+use detectk_core::model::{Context, DataPoint, DetectionRecord};
 use serde_json::Value;
 use sqlx::Database;
 use sqlx::error::BoxDynError;
@@ -19,6 +19,7 @@ use super::db::{Conn, SqlDb};
 use super::lane::BulkLane;
 use crate::handle::Handle;
 use crate::pool::PoolCache;
+use crate::records::{Contexts, context_from_value};
 
 /// The arguments of a statement of dialect `D`.
 pub(crate) type Args<D> = <<D as Dialect>::DB as Database>::Arguments;
@@ -43,6 +44,18 @@ pub(crate) trait Dialect: Sized + Send + Sync + std::fmt::Debug + 'static {
 
     /// Reads a JSON column; NULL and text that is not JSON give `None`.
     fn json(row: &RowOf<Self>, column: &str) -> Result<Option<Value>, sqlx::Error>;
+
+    /// Reads a point's `context` column as [`Self::json`] does (NULL and non-objects
+    /// give an empty context); the points of one read that store the same JSON text
+    /// share one context, decoded once, through `contexts`. Default: decoded each time.
+    fn context(
+        row: &RowOf<Self>,
+        column: &str,
+        contexts: &mut Contexts,
+    ) -> Result<Context, sqlx::Error> {
+        let _ = contexts;
+        Ok(context_from_value(Self::json(row, column)?))
+    }
 
     /// An SQL expression of the server's current UTC time in the time columns' type,
     /// written for `loaded_at`, `updated_at` and `applied_at` instead of binding the

@@ -10,7 +10,7 @@ use detectk_core::traits::{LoadDatapoints, SeriesStore, StorageResult};
 use super::db::{Conn, SqlDb};
 use super::lane::LOAD_POINTS;
 use super::{Dialect, SqlStorage, Stmt, begin_write};
-use crate::records::{context_from_value, context_text, dedupe_points};
+use crate::records::{Contexts, context_text, dedupe_points};
 
 /// The columns written for a point, in order.
 pub(crate) const POINT_COLUMNS: &str =
@@ -54,13 +54,14 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
             .fetch(&mut *self.conn("loading datapoints").await?)
             .await
             .map_err(&err)?;
+        let mut contexts = Contexts::default();
         rows.iter()
             .map(|row| {
                 Ok(DataPoint {
                     timestamp: self.required_time(D::time(row, "collected_at"), "collected_at")?,
                     value: D::DB::float(row, "value").map_err(&err)?,
                     is_missing: D::DB::boolean(row, "is_missing").map_err(&err)?,
-                    context: context_from_value(D::json(row, "context").map_err(&err)?),
+                    context: D::context(row, "context", &mut contexts).map_err(&err)?,
                 })
             })
             .collect()
