@@ -30,6 +30,16 @@ pub fn metric_yaml(manifest: &Manifest, id: u32) -> String {
             "alerter:\n  type: webhook\n  params:\n    url: \"{url}\"\n  conditions:\n    consecutive_anomalies: 1\n    cooldown_minutes: 60\n"
         ),
     };
+    // Python detectk's way to a seasonal feature: the query returns it as a column.
+    let (hour_column, context_columns, seasonal) = if manifest.context_column {
+        (
+            ", CAST(strftime('%H', ts) AS INTEGER) AS hour_of_day",
+            "    context_columns: [hour_of_day]\n",
+            "      seasonal_features: [hour_of_day]\n",
+        )
+    } else {
+        ("", "", "")
+    };
     format!(
         r#"name: {name}
 description: Fleet benchmark series {id}
@@ -39,14 +49,14 @@ collector:
   params:
     connection_string: "sqlite:///../{SOURCE_FILE}"
     query: |
-      SELECT ts AS period_time, value
+      SELECT ts AS period_time, value{hour_column}
       FROM series_points
       WHERE series_id = {id}
         AND ts >= '{{{{ period_start }}}}' AND ts < '{{{{ period_finish }}}}'
       ORDER BY ts
     timestamp_column: period_time
     value_column: value
-storage:
+{context_columns}storage:
   enabled: true
   type: sql
   params:
@@ -54,7 +64,7 @@ storage:
   - type: mad
     params:
       window_size: "30 days"
-      n_sigma: 3.0
+{seasonal}      n_sigma: 3.0
   - type: zscore
     params:
       window_size: "7 days"

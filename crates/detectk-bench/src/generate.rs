@@ -29,6 +29,9 @@ pub struct GenerateOptions {
     pub storage: StorageChoice,
     /// Alerter of the metrics.
     pub alerter: AlerterChoice,
+    /// Whether each metric's query returns an `hour_of_day` context column that its
+    /// MAD detector uses as a seasonal feature.
+    pub context_column: bool,
 }
 
 /// What `generate` or `advance` wrote.
@@ -71,6 +74,7 @@ pub async fn generate(dir: &Path, options: &GenerateOptions) -> Result<Written, 
         end: options.end,
         storage: options.storage.clone(),
         alerter: options.alerter.clone(),
+        context_column: options.context_column,
     };
     let stale_metrics = dir.join(crate::manifest::METRICS_DIR);
     if stale_metrics.exists() {

@@ -62,6 +62,10 @@ struct StorageArgs {
     /// URL of --alerter webhook.
     #[arg(long, default_value = "http://127.0.0.1:18099/fleet-bench")]
     webhook_url: String,
+    /// Each query also returns the point's hour as a context column (`context_columns:
+    /// [hour_of_day]`), which the MAD detector uses as its seasonal feature.
+    #[arg(long)]
+    context_column: bool,
     /// End of the data (exclusive, UTC, on the 10-minute grid): the fleet's "now".
     #[arg(long, default_value = DEFAULT_END)]
     end: String,
@@ -95,6 +99,7 @@ impl StorageArgs {
             end: generate::parse_time(&self.end)?,
             storage,
             alerter,
+            context_column: self.context_column,
         })
     }
 }

@@ -61,6 +61,10 @@ pub struct Manifest {
     pub storage: StorageChoice,
     /// Alerter of the metrics.
     pub alerter: AlerterChoice,
+    /// Whether the queries return an `hour_of_day` context column, used by MAD as a
+    /// seasonal feature (absent in older manifests: no).
+    #[serde(default)]
+    pub context_column: bool,
 }
 
 impl Manifest {

@@ -197,3 +197,92 @@ async fn a_tiny_fleet_runs_through_dtk() {
     let after = count(&dir, &manifest.storage).await.unwrap();
     assert_eq!(after.datapoints, points + 2 * METRICS);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_with_a_context_column_stores_each_points_hour_and_scores_by_it() {
+    let dtk = dtk();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fleet");
+    let dir_arg = dir.to_str().unwrap();
+    fleet_bench(&[
+        "generate",
+        "--metrics",
+        "2",
+        "--days",
+        "3",
+        "--dir",
+        dir_arg,
+        "--context-column",
+    ]);
+    let manifest = Manifest::load(&dir).unwrap();
+    assert!(manifest.context_column);
+    let config = std::fs::read_to_string(manifest.metric_path(&dir, 1)).unwrap();
+    assert!(
+        config.contains("context_columns: [hour_of_day]")
+            && config.contains("seasonal_features: [hour_of_day]"),
+        "{config}"
+    );
+    run_dtk(&dtk, &["backfill", dir_arg, "--execution-time", END]);
+    let points = 2 * 3 * 144;
+    let loaded = count(&dir, &manifest.storage).await.unwrap();
+    assert_eq!((loaded.datapoints, loaded.detections), (points, 2 * points));
+
+    let options =
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("detectk.db").display()))
+            .unwrap()
+            .read_only(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT collected_at, context FROM dtk_datapoints")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(rows.len() as i64, points);
+    for (at, context) in &rows {
+        let hour: u32 = at[11..13].parse().unwrap();
+        assert_eq!(
+            context.as_deref(),
+            Some(format!(r#"{{"hour_of_day":{hour}}}"#).as_str()),
+            "{at}"
+        );
+    }
+    // A tick reads the window back (day blocks with their contexts) and scores the point.
+    let at = fleet_bench(&["advance", "--dir", dir_arg, "--intervals", "1"]);
+    run_dtk(&dtk, &["run", dir_arg, "--execution-time", at.trim()]);
+    let ticked = count(&dir, &manifest.storage).await.unwrap();
+    assert_eq!(ticked.detections, 2 * (points + 2));
+    // MAD scored the new point (hour 0) against the hour-0 points before it: the centre
+    // of its band is a (weighted) median of those values, where the median of all 432
+    // earlier values would be an hour-0 value by chance only.
+    let (hour, lower, upper): (i64, f64, f64) = sqlx::query_as(
+        "SELECT json_extract(context, '$.hour_of_day'), lower_bound, upper_bound \
+         FROM dtk_detections WHERE detector_type = 'mad' AND metric_name = 'fleet_00001' \
+         AND detected_at = '2026-01-01 00:00:00'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(hour, 0);
+    let source = SqliteConnectOptions::from_str(&format!(
+        "sqlite://{}",
+        dir.join(detectk_bench::manifest::SOURCE_FILE).display()
+    ))
+    .unwrap()
+    .read_only(true);
+    let mut source = SqliteConnection::connect_with(&source).await.unwrap();
+    let hour_zero: Vec<f64> = sqlx::query_scalar(
+        "SELECT value FROM series_points WHERE series_id = 1 \
+         AND substr(ts, 12, 2) = '00' AND ts < '2026-01-01 00:00:00'",
+    )
+    .fetch_all(&mut source)
+    .await
+    .unwrap();
+    assert_eq!(hour_zero.len(), 18);
+    let centre = (lower + upper) / 2.0;
+    assert!(
+        hour_zero
+            .iter()
+            .any(|v| (v - centre).abs() <= 1e-9 * v.abs().max(1.0)),
+        "band centre {centre} is none of the hour-0 values {hour_zero:?}"
+    );
+}
