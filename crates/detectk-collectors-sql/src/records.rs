@@ -126,6 +126,13 @@ impl Contexts {
         .ok()
     }
 
+    /// The context stored as the text of a JSON column (NULL, or text that is not a JSON
+    /// object, gives an empty one).
+    pub(crate) fn of_text(&mut self, text: Option<&str>) -> Context {
+        text.and_then(|t| self.parse(t.as_bytes()))
+            .unwrap_or_default()
+    }
+
     /// The context stored as `text`, parsed by `parse` when this read has not seen the
     /// same text yet (a failure is not kept).
     pub(crate) fn parse_with<E>(

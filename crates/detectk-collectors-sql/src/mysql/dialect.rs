@@ -158,10 +158,7 @@ impl Dialect for Mysql {
         column: &str,
         contexts: &mut Contexts,
     ) -> Result<Context, sqlx::Error> {
-        let text: Option<&str> = row.try_get_unchecked(column)?;
-        Ok(text
-            .and_then(|t| contexts.parse(t.as_bytes()))
-            .unwrap_or_default())
+        Ok(contexts.of_text(row.try_get_unchecked(column)?))
     }
 
     const NOW: Option<&'static str> = Some("UTC_TIMESTAMP(6)");

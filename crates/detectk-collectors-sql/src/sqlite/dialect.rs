@@ -202,10 +202,7 @@ impl Dialect for Lite {
         column: &str,
         contexts: &mut Contexts,
     ) -> Result<Context, sqlx::Error> {
-        let text: Option<&str> = row.try_get(column)?;
-        Ok(text
-            .and_then(|t| contexts.parse(t.as_bytes()))
-            .unwrap_or_default())
+        Ok(contexts.of_text(row.try_get(column)?))
     }
 
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");

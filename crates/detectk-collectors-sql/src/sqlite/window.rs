@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use detectk_core::model::{Context, DataPoint};
+use detectk_core::model::DataPoint;
 use rusqlite::{Connection, params};
 
 use super::day_block::{self, BlockPoint};
@@ -272,10 +272,7 @@ pub(crate) fn read_rows(
                 noted.push(day.to_string());
             }
         }
-        let context = match text_or_null(row, 3, "context")? {
-            Some(text) => contexts.parse(text.as_bytes()).unwrap_or_default(),
-            None => Context::new(),
-        };
+        let context = contexts.of_text(text_or_null(row, 3, "context")?);
         points.push(DataPoint {
             timestamp,
             value: row.get(1)?,
