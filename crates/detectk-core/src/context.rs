@@ -79,6 +79,8 @@ impl PartialEq for Context {
     }
 }
 
+impl Eq for Context {}
+
 impl From<Map<String, Value>> for Context {
     fn from(map: Map<String, Value>) -> Self {
         Self((!map.is_empty()).then(|| Arc::new(map)))
@@ -94,6 +96,24 @@ impl From<Context> for Value {
 impl FromIterator<(String, Value)> for Context {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
         Self::from(iter.into_iter().collect::<Map<String, Value>>())
+    }
+}
+
+impl Extend<(String, Value)> for Context {
+    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+        let mut iter = iter.into_iter().peekable();
+        if iter.peek().is_some() {
+            self.make_mut().extend(iter);
+        }
+    }
+}
+
+impl IntoIterator for Context {
+    type Item = (String, Value);
+    type IntoIter = serde_json::map::IntoIter;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_map().into_iter()
     }
 }
 
@@ -150,6 +170,17 @@ mod tests {
         assert_eq!(emptied, Context::new());
         assert!(emptied.is_empty() && Context::new().is_empty());
         assert_eq!(serde_json::to_string(&Context::new()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn extends_and_iterates_like_the_map() {
+        let mut ctx = Context::new();
+        ctx.extend(std::iter::empty());
+        assert!(ctx.0.is_none(), "extending by nothing allocates nothing");
+        ctx.extend([("a".to_string(), json!(1)), ("b".to_string(), json!(2))]);
+        let pairs: Vec<(String, Value)> = ctx.clone().into_iter().collect();
+        assert_eq!(pairs, vec![("a".into(), json!(1)), ("b".into(), json!(2))]);
+        assert_eq!((&ctx).into_iter().count(), 2);
     }
 
     #[test]
