@@ -151,40 +151,36 @@ impl Contexts {
     }
 }
 
-/// The `context` JSON of a detection: the point's context plus `stats` and `skipped`.
+/// The `context` JSON of a detection: the point's context plus `stats` (when not
+/// empty) and `skipped` (when set), `None` when that is empty.
 pub(crate) fn detection_context(record: &DetectionRecord) -> Option<String> {
     let (context, detection) = (&record.context, &record.detection);
-    if context.contains_key(STATS_KEY) || context.contains_key(SKIPPED_KEY) {
-        // A point context with a column of those names: the detection's replace it in
-        // place (the map's insert keeps the key's position).
-        let mut map = context.clone().into_map();
-        if !detection.stats.is_empty() {
-            map.insert(STATS_KEY.into(), Value::Object(detection.stats.clone()));
-        }
-        if let Some(reason) = &detection.skipped {
-            map.insert(SKIPPED_KEY.into(), Value::String(reason.clone()));
-        }
-        return (!map.is_empty()).then(|| json_text(&map));
-    }
     let empty = context.is_empty() && detection.stats.is_empty() && detection.skipped.is_none();
     (!empty).then(|| json_text(&DetectionContext(record)))
 }
 
 /// Serializes as the detection's `context` JSON without building it: the point's
-/// context, then `stats` (when not empty) and `skipped` (when set).
+/// context, with the detection's `stats` and `skipped` set as a map's insert would set
+/// them (in the place of a context column of the same name, else after the others).
 struct DetectionContext<'a>(&'a DetectionRecord);
 
 impl Serialize for DetectionContext<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (context, detection) = (&self.0.context, &self.0.detection);
+        let stats = (!detection.stats.is_empty()).then_some(&detection.stats);
+        let skipped = detection.skipped.as_ref();
         let mut map = serializer.serialize_map(None)?;
         for (k, v) in context.iter() {
-            map.serialize_entry(k, v)?;
+            match (k.as_str(), stats, skipped) {
+                (STATS_KEY, Some(stats), _) => map.serialize_entry(k, stats)?,
+                (SKIPPED_KEY, _, Some(reason)) => map.serialize_entry(k, reason)?,
+                _ => map.serialize_entry(k, v)?,
+            }
         }
-        if !detection.stats.is_empty() {
-            map.serialize_entry(STATS_KEY, &detection.stats)?;
+        if let Some(stats) = stats.filter(|_| !context.contains_key(STATS_KEY)) {
+            map.serialize_entry(STATS_KEY, stats)?;
         }
-        if let Some(reason) = &detection.skipped {
+        if let Some(reason) = skipped.filter(|_| !context.contains_key(SKIPPED_KEY)) {
             map.serialize_entry(SKIPPED_KEY, reason)?;
         }
         map.end()

@@ -4,12 +4,13 @@
 //!
 //! The step is quiet when, read in this order, the newest anomaly alert of the state
 //! key is absent or sent, (with `notify_recovery`) no point the policy looks at newer
-//! than that alert is flagged anomalous, the sent-alert state agrees with the alert (a run that recorded an
-//! alert between the two reads sends the step down the leased path; with the newest
-//! anomaly alert sent, no earlier one waits for delivery), the policy holds for the
-//! newest point, and no snooze or ack is in force. Anything else takes the lease and decides there, exactly as before. The
-//! look never writes or sends, so it cannot duplicate an alert; what it answers is
-//! what a leased run deciding at the moment of the reads would answer.
+//! than that alert is flagged anomalous, the sent-alert state agrees with the alert (a
+//! run that recorded an alert between the two reads sends the step down the leased
+//! path; with the newest anomaly alert sent, no earlier one waits for delivery), the
+//! policy holds for the newest point, and no snooze or ack is in force. Anything else
+//! takes the lease and decides there, exactly as before. The look never writes or
+//! sends, so it cannot duplicate an alert; what it answers is what a leased run
+//! deciding at the moment of the reads would answer.
 
 use chrono::Utc;
 
