@@ -300,7 +300,8 @@ impl Fleet {
                 let bounds = bounds.clone();
                 let work = async move {
                     let _permits = bounds.acquire(plan).await;
-                    limited(plan, options.timeout, self.runner.run(plan, run)).await
+                    // Boxed: the run's future is large, and the stream moves each metric's.
+                    limited(plan, options.timeout, Box::pin(self.runner.run(plan, run))).await
                 };
                 isolated(plan, work)
             })
@@ -331,7 +332,7 @@ impl Fleet {
                     let work = self
                         .runner
                         .backfill(plan, backfill, move |p| progress(metric, p));
-                    limited(plan, options.timeout, work).await
+                    limited(plan, options.timeout, Box::pin(work)).await
                 };
                 isolated(plan, work)
             })

@@ -153,6 +153,16 @@ fn decimal_scale(values: &[f64]) -> Option<usize> {
     })
 }
 
+/// The number of points `block` says it holds (`None` for another version or a
+/// truncated header); not a validation of the rest of it.
+pub(crate) fn point_count(block: &[u8]) -> Option<usize> {
+    let mut r = Reader { rest: block };
+    if r.byte()? != VERSION {
+        return None;
+    }
+    usize::try_from(r.varint()?).ok()
+}
+
 /// Appends to `out` the points of `block` in `[from, to)`, in time order, as the row
 /// read decodes them; `day_start` is the block's day (its UTC midnight). `None` (and
 /// `out` unchanged) when the block is not a valid block of that day.
@@ -189,30 +199,35 @@ fn decode_into(
     let first = unzigzag(r.varint()?);
     let day = day_start.timestamp_micros();
     let day_end = day.checked_add(DAY_MICROS)?;
-    // Times: every one checked inside the day and increasing.
-    let mut times = Vec::with_capacity(n.min(block.len()));
-    let mut t = first;
-    match r.byte()? {
+    // Times: every one checked inside the day and increasing (a grid's last time is
+    // computed, so a grid is checked without walking it).
+    let times = match r.byte()? {
         0 => {
             let step = i64::try_from(r.varint()?).ok()?;
-            for i in 0..n {
-                if i > 0 {
-                    t = t.checked_add(step).filter(|_| step > 0)?;
-                }
-                times.push(t);
-            }
+            let last = if n > 1 {
+                let steps = i64::try_from(n - 1).ok()?;
+                first
+                    .checked_add(step.checked_mul(steps)?)
+                    .filter(|_| step > 0)?
+            } else {
+                first
+            };
+            Times::Grid { first, step, last }
         }
         1 => {
+            let mut times = Vec::with_capacity(n.min(block.len()));
+            let mut t = first;
             times.push(t);
             for _ in 1..n {
                 let gap = i64::try_from(r.varint()?).ok().filter(|&g| g > 0)?;
                 t = t.checked_add(gap)?;
                 times.push(t);
             }
+            Times::Each(times)
         }
         _ => return None,
-    }
-    if first < day || t >= day_end {
+    };
+    if first < day || times.last() >= day_end {
         return None;
     }
     let flags: Flags = match r.byte()? {
@@ -220,7 +235,12 @@ fn decode_into(
         1 => Flags::Each(r.take(n)?),
         _ => return None,
     };
-    if (0..n).any(|i| flags.of(i) & !(HAS_VALUE | MISSING | HAS_CONTEXT) != 0) {
+    let known = HAS_VALUE | MISSING | HAS_CONTEXT;
+    let flags_ok = match flags {
+        Flags::Uniform(f) => f & !known == 0,
+        Flags::Each(each) => each.iter().all(|f| f & !known == 0),
+    };
+    if !flags_ok {
         return None;
     }
     let values_len = usize::try_from(r.varint()?).ok()?;
@@ -231,8 +251,11 @@ fn decode_into(
         RAW => None,
         k => Some(*POW10.get(usize::from(k))?),
     };
+    // The points kept are those in [from, to): as microseconds of the day, [lo, hi)
+    // (a point's time is whole microseconds, so a bound between two rounds up).
+    let (lo, hi) = (micros_of_day(from, day_start), micros_of_day(to, day_start));
     let date = day_start.date_naive();
-    for (i, &micros) in times.iter().enumerate() {
+    for i in 0..n {
         let f = flags.of(i);
         let value = if f & HAS_VALUE != 0 {
             Some(match scale {
@@ -252,23 +275,60 @@ fn decode_into(
             Context::new()
         };
         // Within the day (checked above): the day's date and the time of day.
-        let of_day = micros - day;
+        let of_day = times.at(i) - day;
+        if of_day < lo || of_day >= hi {
+            continue;
+        }
         let time = NaiveTime::from_num_seconds_from_midnight_opt(
             u32::try_from(of_day / 1_000_000).ok()?,
             u32::try_from(of_day % 1_000_000 * 1000).ok()?,
         )?;
-        let timestamp = date.and_time(time).and_utc();
-        if timestamp < from || timestamp >= to {
-            continue;
-        }
         out.push(DataPoint {
-            timestamp,
+            timestamp: date.and_time(time).and_utc(),
             value,
             is_missing: f & MISSING != 0,
             context,
         });
     }
     (r.rest.is_empty() && values.rest.is_empty()).then_some(())
+}
+
+/// `bound` as microseconds from `day_start`, rounded up, clamped to just outside the
+/// day: a point `p` of the day is at or after `bound` exactly when its microseconds
+/// of the day are at least this.
+fn micros_of_day(bound: DateTime<Utc>, day_start: DateTime<Utc>) -> i64 {
+    if bound <= day_start {
+        return -1;
+    }
+    match (bound - day_start).num_nanoseconds() {
+        Some(nanos) if nanos <= DAY_MICROS * 1000 => (nanos + 999) / 1000,
+        _ => DAY_MICROS + 1,
+    }
+}
+
+/// The times of a block's points, Unix microseconds.
+enum Times {
+    /// Evenly spaced: `first + i * step`, the last one `last`.
+    Grid { first: i64, step: i64, last: i64 },
+    /// Each point's own.
+    Each(Vec<i64>),
+}
+
+impl Times {
+    fn at(&self, i: usize) -> i64 {
+        match self {
+            // In range: `last` was computed without overflow.
+            Times::Grid { first, step, .. } => first + i as i64 * step,
+            Times::Each(each) => each[i],
+        }
+    }
+
+    fn last(&self) -> i64 {
+        match self {
+            Times::Grid { last, .. } => *last,
+            Times::Each(each) => each.last().copied().unwrap_or(i64::MIN),
+        }
+    }
 }
 
 /// The flags of a block's points.
@@ -312,14 +372,14 @@ impl<'b> Reader<'b> {
     /// A LEB128 varint of at most 10 bytes that fits in a `u64`.
     fn varint(&mut self) -> Option<u64> {
         let mut v: u64 = 0;
-        for shift in (0..70).step_by(7) {
-            let b = self.byte()?;
+        for (i, &b) in self.rest.iter().take(10).enumerate() {
             let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
+            if i == 9 && bits > 1 {
                 return None;
             }
-            v |= bits << shift;
+            v |= bits << (7 * i);
             if b & 0x80 == 0 {
+                self.rest = &self.rest[i + 1..];
                 return Some(v);
             }
         }
@@ -481,7 +541,236 @@ mod tests {
         assert!(all(&[VERSION, 0xff, 0xff, 0xff]).is_none());
     }
 
+    /// The first varint reader, byte by byte: the oracle of [`Reader::varint`].
+    fn reference_varint(r: &mut Reader<'_>) -> Option<u64> {
+        let mut v: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let b = r.byte()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return None;
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The first decoder, point by point, kept as the oracle the faster one is checked
+    /// against.
+    fn reference_decode_into(
+        block: &[u8],
+        day_start: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        out: &mut Vec<DataPoint>,
+        contexts: &mut Contexts,
+    ) -> Option<()> {
+        let mut r = Reader { rest: block };
+        if r.byte()? != VERSION {
+            return None;
+        }
+        let n = usize::try_from(reference_varint(&mut r)?)
+            .ok()
+            .filter(|&n| n > 0)?;
+        let first = unzigzag(reference_varint(&mut r)?);
+        let day = day_start.timestamp_micros();
+        let day_end = day.checked_add(DAY_MICROS)?;
+        // Times: every one checked inside the day and increasing.
+        let mut times = Vec::with_capacity(n.min(block.len()));
+        let mut t = first;
+        match r.byte()? {
+            0 => {
+                let step = i64::try_from(reference_varint(&mut r)?).ok()?;
+                for i in 0..n {
+                    if i > 0 {
+                        t = t.checked_add(step).filter(|_| step > 0)?;
+                    }
+                    times.push(t);
+                }
+            }
+            1 => {
+                times.push(t);
+                for _ in 1..n {
+                    let gap = i64::try_from(reference_varint(&mut r)?)
+                        .ok()
+                        .filter(|&g| g > 0)?;
+                    t = t.checked_add(gap)?;
+                    times.push(t);
+                }
+            }
+            _ => return None,
+        }
+        if first < day || t >= day_end {
+            return None;
+        }
+        let flags: Flags = match r.byte()? {
+            0 => Flags::Uniform(r.byte()?),
+            1 => Flags::Each(r.take(n)?),
+            _ => return None,
+        };
+        if (0..n).any(|i| flags.of(i) & !(HAS_VALUE | MISSING | HAS_CONTEXT) != 0) {
+            return None;
+        }
+        let values_len = usize::try_from(reference_varint(&mut r)?).ok()?;
+        let mut values = Reader {
+            rest: r.take(values_len)?,
+        };
+        let scale = match values.byte()? {
+            RAW => None,
+            k => Some(*POW10.get(usize::from(k))?),
+        };
+        let date = day_start.date_naive();
+        for (i, &micros) in times.iter().enumerate() {
+            let f = flags.of(i);
+            let value = if f & HAS_VALUE != 0 {
+                Some(match scale {
+                    Some(p) => unzigzag(reference_varint(&mut values)?) as f64 / p,
+                    None => {
+                        let bytes: [u8; 8] = values.take(8)?.try_into().ok()?;
+                        f64::from_bits(u64::from_le_bytes(bytes))
+                    }
+                })
+            } else {
+                None
+            };
+            let context = if f & HAS_CONTEXT != 0 {
+                let len = usize::try_from(reference_varint(&mut r)?).ok()?;
+                contexts.parse(r.take(len)?)?
+            } else {
+                Context::new()
+            };
+            // Within the day (checked above): the day's date and the time of day.
+            let of_day = micros - day;
+            let time = NaiveTime::from_num_seconds_from_midnight_opt(
+                u32::try_from(of_day / 1_000_000).ok()?,
+                u32::try_from(of_day % 1_000_000 * 1000).ok()?,
+            )?;
+            let timestamp = date.and_time(time).and_utc();
+            if timestamp < from || timestamp >= to {
+                continue;
+            }
+            out.push(DataPoint {
+                timestamp,
+                value,
+                is_missing: f & MISSING != 0,
+                context,
+            });
+        }
+        (r.rest.is_empty() && values.rest.is_empty()).then_some(())
+    }
+
+    /// Both decoders on one block and range: the points, or `None`, of each.
+    fn both(
+        block: &[u8],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> (Option<Vec<DataPoint>>, Option<Vec<DataPoint>>) {
+        let mut fast = Vec::new();
+        let fast =
+            decode(block, day(), from, to, &mut fast, &mut Contexts::default()).map(|()| fast);
+        let mut slow = Vec::new();
+        let slow =
+            reference_decode_into(block, day(), from, to, &mut slow, &mut Contexts::default())
+                .map(|()| slow);
+        (fast, slow)
+    }
+
+    /// A point of the test day from generated parts.
+    fn generated(micros: i64, kind: u8, value: f64, decimals: i64) -> BlockPoint {
+        let value = match kind % 4 {
+            0 => None,
+            1 => Some(value),
+            // Values with a few decimals: the scaled encodings.
+            _ => Some((value * 1e4).round().clamp(-1e15, 1e15) / 10f64.powi(decimals as i32)),
+        };
+        BlockPoint {
+            micros: day().timestamp_micros() + micros,
+            value,
+            is_missing: kind & 4 != 0,
+            context: (kind & 8 != 0).then(|| format!(r#"{{"k":{}}}"#, kind)),
+        }
+    }
+
     proptest::proptest! {
+
+        /// The decoder reads every byte string as the first, point-by-point decoder did.
+        #[test]
+        fn arbitrary_bytes_decode_as_the_reference_does(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            from_ns in -1_000_000_000i64..90_000_000_000_000,
+            span_ns in 0i64..90_000_000_000_000,
+        ) {
+            let mut block = vec![VERSION];
+            block.extend(bytes);
+            let from = day() + chrono::Duration::nanoseconds(from_ns);
+            let to = from + chrono::Duration::nanoseconds(span_ns);
+            let (fast, slow) = both(&block, from, to);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// Valid blocks, clipped anywhere (to the nanosecond) and with one byte changed
+        /// or cut off, decode as the first decoder decoded them.
+        #[test]
+        fn blocks_and_damaged_blocks_decode_as_the_reference_does(
+            parts in proptest::collection::btree_map(
+                0i64..DAY_MICROS,
+                (proptest::num::u8::ANY, -1e9f64..1e9, 0i64..5),
+                1..60,
+            ),
+            grid in proptest::option::of((0i64..DAY_MICROS / 2, 1i64..600_000_000, 1usize..200)),
+            damage in proptest::option::of((proptest::num::usize::ANY, proptest::num::u8::ANY)),
+            cut in proptest::option::of(proptest::num::usize::ANY),
+            from_ns in -1_000_000_000i64..90_000_000_000_000,
+            span_ns in 0i64..90_000_000_000_000,
+        ) {
+            let points: Vec<BlockPoint> = match grid {
+                // An evenly spaced day (the common block), each point from the parts.
+                Some((first, step, n)) => parts
+                    .values()
+                    .cycle()
+                    .take(n)
+                    .enumerate()
+                    .map(|(i, &(kind, value, decimals))| (first + i as i64 * step, kind, value, decimals))
+                    .take_while(|&(micros, ..)| micros < DAY_MICROS)
+                    .map(|(micros, kind, value, decimals)| generated(micros, kind, value, decimals))
+                    .collect(),
+                None => parts
+                    .iter()
+                    .map(|(&micros, &(kind, value, decimals))| generated(micros, kind, value, decimals))
+                    .collect(),
+            };
+            let mut block = encode(&points);
+            if let Some((at, byte)) = damage {
+                let at = at % block.len();
+                block[at] = byte;
+            }
+            if let Some(cut) = cut {
+                block.truncate(cut % (block.len() + 1));
+            }
+            let from = day() + chrono::Duration::nanoseconds(from_ns);
+            let to = from + chrono::Duration::nanoseconds(span_ns);
+            let (fast, slow) = both(&block, from, to);
+            if damage.is_none() && cut.is_none() {
+                let all = fast.as_ref().map(Vec::len);
+                proptest::prop_assert!(all.is_some(), "an undamaged block decodes");
+            }
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// The varint reader reads every byte string as the byte-by-byte one did, and
+        /// leaves the same rest.
+        #[test]
+        fn varints_read_as_the_reference_does(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..14)) {
+            let (mut fast, mut slow) = (Reader { rest: &bytes }, Reader { rest: &bytes });
+            let (a, b) = (fast.varint(), reference_varint(&mut slow));
+            proptest::prop_assert_eq!(a, b);
+            if a.is_some() {
+                proptest::prop_assert_eq!(fast.rest, slow.rest);
+            }
+        }
         /// No byte string makes decoding panic, and what decodes lies in the day.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {

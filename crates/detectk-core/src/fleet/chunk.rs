@@ -247,7 +247,8 @@ impl Fleet {
                         }
                         self.runner.run_known(plan, run, known).await
                     };
-                    limited(plan, options.timeout, work).await
+                    // Boxed: the run's future is large, and the stream moves each metric's.
+                    limited(plan, options.timeout, Box::pin(work)).await
                 };
                 isolated(plan, work)
             })
