@@ -35,6 +35,11 @@ use crate::records::Contexts;
 /// The block format this build writes and reads.
 pub(crate) const VERSION: u8 = 1;
 
+/// The most points a block holds (a point a second): a day with more keeps no block and
+/// is read from its rows, and a block claiming more is refused (a damaged count would
+/// otherwise have a decoder produce billions of empty points).
+pub(crate) const MAX_POINTS: usize = 86_400;
+
 /// Flag: the point has a value (the `value` column is not NULL).
 const HAS_VALUE: u8 = 1;
 /// Flag: the point is missing (`is_missing` is true).
@@ -195,7 +200,9 @@ fn decode_into(
     if r.byte()? != VERSION {
         return None;
     }
-    let n = usize::try_from(r.varint()?).ok().filter(|&n| n > 0)?;
+    let n = usize::try_from(r.varint()?)
+        .ok()
+        .filter(|&n| n > 0 && n <= MAX_POINTS)?;
     let first = unzigzag(r.varint()?);
     let day = day_start.timestamp_micros();
     let day_end = day.checked_add(DAY_MICROS)?;
@@ -371,6 +378,21 @@ impl<'b> Reader<'b> {
 
     /// A LEB128 varint of at most 10 bytes that fits in a `u64`.
     fn varint(&mut self) -> Option<u64> {
+        // Most end within the next 8 bytes (56 bits: every value a block scales):
+        // read them as one word and gather the 7-bit groups pairwise.
+        if let Some(chunk) = self.rest.first_chunk::<8>() {
+            let word = u64::from_le_bytes(*chunk);
+            let ends = !word & 0x8080_8080_8080_8080;
+            if ends != 0 {
+                let len = (ends.trailing_zeros() / 8 + 1) as usize;
+                let x = word & (u64::MAX >> (64 - 8 * len)) & 0x7f7f_7f7f_7f7f_7f7f;
+                let x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+                let x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+                let x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+                self.rest = &self.rest[len..];
+                return Some(x);
+            }
+        }
         let mut v: u64 = 0;
         for (i, &b) in self.rest.iter().take(10).enumerate() {
             let bits = u64::from(b & 0x7f);
@@ -510,6 +532,24 @@ mod tests {
     }
 
     #[test]
+    fn a_block_claiming_more_than_a_point_a_second_is_refused() {
+        // n points a microsecond apart, none with a value: a few bytes whatever n is.
+        let empty_points = |n: usize| {
+            let mut block = vec![VERSION];
+            put_varint(&mut block, n as u64);
+            put_varint(&mut block, zigzag(day().timestamp_micros()));
+            block.extend([0, 1, 0, 0, 1, 0]);
+            block
+        };
+        assert_eq!(
+            all(&empty_points(MAX_POINTS)).map(|p| p.len()),
+            Some(MAX_POINTS)
+        );
+        assert!(all(&empty_points(MAX_POINTS + 1)).is_none());
+        assert!(all(&empty_points(1 << 40)).is_none());
+    }
+
+    #[test]
     fn anything_but_a_valid_block_of_the_day_is_refused() {
         let points: Vec<_> = (0..4).map(|i| point(i * 7, Some(2.0))).collect();
         let good = encode(&points);
@@ -559,7 +599,7 @@ mod tests {
     }
 
     /// The first decoder, point by point, kept as the oracle the faster one is checked
-    /// against.
+    /// against (with the later cap on a block's points).
     fn reference_decode_into(
         block: &[u8],
         day_start: DateTime<Utc>,
@@ -574,7 +614,7 @@ mod tests {
         }
         let n = usize::try_from(reference_varint(&mut r)?)
             .ok()
-            .filter(|&n| n > 0)?;
+            .filter(|&n| n > 0 && n <= MAX_POINTS)?;
         let first = unzigzag(reference_varint(&mut r)?);
         let day = day_start.timestamp_micros();
         let day_end = day.checked_add(DAY_MICROS)?;
@@ -763,7 +803,19 @@ mod tests {
         /// The varint reader reads every byte string as the byte-by-byte one did, and
         /// leaves the same rest.
         #[test]
-        fn varints_read_as_the_reference_does(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..14)) {
+        fn varints_read_as_the_reference_does(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..14),
+            last in 0usize..16,
+            long in proptest::bool::ANY,
+        ) {
+            // Varints of every length: with `long`, every byte continues but the one
+            // at `last` (none when `last` is past the end: an unfinished varint).
+            let mut bytes = bytes;
+            if long {
+                for (i, b) in bytes.iter_mut().enumerate() {
+                    *b = if i == last { *b & 0x7f } else { *b | 0x80 };
+                }
+            }
             let (mut fast, mut slow) = (Reader { rest: &bytes }, Reader { rest: &bytes });
             let (a, b) = (fast.varint(), reference_varint(&mut slow));
             proptest::prop_assert_eq!(a, b);
@@ -771,6 +823,7 @@ mod tests {
                 proptest::prop_assert_eq!(fast.rest, slow.rest);
             }
         }
+
         /// No byte string makes decoding panic, and what decodes lies in the day.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {

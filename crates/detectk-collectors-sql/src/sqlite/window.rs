@@ -175,8 +175,8 @@ fn window_estimate(block: &[u8], day_start: DateTime<Utc>, to: DateTime<Utc>) ->
 }
 
 /// Rebuilds the block of `metric`'s `day` from its rows (in the caller's write
-/// transaction): stored when every row is in the stored time form and decodes, else
-/// left absent.
+/// transaction): stored when every row is in the stored time form and decodes and the
+/// day has at most [`day_block::MAX_POINTS`], else left absent.
 pub(crate) fn rebuild_day(conn: &Connection, metric: &str, day: &str) -> Result<(), LaneError> {
     if day_start(day).is_none() {
         return Ok(());
@@ -190,7 +190,7 @@ pub(crate) fn rebuild_day(conn: &Connection, metric: &str, day: &str) -> Result<
             None => return Ok(()),
         }
     }
-    if points.is_empty() {
+    if points.is_empty() || points.len() > day_block::MAX_POINTS {
         conn.prepare_cached(DROP_BLOCK)?
             .execute(params![metric, day])?;
     } else {
