@@ -83,16 +83,14 @@ pub fn load_configs(
     let files = find_config_files(paths)?;
     let mut loaded = LoadedConfigs::default();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for file in files {
-        // Each file is read once; profiles-only files are told apart by their text.
-        let partial = match std::fs::read_to_string(&file) {
-            Ok(text) if is_profiles_text(&text) => {
-                tracing::debug!(file = %file.display(), "skipping a profiles file");
-                continue;
-            }
-            Ok(text) => parse_config_partial(&text, Some(&file), options),
-            // The loader reports the read error with the file name.
-            Err(_) => load_file_partial(&file, options),
+    // A batch at a time: the configs `keep` drops are freed batch by batch.
+    let read = files
+        .chunks(READ_BATCH)
+        .flat_map(|batch| batch.iter().zip(read_all(batch, options)));
+    for (file, read) in read {
+        let Some(partial) = read else {
+            tracing::debug!(file = %file.display(), "skipping a profiles file");
+            continue;
         };
         let Some(c) = &partial.config else {
             // Without a name the file cannot be selected or skipped: report it.
@@ -111,7 +109,7 @@ pub fn load_configs(
                     format!("metric `{}` is also defined in {}", c.name, first.display()),
                 )
                 .with_hint("metric names must be unique in a project")
-                .in_file(&file),
+                .in_file(file),
             ));
             continue;
         }
@@ -119,6 +117,53 @@ pub fn load_configs(
         loaded.configs.push(partial);
     }
     Ok(loaded)
+}
+
+/// Files read (in parallel) before `keep` filters them.
+const READ_BATCH: usize = 512;
+
+/// Below this many files per thread, reading them on more threads costs more than it
+/// saves.
+const FILES_PER_THREAD: usize = 32;
+
+/// Reads and parses every file (see [`read_one`]), each once, in `files`' order: on up to one thread per
+/// core for a fleet (the files are independent; only the order of the results matters).
+fn read_all(files: &[PathBuf], options: &LoadOptions) -> Vec<Option<PartialConfig>> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_thread = files.len().div_ceil(cores).max(FILES_PER_THREAD);
+    if files.len() <= per_thread {
+        return files.iter().map(|f| read_one(f, options)).collect();
+    }
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = files
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|f| read_one(f, options))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Reads and parses one file: `None` for a profiles-only file (told apart by its text).
+fn read_one(file: &Path, options: &LoadOptions) -> Option<PartialConfig> {
+    match std::fs::read_to_string(file) {
+        Ok(text) if is_profiles_text(&text) => None,
+        Ok(text) => Some(parse_config_partial(&text, Some(file), options)),
+        // The loader reports the read error with the file name.
+        Err(_) => Some(load_file_partial(file, options)),
+    }
 }
 
 /// A file holding only `profiles:` (a profiles file under another name) is not a metric.
@@ -134,5 +179,67 @@ fn is_profiles_text(text: &str) -> bool {
                 && !map.contains_key("collector")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metric(name: &str) -> String {
+        format!(
+            "name: {name}\ncollector:\n  type: sql\n  params:\n    connection_string: \"sqlite:///s.db\"\n    query: \"SELECT 1\"\nstorage:\n  type: sql\n  params:\n    connection_string: \"sqlite:///d.db\"\nschedule:\n  interval: \"10 minutes\"\n"
+        )
+    }
+
+    /// Enough files for several threads and batches: the configs come back in file
+    /// order, with the same errors (a duplicate name naming the first file, a broken
+    /// file) and without the profiles-only file, as a file-by-file load gives.
+    #[test]
+    fn a_fleet_of_files_loads_in_file_order_with_every_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = READ_BATCH + 3 * FILES_PER_THREAD + 7;
+        for i in 0..count {
+            let text = match i {
+                5 => "name: [broken\n".to_string(),
+                9 => "profiles:\n  pg:\n    type: postgres\n".to_string(),
+                // A second definition of m0000011, in a later file.
+                600 => metric("m0000011"),
+                _ => metric(&format!("m{i:07}")),
+            };
+            std::fs::write(dir.path().join(format!("f{i:07}.yaml")), text).unwrap();
+        }
+        let options = LoadOptions::default();
+        let loaded = load_configs(&[dir.path().to_path_buf()], &options, |_| true).unwrap();
+        let names: Vec<_> = loaded
+            .configs
+            .iter()
+            .map(|c| c.config.as_ref().unwrap().name.clone())
+            .collect();
+        let expected: Vec<_> = (0..count)
+            .filter(|i| ![5, 9, 600].contains(i))
+            .map(|i| format!("m{i:07}"))
+            .collect();
+        assert_eq!(names, expected);
+        let errors: Vec<String> = loaded.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(errors[0].contains("f0000005.yaml"), "{}", errors[0]);
+        assert!(
+            errors[1].contains("also defined in") && errors[1].contains("f0000011.yaml"),
+            "{}",
+            errors[1]
+        );
+        // `keep` sees every metric and drops those it refuses.
+        let odd = load_configs(&[dir.path().to_path_buf()], &options, |c| {
+            c.name.ends_with(['1', '3', '5', '7', '9'])
+        })
+        .unwrap();
+        assert_eq!(
+            odd.configs.len(),
+            expected
+                .iter()
+                .filter(|n| n.ends_with(['1', '3', '5', '7', '9']))
+                .count()
+        );
     }
 }
