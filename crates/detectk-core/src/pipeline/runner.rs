@@ -731,7 +731,9 @@ impl Runner {
             }
             None => Vec::new(),
         };
-        series.retain(|p| p.timestamp < new_from);
+        // Stored points are in time order: those from `new_from` on are replaced by the
+        // new points.
+        series.truncate(series.partition_point(|p| p.timestamp < new_from));
         series.extend_from_slice(new_points);
 
         let ctx = DetectionContext {
