@@ -300,8 +300,7 @@ impl Fleet {
                 let bounds = bounds.clone();
                 let work = async move {
                     let _permits = bounds.acquire(plan).await;
-                    // Boxed: the run's future is large, and the stream moves each metric's.
-                    limited(plan, options.timeout, Box::pin(self.runner.run(plan, run))).await
+                    limited(plan, options.timeout, self.runner.run(plan, run)).await
                 };
                 isolated(plan, work)
             })
@@ -332,7 +331,7 @@ impl Fleet {
                     let work = self
                         .runner
                         .backfill(plan, backfill, move |p| progress(metric, p));
-                    limited(plan, options.timeout, Box::pin(work)).await
+                    limited(plan, options.timeout, work).await
                 };
                 isolated(plan, work)
             })
@@ -384,21 +383,26 @@ async fn isolated<R>(
     }
 }
 
-/// Fails `work` with [`Error::Timeout`] when it outlasts `timeout`.
-async fn limited<R>(
-    plan: &MetricPlan,
+/// Fails `work` with [`Error::Timeout`] when it outlasts `timeout`. `work` is boxed at
+/// once: a metric's run or backfill future is several KiB, and the fleet's stream moves
+/// each metric's future (a pointer, this way).
+fn limited<'a, R>(
+    plan: &'a MetricPlan,
     timeout: Option<Duration>,
-    work: impl Future<Output = Result<R, Error>>,
-) -> Result<R, Error> {
-    let Some(timeout) = timeout else {
-        return work.await;
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Timeout {
-            metric: plan.config.name.clone(),
-            seconds: timeout.as_secs(),
-        }),
+    work: impl Future<Output = Result<R, Error>> + 'a,
+) -> impl Future<Output = Result<R, Error>> + 'a {
+    let work = Box::pin(work);
+    async move {
+        let Some(timeout) = timeout else {
+            return work.await;
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                metric: plan.config.name.clone(),
+                seconds: timeout.as_secs(),
+            }),
+        }
     }
 }
 

@@ -161,11 +161,7 @@ fn decimal_scale(values: &[f64]) -> Option<usize> {
 /// The number of points `block` says it holds (`None` for another version or a
 /// truncated header); not a validation of the rest of it.
 pub(crate) fn point_count(block: &[u8]) -> Option<usize> {
-    let mut r = Reader { rest: block };
-    if r.byte()? != VERSION {
-        return None;
-    }
-    usize::try_from(r.varint()?).ok()
+    Reader { rest: block }.count()
 }
 
 /// Appends to `out` the points of `block` in `[from, to)`, in time order, as the row
@@ -197,12 +193,7 @@ fn decode_into(
     contexts: &mut Contexts,
 ) -> Option<()> {
     let mut r = Reader { rest: block };
-    if r.byte()? != VERSION {
-        return None;
-    }
-    let n = usize::try_from(r.varint()?)
-        .ok()
-        .filter(|&n| n > 0 && n <= MAX_POINTS)?;
+    let n = r.count().filter(|&n| n > 0 && n <= MAX_POINTS)?;
     let first = unzigzag(r.varint()?);
     let day = day_start.timestamp_micros();
     let day_end = day.checked_add(DAY_MICROS)?;
@@ -365,6 +356,14 @@ impl<'b> Reader<'b> {
         let (&b, rest) = self.rest.split_first()?;
         self.rest = rest;
         Some(b)
+    }
+
+    /// The version byte (this build's, else `None`) and the number of points.
+    fn count(&mut self) -> Option<usize> {
+        if self.byte()? != VERSION {
+            return None;
+        }
+        usize::try_from(self.varint()?).ok()
     }
 
     fn take(&mut self, len: usize) -> Option<&'b [u8]> {

@@ -19,7 +19,7 @@ use super::db::{Conn, SqlDb};
 use super::lane::BulkLane;
 use crate::handle::Handle;
 use crate::pool::PoolCache;
-use crate::records::{Contexts, context_from_value};
+use crate::records::Contexts;
 
 /// The arguments of a statement of dialect `D`.
 pub(crate) type Args<D> = <<D as Dialect>::DB as Database>::Arguments;
@@ -47,15 +47,12 @@ pub(crate) trait Dialect: Sized + Send + Sync + std::fmt::Debug + 'static {
 
     /// Reads a point's `context` column as [`Self::json`] does (NULL and non-objects
     /// give an empty context); the points of one read that store the same JSON text
-    /// share one context, decoded once, through `contexts`. Default: decoded each time.
+    /// share one context, decoded once, through `contexts`.
     fn context(
         row: &RowOf<Self>,
         column: &str,
         contexts: &mut Contexts,
-    ) -> Result<Context, sqlx::Error> {
-        let _ = contexts;
-        Ok(context_from_value(Self::json(row, column)?))
-    }
+    ) -> Result<Context, sqlx::Error>;
 
     /// An SQL expression of the server's current UTC time in the time columns' type,
     /// written for `loaded_at`, `updated_at` and `applied_at` instead of binding the

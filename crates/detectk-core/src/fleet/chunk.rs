@@ -247,8 +247,7 @@ impl Fleet {
                         }
                         self.runner.run_known(plan, run, known).await
                     };
-                    // Boxed: the run's future is large, and the stream moves each metric's.
-                    limited(plan, options.timeout, Box::pin(work)).await
+                    limited(plan, options.timeout, work).await
                 };
                 isolated(plan, work)
             })
