@@ -27,12 +27,13 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use super::Lite;
 use super::idle::IdleConnections;
 use super::lane_error::LaneError;
-use super::time_text::time_text;
+use super::time_text::{parse_time_text, time_text};
 use super::window::{StaleDays, day_of, read_window, rebuild_day};
 use crate::records::{context_text, detection_context};
 use crate::storage::Dialect;
 use crate::storage::detections::{DETECTION_COLUMNS, DETECTION_KEY, DETECTION_UPDATES};
 use crate::storage::lane::BulkLane;
+use crate::storage::newest::{KeyedRead, Newest};
 use crate::storage::series::{POINT_COLUMNS, POINT_KEY, POINT_UPDATES, values_template};
 
 /// The bulk lane of one SQLite storage file (shared by every storage on the file).
@@ -116,6 +117,17 @@ impl BulkLane for LiteLane {
         let stale = Arc::clone(&self.stale);
         self.blocking(move |conn| read_window(conn, &metric, &from, &to, &stale))
             .await
+    }
+
+    async fn newest_times(
+        &self,
+        reads: Vec<KeyedRead>,
+        keys: usize,
+    ) -> Option<Result<Vec<Newest>, sqlx::Error>> {
+        Some(
+            self.blocking(move |conn| read_newest(conn, &reads, keys))
+                .await,
+        )
     }
 
     async fn write_points(
@@ -222,6 +234,37 @@ fn open_storage(path: &Path, timeout: Duration) -> Result<Connection, LaneError>
     conn.pragma_update(None, "wal_autocheckpoint", super::WAL_AUTOCHECKPOINT_PAGES)?;
     conn.pragma_update(None, "cache_size", super::STORAGE_CACHE_SIZE)?;
     Ok(conn)
+}
+
+/// Runs the statements of a keyed read of newest times (rows: `keys` text columns, then
+/// the stored time text), each on its own like sqlx's autocommit statements: every key
+/// with a time. A key or time that is not text fails as sqlx's decoding would.
+fn read_newest(
+    conn: &Connection,
+    reads: &[KeyedRead],
+    keys: usize,
+) -> Result<Vec<Newest>, LaneError> {
+    let mut newest = Vec::new();
+    for read in reads {
+        let mut statement = conn.prepare_cached(&read.sql)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(&read.params))?;
+        'rows: while let Some(row) = rows.next()? {
+            let mut texts = Vec::with_capacity(keys);
+            for i in 0..keys {
+                match row.get::<_, Option<String>>(i)? {
+                    Some(text) => texts.push(text),
+                    None => continue 'rows,
+                }
+            }
+            let Some(text) = row.get::<_, Option<String>>(keys)? else {
+                continue;
+            };
+            let time = parse_time_text(&text)
+                .ok_or_else(|| LaneError::Decode("last_time", format!("{text:?} is not a time")))?;
+            newest.push((texts, time));
+        }
+    }
+    Ok(newest)
 }
 
 /// Runs `write` on the connection in one `BEGIN IMMEDIATE` transaction (rolled back

@@ -2,6 +2,7 @@
 //! detections written both ways into two files give the same rows, value for value
 //! and storage class for storage class (`loaded_at` aside: it is the write's time).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use super::{Lite, SqliteHandle};
 use crate::pool::PoolCache;
 use crate::settings::{Role, SqliteFile, SqliteSettings};
 use crate::storage::SqlStorage;
+use crate::storage::series::KEYS_PER_QUERY;
 
 fn settings(path: &Path) -> SqliteSettings {
     SqliteSettings {
@@ -154,6 +156,59 @@ async fn the_lane_stores_the_rows_sqlx_stores() {
     assert_eq!(read.len(), 6);
     let from_sqlx = plain.load_datapoints(&window).await.unwrap();
     assert_eq!(format!("{read:?}"), format!("{from_sqlx:?}"));
+
+    // And the same newest times, over more keys than one statement takes (most of
+    // them without a row).
+    let mut metrics: Vec<String> = (0..KEYS_PER_QUERY + 5).map(|i| format!("x{i}")).collect();
+    metrics.push("m".into());
+    let newest = lane.last_datapoint_times(&metrics).await.unwrap();
+    let expected = at(6) + chrono::Duration::microseconds(1_250);
+    assert_eq!(newest, HashMap::from([("m".to_string(), expected)]));
+    assert_eq!(newest, plain.last_datapoint_times(&metrics).await.unwrap());
+    let mut pairs: Vec<(String, String)> = metrics
+        .iter()
+        .map(|m| (m.clone(), "mad_a".to_string()))
+        .collect();
+    pairs.extend(["mad_a", "mad_b", "absent"].map(|d| ("m".to_string(), d.to_string())));
+    let newest = lane.last_detection_times_of(&pairs).await.unwrap();
+    let key = |d: &str| ("m".to_string(), d.to_string());
+    assert_eq!(
+        newest,
+        HashMap::from([(key("mad_a"), at(1)), (key("mad_b"), at(0))])
+    );
+    assert_eq!(newest, plain.last_detection_times_of(&pairs).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_lane_reads_newest_times_as_sqlx_does_and_fails_alike_on_a_bad_time() {
+    let dir = TempDir::new().unwrap();
+    let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
+    let cache = PoolCache::default();
+    let lane = SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
+    let plain = SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+    let metrics = ["m".to_string()];
+    for (storage, file) in [(&lane, &lane_file), (&plain, &sqlx_file)] {
+        storage.migrate().await.unwrap();
+        storage.upsert_datapoints("m", &points()).await.unwrap();
+        // A row some other writer left with a time that is not one.
+        rusqlite::Connection::open(file)
+            .unwrap()
+            .execute(
+                "INSERT INTO dtk_datapoints (metric_name, collected_at, value, loaded_at) \
+                 VALUES ('m', 'tomorrow', 1.0, 'now')",
+                [],
+            )
+            .unwrap();
+    }
+    let (l, s) = (
+        lane.last_datapoint_times(&metrics).await.unwrap_err(),
+        plain.last_datapoint_times(&metrics).await.unwrap_err(),
+    );
+    assert!(l.message.contains("\"tomorrow\" is not a time"), "{l}");
+    assert_eq!(
+        (l.kind, &l.message, &l.hint, l.transient),
+        (s.kind, &s.message, &s.hint, s.transient)
+    );
 }
 
 #[tokio::test]
@@ -175,13 +230,18 @@ async fn the_lane_fails_as_sqlx_does() {
     }
 }
 
-/// A write of points, of detections and a read of a window, all failing.
-async fn failures(s: &SqlStorage<Lite>) -> [detectk_core::BackendError; 3] {
+/// A write of points, of detections, a read of a window and of newest times, all failing.
+async fn failures(s: &SqlStorage<Lite>) -> [detectk_core::BackendError; 5] {
+    let pairs = [("m".to_string(), "d".to_string())];
     [
         s.upsert_datapoints("m", &points()).await.unwrap_err(),
         s.upsert_detections(&detections()).await.unwrap_err(),
         s.load_datapoints(&LoadDatapoints::new("m", at(0), at(9)))
             .await
             .unwrap_err(),
+        s.last_datapoint_times(&["m".to_string()])
+            .await
+            .unwrap_err(),
+        s.last_detection_times_of(&pairs).await.unwrap_err(),
     ]
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::db::{Conn, SqlDb};
 use super::dialect::RowOf;
-use super::series::{KEYS_PER_QUERY, keys_table, values_template};
-use super::{Dialect, SqlStorage, Stmt, begin_write};
+use super::series::values_template;
+use super::{Dialect, SqlStorage, Stmt, begin_write, newest};
 use crate::records::{
     ParamsText, context_from_value, dedupe_detections, detection_context, split_detection_context,
 };
@@ -131,38 +131,25 @@ impl<D: Dialect> DetectionStore for SqlStorage<D> {
         Ok(last)
     }
 
-    /// One query per [`KEYS_PER_QUERY`] pairs: a primary-key seek per pair.
+    /// See [`super::newest`].
     async fn last_detection_times_of(
         &self,
         pairs: &[(String, String)],
     ) -> StorageResult<HashMap<(String, String), DateTime<Utc>>> {
-        let err = self.err("reading the last detection times");
-        let mut last = HashMap::with_capacity(pairs.len());
-        if pairs.is_empty() {
-            return Ok(last);
-        }
-        let mut conn = self.handle.connect().await?;
-        for chunk in pairs.chunks(KEYS_PER_QUERY) {
-            let sql = format!(
-                "SELECT k.m AS metric_name, k.d AS detector_id, \
-                 (SELECT MAX(x.detected_at) FROM dtk_detections x \
-                  WHERE x.metric_name = k.m AND x.detector_id = k.d) AS last_time FROM ({}) k",
-                keys_table(&["m", "d"], chunk.len())
-            );
-            let mut stmt = Stmt::<D>::new(&sql);
-            for (metric, detector_id) in chunk {
-                stmt = stmt.text(metric).text(detector_id);
-            }
-            for row in stmt.fetch(&mut *conn).await.map_err(&err)? {
-                let metric = D::DB::text(&row, "metric_name").map_err(&err)?;
-                let id = D::DB::text(&row, "detector_id").map_err(&err)?;
-                let time = D::time(&row, "last_time").map_err(&err)?;
-                if let (Some(metric), Some(id), Some(time)) = (metric, id, time) {
-                    last.insert((metric, id), time);
-                }
-            }
-        }
-        Ok(last)
+        let rows = self
+            .newest_times(
+                "reading the last detection times",
+                newest::newest_detections(pairs),
+                newest::DETECTION_KEYS,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(mut key, time)| {
+                let id = key.pop()?;
+                Some(((key.pop()?, id), time))
+            })
+            .collect())
     }
 
     async fn mark_alert_sent(&self, op: &MarkAlertSent) -> StorageResult<()> {

@@ -14,6 +14,7 @@ pub(crate) mod dialect;
 mod holds;
 pub(crate) mod lane;
 mod migrate;
+pub(crate) mod newest;
 pub(crate) mod series;
 mod stmt;
 

@@ -9,7 +9,7 @@ use detectk_core::traits::{LoadDatapoints, SeriesStore, StorageResult};
 
 use super::db::{Conn, SqlDb};
 use super::lane::LOAD_POINTS;
-use super::{Dialect, SqlStorage, Stmt, begin_write};
+use super::{Dialect, SqlStorage, Stmt, begin_write, newest};
 use crate::records::{Contexts, context_text, dedupe_points};
 
 /// The columns written for a point, in order.
@@ -81,38 +81,22 @@ impl<D: Dialect> SeriesStore for SqlStorage<D> {
             .map(Option::flatten)
     }
 
-    /// One query per [`KEYS_PER_QUERY`] metrics: a primary-key seek per metric for
-    /// its newest point (a `GROUP BY` would read every stored point of the metrics).
+    /// See [`super::newest`].
     async fn last_datapoint_times(
         &self,
         metrics: &[String],
     ) -> StorageResult<HashMap<String, DateTime<Utc>>> {
-        let what = "reading the last datapoint times";
-        let err = self.err(what);
-        let mut last = HashMap::with_capacity(metrics.len());
-        if metrics.is_empty() {
-            return Ok(last);
-        }
-        let mut conn = self.handle.connect().await?;
-        for chunk in metrics.chunks(KEYS_PER_QUERY) {
-            let sql = format!(
-                "SELECT k.m AS metric_name, (SELECT MAX(x.collected_at) FROM dtk_datapoints x \
-                 WHERE x.metric_name = k.m) AS last_time FROM ({}) k",
-                keys_table(&["m"], chunk.len())
-            );
-            let mut stmt = Stmt::<D>::new(&sql);
-            for metric in chunk {
-                stmt = stmt.text(metric);
-            }
-            for row in stmt.fetch(&mut *conn).await.map_err(&err)? {
-                let metric = D::DB::text(&row, "metric_name").map_err(&err)?;
-                let time = D::time(&row, "last_time").map_err(&err)?;
-                if let (Some(metric), Some(time)) = (metric, time) {
-                    last.insert(metric, time);
-                }
-            }
-        }
-        Ok(last)
+        let rows = self
+            .newest_times(
+                "reading the last datapoint times",
+                newest::newest_points(metrics),
+                newest::POINT_KEYS,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(mut key, time)| Some((key.pop()?, time)))
+            .collect())
     }
 }
 
