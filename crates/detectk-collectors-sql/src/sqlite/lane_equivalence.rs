@@ -3,7 +3,7 @@
 //! and storage class for storage class (`loaded_at` aside: it is the write's time).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -124,13 +124,40 @@ fn rows(path: &Path, table: &str, order: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// Two storages on two files of `dir`: one takes the bulk lane, one only sqlx.
+struct Pair {
+    lane_file: PathBuf,
+    sqlx_file: PathBuf,
+    lane: SqlStorage<Lite>,
+    plain: SqlStorage<Lite>,
+}
+
+impl Pair {
+    fn in_dir(dir: &TempDir) -> Self {
+        let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
+        let cache = PoolCache::default();
+        let lane =
+            SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
+        let plain =
+            SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+        Self {
+            lane_file,
+            sqlx_file,
+            lane,
+            plain,
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_lane_stores_the_rows_sqlx_stores() {
     let dir = TempDir::new().unwrap();
-    let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
-    let cache = PoolCache::default();
-    let lane = SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
-    let plain = SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+    let Pair {
+        lane_file,
+        sqlx_file,
+        lane,
+        plain,
+    } = Pair::in_dir(&dir);
     assert!(format!("{lane:?}").contains("LiteLane"));
     assert!(format!("{plain:?}").contains("lane: None"));
     for storage in [&lane, &plain] {
@@ -182,10 +209,12 @@ async fn the_lane_stores_the_rows_sqlx_stores() {
 #[tokio::test]
 async fn the_lane_reads_newest_times_as_sqlx_does_and_fails_alike_on_a_bad_time() {
     let dir = TempDir::new().unwrap();
-    let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
-    let cache = PoolCache::default();
-    let lane = SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
-    let plain = SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+    let Pair {
+        lane_file,
+        sqlx_file,
+        lane,
+        plain,
+    } = Pair::in_dir(&dir);
     let metrics = ["m".to_string()];
     for (storage, file) in [(&lane, &lane_file), (&plain, &sqlx_file)] {
         storage.migrate().await.unwrap();
@@ -214,10 +243,7 @@ async fn the_lane_reads_newest_times_as_sqlx_does_and_fails_alike_on_a_bad_time(
 #[tokio::test]
 async fn the_lane_fails_as_sqlx_does() {
     let dir = TempDir::new().unwrap();
-    let (lane_file, sqlx_file) = (dir.path().join("lane.db"), dir.path().join("sqlx.db"));
-    let cache = PoolCache::default();
-    let lane = SqlStorage::<Lite>::new(SqliteHandle::new(&settings(&lane_file), &cache), &cache);
-    let plain = SqlStorage::<Lite>::without_lane(SqliteHandle::new(&settings(&sqlx_file), &cache));
+    let Pair { lane, plain, .. } = Pair::in_dir(&dir);
     // Not migrated: no tables, on either path.
     let from_lane = failures(&lane).await;
     let from_sqlx = failures(&plain).await;
