@@ -240,10 +240,58 @@ async fn the_bulk_writes_store_the_rows_the_generic_upserts_store() {
     let generic = SqlStorage::<Pg>::without_lane(PgHandle::new(&settings(SCHEMAS[1]), &cache));
     let from_generic = generic.load_datapoints(&window).await.unwrap();
     assert_eq!(format!("{read:?}"), format!("{from_generic:?}"));
+    // ... through binary COPY, whose statement spells the metric name as a literal.
+    assert!(
+        format!("{lane:?}").contains("copy_window: OnceCell { value: Some(true) }"),
+        "{lane:?}"
+    );
+    let odd = r"o'k\n \' ;--";
+    lane.upsert_datapoints(odd, &points(0, 9, 0.5))
+        .await
+        .unwrap();
+    let window = LoadDatapoints::new(odd, at(0), at(9));
+    let read = lane.load_datapoints(&window).await.unwrap();
+    assert_eq!(read.len(), 9);
+    let from_generic = generic.load_datapoints(&window).await.unwrap();
+    assert_eq!(format!("{read:?}"), format!("{from_generic:?}"));
     for schema in SCHEMAS {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&mut copy)
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_window_of_other_column_types_is_read_row_by_row() {
+    const SCHEMA: &str = "dtk_pg_lane_types_tests";
+    let mut conn = fresh(SCHEMA).await;
+    // A table someone else made, with the context as text: binary COPY would misread it.
+    sqlx::raw_sql("ALTER TABLE dtk_datapoints ALTER COLUMN context TYPE TEXT")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO dtk_datapoints (metric_name, collected_at, value, context) \
+         VALUES ('m', '2024-03-01 00:00:00+00', 1.5, NULL)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let cache = PoolCache::default();
+    let lane = SqlStorage::<Pg>::new(PgHandle::new(&settings(SCHEMA), &cache), &cache);
+    let generic = SqlStorage::<Pg>::without_lane(PgHandle::new(&settings(SCHEMA), &cache));
+    let window = LoadDatapoints::new("m", at(0), at(60 * 24));
+    let read = lane.load_datapoints(&window).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert!(
+        format!("{lane:?}").contains("copy_window: OnceCell { value: Some(false) }"),
+        "{lane:?}"
+    );
+    let from_generic = generic.load_datapoints(&window).await.unwrap();
+    assert_eq!(format!("{read:?}"), format!("{from_generic:?}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {SCHEMA} CASCADE")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }

@@ -15,7 +15,7 @@ pub(crate) const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 pub(crate) const TRAILER: &[u8] = &[0xff, 0xff];
 
 /// The binary `jsonb` encoding's version byte (followed by the JSON text).
-const JSONB_VERSION: u8 = 1;
+pub(crate) const JSONB_VERSION: u8 = 1;
 
 /// Rows in binary `COPY` format (a stream is [`HEADER`], rows, [`TRAILER`]).
 #[derive(Debug)]
@@ -114,7 +114,7 @@ impl CopyRows {
 }
 
 /// PostgreSQL's epoch, 2000-01-01 00:00:00.
-fn postgres_epoch() -> NaiveDateTime {
+pub(crate) fn postgres_epoch() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2000, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default()

@@ -2,16 +2,19 @@
 //! generic path's explicit transaction when one statement is enough. A cron tick's
 //! batch (one point; one detection per detector) is then one round trip (the generic
 //! path: `BEGIN`, the upsert, `COMMIT`); a history load's batch is copied in one
-//! transaction (see [`super::bulk`]). The history window is read as the generic path
-//! reads it, on the same pool.
+//! transaction (see [`super::bulk`]). The history window is read through binary
+//! `COPY` (see [`super::copy_out`]), on the same pool.
 
 use chrono::{DateTime, Utc};
 use detectk_core::async_trait;
 use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::LoadDatapoints;
+use futures::StreamExt;
+use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Postgres, Row};
 
 use super::bulk::{self, COPY_MIN_ROWS};
+use super::copy_out;
 use super::dialect::Pg;
 use crate::handle::Handle;
 use crate::records::Contexts;
@@ -27,12 +30,41 @@ const LOAD_POINTS: &str = "SELECT collected_at, value, is_missing, context \
 #[derive(Debug)]
 pub(crate) struct PgLane {
     handle: Handle<Postgres>,
+    /// Whether windows are read through binary `COPY` (see [`super::copy_out`]): the
+    /// table's columns have the types it decodes. Found out by the first window read.
+    copy_window: tokio::sync::OnceCell<bool>,
 }
 
 impl PgLane {
     /// A lane on the pool of `handle`. Does not connect.
     pub(crate) fn new(handle: Handle<Postgres>) -> Self {
-        Self { handle }
+        Self {
+            handle,
+            copy_window: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Whether `dtk_datapoints` has the column types [`copy_out`] decodes (a failing
+    /// look-up counts as no: the row path then reports what is wrong).
+    async fn copy_window(&self, conn: &mut PgConnection) -> bool {
+        *self
+            .copy_window
+            .get_or_init(|| async {
+                let Ok(rows) = sqlx::query(copy_out::COLUMN_TYPES_QUERY)
+                    .fetch_all(&mut *conn)
+                    .await
+                else {
+                    return false;
+                };
+                let found: Vec<(String, String)> = rows
+                    .iter()
+                    .filter_map(|r| Some((r.try_get("name").ok()?, r.try_get("type").ok()?)))
+                    .collect();
+                copy_out::COLUMN_TYPES
+                    .iter()
+                    .all(|(column, kind)| found.iter().any(|(c, k)| c == column && k == kind))
+            })
+            .await
     }
 }
 
@@ -40,6 +72,16 @@ impl PgLane {
 impl BulkLane for PgLane {
     async fn load_points(&self, op: &LoadDatapoints) -> Result<Vec<DataPoint>, sqlx::Error> {
         let mut conn = self.handle.acquire().await?;
+        if let Some(sql) = copy_out::window_copy_sql(&op.metric, op.from, op.to)
+            && self.copy_window(&mut conn).await
+        {
+            let mut stream = Vec::new();
+            let mut chunks = conn.copy_out_raw(&sql).await?;
+            while let Some(chunk) = chunks.next().await {
+                stream.extend_from_slice(&chunk?);
+            }
+            return copy_out::decode_window(&stream, &mut Contexts::default());
+        }
         let rows = sqlx::query(LOAD_POINTS)
             .bind(&op.metric)
             .bind(op.from)

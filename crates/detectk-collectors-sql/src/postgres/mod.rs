@@ -6,6 +6,7 @@ mod bulk;
 #[cfg(test)]
 mod bulk_equivalence;
 mod copy;
+mod copy_out;
 mod decode;
 mod dialect;
 mod lane;
