@@ -295,3 +295,66 @@ async fn a_window_of_other_column_types_is_read_row_by_row() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_window_read_dropped_mid_copy_leaves_no_connection_behind_it() {
+    const SCHEMA: &str = "dtk_pg_lane_cancel_tests";
+    let mut conn = fresh(SCHEMA).await;
+    // `dtk_datapoints` as a view whose 100th row makes the server sleep: a window read
+    // is then dropped (its time limit) while its COPY stream is half read.
+    let setup = format!(
+        "ALTER TABLE dtk_datapoints RENAME TO stored_points; \
+         CREATE VIEW dtk_datapoints AS SELECT p.* FROM stored_points p, LATERAL ( \
+           SELECT pg_sleep(CASE WHEN p.metric_name = 'slow' AND p.collected_at = \
+             TIMESTAMPTZ '{}' THEN 5 ELSE 0 END)) s;",
+        at(100).format("%Y-%m-%d %H:%M:%S+00")
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut one = settings(SCHEMA);
+    one.max_connections = 1;
+    let cache = PoolCache::default();
+    let lane = SqlStorage::<Pg>::new(PgHandle::new(&one, &cache), &cache);
+    let rows = |metric: &str| {
+        let points: Vec<String> = (0..300)
+            .map(|i| {
+                format!(
+                    "('{metric}', TIMESTAMPTZ '{}', {i}, false)",
+                    at(i).format("%Y-%m-%d %H:%M:%S+00")
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO stored_points (metric_name, collected_at, value, is_missing) VALUES {}",
+            points.join(", ")
+        )
+    };
+    for metric in ["slow", "m"] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(rows(metric)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let slow = LoadDatapoints::new("slow", at(0), at(300));
+    let cut = tokio::time::timeout(Duration::from_secs(1), lane.load_datapoints(&slow)).await;
+    assert!(cut.is_err(), "the read should still be waiting: {cut:?}");
+    // The pool's only connection was closed, not handed on with the rest of that
+    // stream: the next read gets a new one and the right points.
+    let read = lane
+        .load_datapoints(&LoadDatapoints::new("m", at(0), at(300)))
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 300);
+    assert!(
+        read.iter()
+            .enumerate()
+            .all(|(i, p)| p.value == Some(i as f64))
+    );
+    assert!(format!("{lane:?}").contains("copy_window: OnceCell { value: Some(true) }"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {SCHEMA} CASCADE")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}

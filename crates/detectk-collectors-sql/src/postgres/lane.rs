@@ -10,6 +10,7 @@ use detectk_core::async_trait;
 use detectk_core::model::{DataPoint, DetectionRecord};
 use detectk_core::traits::LoadDatapoints;
 use futures::StreamExt;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Postgres, Row};
 
@@ -68,6 +69,40 @@ impl PgLane {
     }
 }
 
+/// Runs a `COPY ... TO STDOUT` on `conn` and gathers its stream.
+async fn copy_all(mut conn: UnlessRead, sql: &str) -> Result<Vec<u8>, sqlx::Error> {
+    let mut stream = Vec::new();
+    let mut chunks = conn.conn.copy_out_raw(sql).await?;
+    while let Some(chunk) = chunks.next().await {
+        stream.extend_from_slice(&chunk?);
+    }
+    drop(chunks);
+    conn.read = true;
+    Ok(stream)
+}
+
+/// A pooled connection that is closed instead of going back to the pool unless its
+/// `COPY` stream was read to the end: a stream left unread (an error, or the metric's
+/// time limit dropping the read) leaves messages on the wire for the next user.
+struct UnlessRead {
+    conn: PoolConnection<Postgres>,
+    read: bool,
+}
+
+impl UnlessRead {
+    fn new(conn: PoolConnection<Postgres>) -> Self {
+        Self { conn, read: false }
+    }
+}
+
+impl Drop for UnlessRead {
+    fn drop(&mut self) {
+        if !self.read {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 #[async_trait]
 impl BulkLane for PgLane {
     async fn load_points(&self, op: &LoadDatapoints) -> Result<Vec<DataPoint>, sqlx::Error> {
@@ -75,11 +110,7 @@ impl BulkLane for PgLane {
         if let Some(sql) = copy_out::window_copy_sql(&op.metric, op.from, op.to)
             && self.copy_window(&mut conn).await
         {
-            let mut stream = Vec::new();
-            let mut chunks = conn.copy_out_raw(&sql).await?;
-            while let Some(chunk) = chunks.next().await {
-                stream.extend_from_slice(&chunk?);
-            }
+            let stream = copy_all(UnlessRead::new(conn), &sql).await?;
             return copy_out::decode_window(&stream, &mut Contexts::default());
         }
         let rows = sqlx::query(LOAD_POINTS)
