@@ -15,7 +15,7 @@ pub(crate) const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 pub(crate) const TRAILER: &[u8] = &[0xff, 0xff];
 
 /// The binary `jsonb` encoding's version byte (followed by the JSON text).
-pub(crate) const JSONB_VERSION: u8 = 1;
+const JSONB_VERSION: u8 = 1;
 
 /// Rows in binary `COPY` format (a stream is [`HEADER`], rows, [`TRAILER`]).
 #[derive(Debug)]
@@ -86,9 +86,8 @@ impl CopyRows {
     /// A `timestamptz` field: microseconds since 2000-01-01 00:00:00 UTC, as sqlx
     /// encodes a bound time (sub-microsecond digits are dropped).
     pub(crate) fn time(&mut self, v: DateTime<Utc>) -> Result<&mut Self, String> {
-        let micros = (v.naive_utc() - postgres_epoch())
-            .num_microseconds()
-            .ok_or_else(|| format!("time out of range for PostgreSQL: {v}"))?;
+        let micros =
+            pg_micros(v).ok_or_else(|| format!("time out of range for PostgreSQL: {v}"))?;
         self.buf.extend_from_slice(&8i32.to_be_bytes());
         self.buf.extend_from_slice(&micros.to_be_bytes());
         Ok(self)
@@ -118,6 +117,21 @@ pub(crate) fn postgres_epoch() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2000, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default()
+}
+
+/// `t` as sqlx binds it to a `timestamptz`: microseconds since [`postgres_epoch`],
+/// sub-microsecond digits dropped toward the epoch; `None` out of range.
+pub(crate) fn pg_micros(t: DateTime<Utc>) -> Option<i64> {
+    (t.naive_utc() - postgres_epoch()).num_microseconds()
+}
+
+/// The JSON text of a binary `jsonb` value (after its version byte); `None` for a
+/// version this build does not know.
+pub(crate) fn jsonb_text(bytes: &[u8]) -> Option<&[u8]> {
+    match bytes.split_first() {
+        Some((&JSONB_VERSION, text)) => Some(text),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

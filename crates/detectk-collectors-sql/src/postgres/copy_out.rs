@@ -15,10 +15,10 @@
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use detectk_core::model::DataPoint;
-use serde_json::Value;
 
-use super::copy::{JSONB_VERSION, postgres_epoch as epoch};
-use crate::records::{Contexts, context_from_value};
+use super::copy::{jsonb_text, pg_micros, postgres_epoch as epoch};
+use super::dialect::parse_context;
+use crate::records::Contexts;
 
 /// The columns a window reads, in order, with the type each must have (as
 /// `format_type` names it) for this decoder.
@@ -75,7 +75,7 @@ fn text_literal(text: &str) -> String {
 /// The `timestamptz` literal of the microseconds sqlx binds for `t` (it drops
 /// sub-microsecond digits toward the epoch); `None` outside the years 1 to 9999.
 fn time_literal(t: DateTime<Utc>) -> Option<String> {
-    let micros = (t.naive_utc() - epoch()).num_microseconds()?;
+    let micros = pg_micros(t)?;
     let at = epoch().checked_add_signed(TimeDelta::microseconds(micros))?;
     (1..=9999)
         .contains(&at.year())
@@ -84,10 +84,7 @@ fn time_literal(t: DateTime<Utc>) -> Option<String> {
 
 /// Why a stream could not be decoded, as sqlx reports a column it cannot decode.
 fn decode_error(column: &str, why: impl Into<String>) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: format!("{column:?}"),
-        source: why.into().into(),
-    }
+    super::dialect::decode_error(column, why.into().into())
 }
 
 /// Reads a binary `COPY` stream of `(collected_at, value, is_missing, context)` rows.
@@ -182,15 +179,9 @@ fn decode_context(
     bytes: &[u8],
     contexts: &mut Contexts,
 ) -> Result<detectk_core::model::Context, sqlx::Error> {
-    let text = match bytes.split_first() {
-        Some((&JSONB_VERSION, text)) => text,
-        _ => return Err(decode_error("context", "unsupported JSONB format version")),
-    };
-    contexts.parse_with(text, |text| {
-        serde_json::from_slice::<Value>(text)
-            .map(|value| context_from_value(Some(value)))
-            .map_err(|e| decode_error("context", e.to_string()))
-    })
+    let text = jsonb_text(bytes)
+        .ok_or_else(|| decode_error("context", "unsupported JSONB format version"))?;
+    parse_context(text, "context", contexts)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use sqlx::postgres::{PgArguments, PgRow, PgValueFormat};
 use sqlx::{Arguments, PgConnection, Postgres, Row, TypeInfo, ValueRef};
 
 use super::bulk;
+use super::copy::jsonb_text;
 use super::lane::PgLane;
 use crate::handle::Handle;
 use crate::pool::PoolCache;
@@ -101,6 +102,28 @@ CREATE TABLE IF NOT EXISTS dtk_alert_holds (
 );
 "#;
 
+/// A value of `column` that cannot be decoded, as sqlx reports one.
+pub(crate) fn decode_error(column: &str, source: BoxDynError) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: format!("{column:?}"),
+        source,
+    }
+}
+
+/// A point's context from the JSON text of its `column`; the points of one read that
+/// store the same text share one context, decoded once, through `contexts`.
+pub(crate) fn parse_context(
+    text: &[u8],
+    column: &str,
+    contexts: &mut Contexts,
+) -> Result<Context, sqlx::Error> {
+    contexts.parse_with(text, |text| {
+        serde_json::from_slice::<Value>(text)
+            .map(|value| context_from_value(Some(value)))
+            .map_err(|e| decode_error(column, e.into()))
+    })
+}
+
 impl Dialect for Pg {
     type DB = Postgres;
 
@@ -128,23 +151,12 @@ impl Dialect for Pg {
         if raw.is_null() {
             return Ok(Context::new());
         }
-        let decode_error = |source: BoxDynError| sqlx::Error::ColumnDecode {
-            index: format!("{column:?}"),
-            source,
-        };
-        let mut bytes = raw.as_bytes().map_err(decode_error)?;
+        let mut bytes = raw.as_bytes().map_err(|e| decode_error(column, e))?;
         if raw.format() == PgValueFormat::Binary && raw.type_info().name() == "JSONB" {
-            // Binary JSONB is a version byte, then the JSON text.
-            bytes = match bytes.split_first() {
-                Some((1, text)) => text,
-                _ => return Err(decode_error("unsupported JSONB format version".into())),
-            };
+            bytes = jsonb_text(bytes)
+                .ok_or_else(|| decode_error(column, "unsupported JSONB format version".into()))?;
         }
-        contexts.parse_with(bytes, |text| {
-            serde_json::from_slice::<Value>(text)
-                .map(|value| context_from_value(Some(value)))
-                .map_err(|e| decode_error(e.into()))
-        })
+        parse_context(bytes, column, contexts)
     }
 
     const NOW: Option<&'static str> = Some("now()");

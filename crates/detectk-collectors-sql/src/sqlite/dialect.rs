@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row, Sqlite};
 
 use super::lane::LiteLane;
-use super::time_text::{parse_time_text, time_text};
+use super::time_text::{not_a_time, parse_time_text, time_text};
 use crate::handle::Handle;
 use crate::pool::PoolCache;
 use crate::records::Contexts;
@@ -182,7 +182,7 @@ impl Dialect for Lite {
         text.map(|t| {
             parse_time_text(t).ok_or_else(|| sqlx::Error::ColumnDecode {
                 index: format!("{column:?}"),
-                source: format!("{t:?} is not a time").into(),
+                source: not_a_time(t).into(),
             })
         })
         .transpose()

@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use super::Lite;
 use super::idle::IdleConnections;
 use super::lane_error::LaneError;
-use super::time_text::{parse_time_text, time_text};
+use super::time_text::{not_a_time, parse_time_text, time_text};
 use super::window::{StaleDays, day_of, read_window, rebuild_day};
 use crate::records::{context_text, detection_context};
 use crate::storage::Dialect;
@@ -121,9 +121,11 @@ impl BulkLane for LiteLane {
 
     async fn newest_times(
         &self,
-        reads: Vec<KeyedRead>,
+        reads: &[KeyedRead],
         keys: usize,
     ) -> Option<Result<Vec<Newest>, sqlx::Error>> {
+        // The blocking job owns its statements; the sqlx path needs no copy of them.
+        let reads = reads.to_vec();
         Some(
             self.blocking(move |conn| read_newest(conn, &reads, keys))
                 .await,
@@ -260,7 +262,7 @@ fn read_newest(
                 continue;
             };
             let time = parse_time_text(&text)
-                .ok_or_else(|| LaneError::Decode("last_time", format!("{text:?} is not a time")))?;
+                .ok_or_else(|| LaneError::Decode("last_time", not_a_time(&text)))?;
             newest.push((texts, time));
         }
     }

@@ -45,6 +45,11 @@ fn push_digits(text: &mut String, v: u32, width: u32) {
     }
 }
 
+/// Why a stored text is not read as a time (the sqlx path and the lane say it alike).
+pub(crate) fn not_a_time(text: &str) -> String {
+    format!("{text:?} is not a time")
+}
+
 /// Parses [`time_text`] (and ISO 8601 with `T`, optional `Z` or offset) as UTC.
 pub(crate) fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
     parse_exact(s.as_bytes()).or_else(|| parse_general(s))

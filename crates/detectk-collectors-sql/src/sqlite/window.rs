@@ -26,7 +26,7 @@ use rusqlite::{Connection, params};
 
 use super::day_block::{self, BlockPoint};
 use super::lane_error::LaneError;
-use super::time_text::{parse_naive_exact, parse_time_text, time_text};
+use super::time_text::{not_a_time, parse_naive_exact, parse_time_text, time_text};
 use crate::records::Contexts;
 use crate::storage::lane::LOAD_POINTS;
 
@@ -268,9 +268,8 @@ pub(crate) fn read_rows(
     while let Some(row) = rows.next()? {
         let text = text_or_null(row, 0, "collected_at")?;
         let timestamp = match text {
-            Some(text) => parse_time_text(text).ok_or_else(|| {
-                LaneError::Decode("collected_at", format!("{text:?} is not a time"))
-            })?,
+            Some(text) => parse_time_text(text)
+                .ok_or_else(|| LaneError::Decode("collected_at", not_a_time(text)))?,
             None => {
                 return Err(LaneError::Decode(
                     "collected_at",

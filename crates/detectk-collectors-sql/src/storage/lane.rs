@@ -45,7 +45,7 @@ pub(crate) trait BulkLane: Send + Sync + std::fmt::Debug {
     /// such reads to sqlx (the default).
     async fn newest_times(
         &self,
-        reads: Vec<KeyedRead>,
+        reads: &[KeyedRead],
         keys: usize,
     ) -> Option<Result<Vec<Newest>, sqlx::Error>> {
         let _ = (reads, keys);

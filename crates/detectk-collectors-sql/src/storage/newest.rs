@@ -79,7 +79,7 @@ impl<D: Dialect> SqlStorage<D> {
             return Ok(Vec::new());
         }
         if let Some(lane) = &self.lane
-            && let Some(rows) = lane.newest_times(reads.clone(), keys.len()).await
+            && let Some(rows) = lane.newest_times(&reads, keys.len()).await
         {
             return rows.map_err(&err);
         }
